@@ -1,0 +1,24 @@
+import * as core from '@actions/core';
+import type { AnnotationProperties, Logger } from '../util/logger.js';
+
+/** The core's Logger on top of @actions/core (which masks what setSecret registered). */
+export class CoreLogger implements Logger {
+  info(message: string): void {
+    core.info(message);
+  }
+  warning(message: string, props?: AnnotationProperties): void {
+    core.warning(message, props);
+  }
+  error(message: string, props?: AnnotationProperties): void {
+    core.error(message, props);
+  }
+  debug(message: string): void {
+    core.debug(message);
+  }
+  group<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return core.group(name, fn);
+  }
+  setSecret(secret: string): void {
+    if (secret) core.setSecret(secret);
+  }
+}

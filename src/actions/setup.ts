@@ -1,0 +1,26 @@
+import * as core from '@actions/core';
+import { errorMessage } from '../util/errors.js';
+import { setupMicromamba } from '../setup/micromamba-setup.js';
+import { getString, Inputs, Outputs } from './inputs.js';
+import { CoreLogger } from './core-logger.js';
+
+export const DEFAULT_MICROMAMBA_VERSION = '2.3.3';
+export const DEFAULT_MICROMAMBA_URL =
+  'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
+
+export async function run(): Promise<void> {
+  try {
+    const result = await setupMicromamba(
+      {
+        version: getString(Inputs.MicromambaVersion) ?? DEFAULT_MICROMAMBA_VERSION,
+        urlTemplate: getString(Inputs.MicromambaUrl) ?? DEFAULT_MICROMAMBA_URL,
+        sha256: getString(Inputs.MicromambaSha256),
+      },
+      { logger: new CoreLogger() },
+    );
+    core.setOutput(Outputs.MicromambaPath, result.path);
+    core.setOutput(Outputs.Version, result.version);
+  } catch (err) {
+    core.setFailed(`gitenv setup: ${errorMessage(err)}`);
+  }
+}

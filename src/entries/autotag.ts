@@ -1,0 +1,3 @@
+import { run } from '../actions/autotag.js';
+
+await run();

@@ -1,0 +1,3 @@
+import { run } from '../actions/label.js';
+
+await run();

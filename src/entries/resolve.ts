@@ -1,0 +1,3 @@
+import { run } from '../actions/resolve.js';
+
+await run();

@@ -1,0 +1,3 @@
+import { run } from '../actions/setup.js';
+
+await run();

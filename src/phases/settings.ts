@@ -1,0 +1,69 @@
+import type { Logger } from '../util/logger.js';
+
+/** The engines that resolve and deploy can use. */
+export type Engine = 'builtin' | 'micromamba';
+
+/** What resolve does with a changed manifest. */
+export type ResolveMode = 'push' | 'pull-request' | 'check';
+
+/** Inputs shared by every phase. */
+export interface CommonSettings {
+  /** Git URL (https://, file://) or local path of the environments repository. */
+  repository: string;
+  /** Token for https remotes; sent as an HTTP auth header, never in a URL. */
+  token?: string;
+  /** Environment globs; empty means all. */
+  envs: string[];
+  /** Plan and report, change nothing. */
+  dryRun: boolean;
+  /** Scratch space (default: RUNNER_TEMP or the OS temp directory). */
+  workDir?: string;
+}
+
+export interface ChannelCredentials {
+  apiUser?: string;
+  apiKey?: string;
+}
+
+export interface ResolveSettings extends CommonSettings, ChannelCredentials {
+  platform: string;
+  channelAlias: string;
+  engine: Engine;
+  mode: ResolveMode;
+  /** Directory for the on-disk repodata cache (default under workDir). */
+  cacheDir?: string;
+}
+
+export type AutotagSettings = CommonSettings;
+
+export interface LabelSettings extends CommonSettings {
+  tag: string;
+  nextOnly: boolean;
+  /** Set just this label to `tag` (no progression). */
+  label?: string;
+}
+
+export interface DeploySettings extends CommonSettings, ChannelCredentials {
+  target: string;
+  envLabels: string[];
+  mirror?: string;
+  engine: Engine;
+  prune: boolean;
+  keep: number;
+  /** Package cache (default `<target>/.pkg_cache`). */
+  pkgCache?: string;
+  /** Parallel downloads. */
+  concurrency?: number;
+}
+
+/** Services the core gets injected instead of reaching for globals. */
+export interface Services {
+  logger: Logger;
+  /** Environment variables (CONDA_OVERRIDE_*, GITENV_*); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The clock (tests pin it). */
+  now?: () => Date;
+}
+
+export const DEFAULT_CHANNEL_ALIAS = 'https://conda.anaconda.org';
+export const DEFAULT_PLATFORM = 'linux-64';
