@@ -1,0 +1,52 @@
+import type { LockedPackage, PackageRecord, VirtualPackage } from '../conda/types.js';
+import type { Logger } from '../util/logger.js';
+
+/** The fetch the engines use: the global fetch wrapped with auth, file:// and caching. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+export interface SolveRequest {
+  /** Match specs from env.spec, in order. */
+  specs: string[];
+  /** Channel base URLs in priority order (already expanded, no credentials). */
+  channels: string[];
+  platform: string;
+  virtualPackages: VirtualPackage[];
+  env: string;
+  logger: Logger;
+}
+
+/** Resolves specs into records (dependencies included, virtual packages excluded). */
+export interface SolverEngine {
+  solve(request: SolveRequest): Promise<PackageRecord[]>;
+}
+
+export interface InstallRequest {
+  /** Packages in dependency order (dependencies first), as env.lock lists them. */
+  packages: LockedPackage[];
+  /** The prefix's final path: what prefix placeholders are replaced with. */
+  prefix: string;
+  /** Where the prefix is built (a hidden staging directory beside `prefix`); renamed by the caller. */
+  stagingDir: string;
+  /** The shared package cache. */
+  pkgCache: string;
+  /** Specs the user asked for (conda-meta `requested_spec`, history). */
+  requestedSpecs?: string[];
+  /** `<mirror>/<last path segment of the channel>` replaces each channel base URL when set. */
+  mirror?: string;
+  concurrency?: number;
+  logger: Logger;
+}
+
+export interface InstallReport {
+  /** Packages installed. */
+  packages: number;
+  /** Bytes downloaded (0 when the cache had everything). */
+  downloadedBytes: number;
+  /** Packages taken from the package cache. */
+  cacheHits: number;
+}
+
+/** Builds a complete conda prefix in `stagingDir` that is correct once moved to `prefix`. */
+export interface InstallerEngine {
+  install(request: InstallRequest): Promise<InstallReport>;
+}
