@@ -34,6 +34,8 @@ export interface InstallRequest {
   /** `<mirror>/<last path segment of the channel>` replaces each channel base URL when set. */
   mirror?: string;
   concurrency?: number;
+  /** HTTP access with channel credentials applied (default: the global fetch). */
+  fetch?: FetchLike;
   logger: Logger;
 }
 
