@@ -1,0 +1,50 @@
+/**
+ * The naming rules of an environments repository (DESIGN.md § The environments repository):
+ * which branch names are environments and which label names are allowed.
+ */
+
+/** Branches under this prefix hold resolved manifests, never environments. */
+export const MANIFEST_PREFIX = 'manifest/';
+
+/** The label that is computed from the tags and never stored in `labels/`. */
+export const LATEST_LABEL = 'latest';
+
+const ENV_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+/** A name ending like a tag's deployed name would make `env-<env>-<date>` ambiguous. */
+const TAG_SUFFIX = /-\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
+const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** Why `name` cannot be an environment's name, or undefined when it can. */
+export function envNameProblem(name: string): string | undefined {
+  if (name === '') return 'the name is empty';
+  if (name.includes('/')) return 'an environment name cannot contain "/"';
+  if (!ENV_NAME.test(name)) {
+    return 'an environment name is made of letters, digits, "_", "." and "-" and cannot start with "-"';
+  }
+  if (TAG_SUFFIX.test(name)) {
+    return 'an environment name cannot end like a tag suffix (-YYYY_MM_DD or -YYYY_MM_DD-N)';
+  }
+  return undefined;
+}
+
+export function isEnvName(name: string): boolean {
+  return envNameProblem(name) === undefined;
+}
+
+/** Why `name` cannot be a stored label, or undefined when it can. */
+export function labelNameProblem(name: string): string | undefined {
+  if (!LABEL_NAME.test(name)) return 'a label name is made of letters, digits, "_", "." and "-"';
+  if (name === '.' || name === '..') return `"${name}" is not a label name`;
+  if (name === LATEST_LABEL) return '"latest" is computed from the tags and cannot be set';
+  return undefined;
+}
+
+/** The path of a label's file on the environment branch. */
+export function labelPath(label: string): string {
+  return `labels/${label}.txt`;
+}
+
+/** The manifest branch of an environment. */
+export function manifestBranch(env: string): string {
+  return MANIFEST_PREFIX + env;
+}

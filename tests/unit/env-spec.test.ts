@@ -1,0 +1,137 @@
+import { parseEnvSpec } from '../../src/repo/env-spec.js';
+import { parseMatchSpec } from '../../src/repo/match-spec.js';
+import { ConfigurationError } from '../../src/util/errors.js';
+
+const src = { env: 'default' };
+
+function errorOf(text: string): ConfigurationError {
+  try {
+    parseEnvSpec(text, src);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigurationError);
+    return err as ConfigurationError;
+  }
+  throw new Error('expected a ConfigurationError');
+}
+
+test('reads channels and env in order, trimmed', () => {
+  const spec = parseEnvSpec('channels:\n  - conda-forge\n  - defaults\nenv:\n  - python 3.12.*\n  - "numpy >=2"\n', src);
+  expect(spec.channels).toEqual(['conda-forge', 'defaults']);
+  expect(spec.specs).toEqual(['python 3.12.*', 'numpy >=2']);
+  expect(spec.matchSpecs.map((m) => m.name)).toEqual(['python', 'numpy']);
+});
+
+test('accepts dependencies: as a synonym for env:, and a Buffer', () => {
+  const spec = parseEnvSpec(Buffer.from('channels: [conda-forge]\ndependencies: [python=3.12, scipy]\n'), src);
+  expect(spec.specs).toEqual(['python=3.12', 'scipy']);
+});
+
+test('accepts channel URLs and channel labels', () => {
+  const spec = parseEnvSpec(
+    'channels:\n- https://example.org/chan\n- file:///srv/my channel\n- conda-forge/label/dev\nenv: [x]\n',
+    src,
+  );
+  expect(spec.channels).toHaveLength(3);
+});
+
+test('an unknown key names the file, the line and the environment', () => {
+  const err = errorOf('channels: [conda-forge]\nenv: [python]\nchanel: [oops]\n');
+  expect(err.message).toContain('unknown key "chanel"');
+  expect(err.message).toContain('env.spec line 3');
+  expect(err.message).toContain('"default"');
+  expect(err.where).toEqual({ env: 'default', file: 'env.spec', line: 3 });
+});
+
+test('a missing or mistyped list is an error', () => {
+  expect(errorOf('env: [python]\n').message).toContain('"channels:" is missing');
+  expect(errorOf('channels: conda-forge\nenv: [python]\n').message).toContain('"channels:" must be a list of strings, not a string');
+  const num = errorOf('channels: [conda-forge]\nenv:\n  - python\n  - 3.12\n');
+  expect(num.message).toContain('item 2 must be a string, not a number');
+});
+
+test('an empty env: is an error, with its line', () => {
+  const err = errorOf('channels: [conda-forge]\nenv: []\n');
+  expect(err.message).toContain('"env:" is empty');
+  expect(err.where.line).toBe(2);
+  expect(errorOf('channels: [conda-forge]\nenv:\n').message).toContain('"env:" is empty');
+});
+
+test('an empty file and a non-mapping are errors', () => {
+  expect(errorOf('').message).toContain('is empty');
+  expect(errorOf('- a\n- b\n').message).toContain('must be a mapping');
+});
+
+test('env: and dependencies: together are refused', () => {
+  expect(errorOf('channels: [c]\nenv: [a]\ndependencies: [b]\n').message).toContain('both');
+});
+
+test('an unparsable match spec names its line', () => {
+  const err = errorOf('channels: [conda-forge]\nenv:\n  - python 3.12.*\n  # a comment\n  - numpy >>2\n');
+  expect(err.message).toContain('"numpy >>2" is not a valid match spec');
+  expect(err.where.line).toBe(5);
+});
+
+test('invalid YAML reports the parser line', () => {
+  const err = errorOf('channels: [conda-forge\nenv: [python]\n');
+  expect(err.message).toContain('is not valid YAML');
+  expect(err.where.line).toBeGreaterThan(0);
+});
+
+test('a pip section is refused with a reason', () => {
+  expect(errorOf('channels: [c]\ndependencies:\n  - python\n  - pip:\n    - requests\n').message).toContain('pip section');
+});
+
+test('channel URLs with credentials and odd channel strings are refused', () => {
+  const err = errorOf('channels: ["https://user:secret@example.org/c"]\nenv: [python]\n');
+  expect(err.message).toContain('must not carry credentials');
+  expect(err.message).not.toContain('secret');
+  expect(errorOf('channels: ["ftp://x/y"]\nenv: [python]\n').message).toContain('channel "ftp://x/y"');
+});
+
+test('an alias bomb is refused quickly, without expanding it', () => {
+  const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 12; i++) {
+    const prev = String.fromCharCode(97 + i - 1);
+    const cur = String.fromCharCode(97 + i);
+    lines.push(`${cur}: &${cur} [*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev}]`);
+  }
+  lines.push('channels: [c]', 'env: *l');
+  const err = errorOf(lines.join('\n') + '\n');
+  expect(err.message).toContain('unknown key "a"');
+  // the same bomb under a known key is a type error, found without walking it
+  const err2 = errorOf(lines.slice(0, 12).map((l) => '#' + l).join('\n') + '\nchannels: &a [[x, x], [x, x]]\nenv: [*a, *a]\n');
+  expect(err2.message).toContain('must be a string');
+});
+
+test('a huge file is refused before parsing', () => {
+  const text = 'channels: [c]\nenv:\n' + '  - python\n'.repeat(40_000);
+  expect(errorOf(text).message).toContain('bytes');
+});
+
+test('deep nesting is refused', () => {
+  expect(errorOf('channels: ' + '['.repeat(50) + ']'.repeat(50) + '\nenv: [x]\n').message).toContain('not valid YAML');
+});
+
+describe('parseMatchSpec', () => {
+  test.each([
+    ['python', { name: 'python' }],
+    ['python 3.12.*', { name: 'python', version: '3.12.*' }],
+    ['numpy >=2', { name: 'numpy', version: '>=2' }],
+    ['numpy >= 1.2, < 3', { name: 'numpy', version: '>=1.2,<3' }],
+    ['numpy>=2,<3', { name: 'numpy', version: '>=2,<3' }],
+    ['python=3.12', { name: 'python', version: '=3.12' }],
+    ['numpy=1.26=py312h0', { name: 'numpy', version: '=1.26', build: 'py312h0' }],
+    ['numpy 1.26 *_0', { name: 'numpy', version: '1.26', build: '*_0' }],
+    ['conda-forge::scipy', { name: 'scipy', channel: 'conda-forge' }],
+    ["numpy[version='>=2,<3', build=py*]", { name: 'numpy', brackets: { version: '>=2,<3', build: 'py*' } }],
+  ])('%s', (text, expected) => {
+    expect(parseMatchSpec(text)).toEqual(expected);
+  });
+
+  test.each([[''], ['numpy >>2'], ['num$py'], ['a 1 b c'], ['numpy=1=2=3'], ['numpy[version>2]'], ['numpy 1..2']])(
+    'refuses %j',
+    (text) => {
+      expect(() => parseMatchSpec(text)).toThrow();
+    },
+  );
+});
