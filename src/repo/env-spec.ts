@@ -95,15 +95,16 @@ function loadYaml(text: string, scalars: Scalar[], problem: Problem): unknown {
     // CORE_SCHEMA: no timestamps, no merge keys (`<<`), the usual alias-bomb vehicle; a low maxDepth
     // and the size cap bound the rest. Aliases are only references in js-yaml, and nothing below
     // walks a value deeper than a list of strings, so a billion laughs costs nothing here.
-    return yaml.load(text, {
+    const options: yaml.LoadOptions & { maxDepth: number } = {
       schema: yaml.CORE_SCHEMA,
-      maxDepth: 20,
+      maxDepth: 20, // js-yaml 4.3 option, not yet in @types/js-yaml
       listener(event, state) {
         if (event === 'close' && typeof state.result === 'string') {
           scalars.push({ value: state.result, line: lineOf(lineStarts, lastContent(text, state.position)) });
         }
       },
-    });
+    };
+    return yaml.load(text, options);
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       return problem(`is not valid YAML: ${err.reason}`, err.mark ? err.mark.line + 1 : undefined);
