@@ -1,0 +1,186 @@
+/**
+ * Where deploy puts things under `<target>` and how it tells a complete prefix from a half-built one.
+ *
+ *   <target>/<env>/<deployed-name>/                 a complete prefix (has conda-meta/gitenv.json)
+ *   <target>/<env>/.staging-<deployed-name>-<rand>  a prefix being built (removed if a run died)
+ *   <target>/<env>/.trash-<deployed-name>-<rand>    a prefix being removed (prune, replacement)
+ *   <target>/<env>/<label> -> <deployed-name>       label symlinks (see symlinks.ts)
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { Engine } from '../phases/settings.js';
+
+/** The completion marker, written last into the staging prefix. */
+export const MARKER_FILE = path.join('conda-meta', 'gitenv.json');
+
+/** Deployed names are `YYYY_MM_DD` or `YYYY_MM_DD-N` (the tail of a tag name). */
+export const DEPLOYED_NAME = /^\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
+
+const STAGING_PREFIX = '.staging-';
+const TRASH_PREFIX = '.trash-';
+/** Temporary names of label symlinks being switched (symlinks.ts). */
+export const LINK_TEMP_PREFIX = '.link-';
+
+export interface DeployMarker {
+  env: string;
+  tag: string;
+  deployedName: string;
+  commit: string;
+  /** sha256 of the env.lock (or env.manifest for an old-tool tag) that was installed. */
+  lockSha256: string;
+  engine: Engine;
+  /** ISO time the prefix was completed. */
+  time: string;
+  gitenvVersion: string;
+  packages: number;
+  /** Apparent size in bytes of the prefix when it was completed (for the summary). */
+  sizeBytes?: number;
+}
+
+export function envDir(target: string, env: string): string {
+  return path.join(target, env);
+}
+
+export function prefixPath(target: string, env: string, deployedName: string): string {
+  return path.join(target, env, deployedName);
+}
+
+export function defaultPkgCache(target: string): string {
+  return path.join(target, '.pkg_cache');
+}
+
+/** A fresh, empty staging directory beside the final prefix (same file system, so rename works). */
+export async function makeStagingDir(dir: string, deployedName: string): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  const staging = path.join(dir, `${STAGING_PREFIX}${deployedName}-${randomBytes(4).toString('hex')}`);
+  await fs.mkdir(staging);
+  return staging;
+}
+
+/** The marker of a complete prefix, or undefined when the directory is missing or incomplete. */
+export async function readMarker(prefix: string): Promise<DeployMarker | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(prefix, MARKER_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const marker = JSON.parse(text) as DeployMarker;
+    return typeof marker.tag === 'string' && typeof marker.commit === 'string' ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `prefix` is a complete deploy of `tag` (any tag when not given). */
+export async function isComplete(prefix: string, tag?: string): Promise<boolean> {
+  const marker = await readMarker(prefix);
+  return marker !== undefined && (tag === undefined || marker.tag === tag);
+}
+
+/** Writes the marker (flushed to disk) into a staging prefix; the caller renames it afterwards. */
+export async function writeMarker(stagingDir: string, marker: DeployMarker): Promise<void> {
+  const file = path.join(stagingDir, MARKER_FILE);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const handle = await fs.open(file, 'w');
+  try {
+    await handle.writeFile(JSON.stringify(marker, null, 2) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Moves a complete staging prefix to its final name. A directory already standing there without a
+ * marker (a prefix made by the old tool, or by hand) is moved aside first and removed afterwards;
+ * readers that hold files open keep them (rename never touches inodes).
+ */
+export async function moveIntoPlace(stagingDir: string, prefix: string): Promise<{ replaced: boolean }> {
+  let replaced = false;
+  try {
+    await fs.rename(stagingDir, prefix);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    const trash = await moveToTrash(prefix);
+    await fs.rename(stagingDir, prefix);
+    await fs.rm(trash, { recursive: true, force: true });
+    replaced = true;
+  }
+  return { replaced };
+}
+
+/** Renames a directory to a hidden trash name beside it (atomic), to be removed at leisure. */
+export async function moveToTrash(dir: string): Promise<string> {
+  const trash = path.join(path.dirname(dir), `${TRASH_PREFIX}${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
+  await fs.rename(dir, trash);
+  return trash;
+}
+
+/** Hidden leftovers of a killed run: staging prefixes, half-removed prefixes, temporary symlinks. */
+export function isLeftover(name: string): boolean {
+  return name.startsWith(STAGING_PREFIX) || name.startsWith(TRASH_PREFIX) || name.startsWith(LINK_TEMP_PREFIX);
+}
+
+/** Lists the leftovers in an environment directory (none when it does not exist). */
+export async function findLeftovers(dir: string): Promise<string[]> {
+  return (await listDir(dir)).filter(isLeftover).map((n) => path.join(dir, n));
+}
+
+/**
+ * Removes leftovers of killed runs. Only safe while holding the environment's lock: a live deploy
+ * of this environment holds it too, so every staging directory seen here is a dead one.
+ */
+export async function removeLeftovers(dir: string): Promise<string[]> {
+  const leftovers = await findLeftovers(dir);
+  for (const p of leftovers) await fs.rm(p, { recursive: true, force: true });
+  return leftovers;
+}
+
+/** Deployed prefixes (by name) in an environment directory, complete or not. */
+export async function listDeployedNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const entry of await listDirEntries(dir)) {
+    if (entry.isDirectory() && DEPLOYED_NAME.test(entry.name)) names.push(entry.name);
+  }
+  return names.sort(compareDeployedNames);
+}
+
+/** Orders deployed names oldest first: by date, then by the `-N` suffix (none before -1). */
+export function compareDeployedNames(a: string, b: string): number {
+  const [da, na] = splitDeployedName(a);
+  const [db, nb] = splitDeployedName(b);
+  return da < db ? -1 : da > db ? 1 : na - nb;
+}
+
+function splitDeployedName(name: string): [string, number] {
+  const m = /^(\d{4}_\d{2}_\d{2})(?:-(\d+))?$/.exec(name);
+  return m ? [m[1], m[2] ? Number(m[2]) : 0] : [name, 0];
+}
+
+/** Apparent size of a tree in bytes (symlinks counted as themselves, not followed). */
+export async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await listDirEntries(dir)) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeSize(p);
+    else total += (await fs.lstat(p)).size;
+  }
+  return total;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  return (await listDirEntries(dir)).map((e) => e.name);
+}
+
+async function listDirEntries(dir: string): Promise<import('node:fs').Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}

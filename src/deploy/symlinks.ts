@@ -1,0 +1,120 @@
+/**
+ * Label symlinks: `<target>/<env>/<label> -> <deployed-name>`, relative, one per label (`latest`
+ * included). A switch makes the new link under a temporary name and renames it over the old one, so
+ * a reader sees the old target or the new one, never a missing or dangling link.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { GitenvError } from '../util/errors.js';
+import { DEPLOYED_NAME, isComplete, LINK_TEMP_PREFIX } from './layout.js';
+
+/** Label names as the repository allows them (`labels/<label>.txt`). */
+export const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** What a label should point to. */
+export interface WantedLink {
+  deployedName: string;
+  tag: string;
+}
+
+/** One change made (or planned) to a label symlink; `to` undefined means the link is removed. */
+export interface LinkChange {
+  label: string;
+  from?: string;
+  to?: string;
+  tag?: string;
+}
+
+/** The label symlinks in an environment directory: label -> the deployed name it points to. */
+export async function readLabelLinks(dir: string): Promise<Map<string, string>> {
+  const links = new Map<string, string>();
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return links;
+    throw err;
+  }
+  for (const entry of entries) {
+    if (!entry.isSymbolicLink() || !isLabelName(entry.name)) continue;
+    const text = await fs.readlink(path.join(dir, entry.name));
+    // The old tool wrote the same relative links; an absolute one into this directory is read too.
+    const name = path.isAbsolute(text) && path.dirname(text) === dir ? path.basename(text) : text;
+    if (!name.includes('/')) links.set(entry.name, name);
+  }
+  return links;
+}
+
+export function isLabelName(name: string): boolean {
+  return LABEL_NAME.test(name) && !name.startsWith('.') && !DEPLOYED_NAME.test(name);
+}
+
+/**
+ * The changes that bring `current` to `wanted`. A link whose label is not wanted is removed only when
+ * `mayRemove(label)` says so (its label disappeared from the repository and env-labels selects it).
+ */
+export function planLinks(
+  current: ReadonlyMap<string, string>,
+  wanted: ReadonlyMap<string, WantedLink>,
+  mayRemove: (label: string) => boolean,
+): LinkChange[] {
+  const changes: LinkChange[] = [];
+  for (const [label, w] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
+    const from = current.get(label);
+    if (from !== w.deployedName) changes.push({ label, from, to: w.deployedName, tag: w.tag });
+  }
+  for (const [label, from] of [...current].sort(([a], [b]) => a.localeCompare(b))) {
+    if (!wanted.has(label) && mayRemove(label)) changes.push({ label, from });
+  }
+  return changes;
+}
+
+/** Points `<dir>/<label>` at `deployedName` atomically (temporary symlink renamed over the old). */
+export async function switchLink(dir: string, label: string, deployedName: string): Promise<void> {
+  if (!isLabelName(label)) throw new GitenvError(`label "${label}" is not a valid label name`);
+  const link = path.join(dir, label);
+  const stat = await fs.lstat(link).catch(() => undefined);
+  if (stat && !stat.isSymbolicLink()) {
+    throw new GitenvError(`cannot link label ${label}: ${link} exists and is not a symlink`);
+  }
+  const temp = path.join(dir, `${LINK_TEMP_PREFIX}${label}-${randomBytes(4).toString('hex')}`);
+  await fs.symlink(deployedName, temp);
+  try {
+    await fs.rename(temp, link);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Removes a label symlink (only ever a symlink). */
+export async function removeLink(dir: string, label: string): Promise<void> {
+  const link = path.join(dir, label);
+  const stat = await fs.lstat(link).catch(() => undefined);
+  if (stat?.isSymbolicLink()) await fs.unlink(link);
+}
+
+/**
+ * Applies planned changes. A link is only ever switched to a complete prefix: a change whose target
+ * is incomplete is skipped and returned in `skipped`, leaving the label where it was.
+ */
+export async function applyLinks(
+  dir: string,
+  changes: readonly LinkChange[],
+): Promise<{ applied: LinkChange[]; skipped: LinkChange[] }> {
+  const applied: LinkChange[] = [];
+  const skipped: LinkChange[] = [];
+  for (const change of changes) {
+    if (change.to === undefined) {
+      await removeLink(dir, change.label);
+      applied.push(change);
+    } else if (await isComplete(path.join(dir, change.to), change.tag)) {
+      await switchLink(dir, change.label, change.to);
+      applied.push(change);
+    } else {
+      skipped.push(change);
+    }
+  }
+  return { applied, skipped };
+}

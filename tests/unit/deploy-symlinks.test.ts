@@ -1,0 +1,87 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeMarker } from '../../src/deploy/layout.js';
+import { applyLinks, isLabelName, planLinks, readLabelLinks, switchLink, type WantedLink } from '../../src/deploy/symlinks.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv links '));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function completePrefix(name: string): Promise<void> {
+  await fs.mkdir(path.join(dir, name), { recursive: true });
+  await writeMarker(path.join(dir, name), {
+    env: 'default',
+    tag: `env-default-${name}`,
+    deployedName: name,
+    commit: 'c'.repeat(40),
+    lockSha256: 'd'.repeat(64),
+    engine: 'builtin',
+    time: new Date(0).toISOString(),
+    gitenvVersion: '0.1.0',
+    packages: 1,
+  });
+}
+
+const want = (name: string): WantedLink => ({ deployedName: name, tag: `env-default-${name}` });
+
+test('planLinks switches changed labels, keeps equal ones, removes only what may be removed', () => {
+  const current = new Map([
+    ['latest', '2026_01_01'],
+    ['current', '2026_01_01'],
+    ['gone', '2025_01_01'],
+    ['filtered', '2025_01_01'],
+  ]);
+  const wanted = new Map([
+    ['latest', want('2026_01_02')],
+    ['current', want('2026_01_01')],
+    ['next', want('2026_01_02')],
+  ]);
+  expect(planLinks(current, wanted, (l) => l !== 'filtered')).toEqual([
+    { label: 'latest', from: '2026_01_01', to: '2026_01_02', tag: 'env-default-2026_01_02' },
+    { label: 'next', from: undefined, to: '2026_01_02', tag: 'env-default-2026_01_02' },
+    { label: 'gone', from: '2025_01_01' },
+  ]);
+});
+
+test('links are relative, switched in place, and read back', async () => {
+  await completePrefix('2026_01_01');
+  await completePrefix('2026_01_02');
+  await switchLink(dir, 'latest', '2026_01_01');
+  expect(await fs.readlink(path.join(dir, 'latest'))).toBe('2026_01_01');
+  await switchLink(dir, 'latest', '2026_01_02');
+  expect(await fs.readlink(path.join(dir, 'latest'))).toBe('2026_01_02');
+  expect(await fs.realpath(path.join(dir, 'latest'))).toBe(await fs.realpath(path.join(dir, '2026_01_02')));
+  // no temporary link stays behind
+  expect((await fs.readdir(dir)).sort()).toEqual(['2026_01_01', '2026_01_02', 'latest']);
+  await fs.symlink('/elsewhere/x', path.join(dir, 'foreign'));
+  expect(await readLabelLinks(dir)).toEqual(new Map([['latest', '2026_01_02']]));
+});
+
+test('a label is never switched to an incomplete prefix; removal drops only the symlink', async () => {
+  await completePrefix('2026_01_01');
+  await fs.mkdir(path.join(dir, '2026_01_02')); // no marker
+  await switchLink(dir, 'latest', '2026_01_01');
+  await switchLink(dir, 'old', '2026_01_01');
+  const { applied, skipped } = await applyLinks(dir, [
+    { label: 'latest', from: '2026_01_01', to: '2026_01_02', tag: 'env-default-2026_01_02' },
+    { label: 'old', from: '2026_01_01' },
+  ]);
+  expect(skipped.map((c) => c.label)).toEqual(['latest']);
+  expect(applied.map((c) => c.label)).toEqual(['old']);
+  expect(await fs.readlink(path.join(dir, 'latest'))).toBe('2026_01_01');
+  expect((await fs.readdir(dir)).sort()).toEqual(['2026_01_01', '2026_01_02', 'latest']);
+});
+
+test('a label never replaces a real directory, and odd names are refused', async () => {
+  await fs.mkdir(path.join(dir, 'current'));
+  await expect(switchLink(dir, 'current', '2026_01_01')).rejects.toThrow(/not a symlink/);
+  await expect(switchLink(dir, '../x', '2026_01_01')).rejects.toThrow(/not a valid label/);
+  expect(isLabelName('pre-prod')).toBe(true);
+  expect(isLabelName('2026_01_01')).toBe(false);
+  expect(isLabelName('.hidden')).toBe(false);
+});
