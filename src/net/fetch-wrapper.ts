@@ -1,0 +1,271 @@
+/**
+ * The one fetch gitenv's engines use: the global fetch plus
+ * - `file://` URLs and plain paths read from disk;
+ * - local channels under a synthetic http URL (the WASM solver cannot read file:// itself), whose
+ *   URLs `realUrl` maps back;
+ * - channel credentials as HTTP basic auth, sent only to the channel hosts;
+ * - an on-disk repodata cache revalidated with ETag / Last-Modified;
+ * - retries on network errors, 5xx, 408 and 429 (src/net/retry.ts);
+ * - counts of requests and bytes, for the log and the benchmark.
+ * Credentials never go into a URL, a log line or the cache.
+ */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FetchLike } from '../engines/types.js';
+import type { Logger } from '../util/logger.js';
+import { errorMessage } from '../util/errors.js';
+import { fileResponse, withUrl } from './local-files.js';
+import { RepodataCache } from './repodata-cache.js';
+import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries, type RetryPolicy } from './retry.js';
+
+export interface FetchWrapperOptions {
+  apiUser?: string;
+  apiKey?: string;
+  /** Channel base URLs whose hosts get the credentials (more can be added with addChannel). */
+  channels?: string[];
+  /** Where repodata is cached; no cache when absent. */
+  cacheDir?: string;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  /** The fetch underneath (default: the global fetch at construction time). */
+  baseFetch?: FetchLike;
+  /** Called with every repodata body served (decoded as served, e.g. still zstd-compressed). */
+  onRepodata?: (url: string, body: Uint8Array) => void;
+}
+
+export interface FetchStats {
+  /** HTTP requests sent (retries included). */
+  requests: number;
+  /** Response body bytes received over HTTP. */
+  bytesFetched: number;
+  /** Requests the cache answered after a 304. */
+  notModified: number;
+  /** Bytes read from local files. */
+  bytesFromDisk: number;
+}
+
+/** A request that failed for good: the solver uses these to name the channel at fault. */
+export interface RequestFailure {
+  /** The real URL (never synthetic, never with credentials). */
+  url: string;
+  status?: number;
+  message: string;
+}
+
+const SYNTHETIC = /^http:\/\/local-channel-(\d+)\.gitenv\.invalid(?=\/|$)/;
+
+/** The repodata files the solver asks for, in the order it asks. */
+const REPODATA = /\/(repodata\.json|repodata\.json\.zst|repodata\.json\.bz2|repodata_shards\.msgpack\.zst)$/;
+
+export class FetchWrapper {
+  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, bytesFromDisk: 0 };
+  readonly failures: RequestFailure[] = [];
+  private readonly local: string[] = [];
+  private readonly hosts = new Set<string>();
+  private readonly auth?: string;
+  private readonly cache?: RepodataCache;
+  private readonly base: FetchLike;
+
+  constructor(private readonly options: FetchWrapperOptions = {}) {
+    const { apiUser, apiKey } = options;
+    if (apiUser || apiKey) {
+      options.logger?.setSecret(apiKey ?? '');
+      this.auth = 'Basic ' + Buffer.from(`${apiUser ?? ''}:${apiKey ?? ''}`).toString('base64');
+      options.logger?.setSecret(this.auth.slice(6));
+    }
+    if (options.cacheDir) this.cache = new RepodataCache(options.cacheDir);
+    this.base = options.baseFetch ?? globalThis.fetch.bind(globalThis);
+    for (const c of options.channels ?? []) this.addChannel(c);
+  }
+
+  /** Registers a channel: its host gets the credentials. */
+  addChannel(channelUrl: string): void {
+    const u = new URL(channelUrl);
+    if (u.protocol === 'http:' || u.protocol === 'https:') this.hosts.add(u.host);
+  }
+
+  /**
+   * The URL to give the WASM solver for a channel: http(s) channels as they are, a file:// one as
+   * a synthetic http URL that this wrapper serves from disk.
+   */
+  solverUrl(channelUrl: string): string {
+    if (!channelUrl.startsWith('file:')) {
+      this.addChannel(channelUrl);
+      return channelUrl;
+    }
+    const base = channelUrl.replace(/\/+$/, '');
+    let i = this.local.indexOf(base);
+    if (i < 0) i = this.local.push(base) - 1;
+    return `http://local-channel-${i}.gitenv.invalid`;
+  }
+
+  /** Maps a synthetic URL (or a message holding some) back to the real file:// URL. */
+  realUrl(text: string): string {
+    return text.replace(/http:\/\/local-channel-(\d+)\.gitenv\.invalid/g, (m, i: string) => this.local[Number(i)] ?? m);
+  }
+
+  /** The wrapped fetch, bound: hand it to whatever wants a fetch. */
+  readonly fetch: FetchLike = (input, init) => this.dispatch(input, init);
+
+  /**
+   * Runs `fn` with the global fetch replaced by this wrapper: the WASM solver looks the global up
+   * on every call. Calls must not overlap (the resolve phase solves one environment at a time).
+   */
+  async asGlobal<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = globalThis.fetch;
+    globalThis.fetch = this.fetch as typeof globalThis.fetch;
+    try {
+      return await fn();
+    } finally {
+      globalThis.fetch = saved;
+    }
+  }
+
+  private async dispatch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const synthetic = SYNTHETIC.exec(url);
+    if (synthetic) return this.serveFile(fileURLToPath(this.realUrl(url)), url);
+    if (url.startsWith('file:')) return this.serveFile(fileURLToPath(url), url);
+    if (path.isAbsolute(url)) return this.serveFile(url, url);
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    const headers = new Headers(input instanceof Request ? input.headers : undefined);
+    new Headers(init?.headers).forEach((v, k) => headers.set(k, v));
+    const host = new URL(url).host;
+    if (this.auth && this.hosts.has(host) && !headers.has('authorization')) headers.set('authorization', this.auth);
+    if (method === 'GET' && this.cache && REPODATA.test(new URL(url).pathname)) return this.cachedGet(url, headers);
+    return this.send(url, { ...init, method, headers, body: init?.body ?? (input instanceof Request ? input.body : undefined) });
+  }
+
+  /** A file from disk; what a local channel lacks (shards, compressed variants) is a fast 404. */
+  private async serveFile(filePath: string, asUrl: string): Promise<Response> {
+    const { response, bytes } = await fileResponse(filePath, asUrl);
+    this.stats.bytesFromDisk += bytes;
+    if (response.status === 404) this.noteMissing(asUrl);
+    else if (REPODATA.test(filePath) && this.options.onRepodata) this.options.onRepodata(this.realUrl(asUrl), new Uint8Array(await response.clone().arrayBuffer()));
+    return response;
+  }
+
+  /** A 404 on the last repodata variant means the channel (or this subdir of it) is not there. */
+  private noteMissing(url: string): void {
+    if (url.endsWith('/repodata.json')) this.failures.push({ url: this.realUrl(url), status: 404, message: 'not found (404)' });
+  }
+
+  /**
+   * One request with retries; a retryable status that persists is returned as it is. With
+   * `buffer`, the body is read inside the attempt, so a body cut short is retried too.
+   */
+  private async send(url: string, init: RequestInit, buffer = false): Promise<Response> {
+    const log = this.options.logger;
+    try {
+      const response = await withRetries(
+        this.options.retry ?? DEFAULT_RETRY,
+        async () => {
+          this.stats.requests++;
+          const r = await this.base(url, init).catch((err: unknown) => {
+            throw asRetryable(err);
+          });
+          if (isRetryableStatus(r.status)) {
+            await r.body?.cancel();
+            throw new RetryableError(`HTTP ${r.status} from ${url}`, parseRetryAfter(r.headers.get('retry-after')));
+          }
+          return buffer ? this.buffered(r, url) : r;
+        },
+        (err, n, delay) => log?.debug(`${errorMessage(err)}; retry ${n} in ${Math.round(delay)} ms`),
+      );
+      if (response.status === 404) this.noteMissing(url);
+      return buffer ? response : this.counted(response, url);
+    } catch (err) {
+      const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
+      const message = status ? `HTTP ${status}` : networkMessage(err);
+      this.failures.push({ url, status: status ? Number(status) : undefined, message });
+      if (status) return withUrl(new Response(`HTTP ${status}`, { status: Number(status) }), url);
+      throw err instanceof RetryableError && err.cause ? err.cause : err;
+    }
+  }
+
+  private async buffered(r: Response, url: string): Promise<Response> {
+    let body: ArrayBuffer;
+    try {
+      body = await r.arrayBuffer();
+    } catch (err) {
+      throw new RetryableError(`body of ${url} cut short: ${errorMessage(err)}`);
+    }
+    this.stats.bytesFetched += body.byteLength;
+    const headers = new Headers(r.headers);
+    headers.delete('content-encoding');
+    headers.set('content-length', String(body.byteLength));
+    return withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+  }
+
+  /** Counts the body's bytes as they are read, whoever reads them. */
+  private counted(response: Response, url: string): Response {
+    if (!response.body) return response;
+    const stats = this.stats;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        stats.bytesFetched += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const headers = new Headers(response.headers);
+    // The body is already decoded: its old encoding and length no longer describe it.
+    headers.delete('content-encoding');
+    headers.delete('content-length');
+    const out = new Response(response.body.pipeThrough(counter), { status: response.status, statusText: response.statusText, headers });
+    return withUrl(out, url);
+  }
+
+  /** A repodata GET through the cache: conditional when validators are stored, 304 → cached body. */
+  private async cachedGet(url: string, headers: Headers, conditional = true): Promise<Response> {
+    const cache = this.cache!;
+    const known = conditional ? await cache.validators(url) : undefined;
+    if (known?.etag) headers.set('if-none-match', known.etag);
+    if (known?.lastModified) headers.set('if-modified-since', known.lastModified);
+    const response = await this.send(url, { method: 'GET', headers }, true);
+    if (response.status === 304 && known) {
+      const hit = await cache.read(url);
+      if (hit) {
+        this.stats.notModified++;
+        this.options.logger?.debug(`${url}: not modified, ${hit.body.length} bytes from the cache`);
+        return this.repodataResponse(url, hit.body);
+      }
+      // The body went missing since the validators were read: ask again, unconditionally.
+      headers.delete('if-none-match');
+      headers.delete('if-modified-since');
+      return this.cachedGet(url, headers, false);
+    }
+    if (response.status !== 200) return response;
+    const body = new Uint8Array(await response.arrayBuffer());
+    const etag = response.headers.get('etag') ?? undefined;
+    const lastModified = response.headers.get('last-modified') ?? undefined;
+    if (etag || lastModified) await cache.write({ url, etag, lastModified, size: body.length }, body);
+    return this.repodataResponse(url, body);
+  }
+
+  private repodataResponse(url: string, body: Uint8Array): Response {
+    this.options.onRepodata?.(url, body);
+    return withUrl(new Response(body, { status: 200, headers: { 'content-length': String(body.length) } }), url);
+  }
+}
+
+/**
+ * fetch's own network failures as RetryableError. Checked by name and message rather than
+ * `instanceof`: the error may come from another realm (jest's VM modules, the WASM glue).
+ */
+function asRetryable(err: unknown): unknown {
+  const e = err as { name?: string; message?: string; cause?: unknown };
+  if (isRetryableError(err) || (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? ''))) {
+    const retryable = new RetryableError(networkMessage(err));
+    retryable.cause = err;
+    return retryable;
+  }
+  return err;
+}
+
+/** The most telling line of a network error: its cause's code and message when there is one. */
+function networkMessage(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause);
+  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
+  return errorMessage(err);
+}

@@ -1,0 +1,193 @@
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+interface Server {
+  url: string;
+  requests: http.IncomingMessage[];
+  close: () => Promise<void>;
+}
+
+async function serve(handler: Handler): Promise<Server> {
+  const requests: http.IncomingMessage[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req);
+    handler(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+const FAST = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 };
+const REPODATA = JSON.stringify({ info: { subdir: 'linux-64' }, packages: {}, 'packages.conda': {} });
+let tmp: string;
+
+beforeEach(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-fetch-'));
+});
+afterEach(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+test('file:// URLs and absolute paths are read from disk; missing files are 404', async () => {
+  await fs.mkdir(path.join(tmp, 'my chan', 'noarch'), { recursive: true });
+  const file = path.join(tmp, 'my chan', 'noarch', 'repodata.json');
+  await fs.writeFile(file, REPODATA);
+  const w = new FetchWrapper();
+  const byUrl = await w.fetch(pathToFileURL(file).href);
+  expect(byUrl.status).toBe(200);
+  expect(await byUrl.text()).toBe(REPODATA);
+  expect((await w.fetch(file)).status).toBe(200);
+  expect((await w.fetch(path.join(tmp, 'nope.json'))).status).toBe(404);
+  expect(w.stats.bytesFromDisk).toBe(2 * REPODATA.length);
+  expect(w.stats.requests).toBe(0);
+});
+
+test('a local channel gets a synthetic http URL served from disk, mapped back by realUrl', async () => {
+  const chan = path.join(tmp, 'local chan');
+  await fs.mkdir(path.join(chan, 'linux-64'), { recursive: true });
+  await fs.writeFile(path.join(chan, 'linux-64', 'repodata.json'), REPODATA);
+  const channelUrl = pathToFileURL(chan).href;
+  const w = new FetchWrapper();
+  const synthetic = w.solverUrl(channelUrl);
+  expect(synthetic).toMatch(/^http:\/\//);
+  expect(w.solverUrl(channelUrl)).toBe(synthetic);
+  const req = new Request(`${synthetic}/linux-64/repodata.json`);
+  const r = await w.fetch(req);
+  expect(r.status).toBe(200);
+  expect(r.url).toBe(`${synthetic}/linux-64/repodata.json`);
+  expect(await r.text()).toBe(REPODATA);
+  for (const lacking of ['repodata_shards.msgpack.zst', 'repodata.json.zst', 'repodata.json.bz2']) {
+    expect((await w.fetch(`${synthetic}/linux-64/${lacking}`)).status).toBe(404);
+  }
+  expect((await w.fetch(`${synthetic}/noarch/repodata.json`)).status).toBe(404);
+  expect(w.failures).toEqual([{ url: `${channelUrl}/noarch/repodata.json`, status: 404, message: 'not found (404)' }]);
+  expect(w.realUrl(`${synthetic}/linux-64/a-1-0.conda`)).toBe(`${channelUrl}/linux-64/a-1-0.conda`);
+  expect(w.realUrl(`could not find subdir 'noarch' in channel '${synthetic}/'`)).toBe(`could not find subdir 'noarch' in channel '${channelUrl}/'`);
+});
+
+test('credentials go as basic auth to channel hosts only, never into the cache', async () => {
+  const channel = await serve((req, res) => {
+    res.writeHead(200, { etag: '"v1"' });
+    res.end(REPODATA);
+  });
+  const other = await serve((_req, res) => res.end('ok'));
+  try {
+    const logger = new MemoryLogger();
+    const w = new FetchWrapper({ apiUser: 'alice', apiKey: 'k3y-s3cret', channels: [`${channel.url}/chan`], cacheDir: path.join(tmp, 'cache'), logger });
+    expect((await w.fetch(`${channel.url}/chan/linux-64/repodata.json`)).status).toBe(200);
+    await (await w.fetch(`${other.url}/elsewhere`)).text();
+    const expected = 'Basic ' + Buffer.from('alice:k3y-s3cret').toString('base64');
+    expect(channel.requests[0].headers.authorization).toBe(expected);
+    expect(other.requests[0].headers.authorization).toBeUndefined();
+    for (const f of await fs.readdir(path.join(tmp, 'cache'))) {
+      const text = await fs.readFile(path.join(tmp, 'cache', f), 'utf8');
+      expect(text).not.toContain('k3y-s3cret');
+      expect(text).not.toContain(Buffer.from('alice:k3y-s3cret').toString('base64'));
+    }
+    logger.info(`header was ${expected}`);
+    expect(logger.text()).not.toContain('k3y-s3cret');
+    expect(logger.text()).not.toContain(expected.slice(6));
+  } finally {
+    await channel.close();
+    await other.close();
+  }
+});
+
+test('an unchanged repodata costs a 304 and comes from the cache (ETag and Last-Modified)', async () => {
+  let version = 'v1';
+  const big = JSON.stringify({ info: { subdir: 'linux-64' }, packages: {}, 'packages.conda': {}, pad: 'x'.repeat(50_000) });
+  const server = await serve((req, res) => {
+    if (req.url?.endsWith('/lm/repodata.json')) {
+      const lm = 'Wed, 21 Oct 2015 07:28:00 GMT';
+      if (req.headers['if-modified-since'] === lm) return void res.writeHead(304).end();
+      res.writeHead(200, { 'last-modified': lm });
+      return void res.end(big);
+    }
+    if (req.headers['if-none-match'] === `"${version}"`) return void res.writeHead(304).end();
+    res.writeHead(200, { etag: `"${version}"` });
+    res.end(big + version);
+  });
+  try {
+    const cacheDir = path.join(tmp, 'cache');
+    const first = new FetchWrapper({ cacheDir });
+    expect(await (await first.fetch(`${server.url}/c/linux-64/repodata.json`)).text()).toBe(big + 'v1');
+    expect(await (await first.fetch(`${server.url}/lm/repodata.json`)).text()).toBe(big);
+    expect(first.stats.bytesFetched).toBe(2 * big.length + 2);
+
+    const second = new FetchWrapper({ cacheDir });
+    const r = await second.fetch(`${server.url}/c/linux-64/repodata.json`);
+    expect(r.status).toBe(200);
+    expect(r.url).toBe(`${server.url}/c/linux-64/repodata.json`);
+    expect(await r.text()).toBe(big + 'v1');
+    expect(await (await second.fetch(`${server.url}/lm/repodata.json`)).text()).toBe(big);
+    expect(second.stats.notModified).toBe(2);
+    expect(second.stats.bytesFetched).toBe(0);
+
+    version = 'v2';
+    const third = new FetchWrapper({ cacheDir });
+    expect(await (await third.fetch(`${server.url}/c/linux-64/repodata.json`)).text()).toBe(big + 'v2');
+    expect(third.stats.notModified).toBe(0);
+  } finally {
+    await server.close();
+  }
+});
+
+test('network errors, 5xx, 408 and 429 are retried; a lasting 500 is returned and recorded', async () => {
+  let n = 0;
+  const server = await serve((req, res) => {
+    n++;
+    if (req.url === '/flaky' && n === 1) return void req.socket.destroy();
+    if (req.url === '/flaky' && n === 2) return void res.writeHead(503).end();
+    if (req.url === '/flaky' && n === 3) return void res.writeHead(429, { 'retry-after': '0' }).end();
+    if (req.url === '/flaky' && n === 4) return void res.writeHead(408).end();
+    if (req.url === '/broken') return void res.writeHead(500).end('boom');
+    if (req.url === '/missing') return void res.writeHead(404).end();
+    res.end('fine');
+  });
+  try {
+    const w = new FetchWrapper({ retry: { ...FAST, attempts: 5 } });
+    const ok = await w.fetch(`${server.url}/flaky`);
+    expect(await ok.text()).toBe('fine');
+    expect(w.stats.requests).toBe(5);
+    const broken = await w.fetch(`${server.url}/broken`);
+    expect(broken.status).toBe(500);
+    expect(w.failures).toEqual([{ url: `${server.url}/broken`, status: 500, message: 'HTTP 500' }]);
+    const missing = await w.fetch(`${server.url}/missing`);
+    expect(missing.status).toBe(404);
+    expect(w.stats.requests).toBe(5 + 5 + 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('an unreachable host throws after its retries and is recorded', async () => {
+  const server = await serve((_req, res) => res.end());
+  const url = server.url;
+  await server.close();
+  const w = new FetchWrapper({ retry: FAST });
+  await expect(w.fetch(`${url}/c/noarch/repodata.json`)).rejects.toThrow();
+  expect(w.stats.requests).toBe(3);
+  expect(w.failures[0].url).toBe(`${url}/c/noarch/repodata.json`);
+  expect(w.failures[0].message).toMatch(/ECONNREFUSED|connect/);
+});
+
+test('asGlobal swaps the global fetch for the duration only', async () => {
+  const before = globalThis.fetch;
+  const w = new FetchWrapper();
+  await w.asGlobal(async () => {
+    expect(globalThis.fetch).toBe(w.fetch);
+  });
+  expect(globalThis.fetch).toBe(before);
+});
