@@ -1,12 +1,10 @@
 import * as core from '@actions/core';
 import { errorMessage } from '../util/errors.js';
-import { setupMicromamba } from '../setup/micromamba-setup.js';
+import { DEFAULT_MICROMAMBA_URL, DEFAULT_MICROMAMBA_VERSION, setupMicromamba } from '../setup/micromamba-setup.js';
 import { getString, Inputs, Outputs } from './inputs.js';
 import { CoreLogger } from './core-logger.js';
 
-export const DEFAULT_MICROMAMBA_VERSION = '2.3.3';
-export const DEFAULT_MICROMAMBA_URL =
-  'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
+export { DEFAULT_MICROMAMBA_URL, DEFAULT_MICROMAMBA_VERSION };
 
 export async function run(): Promise<void> {
   try {

@@ -1,4 +1,21 @@
+/**
+ * Puts micromamba into the runner's tool cache: `find` first, else download → verify → extract →
+ * `cacheFile` → PATH. A self-hosted runner downloads each version once; a leftover file from an
+ * earlier, interrupted run does not break the download (setup-micromamba's failure mode).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as core from '@actions/core';
+import * as io from '@actions/io';
+import * as tc from '@actions/tool-cache';
+import { micromambaVersion } from '../engines/micromamba-command.js';
 import type { Services } from '../phases/settings.js';
+import { ConfigurationError, HttpError, errorMessage } from '../util/errors.js';
+import { downloadKind, extractMicromamba } from './micromamba-archive.js';
+import { expandUrlTemplate, micromambaExeName, micromambaPlatform, redactUrl } from './micromamba-platform.js';
 
 export interface SetupSettings {
   version: string;
@@ -11,6 +28,135 @@ export interface SetupResult {
   version: string;
 }
 
-export async function setupMicromamba(_settings: SetupSettings, _services: Services): Promise<SetupResult> {
-  throw new Error('setup: not implemented yet');
+/** micromamba-releases tags carry a build number (`2.3.3-0`); the tool cache keys on the whole tag. */
+export const DEFAULT_MICROMAMBA_VERSION = '2.3.3-0';
+export const DEFAULT_MICROMAMBA_URL =
+  'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
+const TOOL = 'micromamba';
+
+export async function setupMicromamba(settings: SetupSettings, services: Services): Promise<SetupResult> {
+  const { logger } = services;
+  const version = settings.version.trim();
+  if (!tc.isExplicitVersion(version)) {
+    throw new ConfigurationError(
+      `Input micromamba-version must be an exact release such as ${DEFAULT_MICROMAMBA_VERSION}, got "${version}" ` +
+        '(the tool cache keys on it)',
+    );
+  }
+  ensureRunnerDirs(services.env ?? process.env);
+  const exeName = micromambaExeName();
+  const cached = tc.find(TOOL, version, process.arch);
+  if (cached && existsSync(path.join(cached, exeName))) {
+    logger.info(`micromamba ${version} found in the tool cache: ${cached}`);
+    return finish(cached, exeName, version);
+  }
+  const workDir = path.join(process.env.RUNNER_TEMP as string, 'gitenv-micromamba', version);
+  try {
+    const exe = await download(settings, version, workDir, services);
+    await chmod(exe, 0o755);
+    const toolDir = await tc.cacheFile(exe, exeName, TOOL, version, process.arch);
+    logger.info(`micromamba ${version} cached in ${toolDir}`);
+    return finish(toolDir, exeName, version);
+  } finally {
+    await io.rmRF(workDir);
+  }
+}
+
+/**
+ * The micromamba resolve and deploy use: `MAMBA_EXE`, else one on PATH, else the setup step with
+ * the given (or default) version and URL template.
+ */
+export async function ensureMicromamba(settings: Partial<SetupSettings>, services: Services): Promise<SetupResult> {
+  const env = services.env ?? process.env;
+  const fromEnv = env.MAMBA_EXE && existsSync(env.MAMBA_EXE) && statSync(env.MAMBA_EXE).isFile() ? env.MAMBA_EXE : '';
+  const found = fromEnv || (await io.which('micromamba', false));
+  if (found) {
+    const version = await micromambaVersion(found, env);
+    services.logger.info(`Using micromamba ${version.text} at ${found}${fromEnv ? ' (MAMBA_EXE)' : ''}`);
+    return { path: found, version: version.text };
+  }
+  return setupMicromamba(
+    {
+      version: settings.version ?? DEFAULT_MICROMAMBA_VERSION,
+      urlTemplate: settings.urlTemplate ?? DEFAULT_MICROMAMBA_URL,
+      sha256: settings.sha256,
+    },
+    services,
+  );
+}
+
+/** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
+async function download(settings: SetupSettings, version: string, workDir: string, services: Services): Promise<string> {
+  const platform = micromambaPlatform();
+  const { url, auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform), services);
+  // downloadTool refuses an existing destination: clear what an interrupted run may have left.
+  if (existsSync(workDir)) services.logger.info(`Removing a leftover download in ${workDir}`);
+  await io.rmRF(workDir);
+  await mkdir(workDir, { recursive: true });
+  const dest = path.join(workDir, 'download');
+  try {
+    await tc.downloadTool(url, dest, auth);
+  } catch (err) {
+    const status = (err as { httpStatusCode?: number }).httpStatusCode;
+    throw new HttpError(redactUrl(url), status, `Downloading micromamba from ${redactUrl(url)} failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrl(url)}`);
+  if (settings.sha256) await verifySha256(dest, settings.sha256);
+  const kind = await downloadKind(dest);
+  return kind === 'executable' ? dest : extractMicromamba(dest, kind, path.join(workDir, 'extract'));
+}
+
+async function verifySha256(file: string, expected: string): Promise<void> {
+  const want = expected.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(want)) {
+    throw new ConfigurationError(`Input micromamba-sha256 must be 64 hex digits, got "${expected}"`);
+  }
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const got = hash.digest('hex');
+  if (got !== want) {
+    throw new ConfigurationError(
+      `The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`,
+    );
+  }
+}
+
+/** user:password in a mirror URL becomes a Basic header, so it never reaches a log line. */
+function splitCredentials(raw: string, services: Services): { url: string; auth?: string } {
+  const u = new URL(raw);
+  if (!u.username && !u.password) return { url: raw };
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  services.logger.setSecret(password);
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+function finish(dir: string, exeName: string, version: string): SetupResult {
+  addToPath(dir);
+  return { path: path.join(dir, exeName), version };
+}
+
+/** On a runner, GITHUB_PATH carries the directory to later steps; elsewhere this process's PATH is enough. */
+function addToPath(dir: string): void {
+  if (process.env.GITHUB_PATH) {
+    core.addPath(dir);
+  } else if (!(process.env.PATH ?? '').split(path.delimiter).includes(dir)) {
+    process.env.PATH = `${dir}${path.delimiter}${process.env.PATH ?? ''}`;
+  }
+}
+
+/**
+ * tool-cache reads RUNNER_TOOL_CACHE and RUNNER_TEMP from process.env. Outside a runner (the CLI)
+ * they get a per-user cache directory and the OS temp directory, so the CLI reuses downloads too.
+ */
+function ensureRunnerDirs(env: NodeJS.ProcessEnv): void {
+  if (!process.env.RUNNER_TOOL_CACHE) {
+    const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+    process.env.RUNNER_TOOL_CACHE = path.join(base, 'gitenv', 'tool-cache');
+  }
+  if (!process.env.RUNNER_TEMP) process.env.RUNNER_TEMP = path.join(os.tmpdir(), 'gitenv-runner-temp');
 }
