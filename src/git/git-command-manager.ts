@@ -1,0 +1,269 @@
+import { spawn } from 'node:child_process';
+import * as io from '@actions/io';
+import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from '../net/retry.js';
+import { CommandError, tailLines } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { authHeaderConfig, redactUrl } from './auth.js';
+
+/**
+ * The one wrapper around the git CLI (actions/checkout's shape): every call builds an argument
+ * array and goes through `exec`, with prompts disabled, English messages, the token (if any) passed
+ * through GIT_CONFIG_* variables so it is in neither the arguments nor a URL, and network commands
+ * retried when — and only when — the failure looks like the network's.
+ */
+
+export interface GitOptions {
+  logger: Logger;
+  /** Token for https remotes, sent as an Authorization header to `tokenUrl`'s origin only. */
+  token?: string;
+  /** The remote the token is for. */
+  tokenUrl?: string;
+  /** Base environment for git (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Retries of network commands. */
+  retry?: RetryPolicy;
+}
+
+export interface ExecOptions {
+  /** Written to git's stdin. */
+  input?: string | Buffer;
+  /** A fetch or push: retried on network failures. */
+  network?: boolean;
+  /** Exit codes that are answers rather than failures (e.g. 1 for `merge-base --is-ancestor`). */
+  okCodes?: number[];
+  /** Summary line for the error, instead of `git <args> failed`. */
+  what?: string;
+}
+
+export interface GitResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** One entry of a tree (`ls-tree` / `mktree`). */
+export interface TreeEntry {
+  mode: string;
+  type: 'blob' | 'tree' | 'commit';
+  sha: string;
+  name: string;
+}
+
+const AUTH_FAILURE =
+  /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
+const NETWORK_FAILURE =
+  /Could not resolve host|Failed to connect|Connection (timed out|refused|reset)|Operation timed out|early EOF|remote end hung up unexpectedly|RPC failed|unexpected disconnect|returned error: 5\d\d|Empty reply from server|transfer closed|gnutls_handshake|SSL_ERROR|TLS connection was non-properly terminated/i;
+
+const MAX_STDERR = 64 * 1024;
+
+export class GitCommandManager {
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly retry: RetryPolicy;
+
+  private constructor(
+    private readonly gitPath: string,
+    /** The repository every command runs in (`--git-dir`); `init` creates it. */
+    readonly gitDir: string,
+    private readonly options: GitOptions,
+    hasIdentity: boolean,
+  ) {
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.env = gitEnvironment(options.env ?? process.env, options, hasIdentity);
+  }
+
+  /** Finds git on the PATH and binds the manager to `gitDir` (which need not exist yet). */
+  static async create(gitDir: string, options: GitOptions): Promise<GitCommandManager> {
+    const gitPath = await io.which('git', true);
+    const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0' };
+    const name = await runGit(gitPath, ['config', '--get', 'user.name'], env);
+    const email = await runGit(gitPath, ['config', '--get', 'user.email'], env);
+    return new GitCommandManager(gitPath, gitDir, options, name.exitCode === 0 && email.exitCode === 0);
+  }
+
+  /** Runs git in `gitDir`; throws CommandError unless the exit code is 0 or in `okCodes`. */
+  async exec(args: string[], opts: ExecOptions = {}): Promise<GitResult> {
+    const full = ['--git-dir', this.gitDir, ...args];
+    for (let attempt = 1; ; attempt++) {
+      this.options.logger.debug(`git ${args.map(redactUrl).join(' ')}`);
+      const result = await runGit(this.gitPath, full, this.env, opts.input);
+      if (result.exitCode === 0 || opts.okCodes?.includes(result.exitCode)) return result;
+      const retryable = opts.network && !AUTH_FAILURE.test(result.stderr) && NETWORK_FAILURE.test(result.stderr);
+      if (!retryable || attempt >= this.retry.attempts) throw this.failure(args, result, opts.what);
+      const delay = retryDelay(this.retry, attempt);
+      this.options.logger.info(`git ${args[0]} failed (${tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
+      await sleep(delay);
+    }
+  }
+
+  /** stdout of a command that must succeed, as trimmed text. */
+  async text(args: string[], opts: ExecOptions = {}): Promise<string> {
+    return (await this.exec(args, opts)).stdout.toString('utf8').trim();
+  }
+
+  async init(): Promise<void> {
+    await this.exec(['init', '--bare', '--quiet']);
+  }
+
+  /** Fetches `refspecs` from `remote` (a URL or a local path). */
+  async fetch(remote: string, refspecs: string[], prune = true): Promise<void> {
+    const args = ['fetch', '--quiet', '--no-tags', '--update-head-ok', ...(prune ? ['--prune'] : []), remote, ...refspecs];
+    await this.exec(args, { network: true, what: `git fetch from ${redactUrl(remote)} failed` });
+  }
+
+  /** Pushes `refspecs`; returns git's porcelain output and exit code for the caller to judge. */
+  async push(remote: string, refspecs: string[], atomic: boolean): Promise<GitResult> {
+    const args = ['push', '--porcelain', '--no-verify', ...(atomic ? ['--atomic'] : []), remote, ...refspecs];
+    return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrl(remote)} failed` });
+  }
+
+  async hashObject(content: string | Buffer): Promise<string> {
+    return this.text(['hash-object', '-w', '--stdin'], { input: content });
+  }
+
+  /** The entries of a tree (not recursive); empty when `treeish` is undefined. */
+  async lsTree(treeish: string | undefined): Promise<TreeEntry[]> {
+    if (treeish === undefined) return [];
+    const out = (await this.exec(['ls-tree', '-z', treeish])).stdout.toString('utf8');
+    return out
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => {
+        const tab = line.indexOf('\t');
+        const [mode, type, sha] = line.slice(0, tab).split(' ');
+        return { mode, type: type as TreeEntry['type'], sha, name: line.slice(tab + 1) };
+      });
+  }
+
+  async mktree(entries: TreeEntry[]): Promise<string> {
+    const input = entries.map((e) => `${e.mode} ${e.type} ${e.sha}\t${e.name}\0`).join('');
+    return this.text(['mktree', '-z'], { input });
+  }
+
+  async commitTree(tree: string, parents: string[], message: string): Promise<string> {
+    const args = ['commit-tree', '--no-gpg-sign', tree, ...parents.flatMap((p) => ['-p', p]), '-F', '-'];
+    return this.text(args, { input: message.endsWith('\n') ? message : message + '\n' });
+  }
+
+  /**
+   * An annotated tag object for `commit`, written with `mktag` and not (yet) under any ref, so a
+   * push that fails leaves nothing behind. Returns the tag object's id.
+   */
+  async mktag(name: string, commit: string, message: string): Promise<string> {
+    const tagger = await this.text(['var', 'GIT_COMMITTER_IDENT']);
+    const body = `object ${commit}\ntype commit\ntag ${name}\ntagger ${tagger}\n\n${message.endsWith('\n') ? message : message + '\n'}`;
+    return this.text(['mktag'], { input: body });
+  }
+
+  async updateRef(ref: string, value: string): Promise<void> {
+    await this.exec(['update-ref', ref, value]);
+  }
+
+  async deleteRef(ref: string): Promise<void> {
+    await this.exec(['update-ref', '-d', ref]);
+  }
+
+  /** The object a ref or revision names, or undefined when it does not exist. */
+  async resolveRef(rev: string): Promise<string | undefined> {
+    const r = await this.exec(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { okCodes: [1, 128] });
+    return r.exitCode === 0 ? r.stdout.toString('utf8').trim() : undefined;
+  }
+
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const r = await this.exec(['merge-base', '--is-ancestor', ancestor, descendant], { okCodes: [1] });
+    return r.exitCode === 0;
+  }
+
+  /** The type (`blob`, `tree`, `commit`, `tag`) of many objects at once; undefined when missing. */
+  async objectTypes(names: string[]): Promise<Map<string, string | undefined>> {
+    const types = new Map<string, string | undefined>();
+    if (names.length === 0) return types;
+    const out = await this.text(['cat-file', '--batch-check=%(objecttype)'], { input: names.map((n) => n + '\n').join('') });
+    const lines = out.split('\n');
+    names.forEach((name, i) => types.set(name, /^(blob|tree|commit|tag)$/.test(lines[i] ?? '') ? lines[i] : undefined));
+    return types;
+  }
+
+  /**
+   * Reads many objects (`<rev>:<path>` or a sha) with one `cat-file --batch`; a missing one maps
+   * to undefined, as does one that is not a blob.
+   */
+  async readBlobs(names: string[]): Promise<Map<string, Buffer | undefined>> {
+    const found = new Map<string, Buffer | undefined>();
+    if (names.length === 0) return found;
+    const out = (await this.exec(['cat-file', '--batch'], { input: names.map((n) => n + '\n').join('') })).stdout;
+    let pos = 0;
+    for (const name of names) {
+      const eol = out.indexOf(0x0a, pos);
+      const header = out.subarray(pos, eol).toString('utf8');
+      pos = eol + 1;
+      const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+      if (!m) {
+        found.set(name, undefined); // "<name> missing" or "ambiguous"
+        continue;
+      }
+      const size = Number(m[2]);
+      found.set(name, m[1] === 'blob' ? Buffer.from(out.subarray(pos, pos + size)) : undefined);
+      pos += size + 1;
+    }
+    return found;
+  }
+
+  private failure(args: string[], result: GitResult, what?: string): CommandError {
+    const tail = tailLines(result.stderr, 10);
+    const shown = args.map(redactUrl);
+    if (AUTH_FAILURE.test(result.stderr)) {
+      const summary =
+        `${what ?? 'git ' + args[0] + ' failed'}: the remote refused the credentials or asked for some. ` +
+        'Give a token that may read and push the repository (action input token, or --token / GITENV_TOKEN)';
+      return new CommandError('git', shown, result.exitCode, tail, summary);
+    }
+    return new CommandError('git', shown, result.exitCode, tail, what);
+  }
+}
+
+/** The environment every git process gets. */
+function gitEnvironment(base: NodeJS.ProcessEnv, options: GitOptions, hasIdentity: boolean): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: 'C' };
+  // The user's ssh agent may prompt; never wait for a person.
+  env.GIT_SSH_COMMAND ??= 'ssh -o BatchMode=yes';
+  const config: [string, string][] = [];
+  if (options.token && options.tokenUrl) {
+    const header = authHeaderConfig(options.tokenUrl, options.token);
+    if (header) {
+      options.logger.setSecret(options.token);
+      options.logger.setSecret(header.value);
+      config.push([header.key, header.value]);
+    }
+  }
+  // Without an identity, commit-tree and tag fail on a runner that never configured one.
+  if (!env.GIT_AUTHOR_NAME && !env.GIT_COMMITTER_NAME && !hasIdentity) {
+    const bot = base.GITHUB_ACTIONS === 'true';
+    const name = bot ? 'github-actions[bot]' : 'gitenv';
+    const email = bot ? '41898282+github-actions[bot]@users.noreply.github.com' : 'gitenv@localhost';
+    Object.assign(env, { GIT_AUTHOR_NAME: name, GIT_COMMITTER_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_EMAIL: email });
+  }
+  let count = Number(env.GIT_CONFIG_COUNT ?? '0') || 0;
+  for (const [key, value] of config) {
+    env[`GIT_CONFIG_KEY_${count}`] = key;
+    env[`GIT_CONFIG_VALUE_${count}`] = value;
+    count++;
+  }
+  if (count > 0) env.GIT_CONFIG_COUNT = String(count);
+  return env;
+}
+
+function runGit(gitPath: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(gitPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => stdout.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString('utf8')).slice(-MAX_STDERR);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ exitCode: code ?? -1, stdout: Buffer.concat(stdout), stderr }));
+    child.stdin.on('error', () => undefined); // git may exit before reading all of its input
+    child.stdin.end(input ?? '');
+  });
+}

@@ -1,0 +1,405 @@
+/**
+ * The environments repository, read with ONE fetch of every branch and tag into a temporary bare
+ * repository (never a checkout) and written with plumbing commits and pushes.
+ *
+ * Public API (the phases code against this):
+ *
+ *   const repo = await EnvRepository.open({ repository, token, workDir, logger });
+ *   try {
+ *     const snap = await repo.snapshot();        // envs (with labels), manifests, tags; warns per skipped branch
+ *     snap.envs: EnvBranch[]                     // {name, branch, commit, labels: {label: tag}}
+ *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
+ *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
+ *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest` as DESIGN.md computes it
+ *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
+ *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
+ *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
+ *                                                // -> {commit, changed}; nothing is checked out
+ *     await repo.makeTag(name, commit, message)  // annotated tag object (not under a ref yet)
+ *     await repo.push([{src: sha, dst: 'refs/heads/b'}, ...])   // several refs, atomically
+ *     await repo.updateBranch(branch, async (head) => ({files, message}) | undefined, {dryRun})
+ *                                                // commit on the head, push; when the remote moved,
+ *                                                // fetch, redo the change on the new head, push again
+ *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
+ *   } finally {
+ *     await repo.close();                        // removes the temporary repository
+ *   }
+ *
+ * Errors: ConfigurationError (bad repository, branch checked out in a non-bare remote),
+ * CommandError (git failed; the message says what, with stderr's tail), PushRejectedError (refused
+ * for another reason than a race, or the race went on past the retries).
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { GitCommandManager, type TreeEntry } from '../git/git-command-manager.js';
+import { redactUrl, splitUrlCredentials } from '../git/auth.js';
+import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
+import type { RetryPolicy } from '../net/retry.js';
+import { ConfigurationError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { ENV_SPEC_FILE } from './env-spec.js';
+import { envNameProblem, labelNameProblem, MANIFEST_PREFIX } from './names.js';
+import { compareTagNames, parseTag } from './tags.js';
+
+export interface OpenOptions {
+  /** Git URL (https://, file://, ssh) or local path. */
+  repository: string;
+  token?: string;
+  /** Where the temporary repository goes (default: the OS temp directory). */
+  workDir?: string;
+  logger: Logger;
+  /** Environment for git (tests); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  retry?: RetryPolicy;
+}
+
+export interface EnvBranch {
+  /** The environment's name, which is the branch's name. */
+  name: string;
+  branch: string;
+  commit: string;
+  /** Stored labels (`labels/<label>.txt`): label → tag name, white space trimmed. */
+  labels: Record<string, string>;
+}
+
+export interface ManifestHead {
+  env: string;
+  /** `manifest/<env>`. */
+  branch: string;
+  commit: string;
+  committerDate: Date;
+}
+
+export interface TagRef {
+  name: string;
+  env: string;
+  deployedName: string;
+  /** The commit the tag points at (peeled). */
+  commit: string;
+  /** That commit's committer date. */
+  committerDate: Date;
+  annotated: boolean;
+}
+
+export interface RepositorySnapshot {
+  envs: EnvBranch[];
+  manifests: ManifestHead[];
+  /** gitenv tags (`env-<env>-<date>[-N]`), oldest name first. */
+  tags: TagRef[];
+  /** Every tag name in the repository, gitenv's or not (a new tag must avoid them all). */
+  tagNames: Set<string>;
+  /** Every branch name → its head commit. */
+  branches: Map<string, string>;
+}
+
+/** Files for a commit: path → content; `null` deletes the path. */
+export type FileChanges = Record<string, string | Buffer | null>;
+
+export interface BranchChange {
+  files: FileChanges;
+  message: string;
+}
+
+export interface BranchUpdate {
+  /** The commit made (also in dry-run, where it is not pushed); undefined when nothing changed. */
+  commit?: string;
+  pushed: boolean;
+  /** Attempts it took (more than 1 after a race). */
+  attempts: number;
+}
+
+export interface RefUpdate {
+  /** A commit or tag object id. */
+  src: string;
+  /** Full ref name on the remote (`refs/heads/x`, `refs/tags/y`). */
+  dst: string;
+}
+
+const DEFAULT_PUSH_ATTEMPTS = 5;
+
+export class EnvRepository {
+  private constructor(
+    readonly git: GitCommandManager,
+    /** What git fetches from and pushes to (credentials removed). */
+    private readonly remote: string,
+    private readonly tempDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The repository as shown in messages (credentials removed). */
+  get displayName(): string {
+    return redactUrl(this.remote);
+  }
+
+  /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
+  static async open(options: OpenOptions): Promise<EnvRepository> {
+    const { url, token } = remoteOf(options.repository);
+    const base = options.workDir ?? os.tmpdir();
+    await fs.mkdir(base, { recursive: true });
+    const tempDir = await fs.mkdtemp(path.join(base, 'gitenv-repo-'));
+    try {
+      const git = await GitCommandManager.create(path.join(tempDir, 'repo.git'), {
+        logger: options.logger,
+        token: options.token ?? token,
+        tokenUrl: url,
+        env: options.env,
+        retry: options.retry,
+      });
+      await git.init();
+      const repo = new EnvRepository(git, url, tempDir, options.logger);
+      await repo.refresh();
+      return repo;
+    } catch (err) {
+      await fs.rm(tempDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Fetches again: every branch and tag, or only the given branches. */
+  async refresh(branches?: string[]): Promise<void> {
+    const refspecs = branches
+      ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`)
+      : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+    await this.git.fetch(this.remote, refspecs, !branches);
+  }
+
+  async close(): Promise<void> {
+    await fs.rm(this.tempDir, { recursive: true, force: true });
+  }
+
+  /** Everything the phases need to know about the repository, from the fetched refs. */
+  async snapshot(): Promise<RepositorySnapshot> {
+    const refs = await this.listRefs();
+    const branches = new Map(refs.filter((r) => r.ref.startsWith('refs/heads/')).map((r) => [r.ref.slice(11), r.commit]));
+    const tagRefs = refs.filter((r) => r.ref.startsWith('refs/tags/'));
+    const tags: TagRef[] = [];
+    for (const r of tagRefs) {
+      const parsed = parseTag(r.ref.slice(10));
+      if (!parsed || !r.commit) continue;
+      tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
+    }
+    tags.sort((a, b) => compareTagNames(a.name, b.name));
+    const envs = await this.envBranches(branches);
+    const manifests: ManifestHead[] = [];
+    for (const r of refs) {
+      if (!r.ref.startsWith('refs/heads/' + MANIFEST_PREFIX)) continue;
+      const env = r.ref.slice(11 + MANIFEST_PREFIX.length);
+      const problem = envNameProblem(env);
+      if (problem) {
+        this.logger.warning(`Skipping branch ${r.ref.slice(11)}: ${problem}`);
+        continue;
+      }
+      manifests.push({ env, branch: r.ref.slice(11), commit: r.commit, committerDate: r.date });
+    }
+    manifests.sort((a, b) => (a.env < b.env ? -1 : 1));
+    return { envs, manifests, tags, tagNames: new Set(tagRefs.map((r) => r.ref.slice(10))), branches };
+  }
+
+  /** A file at a revision (sha, branch or ref), or undefined when it does not exist there. */
+  async readFile(rev: string, file: string): Promise<Buffer | undefined> {
+    return (await this.readFiles([{ rev, path: file }]))[0];
+  }
+
+  /** Many files with one git process; undefined for each that does not exist. */
+  async readFiles(requests: { rev: string; path: string }[]): Promise<(Buffer | undefined)[]> {
+    const names = requests.map((r) => `${r.rev}:${r.path}`);
+    const blobs = await this.git.readBlobs(names);
+    return names.map((n) => blobs.get(n));
+  }
+
+  /**
+   * A commit of `parent`'s tree with `files` applied (nothing checked out). `changed` is false, and
+   * `commit` the parent, when the tree came out the same.
+   */
+  async writeCommit(parent: string | undefined, files: FileChanges, message: string): Promise<{ commit: string; changed: boolean }> {
+    const baseTree = parent ? await this.git.text(['rev-parse', `${parent}^{tree}`]) : undefined;
+    const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
+    const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
+    if (parent && tree === baseTree) return { commit: parent, changed: false };
+    return { commit: await this.git.commitTree(tree, parent ? [parent] : [], message), changed: true };
+  }
+
+  /** An annotated tag object (not under any ref until pushed). */
+  async makeTag(name: string, commit: string, message: string): Promise<string> {
+    return this.git.mktag(name, commit, message);
+  }
+
+  /**
+   * Pushes several refs at once (atomically when more than one), then records them locally.
+   * Throws PushRejectedError when refused (`stale` when someone pushed first).
+   */
+  async push(updates: RefUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    const refspecs = updates.map((u) => `${u.src}:${u.dst}`);
+    const result = await this.git.push(this.remote, refspecs, updates.length > 1);
+    const refs = parsePushPorcelain(result.stdout.toString('utf8'));
+    const rejected = refs.filter((r) => r.flag === '!');
+    if (rejected.some((r) => /checked out/.test(r.reason ?? '')) || /refusing to update checked out branch/.test(result.stderr)) {
+      const branch = (rejected.find((r) => /checked out/.test(r.reason ?? '')) ?? rejected[0])?.dst.replace(/^refs\/heads\//, '');
+      throw new ConfigurationError(
+        `Cannot push to ${this.displayName}: branch ${branch ?? '(unknown)'} is checked out there, and a non-bare ` +
+          `repository refuses pushes to its checked-out branch. Run "git checkout --detach" in ${this.displayName} ` +
+          '(or use a bare repository as the remote), then run gitenv again.',
+      );
+    }
+    if (rejected.length > 0) throw new PushRejectedError(this.displayName, rejected);
+    if (result.exitCode !== 0) {
+      throw new PushRejectedError(this.displayName, [{ flag: '!', src: '', dst: refspecs.join(' '), summary: result.stderr.trim() }]);
+    }
+    for (const u of updates) await this.git.updateRef(u.dst, u.src);
+  }
+
+  /**
+   * Runs `attempt` (which plans from the fetched refs and pushes) until it succeeds; when a push is
+   * refused because the remote moved, fetches everything again and lets it redo its work. Bounded.
+   */
+  async retryWhenStale<T>(attempt: (n: number) => Promise<T>, attempts = DEFAULT_PUSH_ATTEMPTS, only?: string[]): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt(n);
+      } catch (err) {
+        if (!(err instanceof PushRejectedError) || !err.stale || n >= attempts) throw err;
+        this.logger.info(`${this.displayName} changed while we worked (${err.rejected.map((r) => r.dst).join(', ')}); fetching and trying again`);
+        await this.refresh(only);
+      }
+    }
+  }
+
+  /**
+   * Commits `change(head)` on `branch` and pushes it; after a race, redoes the change on the new
+   * head. `change` returns undefined when there is nothing to do. The branch may not exist yet
+   * (head undefined): the commit then has no parent.
+   */
+  async updateBranch(
+    branch: string,
+    change: (head: string | undefined, attempt: number) => Promise<BranchChange | undefined>,
+    options: { dryRun?: boolean; attempts?: number } = {},
+  ): Promise<BranchUpdate> {
+    const ref = `refs/heads/${branch}`;
+    return this.retryWhenStale(
+      async (attempt) => {
+        const head = await this.git.resolveRef(ref);
+        const planned = await change(head, attempt);
+        if (!planned) return { pushed: false, attempts: attempt };
+        const { commit, changed } = await this.writeCommit(head, planned.files, planned.message);
+        if (!changed) return { pushed: false, attempts: attempt };
+        if (options.dryRun) return { commit, pushed: false, attempts: attempt };
+        await this.push([{ src: commit, dst: ref }]);
+        return { commit, pushed: true, attempts: attempt };
+      },
+      options.attempts,
+      [branch],
+    );
+  }
+
+  /** Whether `ancestor` is `descendant` or one of its ancestors. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    return this.git.isAncestor(ancestor, descendant);
+  }
+
+  private async listRefs(): Promise<{ ref: string; commit: string; date: Date; annotated: boolean }[]> {
+    const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
+    const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [ref, type, sha, peeled, date, peeledDate] = line.split('\0');
+        const annotated = type === 'tag';
+        const raw = annotated ? peeledDate : date;
+        return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
+      });
+  }
+
+  /** Branches with env.spec at their root, named by the rules; labels read for each. */
+  private async envBranches(branches: Map<string, string>): Promise<EnvBranch[]> {
+    const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX)).sort();
+    const types = await this.git.objectTypes(candidates.flatMap((b) => [`refs/heads/${b}:${ENV_SPEC_FILE}`, `refs/heads/${b}:labels`]));
+    const envs: EnvBranch[] = [];
+    for (const branch of candidates) {
+      if (types.get(`refs/heads/${branch}:${ENV_SPEC_FILE}`) !== 'blob') {
+        this.logger.debug(`Branch ${branch} has no ${ENV_SPEC_FILE}: not an environment`);
+        continue;
+      }
+      const problem = envNameProblem(branch);
+      if (problem) {
+        this.logger.warning(`Skipping branch ${branch}: ${problem}`);
+        continue;
+      }
+      const hasLabels = types.get(`refs/heads/${branch}:labels`) === 'tree';
+      envs.push({ name: branch, branch, commit: branches.get(branch) as string, labels: hasLabels ? await this.readLabels(branch) : {} });
+    }
+    return envs;
+  }
+
+  private async readLabels(branch: string): Promise<Record<string, string>> {
+    const entries: TreeEntry[] = await this.git.lsTree(`refs/heads/${branch}:labels`);
+    const files = entries.filter((e) => e.type === 'blob' && e.name.endsWith('.txt'));
+    const blobs = await this.git.readBlobs(files.map((e) => e.sha));
+    const labels: Record<string, string> = {};
+    for (const e of files) {
+      const label = e.name.slice(0, -4);
+      const problem = labelNameProblem(label);
+      if (problem) {
+        this.logger.warning(`Skipping labels/${e.name} on branch ${branch}: ${problem}`);
+        continue;
+      }
+      labels[label] = (blobs.get(e.sha) ?? Buffer.alloc(0)).toString('utf8').trim();
+    }
+    return labels;
+  }
+
+  /** Applies `changes` to the tree `base` (undefined: empty); undefined when the result is empty. */
+  private async buildTree(base: string | undefined, changes: Map<string, string | Buffer | null>): Promise<string | undefined> {
+    const entries = new Map((await this.git.lsTree(base)).map((e) => [e.name, e]));
+    const nested = new Map<string, Map<string, string | Buffer | null>>();
+    for (const [file, content] of changes) {
+      const slash = file.indexOf('/');
+      if (slash >= 0) {
+        const dir = file.slice(0, slash);
+        if (!nested.has(dir)) nested.set(dir, new Map());
+        nested.get(dir)?.set(file.slice(slash + 1), content);
+      } else if (content === null) {
+        entries.delete(file);
+      } else {
+        const mode = entries.get(file)?.mode === '100755' ? '100755' : '100644';
+        entries.set(file, { mode, type: 'blob', sha: await this.git.hashObject(content), name: file });
+      }
+    }
+    for (const [dir, sub] of nested) {
+      const existing = entries.get(dir);
+      const tree = await this.buildTree(existing?.type === 'tree' ? existing.sha : undefined, sub);
+      if (tree) entries.set(dir, { mode: '040000', type: 'tree', sha: tree, name: dir });
+      else entries.delete(dir);
+    }
+    if (entries.size === 0) return undefined;
+    return this.git.mktree([...entries.values()]);
+  }
+}
+
+/** The environment's tags, oldest name first. */
+export function tagsOf(snapshot: RepositorySnapshot, env: string): TagRef[] {
+  return snapshot.tags.filter((t) => t.env === env);
+}
+
+/** `latest`: the tag whose commit is newest by committer date; ties go to the greater tag name. */
+export function latestTag(snapshot: RepositorySnapshot, env: string): TagRef | undefined {
+  let best: TagRef | undefined;
+  for (const t of tagsOf(snapshot, env)) {
+    const newer = !best || t.committerDate.getTime() > best.committerDate.getTime();
+    const tie = best && t.committerDate.getTime() === best.committerDate.getTime() && compareTagNames(t.name, best.name) > 0;
+    if (newer || tie) best = t;
+  }
+  return best;
+}
+
+/** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
+function remoteOf(repository: string): { url: string; token?: string } {
+  const trimmed = repository.trim();
+  if (trimmed === '') throw new ConfigurationError('The repository is empty: give a git URL or a local path');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) return splitUrlCredentials(trimmed);
+  if (/^[^/\s]+@[^/\s:]+:/.test(trimmed)) return { url: trimmed }; // scp-like ssh: git@host:org/repo
+  return { url: path.resolve(trimmed) };
+}
