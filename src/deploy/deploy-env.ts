@@ -1,0 +1,189 @@
+/**
+ * Deploys one environment: its selected prefixes, then its label symlinks, then (opt-in) prune.
+ *
+ * First a plan is made without the lock, reading only the file system. When there is nothing to do
+ * the environment is done: no lock taken, nothing written, no package cache or network touched.
+ * Otherwise the environment's lock is taken and the plan made again (another deploy may have done
+ * part of it meanwhile): leftovers of killed runs removed, missing prefixes built in staging and
+ * renamed into place, labels switched to complete prefixes only, unlabelled prefixes pruned.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { withEnvLock, type EnvLockOptions } from './env-lock.js';
+import {
+  envDir,
+  findLeftovers,
+  makeStagingDir,
+  moveIntoPlace,
+  readMarker,
+  removeLeftovers,
+  treeSize,
+  writeMarker,
+  type DeployMarker,
+} from './layout.js';
+import type { EnvOutcome, PrefixOutcome } from './outcome.js';
+import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune.js';
+import { mayRemoveLabel, type EnvSelection, type SelectedPrefix } from './selection.js';
+import { applyLinks, planLinks, readLabelLinks, type LinkChange } from './symlinks.js';
+
+/** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`); the marker's facts back. */
+export type InstallFn = (
+  selected: SelectedPrefix,
+  stagingDir: string,
+  prefix: string,
+) => Promise<Omit<DeployMarker, 'time' | 'sizeBytes'>>;
+
+export interface EnvDeployOptions {
+  target: string;
+  envLabels: readonly string[];
+  dryRun: boolean;
+  prune: boolean;
+  keep: number;
+  logger: Logger;
+  now: () => Date;
+  install: InstallFn;
+  lock?: Omit<EnvLockOptions, 'logger'>;
+}
+
+interface EnvPlan {
+  /** The complete prefixes' markers, by tag. */
+  markers: Map<string, DeployMarker>;
+  missing: SelectedPrefix[];
+  links: LinkChange[];
+  leftovers: string[];
+  prune: PruneCandidate[];
+}
+
+export async function deployEnv(selection: EnvSelection, options: EnvDeployOptions): Promise<EnvOutcome> {
+  const dir = envDir(options.target, selection.env);
+  const plan = await makePlan(selection, dir, options);
+  const nothingToDo = plan.missing.length + plan.links.length + plan.leftovers.length + plan.prune.length === 0;
+  if (nothingToDo || options.dryRun) {
+    if (!nothingToDo) reportPlan(selection, plan, options.logger);
+    return { env: selection.env, prefixes: statusFromPlan(selection, dir, plan), links: plan.links, pruned: plan.prune, leftovers: plan.leftovers };
+  }
+  try {
+    return await withEnvLock(dir, { ...options.lock, logger: options.logger }, () => deployLocked(selection, dir, options));
+  } catch (err) {
+    // The lock could not be had (or was lost): nothing was changed under it by this run.
+    const message = errorMessage(err);
+    options.logger.error(`${selection.env}: ${message}`);
+    const prefixes = statusFromPlan(selection, dir, plan).map((p) => (p.status === 'up to date' ? p : { ...p, status: 'failed' as const, error: message }));
+    return { env: selection.env, prefixes, links: [], pruned: [], leftovers: [], error: message };
+  }
+}
+
+async function makePlan(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<EnvPlan> {
+  const missing: SelectedPrefix[] = [];
+  const markers = new Map<string, DeployMarker>();
+  for (const p of selection.prefixes) {
+    const marker = await readMarker(path.join(dir, p.deployedName));
+    if (marker?.tag === p.tag) markers.set(p.tag, marker);
+    else missing.push(p);
+  }
+  const current = await readLabelLinks(dir);
+  const links = planLinks(current, selection.links, (l) => mayRemoveLabel(selection, l, options.envLabels));
+  const leftovers = await findLeftovers(dir);
+  let prune: PruneCandidate[] = [];
+  if (options.prune) {
+    // What will be pointed to once the links are applied: unchanged links and every wanted target.
+    const changed = new Set(links.map((c) => c.label));
+    const protect = new Set([...selection.links.values()].map((w) => w.deployedName));
+    for (const [label, name] of current) if (!changed.has(label)) protect.add(name);
+    prune = await planPrune(dir, protect, options.keep);
+  }
+  return { markers, missing, links, leftovers, prune };
+}
+
+async function deployLocked(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<EnvOutcome> {
+  const { logger } = options;
+  const outcome: EnvOutcome = { env: selection.env, prefixes: [], links: [], pruned: [], leftovers: await removeLeftovers(dir) };
+  for (const l of outcome.leftovers) logger.info(`Removed ${l}, left by an interrupted deploy`);
+
+  for (const selected of selection.prefixes) {
+    const prefix = path.join(dir, selected.deployedName);
+    const marker = await readMarker(prefix);
+    if (marker?.tag === selected.tag) {
+      outcome.prefixes.push(prefixOutcome(selected, prefix, 'up to date', marker.sizeBytes));
+      continue;
+    }
+    outcome.prefixes.push(await installOne(selected, dir, prefix, options));
+  }
+  const failed = outcome.prefixes.filter((p) => p.status === 'failed');
+  if (failed.length > 0) outcome.error = failed.map((p) => `${p.tag}: ${p.error}`).join('; ');
+
+  outcome.links = await relink(selection, dir, options, failed.length === 0);
+  if (options.prune && failed.length === 0) outcome.pruned = await prune(selection, dir, options);
+  return outcome;
+}
+
+async function installOne(selected: SelectedPrefix, dir: string, prefix: string, options: EnvDeployOptions): Promise<PrefixOutcome> {
+  const { logger } = options;
+  const started = Date.now();
+  const staging = await makeStagingDir(dir, selected.deployedName);
+  try {
+    logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
+    const facts = await options.install(selected, staging, prefix);
+    const sizeBytes = await treeSize(staging);
+    await writeMarker(staging, { ...facts, time: options.now().toISOString(), sizeBytes });
+    const { replaced } = await moveIntoPlace(staging, prefix);
+    if (replaced) logger.warning(`${prefix} had no completion marker (made by the old tool or by hand): replaced`);
+    const seconds = (Date.now() - started) / 1000;
+    logger.info(`Installed ${selected.env}/${selected.deployedName}: ${facts.packages} packages, ${formatBytes(sizeBytes)} in ${seconds.toFixed(1)} s`);
+    return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds };
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    const message = errorMessage(err);
+    logger.error(`${selected.env}: deploying ${selected.tag} failed: ${message}`);
+    return { ...prefixOutcome(selected, prefix, 'failed'), error: message };
+  }
+}
+
+/**
+ * Switches the labels to their (complete) prefixes; a label whose prefix failed stays where it was.
+ * Links of labels gone from the repository are removed only when every install succeeded.
+ */
+async function relink(selection: EnvSelection, dir: string, options: EnvDeployOptions, allInstalled: boolean): Promise<LinkChange[]> {
+  const current = await readLabelLinks(dir);
+  const changes = planLinks(current, selection.links, (l) => allInstalled && mayRemoveLabel(selection, l, options.envLabels));
+  const { applied, skipped } = await applyLinks(dir, changes);
+  for (const c of applied) logLinkChange(selection.env, c, options.logger, false);
+  for (const c of skipped) options.logger.warning(`${selection.env}/${c.label} stays at ${c.from ?? '(nothing)'}: ${c.tag} is not deployed`);
+  return applied;
+}
+
+async function prune(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<PruneCandidate[]> {
+  const pointedTo = async (): Promise<Set<string>> =>
+    new Set([...(await readLabelLinks(dir)).values(), ...[...selection.links.values()].map((w) => w.deployedName)]);
+  const candidates = await planPrune(dir, await pointedTo(), options.keep);
+  const removed = await applyPrune(candidates, async (name) => (await pointedTo()).has(name));
+  for (const p of removed) options.logger.info(`Pruned ${selection.env}/${p.deployedName}, freeing ${formatBytes(p.bytes)}`);
+  return removed;
+}
+
+function logLinkChange(env: string, c: LinkChange, logger: Logger, planned: boolean): void {
+  if (c.to !== undefined) logger.info(`${planned ? 'Would link' : 'Linking'} ${env}/${c.label} to ${c.tag}`);
+  else logger.info(`${planned ? 'Would remove' : 'Removing'} ${env}/${c.label} (labels/${c.label}.txt is gone)`);
+}
+
+function reportPlan(selection: EnvSelection, plan: EnvPlan, logger: Logger): void {
+  for (const l of plan.leftovers) logger.info(`Would remove ${l}, left by an interrupted deploy`);
+  for (const p of plan.missing) logger.info(`Would install ${p.env}/${p.deployedName} from ${p.tag}`);
+  for (const c of plan.links) logLinkChange(selection.env, c, logger, true);
+  for (const p of plan.prune) logger.info(`Would prune ${selection.env}/${p.deployedName}, freeing ${formatBytes(p.bytes)}`);
+}
+
+/** Each prefix's status as the plan found it: up to date, or still to install. */
+function statusFromPlan(selection: EnvSelection, dir: string, plan: EnvPlan): PrefixOutcome[] {
+  return selection.prefixes.map((p) => {
+    const marker = plan.markers.get(p.tag);
+    return prefixOutcome(p, path.join(dir, p.deployedName), marker ? 'up to date' : 'would install', marker?.sizeBytes);
+  });
+}
+
+function prefixOutcome(p: SelectedPrefix, prefix: string, status: PrefixOutcome['status'], sizeBytes?: number): PrefixOutcome {
+  return { env: p.env, tag: p.tag, deployedName: p.deployedName, prefix, labels: p.labels, status, sizeBytes };
+}
+
