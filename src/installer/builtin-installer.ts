@@ -1,0 +1,150 @@
+import fs from 'node:fs/promises';
+import type { LockedPackage } from '../conda/types.js';
+import type { FetchLike, InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
+import type { RetryPolicy } from '../net/retry.js';
+import { PackageError } from '../util/errors.js';
+import { mapLimit } from './concurrency.js';
+import { historyEntry, requestedSpecFor, writeCondaMeta, type MetaInput } from './conda-meta.js';
+import { DownloadProgress, downloadVerified } from './download.js';
+import { linkPackages, type LinkUnit, type LinkedPackage, type LinkedPath } from './link.js';
+import { compilePyc, pythonShortVersion } from './noarch-python.js';
+import { PackageCache, type CacheEntry } from './package-cache.js';
+import { readPackageInfo } from './package-info.js';
+import { runPostLink } from './post-link.js';
+import { mirroredUrl } from './url.js';
+
+export interface BuiltinInstallerOptions {
+  retry?: RetryPolicy;
+  /** A download that sends nothing for this long is aborted and retried. */
+  idleTimeoutMs?: number;
+  /** How often download progress is logged. */
+  progressEveryMs?: number;
+  /** Package cache locks older than this are taken over. */
+  lockStaleMs?: number;
+  maxExtractedBytes?: number;
+  /** Environment the post-link scripts start from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+}
+
+/**
+ * gitenv's own installer: fetch → verify → extract into the package cache → link → conda-meta,
+ * every stage a module of its own. Needs nothing installed; python only to byte-compile noarch
+ * packages (and that python is the environment's own).
+ */
+export class BuiltinInstaller implements InstallerEngine {
+  constructor(private readonly options: BuiltinInstallerOptions = {}) {}
+
+  async install(request: InstallRequest): Promise<InstallReport> {
+    const { logger, packages } = request;
+    const entries = await this.fillCache(request);
+    const units: LinkUnit[] = await mapLimit(packages, 8, async (pkg, i) => ({
+      dist: pkg.dist,
+      dir: entries[i].dir,
+      info: await readPackageInfo(entries[i].dir, pkg.dist),
+    }));
+    const pythonVersion = findPythonVersion(units);
+    await fs.mkdir(request.stagingDir, { recursive: true });
+    const linked = await linkPackages(units, {
+      stagingDir: request.stagingDir,
+      prefix: request.prefix,
+      pythonVersion,
+      logger,
+      concurrency: 8,
+    });
+    const pycs = await this.compileNoarch(linked, request, pythonVersion);
+    for (const l of linked) {
+      const { name, version, build_number } = l.unit.info.index;
+      await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
+    }
+    const metas: MetaInput[] = packages.map((pkg, i) => ({
+      pkg,
+      linked: linked[i],
+      digest: entries[i].digest,
+      archive: entries[i].archive,
+      extraPaths: pycs.get(i),
+      requestedSpec: requestedSpecFor(linked[i].unit.info.index.name, request.requestedSpecs),
+    }));
+    const now = this.options.now?.() ?? new Date();
+    await writeCondaMeta(request.stagingDir, metas, historyEntry(packages, request.requestedSpecs ?? [], now, 'gitenv deploy'));
+    const report: InstallReport = {
+      packages: packages.length,
+      downloadedBytes: entries.reduce((n, e) => n + e.downloadedBytes, 0),
+      cacheHits: entries.filter((e) => e.hit).length,
+    };
+    logger.info(
+      `Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` +
+        `${(report.downloadedBytes / 1e6).toFixed(1)} MB downloaded)`,
+    );
+    return report;
+  }
+
+  /** Every package downloaded, verified and extracted into the cache (bounded concurrency). */
+  private async fillCache(request: InstallRequest): Promise<CacheEntry[]> {
+    const fetch: FetchLike = request.fetch ?? globalThis.fetch;
+    const progress = new DownloadProgress(request.logger, request.packages.length, this.options.progressEveryMs);
+    const cache = new PackageCache(request.pkgCache, {
+      logger: request.logger,
+      lockStaleMs: this.options.lockStaleMs,
+      maxExtractedBytes: this.options.maxExtractedBytes,
+      download: (url, dest, expect, pkg) =>
+        downloadVerified(url, dest, expect, pkg, {
+          fetch,
+          logger: request.logger,
+          retry: this.options.retry,
+          idleTimeoutMs: this.options.idleTimeoutMs,
+          onBytes: progress.add,
+        }),
+    });
+    try {
+      return await mapLimit(request.packages, request.concurrency ?? 4, async (pkg) => {
+        const entry = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));
+        progress.packageDone();
+        return entry;
+      });
+    } finally {
+      progress.stop();
+    }
+  }
+
+  /** Byte-compiles the noarch python packages' modules; the .pyc files join their package's record. */
+  private async compileNoarch(
+    linked: LinkedPackage[],
+    request: InstallRequest,
+    pythonVersion: string | undefined,
+  ): Promise<Map<number, LinkedPath[]>> {
+    const owner = new Map<string, number>();
+    linked.forEach((l, i) => {
+      if (!l.unit.info.noarchPython) return;
+      for (const p of l.paths) {
+        if (p.path_type === 'hardlink' && p._path.endsWith('.py') && p._path.startsWith(`lib/python${pythonVersion}/site-packages/`)) {
+          owner.set(p._path, i);
+        }
+      }
+    });
+    const result = await compilePyc(request.stagingDir, [...owner.keys()]);
+    if (result.skipped) request.logger.warning(`noarch python modules were not byte-compiled: ${result.skipped}`);
+    const byPackage = new Map<number, LinkedPath[]>();
+    for (const { source, pyc } of result.compiled) {
+      const i = owner.get(source) as number;
+      byPackage.set(i, [...(byPackage.get(i) ?? []), { _path: pyc, path_type: 'pyc_file' }]);
+    }
+    return byPackage;
+  }
+}
+
+/** `<mirror>/<channel's last segment>/<subdir>/<fn>` when a mirror is set, else the locked URL. */
+function fetchUrl(pkg: LockedPackage, mirror?: string): string {
+  return mirror ? mirroredUrl(pkg.channel, pkg.subdir, pkg.fn, mirror) : pkg.url;
+}
+
+/** `3.12` from the environment's python package; undefined when there is none. */
+function findPythonVersion(units: LinkUnit[]): string | undefined {
+  const python = units.find((u) => u.info.index.name === 'python');
+  if (!python) return undefined;
+  try {
+    return pythonShortVersion(python.info.index.version);
+  } catch (err) {
+    throw new PackageError(python.dist, (err as Error).message);
+  }
+}

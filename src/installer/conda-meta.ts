@@ -1,0 +1,87 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { LockedPackage } from '../conda/types.js';
+import type { Digest } from './download.js';
+import type { LinkedPackage, LinkedPath } from './link.js';
+import { VERSION } from '../version.js';
+import { redactUrl } from './url.js';
+
+/** Everything conda-meta/<dist>.json is made from. */
+export interface MetaInput {
+  pkg: LockedPackage;
+  linked: LinkedPackage;
+  digest: Digest;
+  /** `<cache>/<fn>`. */
+  archive: string;
+  /** Extra paths created after linking (compiled .pyc files). */
+  extraPaths?: LinkedPath[];
+  requestedSpec?: string;
+}
+
+/** The conda-meta record `conda list` and `micromamba list` read. No credentials: URLs are redacted. */
+export function prefixRecord(input: MetaInput): Record<string, unknown> {
+  const { pkg, linked, digest } = input;
+  const index = linked.unit.info.index;
+  const paths = [...linked.paths.filter((p) => p.path_type !== 'directory'), ...(input.extraPaths ?? [])];
+  const record: Record<string, unknown> = {
+    ...index,
+    name: index.name,
+    version: index.version,
+    build: index.build,
+    build_number: index.build_number ?? 0,
+    channel: redactUrl(pkg.channel),
+    url: redactUrl(pkg.url),
+    fn: pkg.fn,
+    md5: digest.md5,
+    sha256: digest.sha256,
+    size: digest.size,
+    depends: index.depends ?? [],
+    constrains: index.constrains ?? [],
+    subdir: index.subdir ?? pkg.subdir,
+    files: paths.map((p) => p._path),
+    paths_data: { paths_version: 1, paths },
+    link: { source: linked.unit.dir, type: linked.linkType },
+    extracted_package_dir: linked.unit.dir,
+    package_tarball_full_path: input.archive,
+  };
+  if (input.requestedSpec) record.requested_spec = input.requestedSpec;
+  return record;
+}
+
+/** The file name conda gives a package's record. */
+export function recordFileName(index: { name: string; version: string; build: string }): string {
+  return `${index.name}-${index.version}-${index.build}.json`;
+}
+
+/** The spec among `specs` that names `name` (`numpy >=2` names numpy), if any. */
+export function requestedSpecFor(name: string, specs: readonly string[] = []): string | undefined {
+  return specs.find((s) => specName(s) === name.toLowerCase());
+}
+
+function specName(spec: string): string {
+  // `channel::name`, `name 1.2`, `name>=1`, `name[version=...]`
+  const bare = spec.trim().replace(/^.*::/, '');
+  return (/^[^\s=<>!~[]+/.exec(bare)?.[0] ?? '').toLowerCase();
+}
+
+/** One conda-meta/history revision: what conda writes after `conda create`. */
+export function historyEntry(packages: LockedPackage[], specs: readonly string[], when: Date, cmd: string): string {
+  const stamp = when.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  const lines = [`==> ${stamp} <==`, `# cmd: ${cmd}`, `# gitenv version: ${VERSION}`];
+  for (const p of packages) lines.push(`+${redactUrl(p.channel)}/${p.subdir}::${p.dist}`);
+  if (specs.length > 0) lines.push(`# update specs: ${JSON.stringify([...specs])}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Writes every record and the history into `<stagingDir>/conda-meta/`. */
+export async function writeCondaMeta(stagingDir: string, inputs: MetaInput[], history: string): Promise<void> {
+  const dir = path.join(stagingDir, 'conda-meta');
+  await fs.mkdir(dir, { recursive: true });
+  await Promise.all(
+    inputs.map((input) => {
+      const record = prefixRecord(input);
+      return fs.writeFile(path.join(dir, recordFileName(input.linked.unit.info.index)), JSON.stringify(record, null, 2) + '\n');
+    }),
+  );
+  await fs.appendFile(path.join(dir, 'history'), history);
+}

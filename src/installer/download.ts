@@ -1,0 +1,227 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { FetchLike } from '../engines/types.js';
+import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
+import { HttpError, PackageError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { localPath, redactUrl } from './url.js';
+
+/** What an archive must match before anything is extracted from it. */
+export interface Expected {
+  sha256?: string;
+  md5?: string;
+  size?: number;
+}
+
+/** What an archive actually is. */
+export interface Digest {
+  sha256: string;
+  md5: string;
+  size: number;
+}
+
+export interface DownloadOptions {
+  fetch: FetchLike;
+  logger: Logger;
+  retry?: RetryPolicy;
+  /** Abort (and retry) a response that sends nothing for this long. Default 60 s. */
+  idleTimeoutMs?: number;
+  /** Told of every chunk received (progress). */
+  onBytes?: (n: number) => void;
+}
+
+/**
+ * Fetches `url` into `dest`: written under a temporary name, checked against `expect`, then renamed,
+ * so `dest` only ever holds a whole, verified archive. Network errors, 5xx, 408, 429 and truncated
+ * bodies are retried; a hash mismatch is not (the server would send the same bytes again).
+ */
+export async function downloadVerified(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
+  const shown = redactUrl(url);
+  const policy = options.retry ?? DEFAULT_RETRY;
+  try {
+    return await withRetries(
+      policy,
+      () => fetchOnce(url, dest, expect, pkg, options),
+      (err, n, delay) =>
+        options.logger.warning(`${pkg}: download of ${shown} failed (${errorMessage(err)}); retry ${n} in ${(delay / 1000).toFixed(1)} s`),
+    );
+  } catch (err) {
+    if (err instanceof PackageError) throw err;
+    throw new PackageError(pkg, `download of ${shown} failed: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+async function fetchOnce(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
+  const local = localPath(url);
+  if (local) return writeVerified(fs.createReadStream(local), dest, expect, pkg, options.onBytes);
+  const idleMs = options.idleTimeoutMs ?? 60_000;
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new RetryableError(`no data for ${idleMs / 1000} s`)), idleMs);
+  };
+  arm();
+  try {
+    const res = await options.fetch(url, { signal: controller.signal });
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      const message = `HTTP ${res.status} ${res.statusText}`.trim();
+      if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')));
+      throw new HttpError(redactUrl(url), res.status, message);
+    }
+    if (!res.body) throw new RetryableError('empty response body');
+    return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, (n) => {
+      arm();
+      options.onBytes?.(n);
+    });
+  } catch (err) {
+    // An abort carries our RetryableError as its reason; surface that rather than a bare AbortError.
+    if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const reader = body.getReader();
+  const onAbort = (): void => void reader.cancel(signal.reason).catch(() => undefined);
+  signal.addEventListener('abort', onAbort);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (signal.aborted) throw signal.reason;
+      if (done) return;
+      yield Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    reader.releaseLock();
+  }
+}
+
+/** Streams `source` into a temporary file beside `dest`, hashing as it goes; renames once verified. */
+async function writeVerified(
+  source: Readable | AsyncIterable<Buffer>,
+  dest: string,
+  expect: Expected,
+  pkg: string,
+  onBytes?: (n: number) => void,
+): Promise<Digest> {
+  const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  const out = await fs.promises.open(tmp, 'w');
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      sha.update(chunk);
+      md5.update(chunk);
+      size += chunk.length;
+      onBytes?.(chunk.length);
+      if (expect.size !== undefined && size > expect.size) {
+        throw new PackageError(pkg, `the archive is larger than the expected ${expect.size} bytes`);
+      }
+      await out.write(chunk);
+    }
+    await out.close();
+    const digest = { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+    verifyDigest(digest, expect, pkg);
+    await fs.promises.rename(tmp, dest);
+    return digest;
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Throws when `digest` does not match `expect`: a short file is worth a retry, wrong bytes are not. */
+export function verifyDigest(digest: Digest, expect: Expected, pkg: string): void {
+  if (expect.size !== undefined && digest.size < expect.size) {
+    throw new RetryableError(`${pkg}: got ${digest.size} of ${expect.size} bytes (truncated)`);
+  }
+  if (expect.size !== undefined && digest.size !== expect.size) {
+    throw new PackageError(pkg, `size ${digest.size} differs from the expected ${expect.size}`);
+  }
+  if (expect.sha256 && digest.sha256 !== expect.sha256.toLowerCase()) {
+    throw new PackageError(pkg, `sha256 ${digest.sha256} differs from the expected ${expect.sha256}: the archive is corrupt or not the one locked`);
+  }
+  if (!expect.sha256 && expect.md5 && digest.md5 !== expect.md5.toLowerCase()) {
+    throw new PackageError(pkg, `md5 ${digest.md5} differs from the expected ${expect.md5}: the archive is corrupt or not the one locked`);
+  }
+}
+
+/** Hashes a file on disk (an archive already in the cache). */
+export async function digestFile(file: string): Promise<Digest> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+    sha.update(chunk as Buffer);
+    md5.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+}
+
+/** True when `digest` matches everything `expect` says. */
+export function matches(digest: Digest, expect: Expected): boolean {
+  try {
+    verifyDigest(digest, expect, '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Logs download progress (bytes, rate, packages done) every `everyMs` while downloads run. */
+export class DownloadProgress {
+  private bytes = 0;
+  private done = 0;
+  private readonly started = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly total: number,
+    everyMs = 10_000,
+  ) {
+    this.timer = setInterval(() => this.report(), everyMs);
+    this.timer.unref();
+  }
+
+  add = (n: number): void => {
+    this.bytes += n;
+  };
+
+  packageDone(): void {
+    this.done++;
+  }
+
+  get downloadedBytes(): number {
+    return this.bytes;
+  }
+
+  report(): void {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    this.logger.info(
+      `Downloaded ${mb(this.bytes)} MB at ${mb(this.bytes / seconds)} MB/s; ${this.done} of ${this.total} packages ready`,
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+const mb = (n: number): string => (n / 1e6).toFixed(1);
+
+/** Where a download is written: the archive's own name in the cache directory. */
+export function archivePath(cache: string, fn: string): string {
+  return path.join(cache, fn);
+}

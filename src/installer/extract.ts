@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import yauzl from 'yauzl';
+import bz2 from 'unbzip2-stream';
+import { PackageError } from '../util/errors.js';
+import { ALLOWED_ENTRY_TYPES, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
+import { createZstdDecompressor } from './zstd.js';
+
+export interface ExtractOptions {
+  /**
+   * Refuse the package once its entries add up to more than this many bytes (a decompression bomb).
+   * Default: the larger of 1 GiB and 300 times the archive's size.
+   */
+  maxBytes?: number;
+}
+
+/**
+ * Extracts a `.conda` or `.tar.bz2` archive into `dest` (an existing, empty directory), streaming.
+ * Every entry is checked before it is written; one that would land outside `dest` (or is a
+ * device, a FIFO, ...) aborts the extraction and refuses the package. The caller removes `dest`
+ * on failure: it is a scratch directory that only becomes the cache entry once complete.
+ */
+export async function extractPackage(
+  archive: string,
+  dest: string,
+  pkg: string,
+  options: ExtractOptions = {},
+): Promise<void> {
+  const archiveSize = (await fs.promises.stat(archive)).size;
+  const budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300) };
+  try {
+    if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
+    else if (archive.endsWith('.tar.bz2')) await untar(fs.createReadStream(archive).pipe(bz2()), dest, pkg, budget);
+    else throw new PackageError(pkg, `unknown archive format: ${archive}`);
+  } catch (err) {
+    if (err instanceof PackageError) throw err;
+    throw new PackageError(pkg, `cannot extract ${archive}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+interface Budget {
+  left: number;
+}
+
+/** `.conda` is a zip of `info-<dist>.tar.zst` and `pkg-<dist>.tar.zst` (and metadata.json). */
+async function extractConda(archive: string, dest: string, pkg: string, budget: Budget): Promise<void> {
+  const zip = await openZip(archive);
+  try {
+    const entries = await zipEntries(zip);
+    const inner = entries.filter((e) => /^(info|pkg)-.*\.tar\.zst$/.test(e.fileName));
+    if (!inner.some((e) => e.fileName.startsWith('info-'))) {
+      throw new PackageError(pkg, `${archive} has no info-*.tar.zst: not a .conda package`);
+    }
+    for (const entry of inner) {
+      const raw = await openEntry(zip, entry);
+      await untar(raw.pipe(createZstdDecompressor()), dest, pkg, budget, raw);
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+/** Streams a tar into `dest`, refusing the package at the first entry that is not safe. */
+async function untar(source: Readable, dest: string, pkg: string, budget: Budget, head?: Readable): Promise<void> {
+  let refusal: string | undefined;
+  const unpack = new tar.Unpack({
+    cwd: dest,
+    strict: true,
+    preserveOwner: false,
+    chmod: true,
+    processUmask: 0,
+    filter: (_p, entry) => {
+      if (refusal) return false;
+      refusal = entryRefusal(entry as tar.ReadEntry, budget);
+      if (!refusal) return true;
+      unpack.abort(new PackageError(pkg, `refused: ${refusal}`));
+      return false;
+    },
+  });
+  try {
+    await pipeline(source, unpack);
+  } catch (err) {
+    if (refusal) throw new PackageError(pkg, `refused: ${refusal}; nothing of it is installed`);
+    throw err;
+  } finally {
+    head?.destroy();
+  }
+  if (refusal) throw new PackageError(pkg, `refused: ${refusal}; nothing of it is installed`);
+}
+
+/** Why this tar entry may not be extracted (undefined: it may). Also strips setuid/setgid bits. */
+function entryRefusal(entry: tar.ReadEntry, budget: Budget): string | undefined {
+  const rel = String(entry.path).replace(/^(\.\/)+/, '');
+  if (!ALLOWED_ENTRY_TYPES.has(entry.type)) return `entry ${rel} is a ${entry.type}, not a file, directory or link`;
+  const pathReason = unsafePathReason(rel);
+  if (pathReason) return pathReason;
+  if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
+    const kind = entry.type === 'Link' ? 'hardlink' : 'symlink';
+    const target = String(entry.linkpath ?? '').replace(kind === 'hardlink' ? /^(\.\/)+/ : /^$/, '');
+    const linkReason = unsafeLinkReason(rel, target, kind);
+    if (linkReason) return linkReason;
+  }
+  budget.left -= entry.size ?? 0;
+  if (budget.left < 0) return `its contents expand beyond the size limit (a decompression bomb?) at ${rel}`;
+  entry.mode = safeMode(entry.mode);
+  return undefined;
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))),
+  );
+}
+
+function zipEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+  return new Promise((resolve, reject) => {
+    const out: yauzl.Entry[] = [];
+    zip.on('entry', (e: yauzl.Entry) => {
+      out.push(e);
+      zip.readEntry();
+    });
+    zip.once('end', () => resolve(out));
+    zip.once('error', reject);
+    zip.readEntry();
+  });
+}
+
+function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  return new Promise((resolve, reject) =>
+    zip.openReadStream(entry, (err, stream) => (err ? reject(err) : resolve(stream))),
+  );
+}

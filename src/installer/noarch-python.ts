@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PackageError } from '../util/errors.js';
+
+/**
+ * noarch: python packages ship `site-packages/` and `python-scripts/`; where those go depends on the
+ * python of the environment they are installed into. conda's rules, reimplemented.
+ */
+
+/** `3.12` from a python version such as `3.12.1` (or `3.12.0rc1`). */
+export function pythonShortVersion(version: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (!m) throw new Error(`cannot read a python version from ${version}`);
+  return `${m[1]}.${m[2]}`;
+}
+
+/** Where a noarch python package's file lands in the prefix. */
+export function noarchTarget(rel: string, pyVersion: string): string {
+  if (rel.startsWith('site-packages/')) return `lib/python${pyVersion}/${rel}`;
+  if (rel.startsWith('python-scripts/')) return `bin/${rel.slice('python-scripts/'.length)}`;
+  return rel;
+}
+
+export interface EntryPoint {
+  name: string;
+  module: string;
+  func: string;
+}
+
+/** `name = module:func` (link.json's entry_points). */
+export function parseEntryPoint(spec: string, pkg: string): EntryPoint {
+  const m = /^\s*([^=\s]+)\s*=\s*([\w.]+)\s*:\s*([\w.]+)\s*$/.exec(spec);
+  if (!m || m[1].includes('/') || m[1] === '..' || m[1] === '.') {
+    throw new PackageError(pkg, `info/link.json has an entry point conda cannot read: ${JSON.stringify(spec)}`);
+  }
+  return { name: m[1], module: m[2], func: m[3] };
+}
+
+/**
+ * The shebang conda writes for a python in `prefix`: the plain form while it fits the kernel's
+ * 127-byte limit and has no space, else a /bin/sh trampoline that re-executes the file with python.
+ */
+export function pythonShebang(prefix: string): string {
+  const python = `${prefix}/bin/python`;
+  const plain = `#!${python}\n`;
+  if (plain.length <= 127 && !python.includes(' ')) return plain;
+  return `#!/bin/sh\n'''exec' "${python}" "$0" "$@" #'''\n`;
+}
+
+/** The script conda writes into bin/ for an entry point. */
+export function entryPointScript(ep: EntryPoint, prefix: string): string {
+  const importName = ep.func.split('.')[0];
+  return (
+    pythonShebang(prefix) +
+    '# -*- coding: utf-8 -*-\n' +
+    'import re\n' +
+    'import sys\n' +
+    '\n' +
+    `from ${ep.module} import ${importName}\n` +
+    '\n' +
+    "if __name__ == '__main__':\n" +
+    "    sys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe)?$', '', sys.argv[0])\n" +
+    `    sys.exit(${ep.func}())\n`
+  );
+}
+
+/** The `.pyc` a `.py` compiles to for an interpreter whose cache tag is `tag` (`cpython-312`). */
+export function pycPath(py: string, tag: string): string {
+  const dir = path.posix.dirname(py);
+  const stem = path.posix.basename(py, '.py');
+  return `${dir === '.' ? '' : dir + '/'}__pycache__/${stem}.${tag}.pyc`;
+}
+
+export interface CompileResult {
+  /** Each source that compiled, with its .pyc (paths relative to the prefix). */
+  compiled: { source: string; pyc: string }[];
+  /** Why nothing was compiled (python missing or not runnable), when so. */
+  skipped?: string;
+}
+
+/**
+ * Byte-compiles `sources` (relative to `root`) with the environment's own python, the way conda does
+ * (`python -Wi -m compileall -q -l -i -`, run from the prefix so the recorded paths are relative).
+ */
+export async function compilePyc(root: string, sources: string[]): Promise<CompileResult> {
+  if (sources.length === 0) return { compiled: [] };
+  const python = path.join(root, 'bin', 'python');
+  let tag: string;
+  try {
+    tag = (await run(python, ['-c', 'import sys; print(sys.implementation.cache_tag)'], root)).trim();
+  } catch (err) {
+    return { compiled: [], skipped: `the environment's python does not run (${(err as Error).message.split('\n')[0]})` };
+  }
+  try {
+    await run(python, ['-Wi', '-m', 'compileall', '-q', '-l', '-i', '-'], root, sources.join('\n') + '\n');
+  } catch (err) {
+    // compileall exits 1 when a file does not compile (e.g. python-2-only syntax); keep what did.
+    if (!/exit code 1\b/.test((err as Error).message)) throw err;
+  }
+  const compiled: CompileResult['compiled'] = [];
+  for (const source of sources) {
+    const pyc = pycPath(source, tag);
+    if (await fs.stat(path.join(root, pyc)).then(() => true, () => false)) compiled.push({ source, pyc });
+  }
+  return { compiled };
+}
+
+function run(cmd: string, args: string[], cwd: string, input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { cwd, maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+      if (err) {
+        const code = (err as { code?: unknown }).code;
+        reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: exit code ${String(code)}\n${stderr}`));
+      } else resolve(stdout);
+    });
+    child.stdin?.end(input ?? '');
+  });
+}

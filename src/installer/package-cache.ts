@@ -1,0 +1,197 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import type { LockedPackage } from '../conda/types.js';
+import { PackageError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { digestFile, matches, type Digest, type Expected } from './download.js';
+import { extractPackage } from './extract.js';
+import { readPackageInfo, type IndexJson } from './package-info.js';
+import { joinInside } from './path-safety.js';
+import { redactUrl } from './url.js';
+
+/** Written last into an extracted directory: until it is there, the directory does not count. */
+export const COMPLETE_MARKER = '.gitenv-complete.json';
+
+export interface CacheEntry {
+  /** `<cache>/<dist>`: the extracted package. */
+  dir: string;
+  /** `<cache>/<fn>`: the archive. */
+  archive: string;
+  digest: Digest;
+  /** Bytes downloaded to fill this entry (0 on a hit). */
+  downloadedBytes: number;
+  /** True when the extracted directory was already complete. */
+  hit: boolean;
+}
+
+export interface PackageCacheOptions {
+  logger: Logger;
+  /** Fetches `url` into `dest`, verified against `expect` (download.ts's downloadVerified). */
+  download: (url: string, dest: string, expect: Expected, pkg: string) => Promise<Digest>;
+  /** A lock whose holder stopped refreshing it for this long is taken over. Default 10 s. */
+  lockStaleMs?: number;
+  /** Limit on the bytes one package may expand to (extract.ts's default otherwise). */
+  maxExtractedBytes?: number;
+}
+
+interface Marker extends Digest {
+  fn: string;
+  url: string;
+}
+
+/**
+ * A package cache laid out like conda's pkgs dirs: `<cache>/<fn>` (the archive) and `<cache>/<dist>/`
+ * (the extracted package, with info/repodata_record.json). Every entry is filled under a lock of its
+ * own, in a scratch directory renamed into place with its completion marker already inside.
+ */
+export class PackageCache {
+  constructor(
+    readonly root: string,
+    private readonly options: PackageCacheOptions,
+  ) {}
+
+  /** The extracted package for `pkg`, downloading (from `fetchUrl`) and extracting when needed. */
+  async ensure(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
+    await fs.mkdir(this.root, { recursive: true });
+    const release = await this.lock(pkg.dist);
+    try {
+      return await this.fill(pkg, fetchUrl);
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  private async fill(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
+    const dir = joinInside(this.root, pkg.dist);
+    const archive = joinInside(this.root, pkg.fn);
+    const expect: Expected = { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
+    const marker = await readMarker(dir);
+    if (marker && matches(marker, expect)) return { dir, archive, digest: marker, downloadedBytes: 0, hit: true };
+    if (marker) this.options.logger.warning(`${pkg.dist}: the package cache holds another build of it; extracting again`);
+
+    let digest = await this.cachedArchive(archive, expect, pkg.dist);
+    let downloadedBytes = 0;
+    if (!digest) {
+      digest = await this.options.download(fetchUrl, archive, expect, pkg.dist);
+      downloadedBytes = digest.size;
+    }
+    await this.extractInto(dir, archive, pkg, digest);
+    return { dir, archive, digest, downloadedBytes, hit: false };
+  }
+
+  /** The archive already in the cache, when it matches what the lock expects. */
+  private async cachedArchive(archive: string, expect: Expected, dist: string): Promise<Digest | undefined> {
+    let digest: Digest;
+    try {
+      digest = await digestFile(archive);
+    } catch {
+      return undefined;
+    }
+    if (matches(digest, expect)) return digest;
+    this.options.logger.warning(`${dist}: the cached archive does not match the lock; downloading it again`);
+    await fs.rm(archive, { force: true });
+    return undefined;
+  }
+
+  /** Extracts into a scratch directory, checks it, writes its records and marker, renames it into place. */
+  private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<void> {
+    const scratch = path.join(this.root, `.extract-${pkg.dist}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(scratch);
+    try {
+      await extractPackage(archive, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes });
+      const info = await readPackageInfo(scratch, pkg.dist);
+      await verifyExtracted(scratch, info.paths, pkg.dist);
+      const record = repodataRecord(info.index, pkg, digest);
+      await fs.writeFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
+      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrl(pkg.url) };
+      await fs.writeFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
+      await replaceDir(scratch, dir, this.root);
+    } catch (err) {
+      await fs.rm(scratch, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  private async lock(dist: string): Promise<() => Promise<void>> {
+    const lockPath = path.join(this.root, `${dist}.lock`);
+    const stale = Math.max(this.options.lockStaleMs ?? 10_000, 5_000);
+    let waited = false;
+    for (;;) {
+      try {
+        return await lockfile.lock(path.join(this.root, dist), {
+          realpath: false,
+          lockfilePath: lockPath,
+          stale,
+          onCompromised: (err) => this.options.logger.warning(`${dist}: package cache lock lost: ${errorMessage(err)}`),
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+        if (!waited) this.options.logger.info(`${dist}: waiting for another user of the package cache`);
+        waited = true;
+        await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+      }
+    }
+  }
+}
+
+async function readMarker(dir: string): Promise<Marker | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, COMPLETE_MARKER), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every regular file of paths.json is there with the size and sha256 it claims (paths.json may lie). */
+async function verifyExtracted(dir: string, paths: Awaited<ReturnType<typeof readPackageInfo>>['paths'], dist: string): Promise<void> {
+  for (const p of paths) {
+    if (p.pathType !== 'hardlink') continue;
+    const file = joinInside(dir, p.path);
+    const st = await fs.lstat(file).catch(() => undefined);
+    if (!st) throw new PackageError(dist, `${p.path} is listed in the package's file list but missing from the archive`);
+    if (st.isSymbolicLink() || !st.isFile()) continue;
+    if (p.size !== undefined && st.size !== p.size) {
+      throw new PackageError(dist, `${p.path} has ${st.size} bytes, but info/paths.json says ${p.size}`);
+    }
+    if (p.sha256 && (await sha256File(file)) !== p.sha256) {
+      throw new PackageError(dist, `${p.path} does not have the sha256 info/paths.json gives`);
+    }
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** conda's info/repodata_record.json: index.json plus where the package came from (no credentials). */
+function repodataRecord(index: IndexJson, pkg: LockedPackage, digest: Digest): Record<string, unknown> {
+  return {
+    ...index,
+    fn: pkg.fn,
+    url: redactUrl(pkg.url),
+    channel: redactUrl(pkg.channel),
+    md5: digest.md5,
+    sha256: digest.sha256,
+    size: digest.size,
+  };
+}
+
+/** Puts `scratch` at `dir`, moving a stale `dir` aside first (rename is atomic; rm is not). */
+async function replaceDir(scratch: string, dir: string, root: string): Promise<void> {
+  try {
+    await fs.rename(scratch, dir);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  }
+  const trash = path.join(root, `.trash-${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
+  await fs.rename(dir, trash);
+  await fs.rename(scratch, dir);
+  await fs.rm(trash, { recursive: true, force: true });
+}

@@ -1,0 +1,160 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PackageError } from '../util/errors.js';
+import type { FileMode } from './prefix-replace.js';
+import { unsafePathReason } from './path-safety.js';
+
+/** The placeholder conda-build used before it wrote paths.json (has_prefix's default). */
+export const LEGACY_PLACEHOLDER = '/opt/anaconda1anaconda2anaconda3';
+
+export type PathType = 'hardlink' | 'softlink' | 'directory';
+
+/** One entry of info/paths.json (the package's own view, before noarch remapping). */
+export interface PackagePath {
+  path: string;
+  pathType: PathType;
+  sha256?: string;
+  size?: number;
+  prefixPlaceholder?: string;
+  fileMode?: FileMode;
+  noLink?: boolean;
+}
+
+/** info/index.json: the fields conda-meta copies. */
+export interface IndexJson {
+  name: string;
+  version: string;
+  build: string;
+  build_number: number;
+  depends?: string[];
+  constrains?: string[];
+  subdir?: string;
+  noarch?: string | boolean;
+  license?: string;
+  timestamp?: number;
+  [key: string]: unknown;
+}
+
+export interface PackageInfo {
+  index: IndexJson;
+  paths: PackagePath[];
+  /** `noarch: python` (index.json's `noarch`, or link.json's `noarch.type`). */
+  noarchPython: boolean;
+  /** `name = module:func` lines from info/link.json. */
+  entryPoints: string[];
+}
+
+/** Reads what the linker needs from an extracted package directory. */
+export async function readPackageInfo(dir: string, pkg: string): Promise<PackageInfo> {
+  const index = await readJson<IndexJson>(path.join(dir, 'info', 'index.json'), pkg);
+  if (!index) throw new PackageError(pkg, 'info/index.json is missing');
+  const link = await readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(
+    path.join(dir, 'info', 'link.json'),
+    pkg,
+  );
+  const paths = (await readPathsJson(dir, pkg)) ?? (await readLegacyPaths(dir, pkg));
+  for (const p of paths) {
+    const reason = unsafePathReason(p.path);
+    if (reason) throw new PackageError(pkg, `refused: its file list names ${reason}`);
+  }
+  const noarch = index.noarch === true ? 'python' : index.noarch;
+  return {
+    index,
+    paths,
+    noarchPython: noarch === 'python' || link?.noarch?.type === 'python',
+    entryPoints: link?.noarch?.entry_points ?? [],
+  };
+}
+
+async function readJson<T>(file: string, pkg: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new PackageError(pkg, `${path.basename(file)} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+interface RawPath {
+  _path: string;
+  path_type?: string;
+  sha256?: string;
+  size_in_bytes?: number;
+  prefix_placeholder?: string;
+  file_mode?: string;
+  no_link?: boolean;
+}
+
+async function readPathsJson(dir: string, pkg: string): Promise<PackagePath[] | undefined> {
+  const json = await readJson<{ paths?: RawPath[] }>(path.join(dir, 'info', 'paths.json'), pkg);
+  if (!json) return undefined;
+  if (!Array.isArray(json.paths)) throw new PackageError(pkg, 'info/paths.json has no "paths" list');
+  return json.paths.map((p) => {
+    if (typeof p._path !== 'string') throw new PackageError(pkg, 'info/paths.json has an entry without _path');
+    const pathType = p.path_type === 'softlink' || p.path_type === 'directory' ? p.path_type : 'hardlink';
+    return {
+      path: p._path,
+      pathType,
+      sha256: p.sha256,
+      size: p.size_in_bytes,
+      prefixPlaceholder: p.prefix_placeholder,
+      fileMode: p.prefix_placeholder ? (p.file_mode === 'binary' ? 'binary' : 'text') : undefined,
+      noLink: p.no_link,
+    };
+  });
+}
+
+/** Packages older than paths.json: info/files, info/has_prefix, info/no_link. */
+async function readLegacyPaths(dir: string, pkg: string): Promise<PackagePath[]> {
+  const files = await readLines(path.join(dir, 'info', 'files'));
+  if (!files) throw new PackageError(pkg, 'neither info/paths.json nor info/files is present');
+  const prefixes = new Map(parseHasPrefix((await readLines(path.join(dir, 'info', 'has_prefix'))) ?? []).map((h) => [h.path, h]));
+  const noLink = new Set((await readLines(path.join(dir, 'info', 'no_link'))) ?? []);
+  const out: PackagePath[] = [];
+  for (const file of files) {
+    const st = await fs.lstat(path.join(dir, file)).catch(() => undefined);
+    const h = prefixes.get(file);
+    out.push({
+      path: file,
+      pathType: st?.isSymbolicLink() ? 'softlink' : 'hardlink',
+      prefixPlaceholder: h?.placeholder,
+      fileMode: h?.mode,
+      noLink: noLink.has(file) || undefined,
+    });
+  }
+  return out;
+}
+
+async function readLines(file: string): Promise<string[] | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  return text
+    ?.split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim().length > 0);
+}
+
+export interface HasPrefixEntry {
+  path: string;
+  placeholder: string;
+  mode: FileMode;
+}
+
+/** info/has_prefix lines: `path`, or `placeholder mode path` (fields may be double-quoted). */
+export function parseHasPrefix(lines: string[]): HasPrefixEntry[] {
+  return lines.map((line) => {
+    const fields = [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+    if (fields.length >= 3) {
+      return { placeholder: fields[0], mode: fields[1] === 'binary' ? 'binary' : 'text', path: fields.slice(2).join(' ') };
+    }
+    return { placeholder: LEGACY_PLACEHOLDER, mode: 'text', path: fields.join(' ') };
+  });
+}

@@ -1,0 +1,57 @@
+import path from 'node:path';
+
+/**
+ * Checks that keep a package inside its directory. Paths here are archive or paths.json paths:
+ * relative, `/`-separated. A package that fails any of them is refused whole, never "cleaned up".
+ */
+
+/** Why `rel` may not be written under a package root, or undefined when it may. */
+export function unsafePathReason(rel: string): string | undefined {
+  if (rel.length === 0) return 'an empty path';
+  if (rel.includes('\0')) return 'a NUL byte in a path';
+  if (rel.startsWith('/') || rel.startsWith('\\') || /^[A-Za-z]:/.test(rel)) return `absolute path ${rel}`;
+  const parts = rel.split(/[/\\]+/);
+  if (parts.includes('..')) return `path ${rel} leaves its directory`;
+  return undefined;
+}
+
+/**
+ * Why a link at `rel` pointing to `target` leads out of the package root, or undefined.
+ * Soft link targets are relative to the link's own directory; hard link targets to the root.
+ */
+export function unsafeLinkReason(rel: string, target: string, kind: 'symlink' | 'hardlink'): string | undefined {
+  if (target.length === 0) return `${kind} ${rel} has an empty target`;
+  if (target.includes('\0')) return `${kind} ${rel} has a NUL byte in its target`;
+  if (path.posix.isAbsolute(target) || /^[A-Za-z]:/.test(target)) {
+    return `${kind} ${rel} -> ${target} is absolute`;
+  }
+  const from = kind === 'symlink' ? path.posix.dirname(rel) : '.';
+  const resolved = path.posix.normalize(path.posix.join(from, target.replace(/\\/g, '/')));
+  if (resolved === '..' || resolved.startsWith('../')) return `${kind} ${rel} -> ${target} leads out of the package`;
+  return undefined;
+}
+
+/** The tar entry types a conda package may hold. Devices, FIFOs and the like are refused. */
+export const ALLOWED_ENTRY_TYPES: ReadonlySet<string> = new Set([
+  'File',
+  'OldFile',
+  'ContiguousFile',
+  'Directory',
+  'SymbolicLink',
+  'Link',
+]);
+
+/** Mode bits kept from an archive: permissions and the sticky bit, never setuid/setgid. */
+export function safeMode(mode: number | undefined): number | undefined {
+  return mode === undefined ? undefined : mode & 0o1777;
+}
+
+/** `root/rel` resolved, after checking it stays under `root` (defence in depth for the linker). */
+export function joinInside(root: string, rel: string): string {
+  const full = path.resolve(root, rel);
+  const base = path.resolve(root);
+  if (full !== base && !full.startsWith(base + path.sep)) {
+    throw new Error(`path ${rel} resolves outside ${root}`);
+  }
+  return full;
+}

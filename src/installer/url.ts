@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A URL fit for a log line or a record: no user info, no `/t/<token>/` segment, no query. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol === 'file:') return url;
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.pathname = u.pathname.replace(/\/t\/[^/]+\//, '/t/***/');
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
+}
+
+/** `<mirror>/<last path segment of the channel>/<subdir>/<fn>`, the old tool's mirror rule. */
+export function mirroredUrl(channel: string, subdir: string, fn: string, mirror: string): string {
+  const segment = channel.replace(/\/+$/, '').split('/').pop() ?? '';
+  return `${mirror.replace(/\/+$/, '')}/${segment}/${subdir}/${fn}`;
+}
+
+/** A local file behind `url` (file:// or a plain path), or undefined for a remote URL. */
+export function localPath(url: string): string | undefined {
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) return undefined;
+  return path.resolve(url);
+}
