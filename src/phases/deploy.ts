@@ -1,4 +1,16 @@
-import type { PhaseResult } from './result.js';
+import { deployEnv, type InstallFn } from '../deploy/deploy-env.js';
+import { chooseInstaller } from '../deploy/installer-choice.js';
+import { defaultPkgCache } from '../deploy/layout.js';
+import { summaryMarkdown, type EnvOutcome } from '../deploy/outcome.js';
+import { packagesOfTag, type TagFileReader } from '../deploy/packages.js';
+import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection.js';
+import type { InstallerEngine } from '../engines/types.js';
+import { FetchWrapper } from '../net/fetch-wrapper.js';
+import { EnvRepository, latestTag, tagsOf, type RepositorySnapshot } from '../repo/env-repository.js';
+import { ConfigurationError } from '../util/errors.js';
+import { matchesAny } from '../util/glob.js';
+import { VERSION } from '../version.js';
+import type { FailedEnv, PhaseResult } from './result.js';
 import type { DeploySettings, Services } from './settings.js';
 
 export interface DeployedEnv {
@@ -11,6 +23,112 @@ export interface DeployResult extends PhaseResult {
   deployed: DeployedEnv[];
 }
 
-export async function deploy(_settings: DeploySettings, _services: Services): Promise<DeployResult> {
-  throw new Error('deploy: not implemented yet');
+/**
+ * deploy: every selected environment's labelled tags (and latest) as prefixes under
+ * `<target>/<env>/`, with label symlinks; one environment failing leaves the others deploying.
+ */
+export async function deploy(settings: DeploySettings, services: Services): Promise<DeployResult> {
+  const { logger } = services;
+  if (!settings.target) throw new ConfigurationError('Input target is empty: give the directory to deploy into');
+  if (settings.apiUser) logger.setSecret(settings.apiUser);
+  if (settings.apiKey) logger.setSecret(settings.apiKey);
+  const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
+  try {
+    const snapshot = await repo.snapshot();
+    const install = installFn(settings, services, repo);
+    const outcomes: EnvOutcome[] = [];
+    const failed: FailedEnv[] = [];
+    for (const state of envStates(snapshot, settings.envs)) {
+      const selection = selectEnv(state, settings.envLabels);
+      reportProblems(selection, failed, services);
+      if (selection.prefixes.length === 0 && selection.links.size === 0) continue;
+      const outcome = await logger.group(`Deploying ${state.env}`, () =>
+        deployEnv(selection, {
+          target: settings.target,
+          envLabels: settings.envLabels,
+          dryRun: settings.dryRun,
+          prune: settings.prune,
+          keep: settings.keep,
+          logger,
+          now: services.now ?? (() => new Date()),
+          install,
+        }),
+      );
+      outcomes.push(outcome);
+      if (outcome.error) failed.push({ env: state.env, message: outcome.error });
+    }
+    const deployed = outcomes.flatMap((o) =>
+      o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
+    );
+    return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun) };
+  } finally {
+    await repo.close();
+  }
+}
+
+/** Environment branches that have a manifest branch, selected by the `envs` globs. */
+function envStates(snapshot: RepositorySnapshot, envs: readonly string[]): EnvState[] {
+  const manifests = new Set(snapshot.manifests.map((m) => m.env));
+  return snapshot.envs
+    .filter((e) => manifests.has(e.name) && matchesAny(e.name, envs))
+    .map((e) => ({
+      env: e.name,
+      labels: new Map(Object.entries(e.labels)),
+      tags: new Map(tagsOf(snapshot, e.name).map((t) => [t.name, { commit: t.commit, date: t.committerDate }])),
+      latest: latestTag(snapshot, e.name)?.name,
+    }));
+}
+
+/** A label naming a missing or foreign tag fails its environment; its other labels still deploy. */
+function reportProblems(selection: EnvSelection, failed: FailedEnv[], services: Services): void {
+  for (const p of selection.problems) {
+    services.logger.error(`${selection.env}: ${p.message}`, { file: `labels/${p.label}.txt` });
+    failed.push({ env: selection.env, message: p.message });
+  }
+}
+
+/**
+ * How a prefix is built: the tag's packages (env.lock, or an old-tool manifest looked up in the
+ * channels), installed by the chosen engine. The fetch wrapper and the installer are made on first
+ * use, so a deploy with nothing to install never touches the network or the package cache.
+ */
+function installFn(settings: DeploySettings, services: Services, repo: TagFileReader): InstallFn {
+  const { logger } = services;
+  let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
+  const getTools = () =>
+    (tools ??= {
+      wrapper: new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, logger, channels: settings.mirror ? [settings.mirror] : [] }),
+      installer: chooseInstaller(settings.engine, { env: services.env, now: services.now }),
+    });
+  return async (selected, stagingDir, prefix) => {
+    const { wrapper, installer } = getTools();
+    const tag = await packagesOfTag(repo, selected, {
+      fetch: wrapper.fetch,
+      trustChannel: (url) => wrapper.addChannel(url),
+      mirror: settings.mirror,
+      logger,
+    });
+    for (const p of tag.packages) wrapper.addChannel(p.channel);
+    const report = await installer.install({
+      packages: tag.packages,
+      prefix,
+      stagingDir,
+      pkgCache: settings.pkgCache ?? defaultPkgCache(settings.target),
+      requestedSpecs: tag.specs,
+      mirror: settings.mirror,
+      concurrency: settings.concurrency,
+      fetch: wrapper.fetch,
+      logger,
+    });
+    return {
+      env: selected.env,
+      tag: selected.tag,
+      deployedName: selected.deployedName,
+      commit: selected.commit,
+      lockSha256: tag.lockSha256,
+      engine: settings.engine,
+      gitenvVersion: VERSION,
+      packages: report.packages,
+    };
+  };
 }
