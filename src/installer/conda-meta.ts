@@ -22,7 +22,9 @@ export interface MetaInput {
 export function prefixRecord(input: MetaInput): Record<string, unknown> {
   const { pkg, linked, digest } = input;
   const index = linked.unit.info.index;
-  const paths = [...linked.paths.filter((p) => p.path_type !== 'directory'), ...(input.extraPaths ?? [])];
+  const paths = [...linked.paths.filter((p) => p.path_type !== 'directory'), ...(input.extraPaths ?? [])].sort((a, b) =>
+    a._path < b._path ? -1 : a._path > b._path ? 1 : 0,
+  );
   const record: Record<string, unknown> = {
     ...index,
     name: index.name,
@@ -44,7 +46,11 @@ export function prefixRecord(input: MetaInput): Record<string, unknown> {
     extracted_package_dir: linked.unit.dir,
     package_tarball_full_path: input.archive,
   };
-  if (input.requestedSpec) record.requested_spec = input.requestedSpec;
+  // conda reads requested_spec; newer conda and rattler read the list.
+  if (input.requestedSpec) {
+    record.requested_spec = input.requestedSpec;
+    record.requested_specs = [input.requestedSpec];
+  }
   return record;
 }
 

@@ -91,7 +91,7 @@ export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' 
   const planned: Planned[] = info.paths.map((p) => ({ target: noarchTarget(p.path, py), source: p }));
   for (const spec of info.entryPoints) {
     const ep = parseEntryPoint(spec, unit.dist);
-    planned.push({ target: `bin/${ep.name}`, script: entryPointScript(ep, options.prefix) });
+    planned.push({ target: `bin/${ep.name}`, script: entryPointScript(ep, options.prefix, py) });
   }
   return planned;
 }
@@ -139,8 +139,9 @@ async function linkOne(
   }
   if (p.prefixPlaceholder) {
     const written = owned ? await writeReplaced(unit, source, dest, p, options.prefix) : undefined;
+    // Like rattler, size_in_bytes is the size of the file in the prefix (after replacement).
     return {
-      path: { ...base, prefix_placeholder: p.prefixPlaceholder, file_mode: p.fileMode, ...(written && { sha256_in_prefix: written }) },
+      path: { ...base, prefix_placeholder: p.prefixPlaceholder, file_mode: p.fileMode, ...written },
       copied: false,
     };
   }
@@ -149,7 +150,13 @@ async function linkOne(
 }
 
 /** A file with its placeholder replaced by the final prefix, same mode as in the package. */
-async function writeReplaced(unit: LinkUnit, source: string, dest: string, p: PackagePath, prefix: string): Promise<string> {
+async function writeReplaced(
+  unit: LinkUnit,
+  source: string,
+  dest: string,
+  p: PackagePath,
+  prefix: string,
+): Promise<{ sha256_in_prefix: string; size_in_bytes: number }> {
   const [data, st] = await Promise.all([fs.readFile(source), fs.stat(source)]);
   let out: Buffer;
   try {
@@ -159,7 +166,7 @@ async function writeReplaced(unit: LinkUnit, source: string, dest: string, p: Pa
     throw err;
   }
   await writeFresh(dest, out, st.mode & 0o7777);
-  return sha256(out);
+  return { sha256_in_prefix: sha256(out), size_in_bytes: out.length };
 }
 
 async function hardlinkOrCopy(source: string, dest: string, noLink: boolean, state: { crossDevice: boolean }): Promise<boolean> {

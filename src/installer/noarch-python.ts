@@ -38,21 +38,21 @@ export function parseEntryPoint(spec: string, pkg: string): EntryPoint {
 }
 
 /**
- * The shebang conda writes for a python in `prefix`: the plain form while it fits the kernel's
- * 127-byte limit and has no space, else a /bin/sh trampoline that re-executes the file with python.
+ * The shebang conda writes for the python of `prefix` (`bin/pythonX.Y`): the plain form while it fits
+ * the kernel's 127-byte limit and has no space, else a /bin/sh trampoline that re-executes the file.
  */
-export function pythonShebang(prefix: string): string {
-  const python = `${prefix}/bin/python`;
+export function pythonShebang(prefix: string, pyVersion: string): string {
+  const python = `${prefix}/bin/python${pyVersion}`;
   const plain = `#!${python}\n`;
   if (plain.length <= 127 && !python.includes(' ')) return plain;
   return `#!/bin/sh\n'''exec' "${python}" "$0" "$@" #'''\n`;
 }
 
 /** The script conda writes into bin/ for an entry point. */
-export function entryPointScript(ep: EntryPoint, prefix: string): string {
+export function entryPointScript(ep: EntryPoint, prefix: string, pyVersion: string): string {
   const importName = ep.func.split('.')[0];
   return (
-    pythonShebang(prefix) +
+    pythonShebang(prefix, pyVersion) +
     '# -*- coding: utf-8 -*-\n' +
     'import re\n' +
     'import sys\n' +

@@ -1,7 +1,7 @@
 /**
  * The installer's fixture environment: a handful of real packages from the channel builder that
- * between them exercise every linking rule (text and binary prefix replacement, soft and hard links,
- * an empty directory, no_link, noarch python with an entry point, a post-link script, both archive
+ * between them exercise every linking rule (text and binary prefix replacement, soft and hard links, no_link,
+ * noarch python with an entry point, a post-link script, both archive
  * formats). The integration tests, the py-rattler conformance test and the benchmark install it.
  */
 import { execFileSync } from 'node:child_process';
@@ -46,7 +46,7 @@ export function pythonPackage(py: SystemPython): PackageSpec {
       'bin/python': { content: wrapper, mode: 0o755, prefix: 'text' },
       [`lib/python${py.short}/site-packages/README.txt`]: 'site-packages of the fixture python\n',
     },
-    softlinks: { 'bin/python3': 'python' },
+    softlinks: { 'bin/python3': 'python', [`bin/python${py.short}`]: 'python' },
   };
 }
 
@@ -70,7 +70,6 @@ export function fixturePackages(py: SystemPython): PackageSpec[] {
       },
       softlinks: { 'lib/libfoo.so': 'libfoo.so.1', 'share/foo/link-to-data.txt': 'data.txt' },
       hardlinks: { 'share/foo/data-hardlink.txt': 'share/foo/data.txt' },
-      directories: ['share/foo/empty'],
     },
     pythonPackage(py),
     {

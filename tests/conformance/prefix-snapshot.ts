@@ -1,0 +1,90 @@
+/** A prefix described file by file, so two installs of one environment can be compared. */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export interface PathFacts {
+  type: 'file' | 'symlink' | 'directory';
+  /** Permission bits. */
+  mode: number;
+  /** Soft link target. */
+  target?: string;
+  /** File content with the prefix's own path replaced by `<PREFIX>`. */
+  content?: Buffer;
+  ino: number;
+  /** Hard links to this inode (more than 1: linked from the package cache, or a package's own hard link). */
+  nlink: number;
+}
+
+/** Every path under `root` (relative, `/`-separated), skipping the names in `skip`. */
+export async function snapshotPrefix(root: string, skip: (rel: string) => boolean = () => false): Promise<Map<string, PathFacts>> {
+  const out = new Map<string, PathFacts>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const name of await fs.readdir(dir)) {
+      const full = path.join(dir, name);
+      const rel = path.relative(root, full).split(path.sep).join('/');
+      if (skip(rel)) continue;
+      const st = await fs.lstat(full);
+      const facts: PathFacts = { type: 'file', mode: st.mode & 0o7777, ino: st.ino, nlink: st.nlink };
+      if (st.isSymbolicLink()) {
+        facts.type = 'symlink';
+        facts.target = await fs.readlink(full);
+      } else if (st.isDirectory()) {
+        facts.type = 'directory';
+        await walk(full);
+      } else {
+        facts.content = neutralise(await fs.readFile(full), root);
+      }
+      out.set(rel, facts);
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** Replaces `prefix` by `<PREFIX>`; a binary-padded string's NUL run is kept as the placeholder's. */
+export function neutralise(data: Buffer, prefix: string): Buffer {
+  const from = Buffer.from(prefix);
+  const to = Buffer.from('<PREFIX>');
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let at = data.indexOf(from); at >= 0; at = data.indexOf(from, start)) {
+    parts.push(data.subarray(start, at), to);
+    start = at + from.length;
+  }
+  parts.push(data.subarray(start));
+  return Buffer.concat(parts);
+}
+
+/** Runs a command and resolves with its stdout (rejects with stderr on failure). */
+export function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { ...options, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    );
+  });
+}
+
+/** True when python3 can import py-rattler. */
+export async function hasPyRattler(): Promise<boolean> {
+  try {
+    await run('python3', ['-c', 'import rattler']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs `packages` with py-rattler (tests/conformance/rattler_install.py); returns its own timing. */
+export async function rattlerInstall(
+  packages: { channel: string; subdir: string; fn: string }[],
+  prefix: string,
+  cache: string,
+  scratch: string,
+): Promise<number> {
+  const request = path.join(scratch, `rattler-request-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
+  await fs.writeFile(request, JSON.stringify({ prefix, cache, packages }));
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'rattler_install.py');
+  const out = await run('python3', [script, request]);
+  return (JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number }).seconds;
+}

@@ -1,0 +1,53 @@
+"""Installs packages with py-rattler, the conda org's reference installer (the one pixi uses).
+
+Usage: python3 rattler_install.py <request.json>
+request.json: {"prefix": ..., "cache": ..., "platform": "linux-64",
+               "packages": [{"channel": "file:///...", "subdir": "linux-64", "fn": "x-1-0.conda"}, ...]}
+Packages are given in dependency order. Prints one JSON line: {"seconds": <install time>}.
+"""
+import asyncio
+import json
+import os
+import sys
+import time
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from rattler import Channel, Platform, RepoData, install
+
+
+def channel_dir(url: str) -> str:
+    return url2pathname(urlparse(url).path)
+
+
+def load_records(packages):
+    by_source = {}
+    for p in packages:
+        by_source.setdefault((p["channel"], p["subdir"]), []).append(p["fn"])
+    records = {}
+    for (channel, subdir), fns in by_source.items():
+        repodata = RepoData.from_path(os.path.join(channel_dir(channel), subdir, "repodata.json"))
+        for record in repodata.into_repo_data(Channel(channel)):
+            if record.file_name in fns:
+                records[(channel, subdir, record.file_name)] = record
+    return [records[(p["channel"], p["subdir"], p["fn"])] for p in packages]
+
+
+async def main(request_path: str) -> None:
+    with open(request_path, encoding="utf-8") as f:
+        request = json.load(f)
+    records = load_records(request["packages"])
+    started = time.perf_counter()
+    await install(
+        records,
+        target_prefix=request["prefix"],
+        cache_dir=request["cache"],
+        platform=Platform(request.get("platform", "linux-64")),
+        execute_link_scripts=True,
+        show_progress=False,
+    )
+    print(json.dumps({"seconds": time.perf_counter() - started}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
