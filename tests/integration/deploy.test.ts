@@ -1,0 +1,172 @@
+/**
+ * The deploy phase against a real repository (bare origin), real archives of the seed channel served
+ * over loopback HTTP, and the builtin installer.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { readMarker } from '../../src/deploy/layout.js';
+import { deploy } from '../../src/phases/deploy.js';
+import type { DeploySettings } from '../../src/phases/settings.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+import { buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { GitFixture } from '../fixtures/git-repo.js';
+import { envEntries, py3Packages, setLabel, snapshotTree, tagManifest } from './deploy-support.js';
+
+const run = promisify(execFile);
+
+let fx: GitFixture;
+let channel: BuiltChannel;
+let server: ChannelServer;
+let target: string;
+let chanUrl: string;
+
+beforeEach(async () => {
+  fx = await GitFixture.create();
+  channel = await buildSeedChannel(path.join(fx.root, 'channels', 'seed'));
+  server = await serveChannel(path.join(fx.root, 'channels'));
+  chanUrl = `${server.url}/seed`;
+  target = path.join(fx.root, 'deployed envs');
+});
+afterEach(async () => {
+  await server.close();
+  await fx.cleanup();
+});
+
+function settings(over: Partial<DeploySettings> = {}): DeploySettings {
+  return {
+    repository: fx.origin,
+    envs: [],
+    dryRun: false,
+    target,
+    envLabels: ['*'],
+    engine: 'builtin',
+    prune: false,
+    keep: 2,
+    workDir: path.join(fx.root, 'work'),
+    ...over,
+  };
+}
+
+async function runDeploy(over: Partial<DeploySettings> = {}) {
+  const logger = new MemoryLogger();
+  const result = await deploy(settings(over), { logger });
+  return { result, logger };
+}
+
+const link = (env: string, label: string) => fs.readlink(path.join(target, env, label));
+
+test('labelled tags and latest deploy; labels follow; the entry point runs; a second deploy needs no channel and touches nothing', async () => {
+  const first = await tagManifest(fx, 'default', 'env-default-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  const { result, logger } = await runDeploy();
+  expect(result.failed).toEqual([]);
+  expect(result.deployed).toEqual([{ env: 'default', tag: first, prefix: path.join(target, 'default', '2026_01_01') }]);
+  expect(await link('default', 'latest')).toBe('2026_01_01');
+  expect(logger.lines('info')).toContain(`Linking default/latest to ${first}`);
+  const { stdout } = await run(path.join(target, 'default', 'latest', 'bin', 'pyhello'));
+  expect(stdout.trim()).toBe('hello from pyhello 1.0.0');
+  const marker = await readMarker(path.join(target, 'default', '2026_01_01'));
+  expect(marker).toMatchObject({ tag: first, engine: 'builtin', packages: 5 });
+  expect(marker?.lockSha256).toMatch(/^[0-9a-f]{64}$/);
+
+  // A spec update: a new tag becomes latest; a label keeps the first; pre-prod gets its own link.
+  await channelWithNewerPython();
+  const second = await tagManifest(fx, 'default', 'env-default-2026_01_01-1', chanUrl, py3Packages(channel, '3.11.5'), { date: '2026-01-01T12:00:00Z' });
+  await setLabel(fx, 'default', 'current', first);
+  await setLabel(fx, 'default', 'pre-prod', second);
+  const again = await runDeploy();
+  expect(again.result.failed).toEqual([]);
+  expect(await link('default', 'latest')).toBe('2026_01_01-1');
+  expect(await link('default', 'current')).toBe('2026_01_01');
+  expect(await link('default', 'pre-prod')).toBe('2026_01_01-1');
+  expect(await envEntries(target, 'default')).toEqual(['2026_01_01', '2026_01_01-1', 'current', 'latest', 'pre-prod']);
+  expect(again.result.summary).toMatch(/\| default \| pre-prod \| env-default-2026_01_01-1 \| `[^`]+` \| installed \|/);
+  expect(again.result.summary).toMatch(/\| default \| current \| env-default-2026_01_01 \| `[^`]+` \| up to date \|/);
+
+  // Nothing new: no channel needed, nothing on disk changes (package cache included).
+  await server.close();
+  const before = await snapshotTree(target);
+  const noop = await runDeploy();
+  expect(noop.result.failed).toEqual([]);
+  expect(noop.result.deployed.map((d) => d.tag).sort()).toEqual([first, second]);
+  expect(await snapshotTree(target)).toEqual(before);
+  expect(noop.logger.lines('info').filter((l) => /Linking|Installing/.test(l))).toEqual([]);
+});
+
+test('env-labels filters; prune removes only unlabelled prefixes beyond keep; dry-run changes nothing', async () => {
+  const tags: string[] = [];
+  for (const [i, day] of ['01', '02', '03', '04'].entries()) {
+    tags.push(await tagManifest(fx, 'default', `env-default-2026_01_${day}`, chanUrl, py3Packages(channel), { date: `2026-01-${day}T10:00:00Z` }));
+    await setLabel(fx, 'default', `l${i}`, tags[i]);
+  }
+  // Only l0 and l3 (and latest, the same tag as l3) are selected.
+  const { result } = await runDeploy({ envLabels: ['default/l0', '*/l3', 'default/latest'] });
+  expect(result.deployed.map((d) => d.tag)).toEqual([tags[0], tags[3]]);
+  expect(await envEntries(target, 'default')).toEqual(['2026_01_01', '2026_01_04', 'l0', 'l3', 'latest']);
+
+  await runDeploy();
+  expect(await envEntries(target, 'default')).toEqual(['2026_01_01', '2026_01_02', '2026_01_03', '2026_01_04', 'l0', 'l1', 'l2', 'l3', 'latest']);
+
+  // l1 and l2 disappear: their links go; prune with keep 0 removes their prefixes, never a labelled one.
+  await setLabel(fx, 'default', 'l1', null);
+  await setLabel(fx, 'default', 'l2', null);
+  const before = await snapshotTree(target);
+  const dry = await runDeploy({ prune: true, keep: 0, dryRun: true });
+  expect(dry.logger.lines('info')).toEqual(expect.arrayContaining(['Would remove default/l1 (labels/l1.txt is gone)', expect.stringMatching(/^Would prune default\/2026_01_02/)]));
+  expect(await snapshotTree(target)).toEqual(before);
+
+  const pruned = await runDeploy({ prune: true, keep: 0 });
+  expect(pruned.result.failed).toEqual([]);
+  expect(await envEntries(target, 'default')).toEqual(['2026_01_01', '2026_01_04', 'l0', 'l3', 'latest']);
+  expect(pruned.result.summary).toMatch(/Pruned 2 prefix\(es\), freeing [\d.]+ k?B/);
+});
+
+test('an old-tool repository (no env.lock, spaces in env.manifest) deploys from the channels\' repodata', async () => {
+  const tag = await tagManifest(fx, 'legacy', 'env-legacy-2016_03_01', chanUrl, py3Packages(channel), { date: '2016-03-01T10:00:00Z', oldTool: true });
+  expect(await fx.show(tag, 'env.lock')).toBeUndefined();
+  const { result, logger } = await runDeploy();
+  expect(result.failed).toEqual([]);
+  expect(logger.text()).toMatch(/made by the old tool/);
+  const { stdout } = await run(path.join(target, 'legacy', 'latest', 'bin', 'pyhello'));
+  expect(stdout.trim()).toBe('hello from pyhello 1.0.0');
+});
+
+test('a package that fails fails only its environment, named; its labels stay; the others deploy', async () => {
+  const good = await tagManifest(fx, 'alpha', 'env-alpha-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  await tagManifest(fx, 'beta', 'env-beta-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  await runDeploy({ envs: ['beta'] });
+  expect(await link('beta', 'latest')).toBe('2026_01_01');
+
+  // beta's new tag locks numpy with a sha256 the archive does not have.
+  const numpy = py3Packages(channel).find((p) => p.record.name === 'numpy')!;
+  await tagManifest(fx, 'beta', 'env-beta-2026_01_02', chanUrl, py3Packages(channel), {
+    date: '2026-01-02T10:00:00Z',
+    patchLock: (t) => t.replace(numpy.sha256, 'f'.repeat(64)),
+  });
+  await setLabel(fx, 'beta', 'next', 'env-beta-2026_01_02');
+  const { result } = await runDeploy();
+  expect(result.failed.map((f) => f.env)).toEqual(['beta']);
+  expect(result.failed[0].message).toContain('numpy');
+  // beta's only selected tag (latest = next) failed: nothing of beta counts as deployed.
+  expect(result.deployed).toEqual([{ env: 'alpha', tag: good, prefix: path.join(target, 'alpha', '2026_01_01') }]);
+  expect(await link('alpha', 'latest')).toBe('2026_01_01');
+  expect(await link('beta', 'latest')).toBe('2026_01_01');
+  await expect(fs.lstat(path.join(target, 'beta', 'next'))).rejects.toThrow();
+  expect(await envEntries(target, 'beta')).toEqual(['2026_01_01', 'latest']);
+  expect(result.summary).toMatch(/\| beta \| latest \| env-beta-2026_01_02 \| `[^`]+` \| failed: .*numpy/);
+});
+
+test('a label naming a tag that does not exist fails its environment and names the label file', async () => {
+  await tagManifest(fx, 'default', 'env-default-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  await setLabel(fx, 'default', 'current', 'env-default-1999_01_01');
+  const { result, logger } = await runDeploy();
+  expect(result.failed).toEqual([{ env: 'default', message: 'labels/current.txt names env-default-1999_01_01, which does not exist' }]);
+  expect(logger.records.find((r) => r.level === 'error')?.props?.file).toBe('labels/current.txt');
+  expect(await link('default', 'latest')).toBe('2026_01_01');
+});
+
+async function channelWithNewerPython(): Promise<void> {
+  channel = await buildSeedChannel(channel.dir, { newerPython: true });
+}
+
