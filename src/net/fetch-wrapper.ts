@@ -29,8 +29,6 @@ export interface FetchWrapperOptions {
   logger?: Logger;
   /** The fetch underneath (default: the global fetch at construction time). */
   baseFetch?: FetchLike;
-  /** Called with every repodata body served (decoded as served, e.g. still zstd-compressed). */
-  onRepodata?: (url: string, body: Uint8Array) => void;
 }
 
 export interface FetchStats {
@@ -43,6 +41,8 @@ export interface FetchStats {
   /** Bytes read from local files. */
   bytesFromDisk: number;
 }
+
+export type RepodataListener = (url: string, body: Uint8Array) => void;
 
 /** A request that failed for good: the solver uses these to name the channel at fault. */
 export interface RequestFailure {
@@ -61,6 +61,7 @@ export class FetchWrapper {
   readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, bytesFromDisk: 0 };
   readonly failures: RequestFailure[] = [];
   private readonly local: string[] = [];
+  private readonly listeners = new Set<RepodataListener>();
   private readonly hosts = new Set<string>();
   private readonly auth?: string;
   private readonly cache?: RepodataCache;
@@ -76,6 +77,15 @@ export class FetchWrapper {
     if (options.cacheDir) this.cache = new RepodataCache(options.cacheDir);
     this.base = options.baseFetch ?? globalThis.fetch.bind(globalThis);
     for (const c of options.channels ?? []) this.addChannel(c);
+  }
+
+  /**
+   * Calls `listener` with every repodata body served (the real URL; the body as served, e.g. still
+   * zstd-compressed) until the returned function is called.
+   */
+  onRepodata(listener: RepodataListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Registers a channel: its host gets the credentials. */
@@ -132,7 +142,7 @@ export class FetchWrapper {
     new Headers(init?.headers).forEach((v, k) => headers.set(k, v));
     const host = new URL(url).host;
     if (this.auth && this.hosts.has(host) && !headers.has('authorization')) headers.set('authorization', this.auth);
-    if (method === 'GET' && this.cache && REPODATA.test(new URL(url).pathname)) return this.cachedGet(url, headers);
+    if (method === 'GET' && REPODATA.test(new URL(url).pathname)) return this.repodataGet(url, headers);
     return this.send(url, { ...init, method, headers, body: init?.body ?? (input instanceof Request ? input.body : undefined) });
   }
 
@@ -141,7 +151,10 @@ export class FetchWrapper {
     const { response, bytes } = await fileResponse(filePath, asUrl);
     this.stats.bytesFromDisk += bytes;
     if (response.status === 404) this.noteMissing(asUrl);
-    else if (REPODATA.test(filePath) && this.options.onRepodata) this.options.onRepodata(this.realUrl(asUrl), new Uint8Array(await response.clone().arrayBuffer()));
+    else if (REPODATA.test(filePath) && this.listeners.size > 0) {
+      const body = new Uint8Array(await response.clone().arrayBuffer());
+      for (const l of this.listeners) l(this.realUrl(asUrl), body);
+    }
     return response;
   }
 
@@ -215,14 +228,17 @@ export class FetchWrapper {
     return withUrl(out, url);
   }
 
-  /** A repodata GET through the cache: conditional when validators are stored, 304 → cached body. */
-  private async cachedGet(url: string, headers: Headers, conditional = true): Promise<Response> {
-    const cache = this.cache!;
-    const known = conditional ? await cache.validators(url) : undefined;
+  /**
+   * A repodata GET, through the cache when there is one: conditional when validators are stored,
+   * and a 304 answered with the cached body.
+   */
+  private async repodataGet(url: string, headers: Headers, conditional = true): Promise<Response> {
+    const cache = this.cache;
+    const known = cache && conditional ? await cache.validators(url) : undefined;
     if (known?.etag) headers.set('if-none-match', known.etag);
     if (known?.lastModified) headers.set('if-modified-since', known.lastModified);
     const response = await this.send(url, { method: 'GET', headers }, true);
-    if (response.status === 304 && known) {
+    if (response.status === 304 && cache && known) {
       const hit = await cache.read(url);
       if (hit) {
         this.stats.notModified++;
@@ -232,18 +248,18 @@ export class FetchWrapper {
       // The body went missing since the validators were read: ask again, unconditionally.
       headers.delete('if-none-match');
       headers.delete('if-modified-since');
-      return this.cachedGet(url, headers, false);
+      return this.repodataGet(url, headers, false);
     }
     if (response.status !== 200) return response;
     const body = new Uint8Array(await response.arrayBuffer());
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;
-    if (etag || lastModified) await cache.write({ url, etag, lastModified, size: body.length }, body);
+    if (cache && (etag || lastModified)) await cache.write({ url, etag, lastModified, size: body.length }, body);
     return this.repodataResponse(url, body);
   }
 
   private repodataResponse(url: string, body: Uint8Array): Response {
-    this.options.onRepodata?.(url, body);
+    for (const l of this.listeners) l(url, body);
     return withUrl(new Response(body, { status: 200, headers: { 'content-length': String(body.length) } }), url);
   }
 }

@@ -1,4 +1,27 @@
-import type { PhaseResult } from './result.js';
+/**
+ * resolve: every environment branch's env.spec → `manifest/<env>` (env.manifest, env.lock and a
+ * copy of env.spec), one commit only when one of the three changed, all changed branches pushed
+ * together. One environment's failure is reported and the others go on.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { PackageRecord } from '../conda/types.js';
+import type { SolverEngine } from '../engines/types.js';
+import { commitMessage, diffManifests, formatChange, type ManifestDiff } from '../manifest/diff.js';
+import { formatLock } from '../manifest/lock.js';
+import { formatManifest } from '../manifest/manifest.js';
+import { resolveSummary } from '../manifest/summary.js';
+import { FetchWrapper } from '../net/fetch-wrapper.js';
+import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
+import { EnvRepository, type EnvBranch, type RefUpdate } from '../repo/env-repository.js';
+import { manifestBranch } from '../repo/names.js';
+import { expandChannels } from '../solver/channels.js';
+import { RattlerSolver } from '../solver/rattler-solver.js';
+import { virtualPackages } from '../solver/virtual-packages.js';
+import { ConfigurationError, errorMessage } from '../util/errors.js';
+import { matchesAny } from '../util/glob.js';
+import type { Logger } from '../util/logger.js';
+import type { FailedEnv, PhaseResult } from './result.js';
 import type { ResolveSettings, Services } from './settings.js';
 
 export interface ResolveResult extends PhaseResult {
@@ -6,6 +29,204 @@ export interface ResolveResult extends PhaseResult {
   changed: string[];
 }
 
-export async function resolve(_settings: ResolveSettings, _services: Services): Promise<ResolveResult> {
-  throw new Error('resolve: not implemented yet');
+export const MANIFEST_FILE = 'env.manifest';
+export const LOCK_FILE = 'env.lock';
+
+/** The three files of a manifest branch. */
+export interface ManifestFiles {
+  [MANIFEST_FILE]: string;
+  [LOCK_FILE]: string;
+  [ENV_SPEC_FILE]: Buffer;
+}
+
+/** What happened to one environment. */
+export interface EnvOutcome {
+  env: string;
+  status: 'changed' | 'unchanged' | 'failed';
+  packages?: number;
+  diff?: ManifestDiff;
+  files?: ManifestFiles;
+  error?: string;
+}
+
+/** The one place that picks the solver for the settings' engine. */
+export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper): SolverEngine {
+  switch (settings.engine) {
+    case 'builtin':
+      return new RattlerSolver(fetcher);
+    default:
+      throw new ConfigurationError(`engine "${settings.engine}" cannot resolve yet: use engine builtin`);
+  }
+}
+
+/** Where repodata is cached between runs unless the settings say otherwise. */
+function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
+  if (settings.cacheDir) return settings.cacheDir;
+  if (settings.workDir) return path.join(settings.workDir, 'gitenv-repodata');
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitenv', 'repodata');
+}
+
+export async function resolve(settings: ResolveSettings, services: Services): Promise<ResolveResult> {
+  const { logger } = services;
+  const env = services.env ?? process.env;
+  if (settings.mode === 'pull-request') throw new ConfigurationError('resolve mode "pull-request" is not supported yet: use push or check');
+  for (const secret of [settings.apiUser, settings.apiKey, settings.token]) if (secret) logger.setSecret(secret);
+  const fetcher = new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, cacheDir: defaultCacheDir(settings, env), logger });
+  const solver = solverFor(settings, fetcher);
+  const dryRun = settings.dryRun || settings.mode === 'check';
+
+  const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
+  try {
+    const snapshot = await repo.snapshot();
+    const envs = snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
+    if (envs.length === 0) logger.warning(`No environment branches${settings.envs.length ? ` matching ${settings.envs.join(' ')}` : ''} in ${repo.displayName}`);
+    const outcomes: EnvOutcome[] = [];
+    for (const branch of envs) {
+      const outcome = await logger.group(`Resolving ${branch.name}`, () =>
+        resolveEnv(branch, snapshot.branches.get(manifestBranch(branch.name)), { repo, solver, settings, logger, env }),
+      );
+      outcomes.push(outcome);
+    }
+    const changed = outcomes.filter((o) => o.status === 'changed');
+    if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger);
+    logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
+
+    const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
+    if (settings.mode === 'check') {
+      for (const o of changed) failed.push({ env: o.env, message: `${manifestBranch(o.env)} is out of date` });
+    }
+    return { changed: changed.map((o) => o.env), failed, summary: resolveSummary(outcomes, { dryRun }) };
+  } finally {
+    await repo.close();
+  }
+}
+
+interface EnvContext {
+  repo: EnvRepository;
+  solver: SolverEngine;
+  settings: ResolveSettings;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Solves one environment and compares the result with its manifest branch; never throws. */
+async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, ctx: EnvContext): Promise<EnvOutcome> {
+  const { logger, settings } = ctx;
+  const name = branch.name;
+  try {
+    const specText = (await ctx.repo.readFile(branch.commit, ENV_SPEC_FILE)) ?? Buffer.alloc(0);
+    const spec = parseEnvSpec(specText, { env: name });
+    const channels = expandChannels(spec.channels, { channelAlias: settings.channelAlias });
+    const records = await ctx.solver.solve({
+      specs: spec.specs,
+      channels,
+      platform: settings.platform,
+      virtualPackages: virtualPackages(settings.platform, ctx.env),
+      env: name,
+      logger,
+    });
+    const files = manifestFiles(records, specText, name, settings.platform);
+    const old = manifestHead ? await readManifestFiles(ctx.repo, manifestHead) : undefined;
+    const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], name, logger);
+    const status = old && sameFiles(old, files) ? 'unchanged' : 'changed';
+    logger.info(`${name}: ${records.length} packages, ${status === 'changed' ? describe(diff) : 'no change'}`);
+    for (const c of diff.changes) logger.info(`  ${formatChange(c)}`);
+    return { env: name, status, packages: records.length, diff, files };
+  } catch (err) {
+    return failure(name, err, logger);
+  }
+}
+
+function failure(env: string, err: unknown, logger: Logger): EnvOutcome {
+  let message = errorMessage(err);
+  if (!message.includes(`"${env}"`)) message = `environment "${env}": ${message}`;
+  if (err instanceof ConfigurationError && err.where.file) {
+    logger.error(message, { file: err.where.file, startLine: err.where.line, title: `env.spec of ${env}` });
+  } else {
+    logger.error(message);
+  }
+  return { env, status: 'failed', error: message };
+}
+
+/** The diff against the old manifest; one that cannot be read counts as empty (with a warning). */
+function manifestDiff(old: string | undefined, now: string, env: string, logger: Logger): ManifestDiff {
+  try {
+    return diffManifests(old, now);
+  } catch (err) {
+    logger.warning(`${manifestBranch(env)}: the old ${MANIFEST_FILE} cannot be read (${errorMessage(err)}); listing every package as added`);
+    return diffManifests(undefined, now);
+  }
+}
+
+function describe(diff: ManifestDiff): string {
+  if (diff.changes.length === 0) return 'manifest files updated';
+  return `${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`;
+}
+
+function manifestFiles(records: PackageRecord[], spec: Buffer, env: string, platform: string): ManifestFiles {
+  return {
+    [MANIFEST_FILE]: formatManifest(records),
+    [LOCK_FILE]: formatLock(records, { platform, env }),
+    [ENV_SPEC_FILE]: spec,
+  };
+}
+
+interface OldFiles {
+  [MANIFEST_FILE]?: string;
+  [LOCK_FILE]?: string;
+  [ENV_SPEC_FILE]?: Buffer;
+}
+
+async function readManifestFiles(repo: EnvRepository, commit: string): Promise<OldFiles> {
+  const [manifest, lock, spec] = await repo.readFiles([MANIFEST_FILE, LOCK_FILE, ENV_SPEC_FILE].map((p) => ({ rev: commit, path: p })));
+  return { [MANIFEST_FILE]: manifest?.toString('utf8'), [LOCK_FILE]: lock?.toString('utf8'), [ENV_SPEC_FILE]: spec };
+}
+
+/** The generator line names gitenv's version: a new gitenv alone is no reason for a commit. */
+const withoutGenerator = (lock: string): string => lock.replace(/^# generated by .*\n/m, '');
+
+function sameFiles(old: OldFiles, now: ManifestFiles): boolean {
+  return (
+    old[MANIFEST_FILE] === now[MANIFEST_FILE] &&
+    old[LOCK_FILE] !== undefined &&
+    withoutGenerator(old[LOCK_FILE]) === withoutGenerator(now[LOCK_FILE]) &&
+    old[ENV_SPEC_FILE] !== undefined &&
+    old[ENV_SPEC_FILE].equals(now[ENV_SPEC_FILE])
+  );
+}
+
+/** What changed besides packages, for a commit whose manifest diff is empty. */
+function note(old: OldFiles | undefined, now: ManifestFiles): string | undefined {
+  const parts: string[] = [];
+  if (!old?.[LOCK_FILE] || withoutGenerator(old[LOCK_FILE]) !== withoutGenerator(now[LOCK_FILE])) parts.push(LOCK_FILE);
+  if (!old?.[ENV_SPEC_FILE]?.equals(now[ENV_SPEC_FILE])) parts.push(ENV_SPEC_FILE);
+  return parts.length > 0 ? `Updated ${parts.join(' and ')}` : undefined;
+}
+
+/**
+ * Commits each changed environment on its manifest branch and pushes them all in one push. When
+ * the remote moved meanwhile, the repository model fetches again and this plans again: the
+ * commits are remade on the new heads (the solve stands; only the diff is against a new parent).
+ */
+async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger: Logger): Promise<void> {
+  // After a race everything is fetched again: a branch new here may have been created there.
+  await repo.retryWhenStale(
+    async () => {
+      const updates: RefUpdate[] = [];
+      for (const o of outcomes) {
+        const files = o.files as ManifestFiles;
+        const branch = manifestBranch(o.env);
+        const head = await repo.git.resolveRef(`refs/heads/${branch}`);
+        const old = head ? await readManifestFiles(repo, head) : undefined;
+        if (old && sameFiles(old, files)) continue; // someone pushed the same result first
+        const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], o.env, logger);
+        const message = commitMessage(o.env, diff, diff.changes.length === 0 ? note(old, files) : undefined);
+        const { commit, changed } = await repo.writeCommit(head, { ...files }, message);
+        if (!changed) continue;
+        logger.info(`Pushing changes to ${branch}`);
+        updates.push({ src: commit, dst: `refs/heads/${branch}` });
+      }
+      await repo.push(updates);
+    },
+  );
 }
