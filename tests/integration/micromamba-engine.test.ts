@@ -33,7 +33,7 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'gitenv mm engine '));
   const bin = path.join(root, 'stand in bin');
   await mkdir(bin);
-  for (const f of ['micromamba', 'standin.cjs']) await copyFile(fixture(f), path.join(bin, f));
+  for (const f of ['micromamba', 'standin.mjs']) await copyFile(fixture(f), path.join(bin, f));
   exe = path.join(bin, 'micromamba');
   await chmod(exe, 0o755);
 });

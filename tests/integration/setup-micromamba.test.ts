@@ -181,7 +181,7 @@ describe('ensureMicromamba', () => {
   beforeAll(async () => {
     standinDir = path.join(root, 'stand in bin');
     await mkdir(standinDir, { recursive: true });
-    for (const f of ['micromamba', 'standin.cjs']) {
+    for (const f of ['micromamba', 'standin.mjs']) {
       await copyFile(new URL(`../fixtures/micromamba/${f}`, import.meta.url), path.join(standinDir, f));
     }
     await chmod(path.join(standinDir, 'micromamba'), 0o755);
