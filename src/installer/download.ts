@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FetchLike } from '../engines/types.js';
 import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
-import { HttpError, PackageError, errorMessage } from '../util/errors.js';
+import { GitenvError, HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { localPath, redactUrl } from './url.js';
 
@@ -80,10 +80,22 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
   } catch (err) {
     // An abort carries our RetryableError as its reason; surface that rather than a bare AbortError.
     if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason;
-    throw err;
+    throw asRetryable(err);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * fetch's own failures (refused, reset, "terminated" mid-body) as RetryableError. They are TypeErrors
+ * from undici, which may come from another realm (jest's VM modules), so they are recognised by shape.
+ */
+function asRetryable(err: unknown): unknown {
+  if (err instanceof GitenvError || err instanceof RetryableError || typeof err !== 'object' || err === null) return err;
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name !== 'TypeError' && e.name !== 'AbortError' && !e.cause?.code) return err;
+  const cause = e.cause?.code ?? e.cause?.message;
+  return new RetryableError(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`);
 }
 
 async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {

@@ -1,0 +1,162 @@
+/**
+ * Downloads against the loopback channel server and its fault hooks: what should be retried is,
+ * corrupt data is refused before it is ever renamed into place, failures name package and URL.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DownloadProgress, downloadVerified, type DownloadOptions } from '../../src/installer/download.js';
+import { PackageError } from '../../src/util/errors.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+import { buildChannel, serveChannel, type BuiltPackage, type ChannelServer } from '../fixtures/channel/index.js';
+
+let work: string;
+let server: ChannelServer;
+let pkg: BuiltPackage;
+let logger: MemoryLogger;
+
+const RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 1500 };
+
+beforeAll(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-download-'));
+  const channel = await buildChannel(path.join(work, 'srv', 'ch'), [
+    { name: 'big', version: '1.0', files: { 'share/data.bin': Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251)) } },
+  ]);
+  pkg = channel.packages[0];
+  server = await serveChannel(path.join(work, 'srv'), { stallMs: 5000, auth: { user: 'alice', password: 's3cret-pw' } });
+});
+afterAll(async () => {
+  await server.close();
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+/** The fetch deploy injects: credentials in a header, never in the URL. */
+const authFetch: DownloadOptions['fetch'] = (input, init) =>
+  fetch(input, { ...init, headers: { Authorization: `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}` } });
+
+let dest: string;
+beforeEach(async () => {
+  server.setFault(null);
+  server.clearRequests();
+  logger = new MemoryLogger();
+  dest = path.join(work, `dl-${Math.random().toString(16).slice(2)}`, pkg.fn);
+  await fs.mkdir(path.dirname(dest));
+});
+
+const url = () => `${server.url}/ch/${pkg.subdir}/${pkg.fn}`;
+const expected = () => ({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+const download = (u = url(), idleTimeoutMs = 10_000) =>
+  downloadVerified(u, dest, expected(), pkg.dist, { fetch: authFetch, logger, retry: RETRY, idleTimeoutMs });
+const packageRequests = () => server.requests.filter((r) => r.path.endsWith(pkg.fn));
+
+async function expectWhole(): Promise<void> {
+  const data = await fs.readFile(dest);
+  expect(data.length).toBe(pkg.size);
+  expect(await fs.readdir(path.dirname(dest))).toEqual([pkg.fn]); // no partial file left behind
+}
+
+test('a clean download is verified and returns both hashes', async () => {
+  const digest = await download();
+  expect(digest).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+  await expectWhole();
+});
+
+test.each([
+  ['500s', { type: 'status', status: 500 } as const, 2],
+  ['a 503', { type: 'status', status: 503 } as const, 1],
+  ['a 408', { type: 'status', status: 408 } as const, 1],
+  ['a connection reset mid-body', { type: 'reset', afterBytes: 50_000 } as const, 1],
+  ['a body cut short (length promised)', { type: 'truncate', bytes: 40_000 } as const, 1],
+  ['a short body with an honest length', { type: 'truncate', bytes: 40_000, honestLength: true } as const, 1],
+])('%s are retried, then the download completes', async (_what, fault, times) => {
+  server.setFault({ match: pkg.fn, times, fault });
+  await download();
+  await expectWhole();
+  expect(packageRequests()).toHaveLength(times + 1);
+  expect(logger.lines('warning').filter((l) => l.includes('retry'))).toHaveLength(times);
+});
+
+test('429 with Retry-After waits as long as the server asks', async () => {
+  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'status', status: 429, headers: { 'Retry-After': '1' } } });
+  await download();
+  await expectWhole();
+  const warnings = logger.lines('warning');
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toContain('HTTP 429');
+  expect(warnings[0]).toContain('retry 1 in 1.0 s');
+});
+
+test('a server that stalls past the idle timeout is abandoned and asked again', async () => {
+  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'stall', afterBytes: 1000, ms: 5000 } });
+  await download(url(), 300);
+  await expectWhole();
+  expect(logger.lines('warning')[0]).toContain('no data for 0.3 s');
+});
+
+test('wrong bytes (a hash mismatch) are refused at once, and nothing is left at the destination', async () => {
+  server.setFault({ match: pkg.fn, fault: { type: 'corrupt' } });
+  const err = await download().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(PackageError);
+  expect((err as Error).message).toContain(`${pkg.dist}: sha256`);
+  expect(packageRequests()).toHaveLength(1);
+  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
+});
+
+test('after the retry budget the failure names the package and the URL', async () => {
+  server.setFault({ match: pkg.fn, fault: { type: 'status', status: 502 } });
+  const err = (await download().catch((e: unknown) => e)) as Error;
+  expect(err).toBeInstanceOf(PackageError);
+  expect(err.message).toContain(pkg.dist);
+  expect(err.message).toContain(url());
+  expect(err.message).toContain('HTTP 502');
+  expect(packageRequests()).toHaveLength(RETRY.attempts);
+  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
+});
+
+test('a 404 is not retried; a token in the URL path is masked in the error', async () => {
+  const tokenUrl = `${server.url}/t/tk-SECRET-42/ch/${pkg.subdir}/missing-1.0-0.conda`;
+  const err = (await download(tokenUrl).catch((e: unknown) => e)) as Error;
+  expect(err.message).toContain('HTTP 404');
+  expect(err.message).toContain('/t/***/ch/');
+  expect(err.message).not.toContain('tk-SECRET-42');
+  expect(server.requests).toHaveLength(1);
+});
+
+test('credentials from the injected fetch reach the server and appear in no log line or error', async () => {
+  await download();
+  expect(packageRequests()[0].headers.authorization).toMatch(/^Basic /);
+  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'status', status: 500 } });
+  await fs.rm(dest);
+  await download();
+  expect(logger.text()).not.toContain('s3cret-pw');
+  expect(logger.text()).not.toContain(Buffer.from('alice:s3cret-pw').toString('base64'));
+});
+
+test('file:// URLs and plain paths are read from disk, verified the same way', async () => {
+  await downloadVerified(pathToFileURL(pkg.path).href, dest, expected(), pkg.dist, { fetch: authFetch, logger });
+  await expectWhole();
+  await fs.rm(dest);
+  await downloadVerified(pkg.path, dest, expected(), pkg.dist, { fetch: authFetch, logger });
+  await expectWhole();
+  await fs.rm(dest);
+  await expect(downloadVerified(pkg.path, dest, { ...expected(), sha256: '0'.repeat(64) }, pkg.dist, { fetch: authFetch, logger })).rejects.toThrow('sha256');
+  expect(server.requests).toHaveLength(0);
+});
+
+test('md5 is checked when the lock has no sha256', async () => {
+  await expect(
+    downloadVerified(pkg.path, dest, { md5: '0'.repeat(32) }, pkg.dist, { fetch: authFetch, logger }),
+  ).rejects.toThrow(`${pkg.dist}: md5`);
+  await downloadVerified(pkg.path, dest, { md5: pkg.md5 }, pkg.dist, { fetch: authFetch, logger });
+  await expectWhole();
+});
+
+test('progress lines give bytes, rate and packages done', () => {
+  const progress = new DownloadProgress(logger, 5, 3_600_000);
+  progress.add(2_500_000);
+  progress.packageDone();
+  progress.report();
+  progress.stop();
+  expect(logger.lines('info')).toEqual([expect.stringMatching(/^Downloaded 2\.5 MB at [\d.]+ MB\/s; 1 of 5 packages ready$/)]);
+});

@@ -1,0 +1,111 @@
+/**
+ * Extraction of real archives from the channel builder: both formats, modes kept, setuid dropped,
+ * and every kind of escape refused with the package named and nothing written outside.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { extractPackage } from '../../src/installer/extract.js';
+import { PackageError } from '../../src/util/errors.js';
+import { buildPackage, type PackageSpec, type TarEntry } from '../fixtures/channel/index.js';
+
+let work: string;
+
+beforeEach(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-extract-'));
+});
+afterEach(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+/** Every path under `dir`, relative. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { recursive: true })) out.push(String(e));
+  return out.sort();
+}
+
+const honest: PackageSpec = {
+  name: 'honest',
+  version: '1.0',
+  files: {
+    'bin/tool': { content: '#!/bin/sh\necho tool\n', mode: 0o755 },
+    'share/readme': 'hi\n',
+    'bin/suid': { content: 'x', mode: 0o4755 },
+    'bin/sgid': { content: 'x', mode: 0o2750 },
+  },
+  softlinks: { 'bin/tool-link': 'tool' },
+  hardlinks: { 'share/readme-again': 'share/readme' },
+  directories: ['share/empty'],
+};
+
+describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
+  test('extracts every entry with its mode; soft links stay soft, hard links hard; setuid/setgid dropped', async () => {
+    const built = await buildPackage({ ...honest, format }, path.join(work, 'ch'));
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await extractPackage(built.path, dest, built.dist);
+    expect(await fs.readFile(path.join(dest, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
+    expect((await fs.stat(path.join(dest, 'bin/tool'))).mode & 0o7777).toBe(0o755);
+    expect((await fs.stat(path.join(dest, 'bin/suid'))).mode & 0o7777).toBe(0o755);
+    expect((await fs.stat(path.join(dest, 'bin/sgid'))).mode & 0o7777).toBe(0o750);
+    expect(await fs.readlink(path.join(dest, 'bin/tool-link'))).toBe('tool');
+    const a = await fs.stat(path.join(dest, 'share/readme'));
+    const b = await fs.stat(path.join(dest, 'share/readme-again'));
+    expect(b.ino).toBe(a.ino);
+    expect((await fs.stat(path.join(dest, 'share/empty'))).isDirectory()).toBe(true);
+    expect(await tree(path.join(dest, 'info'))).toEqual(expect.arrayContaining(['index.json', 'paths.json', 'files']));
+  });
+
+  const absoluteTarget = () => path.join(work, 'abs-evil.txt');
+  const hostile: [string, () => TarEntry[], string][] = [
+    ['a ../ traversal', () => [{ path: '../../evil.txt', data: 'x' }], 'leaves its directory'],
+    ['a traversal in the middle', () => [{ path: 'lib/../../../evil.txt', data: 'x' }], 'leaves its directory'],
+    ['an absolute path', () => [{ path: absoluteTarget(), data: 'x' }], 'absolute path'],
+    ['a soft link leading out, then a file through it', () => [
+      { path: 'lib/out', type: 'symlink', linkpath: '../../..' },
+      { path: 'lib/out/evil.txt', data: 'x' },
+    ], 'leads out'],
+    ['an absolute soft link', () => [{ path: 'lib/etc', type: 'symlink', linkpath: '/etc' }], 'is absolute'],
+    ['a hard link leading out', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '../../outside.txt' }], 'leads out'],
+    ['a hard link to an absolute path', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '/etc/passwd' }], 'is absolute'],
+    ['a character device', () => [{ path: 'dev/null', type: 'char', devmajor: 1, devminor: 3 }], 'CharacterDevice'],
+    ['a block device', () => [{ path: 'dev/sda', type: 'block', devmajor: 8, devminor: 0 }], 'BlockDevice'],
+    ['a FIFO', () => [{ path: 'run/pipe', type: 'fifo' }], 'FIFO'],
+  ];
+
+  test.each(hostile)('with %s is refused whole, naming the package, nothing written outside', async (_what, entries, why) => {
+    await fs.writeFile(path.join(work, 'outside.txt'), 'keep');
+    const built = await buildPackage(
+      { name: 'hostile', version: '1.0', format, files: { 'share/ok': 'ok\n' }, hostile: { rawEntries: entries() } },
+      path.join(work, 'ch'),
+    );
+    const dest = path.join(work, 'x', 'y', 'dest');
+    await fs.mkdir(dest, { recursive: true });
+    const err = await extractPackage(built.path, dest, built.dist).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect((err as PackageError).packageName).toBe(built.dist);
+    expect((err as Error).message).toContain(why);
+    const everything = await tree(work);
+    expect(everything.filter((p) => p.includes('evil'))).toEqual([]);
+    await expect(fs.stat(absoluteTarget())).rejects.toThrow();
+    expect(await fs.readFile(path.join(work, 'outside.txt'), 'utf8')).toBe('keep');
+    expect(everything.filter((p) => !p.startsWith('ch') && !p.startsWith(path.join('x', 'y', 'dest')) && !['x', path.join('x', 'y'), 'outside.txt'].includes(p))).toEqual([]);
+  });
+
+  test('a package expanding beyond the size limit (a decompression bomb) is refused', async () => {
+    const built = await buildPackage({ name: 'bomb', version: '1.0', format, files: { 'share/zeros': new Uint8Array(1 << 20) } }, path.join(work, 'ch'));
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await expect(extractPackage(built.path, dest, built.dist, { maxBytes: 100_000 })).rejects.toThrow(/bomb-1.0-0: refused: .*size limit/);
+  });
+
+  test('a damaged archive is a PackageError naming the package', async () => {
+    const built = await buildPackage({ ...honest, format }, path.join(work, 'ch'));
+    const data = await fs.readFile(built.path);
+    await fs.writeFile(built.path, data.subarray(0, Math.floor(data.length / 2)));
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await expect(extractPackage(built.path, dest, built.dist)).rejects.toThrow(PackageError);
+  });
+});
