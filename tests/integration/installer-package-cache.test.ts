@@ -1,0 +1,153 @@
+/**
+ * The package cache on a real file system: conda's layout, completion markers, corrupt entries
+ * redone, concurrent users of one entry, stale locks taken over, no credentials in its metadata.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { LockedPackage } from '../../src/conda/types.js';
+import { digestFile, type Digest, type Expected } from '../../src/installer/download.js';
+import { COMPLETE_MARKER, PackageCache } from '../../src/installer/package-cache.js';
+import { PackageError } from '../../src/util/errors.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+import { buildPackage, type BuiltPackage, type PackageSpec } from '../fixtures/channel/index.js';
+
+let work: string;
+let cacheDir: string;
+let downloads: string[];
+
+beforeEach(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-cache-'));
+  cacheDir = path.join(work, 'pkgs');
+  downloads = [];
+});
+afterEach(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+const spec: PackageSpec = { name: 'tool', version: '2.1', build: 'h9_1', files: { 'bin/tool': { content: 'run\n', mode: 0o755 }, 'share/a': 'a\n' } };
+
+/** A locked package whose URL carries credentials the cache must never write down. */
+function locked(p: BuiltPackage): LockedPackage {
+  const channel = 'https://bob:hunter22@conda.example/t/tok-9876/private';
+  return { url: `${channel}/${p.subdir}/${p.fn}`, channel, subdir: p.subdir, fn: p.fn, dist: p.dist, sha256: p.sha256, size: p.size };
+}
+
+/** A cache whose "network" copies the built archive (slowly, when asked), counting downloads. */
+function cache(built: BuiltPackage, delayMs = 0): PackageCache {
+  return new PackageCache(cacheDir, {
+    logger: new MemoryLogger(),
+    lockStaleMs: 5000,
+    download: async (_url: string, dest: string, _expect: Expected): Promise<Digest> => {
+      downloads.push(dest);
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      await fs.copyFile(built.path, dest);
+      return digestFile(dest);
+    },
+  });
+}
+
+test('fills <cache>/<fn> and <cache>/<dist>/ with repodata_record.json and the marker, no credentials', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  const entry = await cache(built).ensure(locked(built), 'unused');
+  expect(entry).toMatchObject({ dir: path.join(cacheDir, built.dist), archive: path.join(cacheDir, built.fn), hit: false, downloadedBytes: built.size });
+  expect(entry.digest.sha256).toBe(built.sha256);
+  expect(await fs.readFile(path.join(entry.dir, 'bin/tool'), 'utf8')).toBe('run\n');
+  const record = JSON.parse(await fs.readFile(path.join(entry.dir, 'info/repodata_record.json'), 'utf8'));
+  expect(record).toMatchObject({ name: 'tool', version: '2.1', build: 'h9_1', fn: built.fn, sha256: built.sha256, md5: built.md5, size: built.size });
+  expect(record.url).toBe(`https://conda.example/t/***/private/linux-64/${built.fn}`);
+  const everything = (await Promise.all((await fs.readdir(cacheDir, { recursive: true })).map(async (f) => {
+    const full = path.join(cacheDir, String(f));
+    return (await fs.lstat(full)).isFile() ? fs.readFile(full, 'latin1') : '';
+  }))).join('\n');
+  expect(everything).not.toContain('hunter22');
+  expect(everything).not.toContain('tok-9876');
+  expect((await fs.readdir(cacheDir)).sort()).toEqual([built.dist, built.fn].sort()); // no lock, scratch or partial left
+});
+
+test('a complete entry is a hit: no download, no extraction', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  await cache(built).ensure(locked(built), 'unused');
+  const marker = await fs.stat(path.join(cacheDir, built.dist, COMPLETE_MARKER));
+  const again = await cache(built).ensure(locked(built), 'unused');
+  expect(again.hit).toBe(true);
+  expect(again.downloadedBytes).toBe(0);
+  expect(downloads).toHaveLength(1);
+  expect((await fs.stat(path.join(cacheDir, built.dist, COMPLETE_MARKER))).mtimeMs).toBe(marker.mtimeMs);
+});
+
+test('an extracted directory without its marker does not count: extracted again from the cached archive', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  await cache(built).ensure(locked(built), 'unused');
+  await fs.rm(path.join(cacheDir, built.dist, COMPLETE_MARKER));
+  await fs.rm(path.join(cacheDir, built.dist, 'share/a')); // half-extracted, as after a crash
+  const entry = await cache(built).ensure(locked(built), 'unused');
+  expect(entry.hit).toBe(false);
+  expect(downloads).toHaveLength(1); // the archive was verified and reused
+  expect(await fs.readFile(path.join(entry.dir, 'share/a'), 'utf8')).toBe('a\n');
+});
+
+test('a corrupt cached archive is downloaded again', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  await fs.mkdir(cacheDir, { recursive: true });
+  await fs.writeFile(path.join(cacheDir, built.fn), 'garbage');
+  const entry = await cache(built).ensure(locked(built), 'unused');
+  expect(downloads).toHaveLength(1);
+  expect(entry.digest.sha256).toBe(built.sha256);
+});
+
+test('an entry extracted from another build of the same name (hash mismatch) is redone', async () => {
+  const first = await buildPackage(spec, path.join(work, 'ch1'));
+  await cache(first).ensure(locked(first), 'unused');
+  const second = await buildPackage({ ...spec, files: { ...spec.files, 'share/a': 'changed\n' } }, path.join(work, 'ch2'));
+  expect(second.dist).toBe(first.dist);
+  const entry = await cache(second).ensure(locked(second), 'unused');
+  expect(entry.hit).toBe(false);
+  expect(await fs.readFile(path.join(entry.dir, 'share/a'), 'utf8')).toBe('changed\n');
+  expect((await fs.readdir(cacheDir)).filter((n) => n.startsWith('.trash'))).toEqual([]);
+});
+
+test('two users of one cache at once: one downloads, both get the complete entry', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  const [a, b] = await Promise.all([cache(built, 300).ensure(locked(built), 'unused'), cache(built, 300).ensure(locked(built), 'unused')]);
+  expect(downloads).toHaveLength(1);
+  expect([a.hit, b.hit].sort()).toEqual([false, true]);
+  expect(a.dir).toBe(b.dir);
+});
+
+test('a lock left by a dead process is taken over once stale', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  await fs.mkdir(path.join(cacheDir, `${built.dist}.lock`), { recursive: true });
+  const old = new Date(Date.now() - 60_000);
+  await fs.utimes(path.join(cacheDir, `${built.dist}.lock`), old, old);
+  const entry = await cache(built).ensure(locked(built), 'unused');
+  expect(entry.hit).toBe(false);
+  expect(await fs.readdir(cacheDir)).not.toContain(`${built.dist}.lock`);
+});
+
+test('a package whose paths.json lies about a size or a hash is refused, and leaves no entry', async () => {
+  for (const lie of ['size', 'hash'] as const) {
+    const built = await buildPackage(
+      {
+        ...spec,
+        name: `liar-${lie}`,
+        hostile: {
+          paths: (entries) =>
+            entries.map((e) => (e._path !== 'share/a' ? e : lie === 'size' ? { ...e, size_in_bytes: 999 } : { ...e, sha256: '0'.repeat(64) })),
+        },
+      },
+      path.join(work, 'ch'),
+    );
+    const err = await cache(built).ensure(locked(built), 'unused').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect((err as Error).message).toContain(`${built.dist}: share/a`);
+    expect(await fs.readdir(cacheDir)).not.toContain(built.dist);
+    expect((await fs.readdir(cacheDir)).filter((n) => n.startsWith('.extract'))).toEqual([]);
+  }
+});
+
+test('a hostile archive leaves neither an entry nor a scratch directory', async () => {
+  const built = await buildPackage({ ...spec, name: 'evil', hostile: { rawEntries: [{ path: '../../escape', data: 'x' }] } }, path.join(work, 'ch'));
+  await expect(cache(built).ensure(locked(built), 'unused')).rejects.toThrow(`${built.dist}: refused`);
+  expect((await fs.readdir(cacheDir)).sort()).toEqual([built.fn]);
+});
