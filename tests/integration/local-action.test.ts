@@ -49,6 +49,8 @@ async function writeEnvFile(phase: string, dir: string, values: Record<string, s
   const lines = entries.map(([k, v]) => `${k}=${values[k] ?? v}`);
   const file = path.join(dir, `${phase}.env`);
   await writeFile(file, lines.join('\n') + '\n');
+  // The runner creates the summary file before a step starts; @actions/core insists on it.
+  if (values.GITHUB_STEP_SUMMARY) await writeFile(values.GITHUB_STEP_SUMMARY, '', { flag: 'a' });
   return file;
 }
 
@@ -60,11 +62,16 @@ interface LocalRun {
 
 /** `npx local-action actions/<phase> ../../src/actions/<phase>.ts <env file>` from the repository root. */
 async function localAction(phase: string, envFile: string): Promise<LocalRun> {
+  // local-action exits 0 when the action failed (its core stub only records the failure); should the
+  // real @actions/core run instead, a failure exits 1. Either way the ::error:: lines tell.
   const { stdout, stderr } = await exec('npx', ['--no', 'local-action', `actions/${phase}`, `../../src/actions/${phase}.ts`, envFile], {
     cwd: ROOT,
     env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
     maxBuffer: 16 * 1024 * 1024,
-  });
+  }).catch((err: { stdout?: string; stderr?: string; message: string }) => ({
+    stdout: err.stdout ?? '',
+    stderr: `${err.stderr ?? ''}\n::error::local-action exited non-zero: ${err.message}`,
+  }));
   const log = stdout + stderr;
   const outputs: Record<string, string> = {};
   for (const m of log.matchAll(/^::set-output name=([\w-]+)::(.*)$/gm)) outputs[m[1]] = m[2];
