@@ -73,6 +73,7 @@ export async function resolve(settings: ResolveSettings, services: Services): Pr
   for (const secret of [settings.apiUser, settings.apiKey, settings.token]) if (secret) logger.setSecret(secret);
   const fetcher = new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, cacheDir: defaultCacheDir(settings, env), logger });
   const solver = solverFor(settings, fetcher);
+  // check: report what would change (the summary and the log carry the diff), push nothing.
   const dryRun = settings.dryRun || settings.mode === 'check';
 
   const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
@@ -92,9 +93,6 @@ export async function resolve(settings: ResolveSettings, services: Services): Pr
     logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
 
     const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
-    if (settings.mode === 'check') {
-      for (const o of changed) failed.push({ env: o.env, message: `${manifestBranch(o.env)} is out of date` });
-    }
     return { changed: changed.map((o) => o.env), failed, summary: resolveSummary(outcomes, { dryRun }) };
   } finally {
     await repo.close();
