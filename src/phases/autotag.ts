@@ -59,7 +59,7 @@ export async function autotag(settings: AutotagSettings, services: Services): Pr
       const updates = [];
       for (const e of entries) {
         if (!e.tag) {
-          logger.info(`manifest/${e.env} is already tagged ${e.existing.join(', ')}`);
+          logger.debug(`manifest/${e.env} is already tagged ${e.existing.join(', ')}`);
           continue;
         }
         if (settings.dryRun) {

@@ -39,8 +39,7 @@ import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { ConfigurationError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { ENV_SPEC_FILE } from './env-spec.js';
-import { envNameProblem, labelNameProblem, MANIFEST_PREFIX } from './names.js';
+import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX } from './names.js';
 import { compareTagNames, parseTag } from './tags.js';
 
 export interface OpenOptions {

@@ -1,6 +1,7 @@
 import yaml from 'js-yaml';
 import { ConfigurationError } from '../util/errors.js';
 import { parseMatchSpec, type MatchSpec } from './match-spec.js';
+import { ENV_SPEC_FILE } from './names.js';
 
 /**
  * env.spec: the YAML file at the root of an environment branch (DESIGN.md § The environments
@@ -8,7 +9,7 @@ import { parseMatchSpec, type MatchSpec } from './match-spec.js';
  * environment.
  */
 
-export const ENV_SPEC_FILE = 'env.spec';
+export { ENV_SPEC_FILE };
 
 /** A spec is a few lines; anything this big is a mistake (or an attack on the parser). */
 export const MAX_ENV_SPEC_BYTES = 256 * 1024;

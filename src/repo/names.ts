@@ -3,6 +3,9 @@
  * which branch names are environments and which label names are allowed.
  */
 
+/** The file whose presence at a branch's root makes the branch an environment. */
+export const ENV_SPEC_FILE = 'env.spec';
+
 /** Branches under this prefix hold resolved manifests, never environments. */
 export const MANIFEST_PREFIX = 'manifest/';
 

@@ -1,0 +1,65 @@
+/**
+ * The autotag and label actions as GitHub runs them: `node dist/<phase>/index.js` with INPUT_*
+ * variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files. The bundles are built here (not committed).
+ */
+import path from 'node:path';
+import { GitFixture, SAMPLE_SPEC } from '../fixtures/git-repo.js';
+import { runAction, runNode } from '../fixtures/git-frontends.js';
+
+let fx: GitFixture;
+
+beforeAll(async () => {
+  const built = await runNode(['scripts/build.mjs', 'autotag', 'label'], process.env);
+  expect(built).toMatchObject({ code: 0 });
+}, 300_000);
+beforeEach(async () => {
+  fx = await GitFixture.create();
+  await fx.commit('default', { 'env.spec': SAMPLE_SPEC });
+  await fx.commit('manifest/default', { 'env.manifest': 'a\n' }, { date: '2015-11-12T10:00:00Z' });
+});
+afterEach(async () => {
+  await fx.cleanup();
+});
+
+test('autotag: dry-run, then for real; tags output and summary', async () => {
+  const common = { repository: fx.origin, token: 'ghs_unused_for_local_paths', envs: '*' };
+  const dry = await runAction('dist/autotag/index.js', { ...common, 'dry-run': 'true' }, path.join(fx.root, 'run1'));
+  expect(dry.code).toBe(0);
+  expect(dry.stdout).toContain('Would push tag env-default-2015_11_12 (dry run)');
+  expect(JSON.parse(dry.outputs.tags)).toEqual(['env-default-2015_11_12']);
+  expect(await fx.tags()).toEqual([]);
+
+  const real = await runAction('dist/autotag/index.js', { ...common, 'dry-run': 'false' }, path.join(fx.root, 'run2'));
+  expect(real.stderr).toBe('');
+  expect(real.code).toBe(0);
+  expect(real.stdout).toContain('Pushing tag env-default-2015_11_12');
+  expect(real.stdout).toContain('::add-mask::ghs_unused_for_local_paths');
+  expect(JSON.parse(real.outputs.tags)).toEqual(['env-default-2015_11_12']);
+  expect(real.summary).toContain('| default |');
+  expect(real.summary).toContain('| `env-default-2015_11_12` | tagged |');
+  expect(await fx.tags()).toEqual(['env-default-2015_11_12']);
+});
+
+test('label: labels output and summary; an unknown tag fails the step and pushes nothing', async () => {
+  await fx.tag('env-default-2015_11_12', 'manifest/default');
+  const ok = await runAction(
+    'dist/label/index.js',
+    { repository: fx.origin, tag: 'env-default-2015_11_12', 'next-only': 'false', 'dry-run': 'false' },
+    path.join(fx.root, 'run1'),
+  );
+  expect(ok.code).toBe(0);
+  expect(JSON.parse(ok.outputs.labels)).toEqual({ next: 'env-default-2015_11_12' });
+  expect(ok.summary).toContain('| default | next |  | `env-default-2015_11_12` |');
+  expect(await fx.show('default', 'labels/next.txt')).toBe('env-default-2015_11_12');
+
+  const before = await fx.refs();
+  const bad = await runAction('dist/label/index.js', { repository: fx.origin, tag: 'env-default-2099_01_01' }, path.join(fx.root, 'run2'));
+  expect(bad.code).toBe(1);
+  expect(bad.stdout).toContain('::error::gitenv label: Tag env-default-2099_01_01 does not exist');
+  expect(bad.outputs).toEqual({});
+  expect(await fx.refs()).toEqual(before);
+
+  const missing = await runAction('dist/label/index.js', { repository: fx.origin }, path.join(fx.root, 'run3'));
+  expect(missing.code).toBe(1);
+  expect(missing.stdout).toContain('::error::gitenv label: Input required and not supplied: tag');
+});
