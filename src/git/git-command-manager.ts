@@ -224,8 +224,6 @@ export class GitCommandManager {
 /** The environment every git process gets. */
 function gitEnvironment(base: NodeJS.ProcessEnv, options: GitOptions, hasIdentity: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: 'C' };
-  // The user's ssh agent may prompt; never wait for a person.
-  env.GIT_SSH_COMMAND ??= 'ssh -o BatchMode=yes';
   const config: [string, string][] = [];
   if (options.token && options.tokenUrl) {
     const header = authHeaderConfig(options.tokenUrl, options.token);

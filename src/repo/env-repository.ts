@@ -119,6 +119,9 @@ export interface RefUpdate {
 const DEFAULT_PUSH_ATTEMPTS = 5;
 
 export class EnvRepository {
+  /** Warnings already given: a snapshot taken again after a race does not repeat them. */
+  private readonly warned = new Set<string>();
+
   private constructor(
     readonly git: GitCommandManager,
     /** What git fetches from and pushes to (credentials removed). */
@@ -187,7 +190,7 @@ export class EnvRepository {
       const env = r.ref.slice(11 + MANIFEST_PREFIX.length);
       const problem = envNameProblem(env);
       if (problem) {
-        this.logger.warning(`Skipping branch ${r.ref.slice(11)}: ${problem}`);
+        this.warnOnce(`Skipping branch ${r.ref.slice(11)}: ${problem}`);
         continue;
       }
       manifests.push({ env, branch: r.ref.slice(11), commit: r.commit, committerDate: r.date });
@@ -298,6 +301,12 @@ export class EnvRepository {
     return this.git.isAncestor(ancestor, descendant);
   }
 
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.logger.warning(message);
+  }
+
   private async listRefs(): Promise<{ ref: string; commit: string; date: Date; annotated: boolean }[]> {
     const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
     const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
@@ -324,7 +333,7 @@ export class EnvRepository {
       }
       const problem = envNameProblem(branch);
       if (problem) {
-        this.logger.warning(`Skipping branch ${branch}: ${problem}`);
+        this.warnOnce(`Skipping branch ${branch}: ${problem}`);
         continue;
       }
       const hasLabels = types.get(`refs/heads/${branch}:labels`) === 'tree';
@@ -342,7 +351,7 @@ export class EnvRepository {
       const label = e.name.slice(0, -4);
       const problem = labelNameProblem(label);
       if (problem) {
-        this.logger.warning(`Skipping labels/${e.name} on branch ${branch}: ${problem}`);
+        this.warnOnce(`Skipping labels/${e.name} on branch ${branch}: ${problem}`);
         continue;
       }
       labels[label] = (blobs.get(e.sha) ?? Buffer.alloc(0)).toString('utf8').trim();

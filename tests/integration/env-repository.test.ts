@@ -50,6 +50,8 @@ test('discovers environments, manifests, tags, labels and latest from one fetch'
     expect(warnings).toContain('Skipping branch feature/x: an environment name cannot contain "/"');
     expect(warnings).toContain('Skipping labels/bad name.txt on branch default');
     expect(warnings).not.toContain('main');
+    await repo.snapshot(); // again, as after a race: the warnings are not repeated
+    expect(logger.lines('warning')).toHaveLength(3);
     expect((await repo.readFile('default', 'env.spec'))?.toString()).toBe(SAMPLE_SPEC);
     expect(await repo.readFile('default', 'missing.txt')).toBeUndefined();
   } finally {
