@@ -13,13 +13,13 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { withEnvLock, type EnvLockOptions } from './env-lock.js';
 import {
+  condaMetaSize,
   envDir,
   findLeftovers,
   makeStagingDir,
   moveIntoPlace,
   readMarker,
   removeLeftovers,
-  treeSize,
   writeMarker,
   type DeployMarker,
 } from './layout.js';
@@ -126,12 +126,12 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
   try {
     logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
     const facts = await options.install(selected, staging, prefix);
-    const sizeBytes = await treeSize(staging);
+    const sizeBytes = await condaMetaSize(staging);
     await writeMarker(staging, { ...facts, time: options.now().toISOString(), sizeBytes });
     const { replaced } = await moveIntoPlace(staging, prefix);
     if (replaced) logger.warning(`${prefix} had no completion marker (made by the old tool or by hand): replaced`);
     const seconds = (Date.now() - started) / 1000;
-    logger.info(`Installed ${selected.env}/${selected.deployedName}: ${facts.packages} packages, ${formatBytes(sizeBytes)} in ${seconds.toFixed(1)} s`);
+    logger.info(`Installed ${selected.env}/${selected.deployedName}: ${facts.packages} packages, ${formatBytes(sizeBytes)} in ${seconds.toFixed(2)} s`);
     return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds };
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);

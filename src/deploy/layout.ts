@@ -161,13 +161,23 @@ function splitDeployedName(name: string): [string, number] {
   return m ? [m[1], m[2] ? Number(m[2]) : 0] : [name, 0];
 }
 
-/** Apparent size of a tree in bytes (symlinks counted as themselves, not followed). */
-export async function treeSize(dir: string): Promise<number> {
+/**
+ * Size in bytes of a prefix's package files, summed from its conda-meta records (`size_in_bytes` of
+ * each path, as conda, micromamba and gitenv write them): no walk over thousands of files.
+ */
+export async function condaMetaSize(prefix: string): Promise<number> {
+  const dir = path.join(prefix, 'conda-meta');
   let total = 0;
-  for (const entry of await listDirEntries(dir)) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeSize(p);
-    else total += (await fs.lstat(p)).size;
+  for (const name of await listDir(dir)) {
+    if (!name.endsWith('.json') || name === path.basename(MARKER_FILE)) continue;
+    try {
+      const record = JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as {
+        paths_data?: { paths?: { size_in_bytes?: number }[] };
+      };
+      for (const p of record.paths_data?.paths ?? []) total += p.size_in_bytes ?? 0;
+    } catch {
+      // an unreadable record only makes the summary's size smaller
+    }
   }
   return total;
 }
