@@ -74,7 +74,9 @@ export class GitCommandManager {
   /** Finds git on the PATH and binds the manager to `gitDir` (which need not exist yet). */
   static async create(gitDir: string, options: GitOptions): Promise<GitCommandManager> {
     const gitPath = await io.which('git', true);
-    const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0' };
+    // Only the user's and the system's configuration count: commands run in our own repository,
+    // so a repository that happens to be the working directory must not answer.
+    const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
     const name = await runGit(gitPath, ['config', '--get', 'user.name'], env);
     const email = await runGit(gitPath, ['config', '--get', 'user.email'], env);
     return new GitCommandManager(gitPath, gitDir, options, name.exitCode === 0 && email.exitCode === 0);

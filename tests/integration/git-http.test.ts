@@ -41,6 +41,8 @@ test('autotag and label over smart HTTP with a token sent as a header', async ()
   const labelled = await label({ ...common, tag: 'env-default-2015_11_12', nextOnly: false }, { logger, env });
   expect(labelled.labels).toEqual({ next: 'env-default-2015_11_12' });
   expect(await fx.show('default', 'labels/next.txt')).toBe('env-default-2015_11_12');
+  // no git identity configured anywhere (see env): gitenv's own is used
+  expect(await fx.originGit(['log', '-1', '--format=%an <%ae>', 'default'])).toBe('gitenv <gitenv@localhost>');
 
   // every request carried the header, none carried the token in its URL
   expect(server.requests.length).toBeGreaterThan(3);
