@@ -37,12 +37,15 @@ export class BuiltinInstaller implements InstallerEngine {
 
   async install(request: InstallRequest): Promise<InstallReport> {
     const { logger, packages } = request;
+    const timer = stageTimer(logger);
     const entries = await this.fillCache(request);
+    timer('package cache');
     const units: LinkUnit[] = await mapLimit(packages, 8, async (pkg, i) => ({
       dist: pkg.dist,
       dir: entries[i].dir,
       info: await readPackageInfo(entries[i].dir, pkg.dist),
     }));
+    timer('package metadata');
     const pythonVersion = findPythonVersion(units);
     await fs.mkdir(request.stagingDir, { recursive: true });
     const linked = await linkPackages(units, {
@@ -52,11 +55,14 @@ export class BuiltinInstaller implements InstallerEngine {
       logger,
       concurrency: 8,
     });
+    timer('link');
     const pycs = await this.compileNoarch(linked, request, pythonVersion);
+    timer('byte-compile');
     for (const l of linked) {
       const { name, version, build_number } = l.unit.info.index;
       await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
     }
+    timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({
       pkg,
       linked: linked[i],
@@ -67,6 +73,7 @@ export class BuiltinInstaller implements InstallerEngine {
     }));
     const now = this.options.now?.() ?? new Date();
     await writeCondaMeta(request.stagingDir, metas, historyEntry(packages, request.requestedSpecs ?? [], now, 'gitenv deploy'));
+    timer('conda-meta');
     const report: InstallReport = {
       packages: packages.length,
       downloadedBytes: entries.reduce((n, e) => n + e.downloadedBytes, 0),
@@ -147,4 +154,14 @@ function findPythonVersion(units: LinkUnit[]): string | undefined {
   } catch (err) {
     throw new PackageError(python.dist, (err as Error).message);
   }
+}
+
+/** Logs (debug) the time since the previous call: where an install spends its time. */
+function stageTimer(logger: { debug(message: string): void }): (stage: string) => void {
+  let last = process.hrtime.bigint();
+  return (stage) => {
+    const now = process.hrtime.bigint();
+    logger.debug(`installer stage ${stage}: ${(Number(now - last) / 1e6).toFixed(0)} ms`);
+    last = now;
+  };
 }

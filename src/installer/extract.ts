@@ -79,8 +79,15 @@ async function untar(source: Readable, dest: string, pkg: string, budget: Budget
       return false;
     },
   });
+  // pipeline settles when the stream ends, but Unpack may still be writing files: 'close' means done.
+  const closed = new Promise<void>((resolve, reject) => {
+    unpack.once('close', resolve);
+    unpack.once('error', reject);
+  });
+  closed.catch(() => undefined); // the pipeline reports the same error
   try {
     await pipeline(source, unpack);
+    await closed;
   } catch (err) {
     if (refusal) throw new PackageError(pkg, `refused: ${refusal}; nothing of it is installed`);
     throw err;

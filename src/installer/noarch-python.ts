@@ -80,24 +80,32 @@ export interface CompileResult {
 }
 
 /**
- * Byte-compiles `sources` (relative to `root`) with the environment's own python, the way conda does
- * (`python -Wi -m compileall -q -l -i -`, run from the prefix so the recorded paths are relative).
+ * One python run: prints the interpreter's cache tag, then byte-compiles each path read from stdin
+ * with compileall (what conda's `python -Wi -m compileall -q -l -i -` does, in one process start).
+ */
+const COMPILE_SCRIPT = [
+  'import compileall, sys',
+  'print(sys.implementation.cache_tag, flush=True)',
+  'for line in sys.stdin:',
+  '    path = line.rstrip("\\n")',
+  '    if path:',
+  '        compileall.compile_file(path, quiet=1)',
+].join('\n');
+
+/**
+ * Byte-compiles `sources` (relative to `root`) with the environment's own python, run from the prefix
+ * so the paths recorded in the .pyc files are relative, as conda's are.
  */
 export async function compilePyc(root: string, sources: string[]): Promise<CompileResult> {
   if (sources.length === 0) return { compiled: [] };
   const python = path.join(root, 'bin', 'python');
   let tag: string;
   try {
-    tag = (await run(python, ['-c', 'import sys; print(sys.implementation.cache_tag)'], root)).trim();
+    tag = (await run(python, ['-Wi', '-c', COMPILE_SCRIPT], root, sources.join('\n') + '\n')).split('\n')[0].trim();
   } catch (err) {
     return { compiled: [], skipped: `the environment's python does not run (${(err as Error).message.split('\n')[0]})` };
   }
-  try {
-    await run(python, ['-Wi', '-m', 'compileall', '-q', '-l', '-i', '-'], root, sources.join('\n') + '\n');
-  } catch (err) {
-    // compileall exits 1 when a file does not compile (e.g. python-2-only syntax); keep what did.
-    if (!/exit code 1\b/.test((err as Error).message)) throw err;
-  }
+  // A module that does not compile (python-2-only syntax, say) simply has no .pyc, as with conda.
   const compiled: CompileResult['compiled'] = [];
   for (const source of sources) {
     const pyc = pycPath(source, tag);

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface PathFacts {
   type: 'file' | 'symlink' | 'directory';
@@ -75,16 +76,25 @@ export async function hasPyRattler(): Promise<boolean> {
   }
 }
 
-/** Installs `packages` with py-rattler (tests/conformance/rattler_install.py); returns its own timing. */
+export interface RattlerRun {
+  /** The install itself, timed inside python. */
+  seconds: number;
+  /** Peak resident memory of the python process. */
+  maxRssKb: number;
+}
+
+/** Installs `packages` with py-rattler (tests/conformance/rattler_install.py). */
 export async function rattlerInstall(
-  packages: { channel: string; subdir: string; fn: string }[],
+  packages: { channel: string; subdir: string; fn: string; dir?: string }[],
   prefix: string,
   cache: string,
   scratch: string,
-): Promise<number> {
+): Promise<RattlerRun> {
   const request = path.join(scratch, `rattler-request-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
-  await fs.writeFile(request, JSON.stringify({ prefix, cache, packages }));
-  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'rattler_install.py');
+  await fs.writeFile(request, JSON.stringify({ prefix, cache, packages: packages.map(({ channel, subdir, fn, dir }) => ({ channel, subdir, fn, dir })) }));
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'rattler_install.py');
   const out = await run('python3', [script, request]);
-  return (JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number }).seconds;
+  await fs.rm(request, { force: true });
+  const result = JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number; max_rss_kb: number };
+  return { seconds: result.seconds, maxRssKb: result.max_rss_kb };
 }

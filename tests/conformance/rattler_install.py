@@ -2,12 +2,15 @@
 
 Usage: python3 rattler_install.py <request.json>
 request.json: {"prefix": ..., "cache": ..., "platform": "linux-64",
-               "packages": [{"channel": "file:///...", "subdir": "linux-64", "fn": "x-1-0.conda"}, ...]}
-Packages are given in dependency order. Prints one JSON line: {"seconds": <install time>}.
+               "packages": [{"channel": "file:///...", "subdir": "linux-64", "fn": "x-1-0.conda",
+                             "dir": "<channel directory on disk, when the channel is http>"}, ...]}
+Packages are given in dependency order. The records come from the channel's repodata.json on disk;
+the archives from the channel URL. Prints one JSON line: {"seconds": <install time>, "max_rss_kb": ...}.
 """
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from urllib.parse import urlparse
@@ -22,11 +25,13 @@ def channel_dir(url: str) -> str:
 
 def load_records(packages):
     by_source = {}
+    local = {}
     for p in packages:
         by_source.setdefault((p["channel"], p["subdir"]), []).append(p["fn"])
+        local[p["channel"]] = p.get("dir") or channel_dir(p["channel"])
     records = {}
     for (channel, subdir), fns in by_source.items():
-        repodata = RepoData.from_path(os.path.join(channel_dir(channel), subdir, "repodata.json"))
+        repodata = RepoData.from_path(os.path.join(local[channel], subdir, "repodata.json"))
         for record in repodata.into_repo_data(Channel(channel)):
             if record.file_name in fns:
                 records[(channel, subdir, record.file_name)] = record
@@ -46,7 +51,9 @@ async def main(request_path: str) -> None:
         execute_link_scripts=True,
         show_progress=False,
     )
-    print(json.dumps({"seconds": time.perf_counter() - started}))
+    seconds = time.perf_counter() - started
+    max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "max_rss_kb": max_rss_kb}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,146 @@
+/**
+ * Installer benchmark: a ~50-package, ~200 MB fixture environment served over loopback HTTP, installed
+ * cold (empty package cache) and warm (cache filled) by gitenv's builtin installer and by py-rattler in
+ * the same run. Prints times, the gitenv/py-rattler ratios (goals: warm <= 1.5x, cold <= 2x) and the
+ * peak memory of each installer process. Not part of the tests.
+ *
+ *   npx tsx bench/install.ts [--packages 50] [--mb 200] [--runs 1]
+ *
+ * Each gitenv install runs in a child process of its own (this file with --child), so its peak RSS
+ * is its own and not the fixture builder's.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LockedPackage } from '../src/conda/types.js';
+import { BuiltinInstaller } from '../src/installer/builtin-installer.js';
+import { MemoryLogger } from '../src/util/logger.js';
+import { fixturePackages, lockedPackage, pythonPackage, systemPython } from '../tests/conformance/fixture-env.js';
+import { hasPyRattler, rattlerInstall } from '../tests/conformance/prefix-snapshot.js';
+import { buildChannel, serveChannel, type PackageSpec } from '../tests/fixtures/channel/index.js';
+
+interface ChildRequest {
+  packages: LockedPackage[];
+  prefix: string;
+  cache: string;
+}
+
+interface Measure {
+  seconds: number;
+  maxRssKb: number;
+}
+
+const self = fileURLToPath(import.meta.url);
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** ~`mb` MB over `count` packages: binaries, text with placeholders, python modules, soft links. */
+function syntheticPackages(count: number, mb: number): PackageSpec[] {
+  const perPackage = Math.floor((mb * 1e6) / count);
+  const specs: PackageSpec[] = [];
+  for (let i = 0; i < count; i++) {
+    const files: PackageSpec['files'] = {};
+    const big = Math.floor(perPackage * 0.7);
+    files[`lib/libbench${i}.so.1`] = { content: Buffer.concat([randomBytes(big), Buffer.from('\0@PREFIX@/lib\0')]), mode: 0o755, prefix: 'binary' };
+    const small = Math.floor((perPackage - big) / 60);
+    for (let f = 0; f < 60; f++) files[`share/bench${i}/data/file${f}.dat`] = randomBytes(small);
+    for (let f = 0; f < 20; f++) files[`share/bench${i}/doc/page${f}.txt`] = `page ${f} of package ${i}\n`.repeat(20);
+    files[`bin/bench${i}-config`] = { content: `#!/bin/sh\necho @PREFIX@\n`, mode: 0o755, prefix: 'text' };
+    files[`include/bench${i}.h`] = `#define BENCH_PREFIX "@PREFIX@"\n`.replace('@PREFIX@', '/nowhere');
+    specs.push({ name: `bench${i}`, version: '1.0', build: `h${i}_0`, files, softlinks: { [`lib/libbench${i}.so`]: `libbench${i}.so.1` } });
+  }
+  return specs;
+}
+
+async function child(requestFile: string): Promise<void> {
+  const request = JSON.parse(await fs.readFile(requestFile, 'utf8')) as ChildRequest;
+  const staging = `${request.prefix}.staging`;
+  const started = process.hrtime.bigint();
+  await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger: new MemoryLogger() });
+  await fs.rename(staging, request.prefix);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stdout.write(JSON.stringify({ seconds, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
+}
+
+function gitenvInstall(work: string, request: ChildRequest): Promise<Measure> {
+  const file = path.join(work, `request-${path.basename(request.prefix)}.json`);
+  return fs.writeFile(file, JSON.stringify(request)).then(
+    () =>
+      new Promise((resolve, reject) => {
+        execFile(process.execPath, [...process.execArgv, self, '--child', file], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop() as string) as Measure),
+        );
+      }),
+  );
+}
+
+async function main(): Promise<void> {
+  const count = arg('packages', 50);
+  const mb = arg('mb', 200);
+  const runs = arg('runs', 1);
+  const py = systemPython();
+  if (!py) throw new Error('python3 is needed (the fixture python package wraps it)');
+  const rattler = await hasPyRattler();
+  if (!rattler) console.warn('!!! py-rattler is not installed (bash .ci/setup-extra): measuring gitenv alone');
+
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-install-'));
+  try {
+    const specs = [pythonPackage(py), ...fixturePackages(py).filter((s) => s.name !== 'python'), ...syntheticPackages(count - 4, mb)];
+    let t = Date.now();
+    const channel = await buildChannel(path.join(work, 'srv', 'bench-channel'), specs);
+    const totalMb = channel.packages.reduce((n, p) => n + p.size, 0) / 1e6;
+    console.log(`fixture: ${channel.packages.length} packages, ${totalMb.toFixed(0)} MB of archives (built in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    const server = await serveChannel(path.join(work, 'srv'), { lifetimeMs: 3_600_000 });
+    try {
+      const url = `${server.url}/bench-channel`;
+      const packages = channel.packages.map((p) => lockedPackage(p, url));
+      const forRattler = packages.map((p) => ({ ...p, dir: channel.dir }));
+      const rows: { name: string; cold: Measure; warm: Measure }[] = [];
+      for (let r = 0; r < runs; r++) {
+        t = Date.now();
+        const gCache = path.join(work, `g-cache-${r}`);
+        const gCold = await gitenvInstall(work, { packages, prefix: path.join(work, `g-cold-${r}`), cache: gCache });
+        const gWarm = await gitenvInstall(work, { packages, prefix: path.join(work, `g-warm-${r}`), cache: gCache });
+        rows.push({ name: 'gitenv', cold: gCold, warm: gWarm });
+        if (rattler) {
+          const rCache = path.join(work, `r-cache-${r}`);
+          const rCold = await rattlerInstall(forRattler, path.join(work, `r-cold-${r}`), rCache, work);
+          const rWarm = await rattlerInstall(forRattler, path.join(work, `r-warm-${r}`), rCache, work);
+          rows.push({ name: 'py-rattler', cold: rCold, warm: rWarm });
+        }
+        await Promise.all((await fs.readdir(work)).filter((n) => /^(g|r)-/.test(n)).map((n) => fs.rm(path.join(work, n), { recursive: true, force: true })));
+      }
+      report(rows, totalMb);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb: number): void {
+  const best = (name: string, key: 'cold' | 'warm') =>
+    rows.filter((r) => r.name === name).reduce((a, r) => (r[key].seconds < a.seconds ? r[key] : a), { seconds: Infinity, maxRssKb: 0 });
+  const peak = (name: string) => Math.max(...rows.filter((r) => r.name === name).flatMap((r) => [r.cold.maxRssKb, r.warm.maxRssKb]));
+  console.log('\ninstaller    cold (s)   warm (s)   peak RSS (MB)');
+  for (const name of ['gitenv', 'py-rattler']) {
+    if (!rows.some((r) => r.name === name)) continue;
+    console.log(`${name.padEnd(12)} ${best(name, 'cold').seconds.toFixed(2).padStart(8)}   ${best(name, 'warm').seconds.toFixed(2).padStart(8)}   ${(peak(name) / 1024).toFixed(0).padStart(13)}`);
+  }
+  console.log(`gitenv cold throughput: ${(totalMb / best('gitenv', 'cold').seconds).toFixed(0)} MB/s of archives`);
+  if (rows.some((r) => r.name === 'py-rattler')) {
+    const cold = best('gitenv', 'cold').seconds / best('py-rattler', 'cold').seconds;
+    const warm = best('gitenv', 'warm').seconds / best('py-rattler', 'warm').seconds;
+    console.log(`ratio gitenv / py-rattler: cold ${cold.toFixed(2)}x (goal <= 2), warm ${warm.toFixed(2)}x (goal <= 1.5)`);
+  }
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3]);
+else await main();
