@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../phases/settings.js';
+import { GitenvError } from '../util/errors.js';
 
 /** The completion marker, written last into the staging prefix. */
 export const MARKER_FILE = path.join('conda-meta', 'gitenv.json');
@@ -38,7 +39,11 @@ export interface DeployMarker {
   sizeBytes?: number;
 }
 
+/** `<target>/<env>`. A name that could leave the target or hide among gitenv's own entries is refused. */
 export function envDir(target: string, env: string): string {
+  if (env === '' || env.startsWith('.') || /[/\\\0]/.test(env)) {
+    throw new GitenvError(`"${env}" cannot be deployed: an environment directory name must not start with "." or hold "/"`);
+  }
   return path.join(target, env);
 }
 

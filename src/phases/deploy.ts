@@ -1,4 +1,4 @@
-import { deployEnv, type InstallFn } from '../deploy/deploy-env.js';
+import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/deploy-env.js';
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
 import { summaryMarkdown, type EnvOutcome } from '../deploy/outcome.js';
@@ -7,7 +7,7 @@ import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection
 import type { InstallerEngine } from '../engines/types.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { EnvRepository, latestTag, tagsOf, type RepositorySnapshot } from '../repo/env-repository.js';
-import { ConfigurationError } from '../util/errors.js';
+import { ConfigurationError, errorMessage } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
 import { VERSION } from '../version.js';
 import type { FailedEnv, PhaseResult } from './result.js';
@@ -43,7 +43,7 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
       reportProblems(selection, failed, services);
       if (selection.prefixes.length === 0 && selection.links.size === 0) continue;
       const outcome = await logger.group(`Deploying ${state.env}`, () =>
-        deployEnv(selection, {
+        deployEnvSafely(selection, {
           target: settings.target,
           envLabels: settings.envLabels,
           dryRun: settings.dryRun,
@@ -63,6 +63,17 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
     return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun) };
   } finally {
     await repo.close();
+  }
+}
+
+/** deployEnv, with anything unexpected turned into this environment's failure (the others go on). */
+async function deployEnvSafely(selection: EnvSelection, options: EnvDeployOptions): Promise<EnvOutcome> {
+  try {
+    return await deployEnv(selection, options);
+  } catch (err) {
+    const message = errorMessage(err);
+    options.logger.error(`${selection.env}: ${message}`);
+    return { env: selection.env, prefixes: [], links: [], pruned: [], leftovers: [], error: message };
   }
 }
 

@@ -170,3 +170,54 @@ async function channelWithNewerPython(): Promise<void> {
   channel = await buildSeedChannel(channel.dir, { newerPython: true });
 }
 
+
+test('channel credentials stay in memory: the deploy works, and no file under the target nor any log line holds them', async () => {
+  const user = 'deploy-user';
+  const key = 's3cr3t-api-key-42';
+  const guarded = await serveChannel(path.join(fx.root, 'channels'), { auth: { user, password: key } });
+  try {
+    const url = `${guarded.url}/seed`;
+    await tagManifest(fx, 'default', 'env-default-2026_01_01', url, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+    const denied = await runDeploy();
+    expect(denied.result.failed.map((f) => f.env)).toEqual(['default']);
+    expect(denied.result.failed[0].message).toMatch(/401/);
+
+    const { result, logger } = await runDeploy({ apiUser: user, apiKey: key });
+    expect(result.failed).toEqual([]);
+    expect(guarded.requests.filter((r) => r.status === 200).length).toBeGreaterThan(0);
+    const basic = Buffer.from(`${user}:${key}`).toString('base64');
+    const found = await filesContaining(target, [key, basic]);
+    expect(found).toEqual([]);
+    expect(logger.text()).not.toContain(key);
+    expect(result.summary).not.toContain(key);
+  } finally {
+    await guarded.close();
+  }
+});
+
+test('with a mirror, packages come from <mirror>/<last segment of the channel>', async () => {
+  // The locked channel does not answer at all: everything must come through the mirror.
+  const dead = 'http://127.0.0.1:9/seed';
+  await tagManifest(fx, 'default', 'env-default-2026_01_01', dead, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  const { result } = await runDeploy({ mirror: server.url });
+  expect(result.failed).toEqual([]);
+  expect(server.requests.some((r) => r.path.startsWith('/seed/linux-64/python-'))).toBe(true);
+  expect(await link('default', 'latest')).toBe('2026_01_01');
+});
+
+/** Files under `root` whose bytes contain any of `needles`. */
+async function filesContaining(root: string, needles: string[]): Promise<string[]> {
+  const hits: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else if (entry.isFile()) {
+        const bytes = await fs.readFile(p);
+        if (needles.some((n) => bytes.includes(n))) hits.push(p);
+      }
+    }
+  };
+  await walk(root);
+  return hits;
+}

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   compareDeployedNames,
+  envDir,
   findLeftovers,
   isComplete,
   listDeployedNames,
@@ -97,4 +98,9 @@ test('deployed names sort by date then suffix; other entries are not deployed pr
   for (const n of ['2026_01_02-1', '2026_01_02', 'notes', '.staging-2026_01_03-ab']) await fs.mkdir(path.join(dir, n), { recursive: true });
   await fs.symlink('2026_01_02', path.join(dir, '2026_09_09'));
   expect(await listDeployedNames(dir)).toEqual(['2026_01_02', '2026_01_02-1']);
+});
+
+test('environment directories never leave the target nor hide among its own entries', () => {
+  expect(envDir('/t', 'default')).toBe('/t/default');
+  for (const bad of ['', '.', '..', '.pkg_cache', 'a/b', '..\\x']) expect(() => envDir('/t', bad)).toThrow(/cannot be deployed/);
 });
