@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as io from '@actions/io';
 import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from '../net/retry.js';
-import { CommandError, tailLines } from '../util/errors.js';
+import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { authHeaderConfig, redactUrl } from './auth.js';
 
@@ -79,6 +79,9 @@ export class GitCommandManager {
     const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
     const name = await runGit(gitPath, ['config', '--get', 'user.name'], env);
     const email = await runGit(gitPath, ['config', '--get', 'user.email'], env);
+    if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
+      await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
+    }
     return new GitCommandManager(gitPath, gitDir, options, name.exitCode === 0 && email.exitCode === 0);
   }
 
@@ -250,6 +253,16 @@ function gitEnvironment(base: NodeJS.ProcessEnv, options: GitOptions, hasIdentit
   }
   if (count > 0) env.GIT_CONFIG_COUNT = String(count);
   return env;
+}
+
+/** Refuses a git older than `min`, which would silently ignore what gitenv relies on. */
+async function requireGitVersion(gitPath: string, env: NodeJS.ProcessEnv, min: [number, number], why: string): Promise<void> {
+  const out = (await runGit(gitPath, ['--version'], env)).stdout.toString('utf8');
+  const m = /(\d+)\.(\d+)/.exec(out);
+  if (!m) return;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  if (major > min[0] || (major === min[0] && minor >= min[1])) return;
+  throw new ConfigurationError(`gitenv needs git ${min.join('.')} or newer ${why}; found ${out.trim()}`);
 }
 
 function runGit(gitPath: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer): Promise<GitResult> {
