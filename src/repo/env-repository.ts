@@ -4,8 +4,9 @@
  *
  * Public API (the phases code against this):
  *
- *   const repo = await EnvRepository.open({ repository, token, workDir, logger });
+ *   const repo = await EnvRepository.open({ repository, token, workDir, logger, env });
  *   try {
+ *     repo.displayName                           // the remote for messages, credentials removed
  *     const snap = await repo.snapshot();        // envs (with labels), manifests, tags; warns per skipped branch
  *     snap.envs: EnvBranch[]                     // {name, branch, commit, labels: {label: tag}}
  *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
@@ -22,6 +23,9 @@
  *                                                // commit on the head, push; when the remote moved,
  *                                                // fetch, redo the change on the new head, push again
  *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
+ *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
+ *     await repo.refresh([branches])             // fetch again (all, or just these branches)
+ *     repo.git                                   // the GitCommandManager, for anything else
  *   } finally {
  *     await repo.close();                        // removes the temporary repository
  *   }

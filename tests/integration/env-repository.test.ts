@@ -180,6 +180,7 @@ test('a repository that does not exist is a clear error and leaves no temporary 
     /git fetch from .*nope failed/,
   );
   expect(await fs.readdir(fx.root)).toEqual(before);
+  expect(logger.text()).not.toContain('retrying'); // not a network failure: no retry
 });
 
 test('file:// URLs work', async () => {
