@@ -99,6 +99,7 @@ async function makePlan(selection: EnvSelection, dir: string, options: EnvDeploy
 
 async function deployLocked(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<EnvOutcome> {
   const { logger } = options;
+  logger.debug(`deploy: holding the lock on ${dir}`);
   const outcome: EnvOutcome = { env: selection.env, prefixes: [], links: [], pruned: [], leftovers: await removeLeftovers(dir) };
   for (const l of outcome.leftovers) logger.info(`Removed ${l}, left by an interrupted deploy`);
 
@@ -119,17 +120,25 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
   return outcome;
 }
 
+/**
+ * Builds one prefix in staging and renames it into place. Each step says so in the debug log
+ * (GITENV_DEBUG), which is where the crash tests find the moment to kill a deploy.
+ */
 async function installOne(selected: SelectedPrefix, dir: string, prefix: string, options: EnvDeployOptions): Promise<PrefixOutcome> {
   const { logger } = options;
   const started = Date.now();
   const staging = await makeStagingDir(dir, selected.deployedName);
   try {
     logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
+    logger.debug(`deploy: staging ${staging}`);
     const facts = await options.install(selected, staging, prefix);
     const sizeBytes = await condaMetaSize(staging);
     await writeMarker(staging, { ...facts, time: options.now().toISOString(), sizeBytes });
-    const { replaced } = await moveIntoPlace(staging, prefix);
+    logger.debug(`deploy: marker written in ${staging}`);
+    const { replaced, kept } = await moveIntoPlace(staging, prefix);
+    logger.debug(`deploy: ${staging} renamed to ${prefix}`);
     if (replaced) logger.warning(`${prefix} had no completion marker (made by the old tool or by hand): replaced`);
+    if (kept) logger.warning(`${prefix} was completed meanwhile by another deploy (its lock was lost): kept that one`);
     const seconds = (Date.now() - started) / 1000;
     logger.info(`Installed ${selected.env}/${selected.deployedName}: ${facts.packages} packages, ${formatBytes(sizeBytes)} in ${seconds.toFixed(2)} s`);
     return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds };
@@ -148,6 +157,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
 async function relink(selection: EnvSelection, dir: string, options: EnvDeployOptions, allInstalled: boolean): Promise<LinkChange[]> {
   const current = await readLabelLinks(dir);
   const changes = planLinks(current, selection.links, (l) => allInstalled && mayRemoveLabel(selection, l, options.envLabels));
+  options.logger.debug(`deploy: relinking ${selection.env}: ${changes.map((c) => `${c.label}→${c.to ?? '(removed)'}`).join(', ') || 'nothing to change'}`);
   const { applied, skipped } = await applyLinks(dir, changes);
   for (const c of applied) logLinkChange(selection.env, c, options.logger, false);
   for (const c of skipped) options.logger.warning(`${selection.env}/${c.label} stays at ${c.from ?? '(nothing)'}: ${c.tag} is not deployed`);

@@ -30,7 +30,7 @@ export interface EnvLockOptions {
   logger: Logger;
   /** Give up after waiting this long (ms); default 30 minutes: an install can take a while. */
   timeoutMs?: number;
-  /** A lock whose mtime is older than this is stale (ms, min 2000); default 20 s. */
+  /** A lock whose mtime is older than this is stale (ms, min 2000); default 60 s, refreshed every half of it. */
   staleMs?: number;
   /** Pause between attempts (ms); default 500. */
   pollMs?: number;
@@ -56,7 +56,7 @@ export function holderPath(dir: string): string {
 
 /** Takes the lock on `dir` (created if missing), waiting up to `timeoutMs` while someone holds it. */
 export async function acquireEnvLock(dir: string, options: EnvLockOptions): Promise<EnvLock> {
-  const { logger, timeoutMs = 30 * 60_000, staleMs = 20_000, pollMs = 500, reportEveryMs = 60_000 } = options;
+  const { logger, timeoutMs = 30 * 60_000, staleMs = 60_000, pollMs = 500, reportEveryMs = 60_000 } = options;
   await fs.mkdir(dir, { recursive: true });
   const started = Date.now();
   let lastReport = -Infinity;

@@ -101,21 +101,25 @@ export async function writeMarker(stagingDir: string, marker: DeployMarker): Pro
 /**
  * Moves a complete staging prefix to its final name. A directory already standing there without a
  * marker (a prefix made by the old tool, or by hand) is moved aside first and removed afterwards;
- * readers that hold files open keep them (rename never touches inodes).
+ * readers that hold files open keep them (rename never touches inodes). A complete prefix already
+ * there (only possible if the environment's lock was lost) is kept and the staging one dropped.
  */
-export async function moveIntoPlace(stagingDir: string, prefix: string): Promise<{ replaced: boolean }> {
-  let replaced = false;
+export async function moveIntoPlace(stagingDir: string, prefix: string): Promise<{ replaced: boolean; kept?: boolean }> {
   try {
     await fs.rename(stagingDir, prefix);
+    return { replaced: false };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    const trash = await moveToTrash(prefix);
-    await fs.rename(stagingDir, prefix);
-    await fs.rm(trash, { recursive: true, force: true });
-    replaced = true;
   }
-  return { replaced };
+  if (await isComplete(prefix)) {
+    await fs.rm(stagingDir, { recursive: true, force: true });
+    return { replaced: false, kept: true };
+  }
+  const trash = await moveToTrash(prefix);
+  await fs.rename(stagingDir, prefix);
+  await fs.rm(trash, { recursive: true, force: true });
+  return { replaced: true };
 }
 
 /** Renames a directory to a hidden trash name beside it (atomic), to be removed at leisure. */

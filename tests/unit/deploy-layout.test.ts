@@ -104,3 +104,16 @@ test('environment directories never leave the target nor hide among its own entr
   expect(envDir('/t', 'default')).toBe('/t/default');
   for (const bad of ['', '.', '..', '.pkg_cache', 'a/b', '..\\x']) expect(() => envDir('/t', bad)).toThrow(/cannot be deployed/);
 });
+
+test('a complete prefix already under the final name is kept; the staging one is dropped', async () => {
+  const dir = path.join(tmp, 'default');
+  const prefix = path.join(dir, '2026_01_02');
+  for (const content of ['first', 'second']) {
+    const staging = await makeStagingDir(dir, '2026_01_02');
+    await fs.writeFile(path.join(staging, 'which'), content);
+    await writeMarker(staging, marker('env-default-2026_01_02'));
+    await moveIntoPlace(staging, prefix);
+  }
+  expect(await fs.readFile(path.join(prefix, 'which'), 'utf8')).toBe('first');
+  expect(await fs.readdir(dir)).toEqual(['2026_01_02']);
+});
