@@ -103,6 +103,7 @@ export class BuiltinInstaller implements InstallerEngine {
           onBytes: progress.add,
         }),
     });
+    await cache.sweep();
     try {
       return await mapLimit(request.packages, request.concurrency ?? 4, async (pkg) => {
         const entry = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));

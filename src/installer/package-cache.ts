@@ -53,6 +53,21 @@ export class PackageCache {
     private readonly options: PackageCacheOptions,
   ) {}
 
+  /**
+   * Removes what killed runs left behind: scratch extractions, partial downloads and trash older than
+   * `olderThanMs` (live ones are younger: an entry is filled in minutes, not hours).
+   */
+  async sweep(olderThanMs = 3_600_000): Promise<void> {
+    const names = await fs.readdir(this.root).catch(() => [] as string[]);
+    const limit = Date.now() - olderThanMs;
+    for (const name of names) {
+      if (!/^\.(extract|trash)-|\.partial-\d+-[0-9a-f]+$/.test(name)) continue;
+      const full = path.join(this.root, name);
+      const st = await fs.lstat(full).catch(() => undefined);
+      if (st && st.mtimeMs < limit) await fs.rm(full, { recursive: true, force: true });
+    }
+  }
+
   /** The extracted package for `pkg`, downloading (from `fetchUrl`) and extracting when needed. */
   async ensure(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
     await fs.mkdir(this.root, { recursive: true });

@@ -57,6 +57,18 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     expect(await tree(path.join(dest, 'info'))).toEqual(expect.arrayContaining(['index.json', 'paths.json', 'files']));
   });
 
+  test('every file is complete when extraction resolves (many files, some large)', async () => {
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 150; i++) files[`share/many/f${i}.bin`] = Buffer.alloc(i % 10 === 0 ? 300_000 : 2_000, i);
+    const built = await buildPackage({ name: 'many', version: '1.0', format, files }, path.join(work, 'ch'));
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await extractPackage(built.path, dest, built.dist);
+    for (const [p, data] of Object.entries(files)) {
+      expect({ p, ok: (await fs.readFile(path.join(dest, p))).equals(data) }).toEqual({ p, ok: true });
+    }
+  });
+
   const absoluteTarget = () => path.join(work, 'abs-evil.txt');
   const hostile: [string, () => TarEntry[], string][] = [
     ['a ../ traversal', () => [{ path: '../../evil.txt', data: 'x' }], 'leaves its directory'],

@@ -151,3 +151,17 @@ test('a hostile archive leaves neither an entry nor a scratch directory', async 
   await expect(cache(built).ensure(locked(built), 'unused')).rejects.toThrow(`${built.dist}: refused`);
   expect((await fs.readdir(cacheDir)).sort()).toEqual([built.fn]);
 });
+
+test('sweep removes what killed runs left behind, once old, and nothing else', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  const c = cache(built);
+  await c.ensure(locked(built), 'unused');
+  const leftovers = [`.extract-${built.dist}-123-abcd1234`, `.trash-${built.dist}-0badf00d`, `${built.fn}.partial-123-deadbeef`];
+  for (const name of leftovers) await fs.mkdir(path.join(cacheDir, name));
+  const young = `.extract-${built.dist}-456-feedface`;
+  await fs.mkdir(path.join(cacheDir, young));
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  for (const name of leftovers) await fs.utimes(path.join(cacheDir, name), old, old);
+  await c.sweep();
+  expect((await fs.readdir(cacheDir)).sort()).toEqual([young, built.dist, built.fn].sort());
+});
