@@ -3,12 +3,12 @@
 // directory (a bare `origin`) and a channel built by the fixture builder. Also checks that each
 // .env.example names exactly the inputs of its action.yml, so the examples cannot drift.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { buildChannel, type BuiltChannel } from '../fixtures/channel/channel.js';
-import { exec, GIT_ENV, git, localAction, makeOrigin, parseDotenv, ROOT, writeEnvFile } from './local-action-support.js';
+import { git, localAction, makeOrigin, parseDotenv, ROOT, writeEnvFile } from './local-action-support.js';
 
 const PHASES = ['resolve', 'autotag', 'label', 'deploy', 'setup'];
 
@@ -30,48 +30,6 @@ describe('each action has a .env.example for local runs', () => {
       .map((k) => k.slice('INPUT_'.length));
     expect(inputs).toContain('PHASE');
     for (const input of inputs) expect(names).toContain(input);
-  });
-});
-
-describe('autotag under npx local-action', () => {
-  let tmp: string;
-
-  beforeAll(async () => {
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'gitenv-local-autotag-'));
-  });
-
-  afterAll(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
-
-  test('tags the head of a manifest branch made by the old tool, once', async () => {
-    const spec = 'channels:\n - defaults\nenv:\n - python\n';
-    const { origin, work } = await makeOrigin(tmp, spec);
-    // manifest/default as conda-gitenv left it on 2015-11-12 (spaces, trailing slash, no env.lock).
-    await git(work, 'checkout', '--quiet', '--orphan', 'manifest/default');
-    await writeFile(path.join(work, 'env.manifest'), 'https://repo.continuum.io/pkgs/free/linux-64/   python-3.5.0-1\n');
-    await git(work, 'add', 'env.spec', 'env.manifest');
-    await exec('git', ['commit', '--quiet', '-m', 'Manifest update for default'], {
-      cwd: work,
-      env: { ...GIT_ENV, GIT_AUTHOR_DATE: '2015-11-12T10:54:00Z', GIT_COMMITTER_DATE: '2015-11-12T10:54:00Z' },
-    });
-    await git(work, 'push', '--quiet', origin, 'manifest/default');
-
-    const summary = path.join(tmp, 'autotag-summary.md');
-    const envFile = await writeEnvFile('autotag', tmp, { INPUT_REPOSITORY: origin, 'INPUT_DRY-RUN': 'false', GITHUB_STEP_SUMMARY: summary });
-    const first = await localAction('autotag', envFile);
-    expect(first.errors).toEqual([]);
-    expect(JSON.parse(first.outputs.tags)).toEqual(['env-default-2015_11_12']);
-    expect(first.log).toContain('Pushing tag env-default-2015_11_12');
-    expect(await git(origin, 'cat-file', '-t', 'env-default-2015_11_12')).toBe('tag');
-    expect(await git(origin, 'rev-parse', 'env-default-2015_11_12^{commit}')).toBe(await git(origin, 'rev-parse', 'manifest/default'));
-    expect(await readFile(summary, 'utf8')).toContain('env-default-2015_11_12');
-
-    // The head carries a tag of its environment now: nothing more to do.
-    const second = await localAction('autotag', envFile);
-    expect(second.errors).toEqual([]);
-    expect(JSON.parse(second.outputs.tags)).toEqual([]);
-    expect(await git(origin, 'tag', '--list')).toBe('env-default-2015_11_12');
   });
 });
 
