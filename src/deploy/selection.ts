@@ -6,7 +6,7 @@
 import { LATEST_LABEL } from '../repo/names.js';
 import { compareTagNames, parseTag } from '../repo/tags.js';
 import { matchesAny } from '../util/glob.js';
-import type { WantedLink } from './symlinks.js';
+import { isLabelName, type WantedLink } from './symlinks.js';
 
 /** What the repository says about one environment (read by the phase from git). */
 export interface EnvState {
@@ -64,6 +64,10 @@ export function selectEnv(state: EnvState, envLabels: readonly string[]): EnvSel
   const byTag = new Map<string, SelectedPrefix>();
   for (const [label, tag] of [...all].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (!matchesAny(`${state.env}/${label}`, envLabels)) continue;
+    if (!isLabelName(label)) {
+      selection.problems.push({ label, message: `labels/${label}.txt: "${label}" cannot name a symlink beside the prefixes (hidden, or shaped like a deployed name)` });
+      continue;
+    }
     const parsed = parseTag(tag);
     const target = state.tags.get(tag);
     if (!parsed || parsed.env !== state.env) {

@@ -10,6 +10,8 @@ const state: EnvState = {
     ['pre-prod', 'env-default-2026_01_02-1'],
     ['broken', 'env-default-2025_05_05'],
     ['foreign', 'env-other-2026_01_01'],
+    ['.gitenv.lock', 'env-default-2026_01_01'],
+    ['2026_01_02', 'env-default-2026_01_01'],
   ]),
   tags: new Map([
     ['env-default-2026_01_01', { commit: 'c1', date: day('2026-01-01') }],
@@ -30,8 +32,9 @@ test('labelled tags and latest become prefixes, one per tag, with their labels',
     { env: 'default', tag: 'env-default-2026_01_02-1', deployedName: '2026_01_02-1', commit: 'c3', labels: ['latest', 'next', 'pre-prod'] },
   ]);
   expect(sel.links.get('pre-prod')).toEqual({ deployedName: '2026_01_02-1', tag: 'env-default-2026_01_02-1' });
-  expect(sel.problems.map((p) => p.label)).toEqual(['broken', 'foreign']);
-  expect(sel.problems[1].message).toMatch(/not a tag of default/);
+  expect(sel.problems.map((p) => p.label)).toEqual(['.gitenv.lock', '2026_01_02', 'broken', 'foreign']);
+  expect(sel.problems[3].message).toMatch(/not a tag of default/);
+  expect(sel.problems[0].message).toMatch(/cannot name a symlink/);
 });
 
 test('env-labels globs on <env>/<label> filter what is deployed and what may be unlinked', () => {
