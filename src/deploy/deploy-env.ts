@@ -61,7 +61,8 @@ export async function deployEnv(selection: EnvSelection, options: EnvDeployOptio
   const plan = await makePlan(selection, dir, options);
   const nothingToDo = plan.missing.length + plan.links.length + plan.leftovers.length + plan.prune.length === 0;
   if (nothingToDo || options.dryRun) {
-    if (!nothingToDo) reportPlan(selection, plan, options.logger);
+    if (nothingToDo) options.logger.info(`${selection.env} is up to date (${countOf(selection.prefixes.length, 'prefix', 'prefixes')}, ${countOf(selection.links.size, 'label', 'labels')})`);
+    else reportPlan(selection, plan, options.logger);
     return { env: selection.env, prefixes: statusFromPlan(selection, dir, plan), links: plan.links, pruned: plan.prune, leftovers: plan.leftovers };
   }
   try {
@@ -192,6 +193,8 @@ function statusFromPlan(selection: EnvSelection, dir: string, plan: EnvPlan): Pr
     return prefixOutcome(p, path.join(dir, p.deployedName), marker ? 'up to date' : 'would install', marker?.sizeBytes);
   });
 }
+
+const countOf = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 function prefixOutcome(p: SelectedPrefix, prefix: string, status: PrefixOutcome['status'], sizeBytes?: number): PrefixOutcome {
   return { env: p.env, tag: p.tag, deployedName: p.deployedName, prefix, labels: p.labels, status, sizeBytes };
