@@ -1,0 +1,178 @@
+/**
+ * Crashes: a deploy (the CLI bundle, as a child process) is SIGKILLed at 30 exact points spread over
+ * downloading, extracting into the package cache, linking the prefix, writing its records and marker,
+ * moving it into place and switching the label symlinks. The points are reached deterministically:
+ * tests/reliability/kill-hook.mjs is preloaded into the child and kills it at the n-th matching
+ * file-system call (one more point stalls a download body on the loopback server and kills the
+ * process while it waits).
+ *
+ * Each case starts from the same deployed state (environment `app` at its first tag with labels, and
+ * an unrelated environment `other`), deploys a second tag with new packages and moved labels, and
+ * after the kill checks: every label points at a complete prefix, no final name lacks its marker, the
+ * package cache is complete or recognisably incomplete. Then a re-run must succeed and leave exactly
+ * what an uninterrupted deploy leaves (file trees, modes, contents, link targets, hard links).
+ */
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { GitFixture } from '../fixtures/git-repo.js';
+import { buildAppChannel, type AppChannel } from './support/app-channel.js';
+import { ensureCli, runCli, runCliOk, startCli, waitFor, type KillPoint } from './support/cli.js';
+import { Counters, recordFigures } from './support/figures.js';
+import { setLabel, tagLock } from './support/repo.js';
+import { ageLocks, checkDeployInvariants, inspectCache, snapshotEnvs, type CacheState } from './support/tree.js';
+
+type Stage = 'download' | 'extract' | 'link' | 'relink';
+interface Point {
+  stage: Stage;
+  what: string;
+  kill: KillPoint | 'stall-body';
+  /** Kill the re-run too, here; a third run must then complete. */
+  thenKill?: KillPoint;
+  /** Leave the dead holder's package-cache locks to go stale by themselves (slow: the stale period). */
+  naturalStale?: boolean;
+}
+
+const k = (op: string, match: string, n: number, when: 'before' | 'after' = 'before'): KillPoint => ({ op, match, n, when });
+
+const POINTS: Point[] = [
+  { stage: 'download', what: 'before the first download writes a byte', kill: k('open', '.partial-', 1) },
+  { stage: 'download', what: 'with four downloads open', kill: k('open', '.partial-', 4, 'after') },
+  { stage: 'download', what: 'with all six downloads open', kill: k('open', '.partial-', 6, 'after') },
+  { stage: 'download', what: 'in the middle of a body (server stalls it half sent)', kill: 'stall-body' },
+  { stage: 'download', what: 'a verified archive not yet renamed into the cache', kill: k('rename', '.partial-', 1) },
+  { stage: 'download', what: 'just after the third archive is in place', kill: k('rename', '.partial-', 3, 'after'), naturalStale: true },
+  { stage: 'download', what: 'before the last archive is renamed', kill: k('rename', '.partial-', 6) },
+  { stage: 'extract', what: 'with an empty extraction scratch directory', kill: k('mkdir', '/.extract-', 1, 'after') },
+  { stage: 'extract', what: 'before the first extracted file is written', kill: k('open', '/.extract-', 1) },
+  { stage: 'extract', what: 'after 30 extracted files', kill: k('open', '/.extract-', 30, 'after') },
+  { stage: 'extract', what: 'after 80 extracted files', kill: k('open', '/.extract-', 80, 'after') },
+  { stage: 'extract', what: 'extracted and verified, completion marker not written', kill: k('writeFile', 'repodata_record.json', 2, 'after') },
+  { stage: 'extract', what: 'marker written, scratch not yet renamed', kill: k('writeFile', '.gitenv-complete.json', 1, 'after') },
+  { stage: 'extract', what: 'before the first cache entry is renamed into place', kill: k('rename', '/.extract-', 1) },
+  { stage: 'extract', what: 'just after the third cache entry is in place', kill: k('rename', '/.extract-', 3, 'after') },
+  { stage: 'extract', what: 'just after the last cache entry is in place', kill: k('rename', '/.extract-', 6, 'after') },
+  { stage: 'link', what: 'before the first hard link into staging', kill: k('link', '/.staging-', 1) },
+  { stage: 'link', what: 'after 20 hard links', kill: k('link', '/.staging-', 20, 'after') },
+  { stage: 'link', what: 'after 50 hard links', kill: k('link', '/.staging-', 50, 'after') },
+  { stage: 'link', what: 'after the first soft link', kill: k('symlink', '/.staging-', 1, 'after') },
+  { stage: 'link', what: 'after the first prefix-replaced file', kill: k('writeFile', '/.staging-', 1, 'after') },
+  { stage: 'link', what: 'post-link done, before the first conda-meta record', kill: k('writeFile', 'conda-meta', 1) },
+  { stage: 'link', what: 'conda-meta written, completion marker not', kill: k('appendFile', 'history', 1, 'after') },
+  { stage: 'link', what: 'completion marker opened but empty', kill: k('open', 'gitenv.json', 1, 'after') },
+  { stage: 'link', what: 'complete staging prefix not yet moved into place', kill: k('rename', '/.staging-', 1) },
+  { stage: 'relink', what: 'prefix in place, no label switched', kill: k('rename', '/.staging-', 1, 'after') },
+  { stage: 'relink', what: 'temporary label symlink made, not renamed', kill: k('symlink', '/.link-', 1, 'after') },
+  { stage: 'relink', what: 'first label switched, the others not', kill: k('rename', '/.link-', 1, 'after') },
+  { stage: 'relink', what: 'before the third label switch', kill: k('rename', '/.link-', 3) },
+  {
+    stage: 'link',
+    what: 'killed while linking, and the re-run killed while removing the leftover staging directory',
+    kill: k('link', '/.staging-', 10, 'after'),
+    thenKill: k('rm', '/.staging-', 1),
+  },
+];
+
+const counters = new Counters();
+let bundle: string;
+let fx: GitFixture;
+let app: AppChannel;
+let server: ChannelServer;
+let target: string;
+let base: string;
+let reference: string[];
+let referenceCache: CacheState;
+
+const deployArgs = () => ['deploy', fx.origin, target];
+
+beforeAll(async () => {
+  bundle = ensureCli();
+  fx = await GitFixture.create();
+  app = await buildAppChannel(path.join(fx.root, 'channels', 'app'));
+  server = await serveChannel(path.join(fx.root, 'channels'), { stallMs: 120_000 });
+  const url = `${server.url}/app`;
+  await tagLock(fx, 'app', 'env-app-2026_01_01', url, app.v1, '2026-01-01T10:00:00Z');
+  await tagLock(fx, 'other', 'env-other-2026_01_01', url, app.v1, '2026-01-01T10:00:00Z');
+  await setLabel(fx, 'app', 'current', 'env-app-2026_01_01');
+  target = path.join(fx.root, 'target');
+  base = path.join(fx.root, 'base');
+  await runCliOk(bundle, deployArgs());
+  execFileSync('cp', ['-a', target, base]);
+
+  await tagLock(fx, 'app', 'env-app-2026_01_02', url, app.v2, '2026-01-02T10:00:00Z');
+  await setLabel(fx, 'app', 'current', 'env-app-2026_01_02');
+  await setLabel(fx, 'app', 'next', 'env-app-2026_01_02');
+  await setLabel(fx, 'app', 'previous', 'env-app-2026_01_01');
+  await runCliOk(bundle, deployArgs());
+  reference = await snapshotEnvs(target);
+  referenceCache = await inspectCache(path.join(target, '.pkg_cache'), app.sha256);
+  expect(referenceCache.complete).toHaveLength(9);
+}, 300_000);
+
+afterAll(async () => {
+  await server?.close();
+  await fx?.cleanup();
+  await recordFigures('crash', { figures: counters.figures, details: counters.details });
+});
+
+async function restoreBase(): Promise<void> {
+  await fs.rm(target, { recursive: true, force: true });
+  execFileSync('cp', ['-a', base, target]);
+}
+
+/** Runs the deploy until it is killed at `kill`; fails when the point was never reached. */
+async function killedRun(kill: Point['kill']): Promise<void> {
+  if (kill === 'stall-body') {
+    server.clearRequests();
+    server.setFault({ match: 'big-2.0', fault: { type: 'stall', afterBytes: 50_000 } });
+    const { child, done } = startCli(bundle, deployArgs());
+    await waitFor(() => server.requests.some((r) => r.path.includes('big-2.0') && r.bytes > 0));
+    child.kill('SIGKILL');
+    const r = await done;
+    server.setFault(null);
+    expect(r.signal).toBe('SIGKILL');
+    return;
+  }
+  const r = await runCli(bundle, deployArgs(), { killAt: kill });
+  if (r.signal !== 'SIGKILL') throw new Error(`kill point ${JSON.stringify(kill)} was never reached (exit ${r.code}):\n${r.out}`);
+}
+
+/** The invariants that must hold whenever a deploy dies. */
+async function checkAfterKill(): Promise<void> {
+  const labels = await checkDeployInvariants(target);
+  expect(labels.other).toEqual({ latest: '2026_01_01' });
+  for (const [label, to] of Object.entries(labels.app)) {
+    expect([label, ['2026_01_01', '2026_01_02']]).toEqual([label, expect.arrayContaining([to])]);
+  }
+  const cache = await inspectCache(path.join(target, '.pkg_cache'), app.sha256);
+  counters.add('cache entries found incomplete after a kill (redone by the next run)', cache.incomplete.length);
+}
+
+test.each(POINTS.map((p, i) => [i + 1, p.stage, p.what, p] as const))('kill point %i (%s): %s', async (n, stage, what, point) => {
+  await restoreBase();
+  await killedRun(point.kill);
+  await checkAfterKill();
+  if (!point.naturalStale) await ageLocks(path.join(target, '.pkg_cache'));
+  if (point.thenKill) {
+    await killedRun(point.thenKill);
+    await checkAfterKill();
+    await ageLocks(path.join(target, '.pkg_cache'));
+  }
+
+  const out = await runCliOk(bundle, deployArgs());
+  expect(out).toMatch(/^Linking app\/\w+ to env-app-2026_01_0[12]$/m);
+  await checkDeployInvariants(target);
+  expect(await snapshotEnvs(target)).toEqual(reference);
+  const cache = await inspectCache(path.join(target, '.pkg_cache'), app.sha256);
+  expect(cache.complete).toEqual(referenceCache.complete);
+  expect(cache.archives).toEqual(referenceCache.archives);
+  // now and then, a further run finds nothing to do (not every time: each run costs a process)
+  if (n % 5 === 0) expect(await runCliOk(bundle, deployArgs())).not.toMatch(/Installing|Linking/);
+
+  counters.add('kill points survived');
+  counters.add(`kill points in ${stage}`);
+  if (point.thenKill) counters.add('re-runs also killed (and the third run completed)');
+  if (cache.leftovers.length > 0) counters.add('package-cache leftovers of killed runs still present after the re-run', cache.leftovers.length);
+  counters.note(`${stage}: ${what} — labels intact, re-run equal to an uninterrupted deploy`);
+});

@@ -1,0 +1,105 @@
+/**
+ * The CLI bundle as GitHub and users run it (`node <bundle> deploy ...`), built once per source state
+ * into a temporary directory of its own (never over the committed dist/, which others rebuild), and a
+ * runner for it that can preload the kill hook.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const ROOT = path.resolve('.');
+const KILL_HOOK = path.join(ROOT, 'tests', 'reliability', 'kill-hook.mjs');
+
+/** A key that changes whenever a file under src/ changes (path, size, mtime). */
+function sourceKey(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else hash.update(`${path.relative(ROOT, p)} ${st.size} ${st.mtimeMs}\n`);
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  walk(path.join(ROOT, 'node_modules', '@conda-org'));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Builds the CLI bundle (ncc, as scripts/build.mjs does) unless this source state was built already. */
+export function ensureCli(): string {
+  const out = path.join(os.tmpdir(), `gitenv-reliability-cli-${sourceKey()}`);
+  const bundle = path.join(out, 'index.js');
+  if (!existsSync(bundle)) {
+    const tmp = `${out}.building-${process.pid}`;
+    execFileSync(process.execPath, ['node_modules/@vercel/ncc/dist/ncc/cli.js', 'build', 'src/entries/cli.ts', '-o', tmp, '-q'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    try {
+      execFileSync('mv', ['-T', tmp, out]);
+    } catch {
+      // another test file built the same state at the same time: theirs is as good
+      execFileSync('rm', ['-rf', tmp]);
+    }
+  }
+  return bundle;
+}
+
+export interface KillPoint {
+  op: string;
+  match: string;
+  n: number;
+  when: 'before' | 'after';
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  killAt?: KillPoint;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<RunResult>;
+}
+
+/** Starts `gitenv <args>` from the bundle; output (stdout and stderr) collected. */
+export function startCli(bundle: string, args: string[], options: RunOptions = {}): Running {
+  const preload = options.killAt ? ['--import', pathToFileURL(KILL_HOOK).href] : [];
+  const env: NodeJS.ProcessEnv = { ...process.env, RUNNER_TEMP: '', GITENV_DEBUG: '', GITHUB_ACTIONS: '', ...options.env };
+  if (options.killAt) env.GITENV_RELIABILITY_KILL_AT = JSON.stringify(options.killAt);
+  const child = spawn(process.execPath, [...preload, bundle, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const done = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out })));
+  return { child, done };
+}
+
+export function runCli(bundle: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return startCli(bundle, args, options).done;
+}
+
+/** Runs the CLI and throws with its output unless it exits 0. */
+export async function runCliOk(bundle: string, args: string[], options: RunOptions = {}): Promise<string> {
+  const r = await runCli(bundle, args, options);
+  if (r.code !== 0) throw new Error(`gitenv ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.out}`);
+  return r.out;
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
