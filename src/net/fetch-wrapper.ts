@@ -38,6 +38,8 @@ export interface FetchStats {
   bytesFetched: number;
   /** Requests the cache answered after a 304. */
   notModified: number;
+  /** Repodata requests answered from what this wrapper already fetched (no request at all). */
+  reused: number;
   /** Bytes read from local files. */
   bytesFromDisk: number;
 }
@@ -58,10 +60,12 @@ const SYNTHETIC = /^http:\/\/local-channel-(\d+)\.gitenv\.invalid(?=\/|$)/;
 const REPODATA = /\/(repodata\.json|repodata\.json\.zst|repodata\.json\.bz2|repodata_shards\.msgpack\.zst)$/;
 
 export class FetchWrapper {
-  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, bytesFromDisk: 0 };
+  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, reused: 0, bytesFromDisk: 0 };
   readonly failures: RequestFailure[] = [];
   private readonly local: string[] = [];
   private readonly listeners = new Set<RepodataListener>();
+  /** Repodata answers of this run (a run is short; channels do not change under it in a way that matters). */
+  private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined>>();
   private readonly hosts = new Set<string>();
   private readonly auth?: string;
   private readonly cache?: RepodataCache;
@@ -142,7 +146,7 @@ export class FetchWrapper {
     new Headers(init?.headers).forEach((v, k) => headers.set(k, v));
     const host = new URL(url).host;
     if (this.auth && this.hosts.has(host) && !headers.has('authorization')) headers.set('authorization', this.auth);
-    if (method === 'GET' && REPODATA.test(new URL(url).pathname)) return this.repodataGet(url, headers);
+    if (method === 'GET' && REPODATA.test(new URL(url).pathname)) return this.remembered(url, headers);
     return this.send(url, { ...init, method, headers, body: init?.body ?? (input instanceof Request ? input.body : undefined) });
   }
 
@@ -229,10 +233,40 @@ export class FetchWrapper {
   }
 
   /**
+   * Each repodata URL is asked for once per wrapper: the solver asks again for every environment,
+   * and the answer (a body or a 404) is kept for the next solve. Other answers are not kept.
+   */
+  private async remembered(url: string, headers: Headers): Promise<Response> {
+    const known = this.answers.get(url);
+    const answer = known ? await known : undefined;
+    if (answer === 404) {
+      this.stats.reused++;
+      this.noteMissing(url);
+      return withUrl(new Response('not found', { status: 404, statusText: 'Not Found' }), url);
+    }
+    if (answer) {
+      this.stats.reused++;
+      return this.repodataResponse(url, answer);
+    }
+    let settle: (value: Uint8Array | 404 | undefined) => void = () => {};
+    this.answers.set(url, new Promise((r) => (settle = r)));
+    try {
+      const { response, body } = await this.repodataGet(url, headers);
+      settle(response.status === 404 ? 404 : body);
+      if (response.status !== 404 && !body) this.answers.delete(url);
+      return response;
+    } catch (err) {
+      settle(undefined);
+      this.answers.delete(url);
+      throw err;
+    }
+  }
+
+  /**
    * A repodata GET, through the cache when there is one: conditional when validators are stored,
    * and a 304 answered with the cached body.
    */
-  private async repodataGet(url: string, headers: Headers, conditional = true): Promise<Response> {
+  private async repodataGet(url: string, headers: Headers, conditional = true): Promise<{ response: Response; body?: Uint8Array }> {
     const cache = this.cache;
     const known = cache && conditional ? await cache.validators(url) : undefined;
     if (known?.etag) headers.set('if-none-match', known.etag);
@@ -243,19 +277,19 @@ export class FetchWrapper {
       if (hit) {
         this.stats.notModified++;
         this.options.logger?.debug(`${url}: not modified, ${hit.body.length} bytes from the cache`);
-        return this.repodataResponse(url, hit.body);
+        return { response: this.repodataResponse(url, hit.body), body: hit.body };
       }
       // The body went missing since the validators were read: ask again, unconditionally.
       headers.delete('if-none-match');
       headers.delete('if-modified-since');
       return this.repodataGet(url, headers, false);
     }
-    if (response.status !== 200) return response;
+    if (response.status !== 200) return { response };
     const body = new Uint8Array(await response.arrayBuffer());
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;
     if (cache && (etag || lastModified)) await cache.write({ url, etag, lastModified, size: body.length }, body);
-    return this.repodataResponse(url, body);
+    return { response: this.repodataResponse(url, body), body };
   }
 
   private repodataResponse(url: string, body: Uint8Array): Response {

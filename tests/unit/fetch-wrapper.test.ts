@@ -191,3 +191,26 @@ test('asGlobal swaps the global fetch for the duration only', async () => {
   });
   expect(globalThis.fetch).toBe(before);
 });
+
+test('one wrapper asks for each repodata URL once: bodies and 404s are reused by later solves', async () => {
+  const server = await serve((req, res) => {
+    if (req.url?.endsWith('/repodata.json')) return void res.writeHead(200, { etag: '"e"' }).end(REPODATA);
+    res.writeHead(404).end('nope');
+  });
+  try {
+    const w = new FetchWrapper({ cacheDir: path.join(tmp, 'cache') });
+    const seen: string[] = [];
+    const stop = w.onRepodata((url) => seen.push(url));
+    for (let i = 0; i < 3; i++) {
+      expect((await w.fetch(`${server.url}/c/noarch/repodata.json.zst`)).status).toBe(404);
+      expect(await (await w.fetch(`${server.url}/c/noarch/repodata.json`)).text()).toBe(REPODATA);
+    }
+    stop();
+    expect(server.requests).toHaveLength(2);
+    expect(w.stats.reused).toBe(4);
+    // Every solve's record index hears about the body, reused or not.
+    expect(seen).toEqual(Array(3).fill(`${server.url}/c/noarch/repodata.json`));
+  } finally {
+    await server.close();
+  }
+});
