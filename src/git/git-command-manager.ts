@@ -229,7 +229,11 @@ export class GitCommandManager {
 /** The environment every git process gets. */
 function gitEnvironment(base: NodeJS.ProcessEnv, options: GitOptions, hasIdentity: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: 'C' };
-  const config: [string, string][] = [];
+  // The repository is temporary: no background gc or maintenance may outlive it.
+  const config: [string, string][] = [
+    ['gc.auto', '0'],
+    ['maintenance.auto', 'false'],
+  ];
   if (options.token && options.tokenUrl) {
     const header = authHeaderConfig(options.tokenUrl, options.token);
     if (header) {
