@@ -80,7 +80,7 @@ describe('serving', () => {
     const after = await get(growing, { 'If-None-Match': oldTag });
     expect(after.status).toBe(200);
     expect(after.headers.get('etag')).not.toBe(oldTag);
-    expect(Object.keys((await after.json())['packages.conda'])).toContain('python-3.11.5-0.conda');
+    expect(Object.keys(((await after.json()) as { 'packages.conda': object })['packages.conda'])).toContain('python-3.11.5-0.conda');
   });
 
   test('a byte range gets a 206 with the rest of the file', async () => {
