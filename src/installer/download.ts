@@ -55,7 +55,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
 
 async function fetchOnce(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
   const local = localPath(url);
-  if (local) return writeVerified(fs.createReadStream(local), dest, expect, pkg, options.onBytes);
+  if (local) return writeVerified(fs.createReadStream(local, { highWaterMark: 1 << 20 }), dest, expect, pkg, options.onBytes);
   const idleMs = options.idleTimeoutMs ?? 60_000;
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
