@@ -91,9 +91,14 @@ export class GitCommandManager {
     for (let attempt = 1; ; attempt++) {
       this.options.logger.debug(`git ${args.map(redactUrl).join(' ')}`);
       const result = await runGit(this.gitPath, full, this.env, opts.input);
-      if (result.exitCode === 0 || opts.okCodes?.includes(result.exitCode)) return result;
+      if (result.exitCode === 0) return result;
+      // Checked before okCodes: a push cut off by the network also exits 1. Retrying a push is
+      // safe, as refs that made it the first time are then up to date.
       const retryable = opts.network && !AUTH_FAILURE.test(result.stderr) && NETWORK_FAILURE.test(result.stderr);
-      if (!retryable || attempt >= this.retry.attempts) throw this.failure(args, result, opts.what);
+      if (!retryable || attempt >= this.retry.attempts) {
+        if (opts.okCodes?.includes(result.exitCode)) return result;
+        throw this.failure(args, result, opts.what);
+      }
       const delay = retryDelay(this.retry, attempt);
       this.options.logger.info(`git ${args[0]} failed (${tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
       await sleep(delay);

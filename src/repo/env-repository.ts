@@ -41,7 +41,7 @@ import { GitCommandManager, type TreeEntry } from '../git/git-command-manager.js
 import { redactUrl, splitUrlCredentials } from '../git/auth.js';
 import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
-import { ConfigurationError } from '../util/errors.js';
+import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX } from './names.js';
 import { compareTagNames, parseTag } from './tags.js';
@@ -252,7 +252,7 @@ export class EnvRepository {
     }
     if (rejected.length > 0) throw new PushRejectedError(this.displayName, rejected);
     if (result.exitCode !== 0) {
-      throw new PushRejectedError(this.displayName, [{ flag: '!', src: '', dst: refspecs.join(' '), summary: result.stderr.trim() }]);
+      throw new CommandError('git', ['push', this.displayName, ...refspecs], result.exitCode, tailLines(result.stderr), `git push to ${this.displayName} failed`);
     }
     for (const u of updates) await this.git.updateRef(u.dst, u.src);
   }
