@@ -91,6 +91,18 @@ test('credentials pasted into the URL are moved into the header and redacted fro
   expectNoToken(message + logger.text());
 });
 
+test('a flaky server: fetch and push are retried and succeed', async () => {
+  const logger = new MemoryLogger();
+  server.failNext('git-upload-pack', 1, 503);
+  server.failNext('git-receive-pack', 1, 502);
+  const tagged = await autotag({ repository: url, token: TOKEN, envs: [], dryRun: false, workDir: fx.root }, { logger, env });
+  expect(tagged.tags).toEqual(['env-default-2015_11_12']);
+  expect(await fx.tags()).toEqual(['env-default-2015_11_12']);
+  const retries = logger.lines('info').filter((l) => l.includes('retrying'));
+  expect(retries).toEqual([expect.stringMatching(/^git fetch failed .*503.*; retrying/), expect.stringMatching(/^git push failed .*; retrying/)]);
+  expectNoToken(logger.text());
+});
+
 test('network failures are retried (default policy: 4 attempts), then reported', async () => {
   const logger = new MemoryLogger();
   await server.close();
