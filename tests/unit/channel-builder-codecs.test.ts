@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { decompress as fzstdDecompress } from 'fzstd';
 import unbzip2 from 'unbzip2-stream';
-import { bzip2Compress, writeTar, writeZip, zstdCompress, zstdRepeatedByte } from '../fixtures/channel/index.js';
+import { bzip2Compress, writeTar, writeZip, zstdCompress, zstdFromSegments, zstdRepeatedByte } from '../fixtures/channel/index.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -84,6 +84,15 @@ describe('zstdCompress', () => {
     expect(out.length).toBe(3 * 1024 * 1024 + 5);
     expect(out.every((b) => b === 0x41)).toBe(true);
   });
+});
+
+test('zstdFromSegments: literal and repeated segments decode in order', async () => {
+  const literal = Buffer.from('header bytes\n');
+  const tail = randomBytes(200_000);
+  const frame = zstdFromSegments([literal, { byte: 0x7a, size: 300_000 }, tail]);
+  const expected = Buffer.concat([literal, Buffer.alloc(300_000, 0x7a), tail]);
+  expect(execFileSync('zstd', ['-dc', await file('segments.zst', frame)]).equals(expected)).toBe(true);
+  expect(Buffer.from(fzstdDecompress(frame)).equals(expected)).toBe(true);
 });
 
 describe('writeTar', () => {

@@ -15,6 +15,7 @@ import {
   LONG_PLACEHOLDER,
   PREFIX_TOKEN,
   SHORT_PLACEHOLDER,
+  tarZstBomb,
   type BuiltPackage,
   type PackageSpec,
   type PathsEntry,
@@ -244,6 +245,30 @@ describe('hostile packages', () => {
       ['bin/root-shell', '0', 0o4755, ''],
     ]);
     expect(pkg.paths).toEqual([{ _path: 'share/ok.txt', path_type: 'hardlink', sha256: '0'.repeat(64), size_in_bytes: 999 }]);
+  });
+
+  test('a .conda bomb: a few kilobytes whose pkg member unpacks to a 64 MiB file', async () => {
+    const size = 64 * 1024 * 1024;
+    const pkg = await buildPackage(
+      {
+        name: 'bomb',
+        version: '1',
+        hostile: { condaMembers: { pkg: tarZstBomb('share/huge.bin', size) }, zipEntries: [{ name: 'extra.bin', data: Buffer.alloc(1_000_000), deflate: true }] },
+      },
+      path.join(tmp, 'bomb-out'),
+    );
+    expect(pkg.size).toBeLessThan(10_000);
+    const zipDir = path.join(tmp, 'bomb-zip');
+    execFileSync('unzip', ['-q', pkg.path, '-d', zipDir]);
+    const listing = execFileSync('sh', ['-c', 'zstd -dc "$1" | tar -tvf -', 'sh', path.join(zipDir, `pkg-${pkg.dist}.tar.zst`)], { encoding: 'utf8' });
+    expect(listing).toMatch(new RegExp(`\\s${size}\\s.*share/huge\\.bin`));
+    expect((await stat(path.join(zipDir, 'extra.bin'))).size).toBe(1_000_000);
+  });
+
+  test('the finished archive can be mangled; the hashes describe the mangled bytes', async () => {
+    const pkg = await buildPackage({ name: 'cut', version: '1', files: { a: 'a' }, hostile: { archive: (b) => b.subarray(0, 100) } }, path.join(tmp, 'cut-out'));
+    const bytes = await readFile(pkg.path);
+    expect([bytes.length, pkg.size, pkg.sha256]).toEqual([100, 100, sha256(bytes)]);
   });
 
   test('a prefix mode without the token in the content is a mistake in the fixture', async () => {
