@@ -8,8 +8,10 @@ import { GitHttpServer } from '../fixtures/git-http-server.js';
 
 const TOKEN = 'ghs_loopbackT0ken_42';
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
-// No user or system git configuration: no credential helper may answer for us.
-const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+// No user or system git configuration: no credential helper may answer for us. Not "on GitHub"
+// either, so the fallback identity is gitenv's own even when this suite runs in Actions.
+const { GITHUB_ACTIONS: _onGitHub, ...base } = process.env;
+const env = { ...base, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
 
 let fx: GitFixture;
 let server: GitHttpServer;
