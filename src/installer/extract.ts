@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
@@ -27,9 +28,9 @@ export async function extractPackage(
   dest: string,
   pkg: string,
   options: ExtractOptions = {},
-): Promise<void> {
+): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
-  const budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300) };
+  const budget: Budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300), digests: new Map(), links: new Map() };
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
     else if (archive.endsWith('.tar.bz2')) await untar(fs.createReadStream(archive, { highWaterMark: 1 << 20 }).pipe(bz2()), dest, pkg, budget);
@@ -38,7 +39,15 @@ export async function extractPackage(
     if (err instanceof PackageError) throw err;
     throw new PackageError(pkg, `cannot extract ${archive}: ${(err as Error).message}`, { cause: err });
   }
+  for (const [rel, target] of budget.links) {
+    const digest = budget.digests.get(target);
+    if (digest) budget.digests.set(rel, digest);
+  }
+  return budget.digests;
 }
+
+/** sha256 and size of every regular file extracted (hard links included), hashed as it streamed by. */
+export type Digests = Map<string, { sha256: string; size: number }>;
 
 /** Compressed entries up to this size are decompressed in one piece when Node has no zstd of its own. */
 const WHOLE_LIMIT = 64 << 20;
@@ -51,6 +60,9 @@ async function readAll(stream: Readable): Promise<Buffer> {
 
 interface Budget {
   left: number;
+  digests: Digests;
+  /** Hard link entries: path -> the path it shares its content with. */
+  links: Map<string, string>;
 }
 
 /** `.conda` is a zip of `info-<dist>.tar.zst` and `pkg-<dist>.tar.zst` (and metadata.json). */
@@ -87,6 +99,10 @@ async function untar(source: Readable, dest: string, pkg: string, budget: Budget
     preserveOwner: false,
     chmod: true,
     processUmask: 0,
+    // Every file's bytes pass through a hash on their way to disk: no second read to verify them.
+    transform: (entry) => (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile'
+      ? (hashingStream(normalise(String(entry.path)), budget.digests) as unknown as tar.ReadEntry)
+      : undefined),
     filter: (_p, entry) => {
       if (refusal) return false;
       refusal = entryRefusal(entry as tar.ReadEntry, budget);
@@ -115,20 +131,42 @@ async function untar(source: Readable, dest: string, pkg: string, budget: Budget
 
 /** Why this tar entry may not be extracted (undefined: it may). Also strips setuid/setgid bits. */
 function entryRefusal(entry: tar.ReadEntry, budget: Budget): string | undefined {
-  const rel = String(entry.path).replace(/^(\.\/)+/, '');
+  const rel = normalise(String(entry.path));
   if (!ALLOWED_ENTRY_TYPES.has(entry.type)) return `entry ${rel} is a ${entry.type}, not a file, directory or link`;
   const pathReason = unsafePathReason(rel);
   if (pathReason) return pathReason;
   if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
     const kind = entry.type === 'Link' ? 'hardlink' : 'symlink';
-    const target = String(entry.linkpath ?? '').replace(kind === 'hardlink' ? /^(\.\/)+/ : /^$/, '');
+    const target = kind === 'hardlink' ? normalise(String(entry.linkpath ?? '')) : String(entry.linkpath ?? '');
     const linkReason = unsafeLinkReason(rel, target, kind);
     if (linkReason) return linkReason;
+    if (kind === 'hardlink') budget.links.set(rel, target);
   }
   budget.left -= entry.size ?? 0;
   if (budget.left < 0) return `its contents expand beyond the size limit (a decompression bomb?) at ${rel}`;
   entry.mode = safeMode(entry.mode);
   return undefined;
+}
+
+/** An archive path as paths.json writes it: no leading `./`, no trailing `/`. */
+function normalise(p: string): string {
+  return p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+}
+
+function hashingStream(rel: string, digests: Digests): Transform {
+  const hash = createHash('sha256');
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      digests.set(rel, { sha256: hash.digest('hex'), size });
+      callback();
+    },
+  });
 }
 
 function openZip(file: string): Promise<yauzl.ZipFile> {

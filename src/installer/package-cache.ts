@@ -7,8 +7,8 @@ import type { LockedPackage } from '../conda/types.js';
 import { PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { digestFile, matches, type Digest, type Expected } from './download.js';
-import { extractPackage } from './extract.js';
-import { readPackageInfo, type IndexJson } from './package-info.js';
+import { extractPackage, type Digests } from './extract.js';
+import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
 import { joinInside } from './path-safety.js';
 import { redactUrl } from './url.js';
 
@@ -116,9 +116,9 @@ export class PackageCache {
     const scratch = path.join(this.root, `.extract-${pkg.dist}-${process.pid}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(scratch);
     try {
-      await extractPackage(archive, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes });
+      const digests = await extractPackage(archive, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes });
       const info = await readPackageInfo(scratch, pkg.dist);
-      await verifyExtracted(scratch, info.paths, pkg.dist);
+      await verifyExtracted(scratch, info.paths, digests, pkg.dist);
       const record = repodataRecord(info.index, pkg, digest);
       await fs.writeFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
       const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrl(pkg.url) };
@@ -160,18 +160,25 @@ async function readMarker(dir: string): Promise<Marker | undefined> {
   }
 }
 
-/** Every regular file of paths.json is there with the size and sha256 it claims (paths.json may lie). */
-async function verifyExtracted(dir: string, paths: Awaited<ReturnType<typeof readPackageInfo>>['paths'], dist: string): Promise<void> {
+/**
+ * Every regular file of paths.json is there with the size and sha256 it claims (paths.json may lie).
+ * The hashes were taken during extraction; only a path the archive did not hold as a file is looked at.
+ */
+async function verifyExtracted(dir: string, paths: PackagePath[], digests: Digests, dist: string): Promise<void> {
   for (const p of paths) {
     if (p.pathType !== 'hardlink') continue;
-    const file = joinInside(dir, p.path);
-    const st = await fs.lstat(file).catch(() => undefined);
-    if (!st) throw new PackageError(dist, `${p.path} is listed in the package's file list but missing from the archive`);
-    if (st.isSymbolicLink() || !st.isFile()) continue;
-    if (p.size !== undefined && st.size !== p.size) {
-      throw new PackageError(dist, `${p.path} has ${st.size} bytes, but info/paths.json says ${p.size}`);
+    let digest = digests.get(p.path);
+    if (!digest) {
+      const file = joinInside(dir, p.path);
+      const st = await fs.lstat(file).catch(() => undefined);
+      if (!st) throw new PackageError(dist, `${p.path} is listed in the package's file list but missing from the archive`);
+      if (!st.isFile()) continue; // a soft link recorded as a file by an old conda-build
+      digest = { size: st.size, sha256: p.sha256 ? await sha256File(file) : '' };
     }
-    if (p.sha256 && (await sha256File(file)) !== p.sha256) {
+    if (p.size !== undefined && digest.size !== p.size) {
+      throw new PackageError(dist, `${p.path} has ${digest.size} bytes, but info/paths.json says ${p.size}`);
+    }
+    if (p.sha256 && digest.sha256 !== p.sha256) {
       throw new PackageError(dist, `${p.path} does not have the sha256 info/paths.json gives`);
     }
   }

@@ -2,6 +2,7 @@
  * Extraction of real archives from the channel builder: both formats, modes kept, setuid dropped,
  * and every kind of escape refused with the package named and nothing written outside.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +45,7 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     const built = await buildPackage({ ...honest, format }, path.join(work, 'ch'));
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
-    await extractPackage(built.path, dest, built.dist);
+    const digests = await extractPackage(built.path, dest, built.dist);
     expect(await fs.readFile(path.join(dest, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
     expect((await fs.stat(path.join(dest, 'bin/tool'))).mode & 0o7777).toBe(0o755);
     expect((await fs.stat(path.join(dest, 'bin/suid'))).mode & 0o7777).toBe(0o755);
@@ -53,6 +54,7 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     const a = await fs.stat(path.join(dest, 'share/readme'));
     const b = await fs.stat(path.join(dest, 'share/readme-again'));
     expect(b.ino).toBe(a.ino);
+    expect(digests.get('share/readme-again')).toEqual(digests.get('share/readme'));
     expect((await fs.stat(path.join(dest, 'share/empty'))).isDirectory()).toBe(true);
     expect(await tree(path.join(dest, 'info'))).toEqual(expect.arrayContaining(['index.json', 'paths.json', 'files']));
   });
@@ -63,10 +65,13 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     const built = await buildPackage({ name: 'many', version: '1.0', format, files }, path.join(work, 'ch'));
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
-    await extractPackage(built.path, dest, built.dist);
+    const digests = await extractPackage(built.path, dest, built.dist);
     for (const [p, data] of Object.entries(files)) {
       expect({ p, ok: (await fs.readFile(path.join(dest, p))).equals(data) }).toEqual({ p, ok: true });
+      // The hash taken on the way to disk is the file's.
+      expect(digests.get(p)).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
     }
+    expect(digests.get('info/index.json')?.size).toBeGreaterThan(0);
   });
 
   const absoluteTarget = () => path.join(work, 'abs-evil.txt');
