@@ -245,9 +245,9 @@ export class EnvRepository {
     if (rejected.some((r) => /checked out/.test(r.reason ?? '')) || /refusing to update checked out branch/.test(result.stderr)) {
       const branch = (rejected.find((r) => /checked out/.test(r.reason ?? '')) ?? rejected[0])?.dst.replace(/^refs\/heads\//, '');
       throw new ConfigurationError(
-        `Cannot push to ${this.displayName}: branch ${branch ?? '(unknown)'} is checked out there, and a non-bare ` +
-          `repository refuses pushes to its checked-out branch. Run "git checkout --detach" in ${this.displayName} ` +
-          '(or use a bare repository as the remote), then run gitenv again.',
+        `Cannot push to ${this.displayName}: branch ${branch ?? '(unknown)'} is checked out there, and git refuses ` +
+          'to push to the checked-out branch of a non-bare repository. Put that repository into "detached head" ' +
+          `mode (for example, run "git checkout --detach" in ${this.displayName}) or use a bare repository, then run gitenv again.`,
       );
     }
     if (rejected.length > 0) throw new PushRejectedError(this.displayName, rejected);
