@@ -2,19 +2,19 @@
  * Deploys as separate processes through the CLI bundle: one killed with SIGKILL in the middle of
  * installing, and two started at once on one target.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { readMarker } from '../../src/deploy/layout.js';
 import { buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
-import { envEntries, py3Packages, setLabel, tagManifest } from './deploy-support.js';
+import { buildBundles, envEntries, py3Packages, setLabel, tagManifest } from './deploy-support.js';
 
 const ROOT = path.resolve('.');
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 
-beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs', 'cli'], { cwd: ROOT, stdio: 'inherit' });
+beforeAll(async () => {
+  await buildBundles(ROOT, ['cli']);
 }, 120_000);
 
 let fx: GitFixture;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildSeedChannel, type BuiltChannel } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
-import { envEntries, snapshotTree } from './deploy-support.js';
+import { buildBundles, envEntries, snapshotTree } from './deploy-support.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve('.');
@@ -16,7 +16,7 @@ const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 const ACTION = path.join(ROOT, 'dist', 'deploy', 'index.js');
 
 beforeAll(async () => {
-  await Promise.all(['cli', 'deploy'].map((entry) => run(process.execPath, ['scripts/build.mjs', entry], { cwd: ROOT })));
+  await buildBundles(ROOT, ['cli', 'deploy']);
 }, 180_000);
 
 let fx: GitFixture;
