@@ -26,7 +26,7 @@ function heading(text: string): void {
 }
 
 function show(text: string): void {
-  process.stdout.write(text.replace(/^/gm, '   ') + (text.endsWith('\n') ? '' : '\n'));
+  process.stdout.write(text.replace(/\n$/, '').replace(/^/gm, '   ') + '\n');
 }
 
 function git(args: string[], cwd = dirs.work): string {
@@ -72,7 +72,9 @@ function runAction(phase: string, inputs: Record<string, string>): Record<string
 }
 
 function writeSpec(branch: string, specs: string[], message: string, create = false): void {
-  git(create ? ['checkout', '-q', '--orphan', branch] : ['checkout', '-q', branch]);
+  // The phases push to origin (labels land on the environment branch), so start from origin's head.
+  git(['fetch', '-q', 'origin']);
+  git(create ? ['checkout', '-q', '--orphan', branch] : ['checkout', '-q', '-B', branch, `origin/${branch}`]);
   if (create) git(['rm', '-rfq', '--ignore-unmatch', '.']);
   writeFileSync(path.join(dirs.work, 'env.spec'), `channels:\n  - demo\nenv:\n${specs.map((s) => `  - ${s}\n`).join('')}\n`);
   git(['add', 'env.spec']);
