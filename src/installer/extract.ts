@@ -121,6 +121,8 @@ async function untar(source: Readable, dest: string, pkg: string, budget: Budget
     await pipeline(source, unpack);
     await closed;
   } catch (err) {
+    // The caller removes the scratch directory next: files node-tar was still writing must be done.
+    await drained(unpack);
     if (refusal) throw new PackageError(pkg, `refused: ${refusal}; nothing of it is installed`);
     throw err;
   } finally {
@@ -146,6 +148,17 @@ function entryRefusal(entry: tar.ReadEntry, budget: Budget): string | undefined 
   if (budget.left < 0) return `its contents expand beyond the size limit (a decompression bomb?) at ${rel}`;
   entry.mode = safeMode(entry.mode);
   return undefined;
+}
+
+/**
+ * An aborted Unpack stops reading but finishes the files it had started, and then emits nothing.
+ * Its count of entries in progress is a private symbol (`pending`), read here to wait for them.
+ */
+async function drained(unpack: tar.Unpack): Promise<void> {
+  const pending = Object.getOwnPropertySymbols(unpack).find((s) => s.description === 'pending');
+  const count = (): number => (pending ? Number((unpack as unknown as Record<symbol, number>)[pending]) : 0);
+  for (let waited = 0; count() > 0 && waited < 60_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  if (!pending) await new Promise((r) => setTimeout(r, 100)); // another tar version: give writes a moment
 }
 
 /** An archive path as paths.json writes it: no leading `./`, no trailing `/`. */
