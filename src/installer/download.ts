@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FetchLike } from '../engines/types.js';
 import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
 import { GitenvError, HttpError, PackageError, errorMessage } from '../util/errors.js';
@@ -102,15 +103,21 @@ async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): 
   const reader = body.getReader();
   const onAbort = (): void => void reader.cancel(signal.reason).catch(() => undefined);
   signal.addEventListener('abort', onAbort);
+  let finished = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (signal.aborted) throw signal.reason;
-      if (done) return;
+      if (done) {
+        finished = true;
+        return;
+      }
       yield Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     }
   } finally {
     signal.removeEventListener('abort', onAbort);
+    // Stopped early (a failed check downstream): cancel the body so the connection is let go.
+    if (!finished) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
 }
@@ -127,25 +134,27 @@ async function writeVerified(
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   let size = 0;
-  const out = await fs.promises.open(tmp, 'w');
-  try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      size += chunk.length;
+      if (expect.size !== undefined && size > expect.size) {
+        callback(new PackageError(pkg, `the archive is larger than the expected ${expect.size} bytes`));
+        return;
+      }
       sha.update(chunk);
       md5.update(chunk);
-      size += chunk.length;
       onBytes?.(chunk.length);
-      if (expect.size !== undefined && size > expect.size) {
-        throw new PackageError(pkg, `the archive is larger than the expected ${expect.size} bytes`);
-      }
-      await out.write(chunk);
-    }
-    await out.close();
+      callback(null, chunk);
+    },
+  });
+  try {
+    // A write stream queues chunks and writes them in batches: no round trip per network chunk.
+    await pipeline(source, hashing, fs.createWriteStream(tmp, { highWaterMark: 1 << 20 }));
     const digest = { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
     verifyDigest(digest, expect, pkg);
     await fs.promises.rename(tmp, dest);
     return digest;
   } catch (err) {
-    await out.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }

@@ -62,21 +62,19 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
   const plans = units.map((u) => planPackage(u, options));
   const owners = resolveClobbers(units, plans, options.logger);
   const state = { crossDevice: false };
+  // File operations are cheap but many: several packages at once, several files of each at once,
+  // so the thread pool always has work queued.
   return mapLimit(units, options.concurrency ?? 8, async (unit, i) => {
-    const paths: LinkedPath[] = [];
-    let copied = false;
-    for (const planned of plans[i]) {
-      const owned = owners.get(planned.target) === i;
+    const linked = await mapLimit(plans[i], 16, async (planned) => {
       try {
-        const linked = await linkOne(unit, planned, owned, options, state);
-        copied ||= linked.copied;
-        paths.push(linked.path);
+        return await linkOne(unit, planned, owners.get(planned.target) === i, options, state);
       } catch (err) {
         if (err instanceof PackageError) throw err;
         throw new PackageError(unit.dist, `cannot link ${planned.target}: ${errorMessage(err)}`, { cause: err });
       }
-    }
-    return { unit, paths, linkType: copied && state.crossDevice ? 3 : 1 };
+    });
+    const copied = linked.some((l) => l.copied);
+    return { unit, paths: linked.map((l) => l.path), linkType: copied && state.crossDevice ? 3 : 1 };
   });
 }
 
@@ -160,7 +158,7 @@ async function writeReplaced(
   const [data, st] = await Promise.all([fs.readFile(source), fs.stat(source)]);
   let out: Buffer;
   try {
-    out = replacePrefix(data, p.prefixPlaceholder as string, prefix, p.fileMode ?? 'text');
+    out = replacePrefix(data, p.prefixPlaceholder as string, prefix, p.fileMode ?? 'text', true);
   } catch (err) {
     if (err instanceof PrefixTooLongError) throw new PackageError(unit.dist, `cannot install ${p.path}: ${err.message}`);
     throw err;

@@ -21,11 +21,15 @@ export class PrefixTooLongError extends Error {
   }
 }
 
-export function replacePrefix(data: Buffer, placeholder: string, prefix: string, mode: FileMode): Buffer {
+/**
+ * `data` with the placeholder replaced. Binary mode rewrites a copy, unless `inPlace` says the caller
+ * owns `data` (a buffer just read from disk) and it may be rewritten where it is.
+ */
+export function replacePrefix(data: Buffer, placeholder: string, prefix: string, mode: FileMode, inPlace = false): Buffer {
   const from = Buffer.from(placeholder);
   const to = Buffer.from(prefix);
   if (from.length === 0 || data.indexOf(from) < 0) return data;
-  return mode === 'text' ? replaceText(data, from, to) : replaceBinary(data, from, to, placeholder, prefix);
+  return mode === 'text' ? replaceText(data, from, to) : replaceBinary(inPlace ? data : Buffer.from(data), from, to, placeholder, prefix);
 }
 
 function replaceText(data: Buffer, from: Buffer, to: Buffer): Buffer {
@@ -39,9 +43,8 @@ function replaceText(data: Buffer, from: Buffer, to: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-function replaceBinary(data: Buffer, from: Buffer, to: Buffer, placeholder: string, prefix: string): Buffer {
+function replaceBinary(out: Buffer, from: Buffer, to: Buffer, placeholder: string, prefix: string): Buffer {
   if (to.length > from.length) throw new PrefixTooLongError(placeholder, prefix);
-  const out = Buffer.from(data);
   let at = out.indexOf(from);
   while (at >= 0) {
     // The C string runs from the placeholder to the next NUL (or the end of the file).

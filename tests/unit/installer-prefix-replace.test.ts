@@ -72,3 +72,10 @@ describe('binary mode', () => {
     expect(data.equals(copy)).toBe(true);
   });
 });
+
+test('in place, binary mode rewrites the buffer it is given (the linker owns what it just read)', () => {
+  const data = Buffer.from(`${PH}/x\0`);
+  const out = replacePrefix(data, PH, '/u', 'binary', true);
+  expect(out).toBe(data);
+  expect(data.subarray(0, 4).toString()).toBe('/u/x');
+});
