@@ -109,7 +109,12 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
   const getTools = () =>
     (tools ??= {
       wrapper: new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, logger, channels: settings.mirror ? [settings.mirror] : [] }),
-      installer: chooseInstaller(settings.engine, { env: services.env, now: services.now }),
+      installer: chooseInstaller(settings.engine, {
+        env: services.env,
+        now: services.now,
+        workDir: settings.workDir,
+        credentials: { apiUser: settings.apiUser, apiKey: settings.apiKey },
+      }),
     });
   return async (selected, stagingDir, prefix) => {
     const { wrapper, installer } = getTools();
