@@ -45,6 +45,8 @@ export interface FetchStats {
 }
 
 export type RepodataListener = (url: string, body: Uint8Array) => void;
+/** Gives another body for a repodata URL (the real URL), or undefined to serve it as it is. */
+export type RepodataTransform = (url: string, body: Uint8Array) => Uint8Array | undefined;
 
 /** A request that failed for good: the solver uses these to name the channel at fault. */
 export interface RequestFailure {
@@ -64,6 +66,7 @@ export class FetchWrapper {
   readonly failures: RequestFailure[] = [];
   private readonly local: string[] = [];
   private readonly listeners = new Set<RepodataListener>();
+  private transform?: RepodataTransform;
   /** Repodata answers of this run (a run is short; channels do not change under it in a way that matters). */
   private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined>>();
   private readonly hosts = new Set<string>();
@@ -90,6 +93,17 @@ export class FetchWrapper {
   onRepodata(listener: RepodataListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Serves what `transform` returns instead of the repodata fetched (the listeners still get the
+   * original), until the returned function is called. One transform at a time.
+   */
+  transformRepodata(transform: RepodataTransform): () => void {
+    this.transform = transform;
+    return () => {
+      if (this.transform === transform) this.transform = undefined;
+    };
   }
 
   /** Registers a channel: its host gets the credentials. */
@@ -155,9 +169,8 @@ export class FetchWrapper {
     const { response, bytes } = await fileResponse(filePath, asUrl);
     this.stats.bytesFromDisk += bytes;
     if (response.status === 404) this.noteMissing(asUrl);
-    else if (REPODATA.test(filePath) && this.listeners.size > 0) {
-      const body = new Uint8Array(await response.clone().arrayBuffer());
-      for (const l of this.listeners) l(this.realUrl(asUrl), body);
+    else if (REPODATA.test(filePath) && (this.listeners.size > 0 || this.transform)) {
+      return this.repodataResponse(this.realUrl(asUrl), new Uint8Array(await response.arrayBuffer()), asUrl);
     }
     return response;
   }
@@ -292,9 +305,11 @@ export class FetchWrapper {
     return { response: this.repodataResponse(url, body), body };
   }
 
-  private repodataResponse(url: string, body: Uint8Array): Response {
+  /** A repodata body as a response (to `asUrl`, default `url`), told to the listeners, transformed when asked. */
+  private repodataResponse(url: string, body: Uint8Array, asUrl = url): Response {
     for (const l of this.listeners) l(url, body);
-    return withUrl(new Response(body, { status: 200, headers: { 'content-length': String(body.length) } }), url);
+    const served = this.transform?.(url, body) ?? body;
+    return withUrl(new Response(served, { status: 200, headers: { 'content-length': String(served.length) } }), asUrl);
   }
 }
 

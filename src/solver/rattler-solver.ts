@@ -10,9 +10,40 @@ import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { errorMessage, HttpError } from '../util/errors.js';
 import { UnsolvableError } from './errors.js';
 import { RecordIndex, type RepodataRecordJson } from './record-index.js';
+import { ParsedRepodata, reachableNames } from './repodata-pruner.js';
+import { zstdStored } from './zstd-stored.js';
+import { decompress as zstdDecompress } from 'fzstd';
 import { isVirtualPackage } from './virtual-packages.js';
 
 const VIRTUAL_REPO = 'virtual';
+
+/** The repodata files the WASM solver asks for per subdir, in its order. */
+const VARIANTS = ['repodata_shards.msgpack.zst', 'repodata.json.zst', 'repodata.json.bz2', 'repodata.json'] as const;
+
+interface Channel {
+  real: string;
+  solver: string;
+}
+
+/** What the solver will be served for one subdir of one channel. */
+interface Served {
+  /** The real URL of the variant the solver will take. */
+  url: string;
+  channel: string;
+  subdir: string;
+  variant: (typeof VARIANTS)[number];
+  parsed?: ParsedRepodata;
+}
+
+/** An answer that is neither a body nor a 404: the solve cannot go on. */
+class ChannelAnswerError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+  ) {
+    super(`HTTP ${status} for ${url}`);
+  }
+}
 
 /** A virtual package in the shape the WASM side reads locked packages in (SolvedPackage JSON). */
 function lockedVirtual(v: VirtualPackage, platform: string): Record<string, unknown> {
@@ -29,26 +60,36 @@ function lockedVirtual(v: VirtualPackage, platform: string): Record<string, unkn
 }
 
 export class RattlerSolver implements SolverEngine {
+  /** Parsed repodata of this run, by real URL (a run asks for the same repodata per environment). */
+  private readonly parsed = new Map<string, { size: number; parsed: ParsedRepodata }>();
+
   constructor(private readonly fetcher: FetchWrapper) {}
 
   async solve(request: SolveRequest): Promise<PackageRecord[]> {
     const { env, platform, logger } = request;
-    const channels = request.channels.map((c) => ({ real: c.replace(/\/+$/, ''), solver: this.fetcher.solverUrl(c).replace(/\/+$/, '') }));
+    const channels: Channel[] = request.channels.map((c) => ({ real: c.replace(/\/+$/, ''), solver: this.fetcher.solverUrl(c).replace(/\/+$/, '') }));
     const platforms = (platform === 'noarch' ? ['noarch'] : [platform, 'noarch']) as Platform[];
     const locked = request.virtualPackages.map((v) => lockedVirtual(v, platform));
     const index = new RecordIndex();
     const stopIndexing = this.fetcher.onRepodata(index.add);
     const failuresBefore = this.fetcher.failures.length;
     let solved: SolvedPackage[];
+    let served: Served[] = [];
     try {
-      solved = await this.fetcher.asGlobal(() =>
-        simpleSolve(
-          request.specs,
-          channels.map((c) => c.solver),
-          platforms,
-          locked,
-        ),
-      );
+      served = await this.survey(channels, platforms);
+      const stopPruning = this.prune(request.specs, served, logger, env);
+      try {
+        solved = await this.fetcher.asGlobal(() =>
+          simpleSolve(
+            request.specs,
+            channels.map((c) => c.solver),
+            platforms,
+            locked,
+          ),
+        );
+      } finally {
+        stopPruning();
+      }
     } catch (err) {
       throw this.explain(err, env, channels.map((c) => c.real), this.fetcher.failures.slice(failuresBefore));
     } finally {
@@ -57,7 +98,7 @@ export class RattlerSolver implements SolverEngine {
     try {
       const records = solved
         .filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName))
-        .map((p) => this.toRecord(p, channels, index));
+        .map((p) => this.toRecord(p, channels, served, index));
       logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
       return records;
     } finally {
@@ -66,13 +107,71 @@ export class RattlerSolver implements SolverEngine {
     }
   }
 
-  private toRecord(p: SolvedPackage, channels: { real: string; solver: string }[], index: RecordIndex): PackageRecord {
+  /**
+   * Asks for each subdir's repodata the way the WASM solver will (same order; the wrapper keeps
+   * the answers, so the solver's own requests cost nothing more) and parses what can be pruned.
+   */
+  private async survey(channels: Channel[], platforms: string[]): Promise<Served[]> {
+    const bodies = new Map<string, Uint8Array>();
+    const stop = this.fetcher.onRepodata((url, body) => bodies.set(url, body));
+    try {
+      const found = await Promise.all(channels.flatMap((c) => platforms.map((subdir) => this.surveySubdir(c, subdir, bodies))));
+      return found.filter((f): f is Served => f !== undefined);
+    } finally {
+      stop();
+    }
+  }
+
+  private async surveySubdir(channel: Channel, subdir: string, bodies: Map<string, Uint8Array>): Promise<Served | undefined> {
+    for (const variant of VARIANTS) {
+      const response = await this.fetcher.fetch(`${channel.solver}/${subdir}/${variant}`);
+      await response.body?.cancel();
+      if (response.status === 404) continue;
+      const url = `${channel.real}/${subdir}/${variant}`;
+      if (response.status !== 200) throw new ChannelAnswerError(url, response.status);
+      const served: Served = { url, channel: channel.real, subdir, variant };
+      const body = bodies.get(url);
+      if (body && (variant === 'repodata.json' || variant === 'repodata.json.zst')) served.parsed = this.parse(url, body, variant);
+      return served;
+    }
+    return undefined;
+  }
+
+  private parse(url: string, body: Uint8Array, variant: string): ParsedRepodata | undefined {
+    const known = this.parsed.get(url);
+    if (known && known.size === body.length) return known.parsed;
+    try {
+      const parsed = ParsedRepodata.parse(variant === 'repodata.json.zst' ? zstdDecompress(body) : body);
+      this.parsed.set(url, { size: body.length, parsed });
+      return parsed;
+    } catch {
+      return undefined; // let the solver say what is wrong with it
+    }
+  }
+
+  /** Serves each parsed repodata pruned to the names the specs can reach; returns the undo. */
+  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string): () => void {
+    if (served.length === 0 || served.some((s) => !s.parsed)) return () => {};
+    const names = reachableNames(specs, served.map((s) => s.parsed as ParsedRepodata));
+    if (!names) return () => {};
+    const bodies = new Map(
+      served.map((s) => {
+        const json = (s.parsed as ParsedRepodata).pruned(names);
+        return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
+      }),
+    );
+    logger.debug(`${env}: the solver gets the records of ${names.size} reachable package names`);
+    return this.fetcher.transformRepodata((url) => bodies.get(url));
+  }
+
+  private toRecord(p: SolvedPackage, channels: Channel[], served: Served[], index: RecordIndex): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
     const subdir = p.subdir ?? m?.[2] ?? '';
     const fn = p.filename || m?.[3] || '';
-    const full: RepodataRecordJson | undefined = index.lookup(channel, subdir, fn);
+    const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
+    const full: RepodataRecordJson | undefined = parsed ? parsed.record(fn) : index.lookup(channel, subdir, fn);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,
@@ -103,8 +202,11 @@ export class RattlerSolver implements SolverEngine {
    * failure) into an error naming the environment and, when a channel is at fault, the channel.
    */
   private explain(err: unknown, env: string, channels: string[], failures: RequestFailure[]): Error {
-    const message = this.fetcher.realUrl(typeof err === 'string' ? err : errorMessage(err));
     const channelOf = (url: string): string => channels.find((c) => url.startsWith(c + '/')) ?? url;
+    if (err instanceof ChannelAnswerError && err.status !== 404 && !failures.some((f) => f.url === err.url)) {
+      return new HttpError(err.url, err.status, `environment "${env}": channel ${channelOf(err.url)} answered ${err.status} for ${err.url}`);
+    }
+    const message = this.fetcher.realUrl(typeof err === 'string' ? err : errorMessage(err));
     const broken = failures.find((f) => f.status === undefined || f.status >= 500 || f.status === 408 || f.status === 429);
     if (broken) {
       return new HttpError(broken.url, broken.status, `environment "${env}": channel ${channelOf(broken.url)} cannot be reached (${broken.message} for ${broken.url})`);

@@ -2,6 +2,7 @@
  * One environment's failure is reported with its name (env.spec problems also as annotations on
  * the file and line) while the others still resolve and are pushed.
  */
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
@@ -38,10 +39,11 @@ function settings(): ResolveSettings {
 }
 
 test('each failure kind names its environment; the good one still resolves and is pushed', async () => {
-  // A port that was just free: nothing listens there.
-  const closed = await serveChannel(fx.root);
-  const deadUrl = closed.url;
-  await closed.close();
+  // A host that takes connections and drops them at once (a freed port could be taken by another
+  // process before the test uses it; this one stays ours).
+  const dead = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+  const deadUrl = `http://127.0.0.1:${(dead.address() as net.AddressInfo).port}`;
 
   const good = `channels:\n  - ${server.url}/channel\nenv:\n  - python 2.*\n`;
   await fx.commit('good', { 'env.spec': good });
@@ -52,7 +54,7 @@ test('each failure kind names its environment; the good one still resolves and i
   await fx.commit('unreachable', { 'env.spec': `channels:\n  - ${deadUrl}/channel\nenv:\n  - python\n` });
 
   const logger = new MemoryLogger();
-  const result = await resolve(settings(), { logger });
+  const result = await resolve(settings(), { logger }).finally(() => dead.close());
 
   expect(result.changed).toEqual(['good']);
   expect(logger.lines('info')).toContain('Pushing changes to manifest/good');

@@ -1,0 +1,96 @@
+/**
+ * Repodata pruned to what a solve can reach. The WASM solver parses every record it is given, on
+ * every solve; for a large channel that is most of the time spent. The records a solve can ever
+ * use are those whose names are reachable from the specs through the dependencies of any record
+ * of a reachable name (constrains never pull a package in), so the rest is left out: the same
+ * solution, from a fraction of the records. This is what rattler's sharded repodata does natively.
+ */
+import { specName } from '../manifest/lock.js';
+import { isVirtualPackage } from './virtual-packages.js';
+import type { RepodataRecordJson } from './record-index.js';
+
+type Table = 'packages' | 'packages.conda';
+const TABLES: Table[] = ['packages', 'packages.conda'];
+
+interface RepodataJson {
+  info?: Record<string, unknown>;
+  repodata_version?: number;
+  packages?: Record<string, RepodataRecordJson>;
+  'packages.conda'?: Record<string, RepodataRecordJson>;
+}
+
+/** One subdir's repodata, parsed once and indexed by package name. */
+export class ParsedRepodata {
+  readonly byName = new Map<string, { table: Table; fn: string; record: RepodataRecordJson; json?: string }[]>();
+  private readonly depNames = new Map<string, Set<string>>();
+
+  constructor(readonly json: RepodataJson) {
+    for (const table of TABLES) {
+      for (const [fn, record] of Object.entries(json[table] ?? {})) {
+        const name = String(record.name).toLowerCase();
+        let list = this.byName.get(name);
+        if (!list) this.byName.set(name, (list = []));
+        list.push({ table, fn, record });
+      }
+    }
+  }
+
+  static parse(body: Uint8Array): ParsedRepodata {
+    return new ParsedRepodata(JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as RepodataJson);
+  }
+
+  /** The names the records of `name` depend on (virtual packages left out). */
+  dependencyNames(name: string): Set<string> {
+    let names = this.depNames.get(name);
+    if (!names) {
+      names = new Set();
+      for (const { record } of this.byName.get(name) ?? []) {
+        for (const d of record.depends ?? []) {
+          const n = specName(d);
+          if (n && !isVirtualPackage(n)) names.add(n);
+        }
+      }
+      this.depNames.set(name, names);
+    }
+    return names;
+  }
+
+  /** The full record of a file, if this subdir has it. */
+  record(fn: string): RepodataRecordJson | undefined {
+    return this.json['packages.conda']?.[fn] ?? this.json.packages?.[fn];
+  }
+
+  /** This repodata with only the records of `names`, as JSON bytes. */
+  pruned(names: Set<string>): Uint8Array {
+    const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
+    for (const name of names) {
+      for (const entry of this.byName.get(name) ?? []) parts[entry.table].push(this.fragment(entry));
+    }
+    const meta = JSON.stringify({ info: this.json.info, repodata_version: this.json.repodata_version }).slice(1, -1);
+    return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);
+  }
+
+  /** `"<fn>":{record}`, serialized once per run: the same names come back environment after environment. */
+  private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
+    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record)}`;
+    return entry.json;
+  }
+}
+
+/**
+ * The names reachable from `specs` over every repodata given, or undefined when a spec's name is
+ * not a plain name (a glob): then nothing may be pruned.
+ */
+export function reachableNames(specs: readonly string[], repodata: readonly ParsedRepodata[]): Set<string> | undefined {
+  const start = specs.map(specName);
+  if (start.some((n) => n === '' || /[*?]/.test(n))) return undefined;
+  const seen = new Set<string>();
+  const queue = start.filter((n) => !isVirtualPackage(n));
+  while (queue.length > 0) {
+    const name = queue.pop() as string;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const r of repodata) for (const dep of r.dependencyNames(name)) if (!seen.has(dep)) queue.push(dep);
+  }
+  return seen;
+}
