@@ -2,6 +2,9 @@
  * The builtin solver: @conda-org/rattler's WASM build of resolvo (the solver pixi uses). It
  * fetches repodata through the global fetch, which is swapped for gitenv's FetchWrapper for the
  * duration of a solve; virtual packages go in as locked packages and are taken out again.
+ * Before each solve the repodata is surveyed through the same wrapper and the solver is served
+ * only the records the specs can reach (repodata-pruner.ts); the full records behind the result
+ * (constrains, license, timestamp, noarch) come from that parsed repodata.
  */
 import { simpleSolve, type Platform, type SolvedPackage } from '@conda-org/rattler';
 import type { PackageRecord, VirtualPackage } from '../conda/types.js';
@@ -9,11 +12,10 @@ import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { errorMessage, HttpError } from '../util/errors.js';
 import { UnsolvableError } from './errors.js';
-import { RecordIndex, type RepodataRecordJson } from './record-index.js';
-import { ParsedRepodata, reachableNames } from './repodata-pruner.js';
-import { zstdStored } from './zstd-stored.js';
 import { decompress as zstdDecompress } from 'fzstd';
+import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from './virtual-packages.js';
+import { zstdStored } from './zstd-stored.js';
 
 const VIRTUAL_REPO = 'virtual';
 
@@ -70,8 +72,6 @@ export class RattlerSolver implements SolverEngine {
     const channels: Channel[] = request.channels.map((c) => ({ real: c.replace(/\/+$/, ''), solver: this.fetcher.solverUrl(c).replace(/\/+$/, '') }));
     const platforms = (platform === 'noarch' ? ['noarch'] : [platform, 'noarch']) as Platform[];
     const locked = request.virtualPackages.map((v) => lockedVirtual(v, platform));
-    const index = new RecordIndex();
-    const stopIndexing = this.fetcher.onRepodata(index.add);
     const failuresBefore = this.fetcher.failures.length;
     let solved: SolvedPackage[];
     let served: Served[] = [];
@@ -92,18 +92,15 @@ export class RattlerSolver implements SolverEngine {
       }
     } catch (err) {
       throw this.explain(err, env, channels.map((c) => c.real), this.fetcher.failures.slice(failuresBefore));
-    } finally {
-      stopIndexing();
     }
     try {
       const records = solved
         .filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName))
-        .map((p) => this.toRecord(p, channels, served, index));
+        .map((p) => this.toRecord(p, channels, served));
       logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
       return records;
     } finally {
       for (const p of solved) p.free();
-      index.clear();
     }
   }
 
@@ -164,14 +161,15 @@ export class RattlerSolver implements SolverEngine {
     return this.fetcher.transformRepodata((url) => bodies.get(url));
   }
 
-  private toRecord(p: SolvedPackage, channels: Channel[], served: Served[], index: RecordIndex): PackageRecord {
+  private toRecord(p: SolvedPackage, channels: Channel[], served: Served[]): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
     const subdir = p.subdir ?? m?.[2] ?? '';
     const fn = p.filename || m?.[3] || '';
     const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
-    const full: RepodataRecordJson | undefined = parsed ? parsed.record(fn) : index.lookup(channel, subdir, fn);
+    // Sharded or bz2 repodata is not parsed here: the record then has what the solver returned.
+    const full: RepodataRecordJson | undefined = parsed?.record(fn);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,

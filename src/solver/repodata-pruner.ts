@@ -7,7 +7,22 @@
  */
 import { specName } from '../manifest/lock.js';
 import { isVirtualPackage } from './virtual-packages.js';
-import type { RepodataRecordJson } from './record-index.js';
+
+/** The fields of a repodata.json record gitenv reads. */
+export interface RepodataRecordJson {
+  name: string;
+  version: string;
+  build: string;
+  build_number?: number;
+  depends?: string[];
+  constrains?: string[];
+  license?: string;
+  timestamp?: number;
+  noarch?: string | boolean;
+  md5?: string;
+  sha256?: string;
+  size?: number;
+}
 
 type Table = 'packages' | 'packages.conda';
 const TABLES: Table[] = ['packages', 'packages.conda'];
