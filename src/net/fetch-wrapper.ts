@@ -301,7 +301,10 @@ export class FetchWrapper {
     const body = new Uint8Array(await response.arrayBuffer());
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;
-    if (cache && (etag || lastModified)) await cache.write({ url, etag, lastModified, size: body.length }, body);
+    if (cache && (etag || lastModified)) {
+      // A cache that cannot be written (read-only home, full disk) costs the next run a download, no more.
+      await cache.write({ url, etag, lastModified, size: body.length }, body).catch((err: unknown) => this.options.logger?.debug(`repodata cache not written: ${errorMessage(err)}`));
+    }
     return { response: this.repodataResponse(url, body), body };
   }
 

@@ -59,10 +59,12 @@ export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper): Sol
   }
 }
 
-/** Where repodata is cached between runs unless the settings say otherwise. */
+/**
+ * Where repodata is cached between runs unless the settings say otherwise: the user's cache
+ * directory, which outlives a job on self-hosted runners and between CLI runs (RUNNER_TEMP would not).
+ */
 function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
   if (settings.cacheDir) return settings.cacheDir;
-  if (settings.workDir) return path.join(settings.workDir, 'gitenv-repodata');
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitenv', 'repodata');
 }
 

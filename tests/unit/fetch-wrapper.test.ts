@@ -214,3 +214,15 @@ test('one wrapper asks for each repodata URL once: bodies and 404s are reused by
     await server.close();
   }
 });
+
+test('a cache directory that cannot be written costs nothing but the caching', async () => {
+  const server = await serve((_req, res) => res.writeHead(200, { etag: '"x"' }).end(REPODATA));
+  try {
+    const blocker = path.join(tmp, 'a file');
+    await fs.writeFile(blocker, 'not a directory');
+    const w = new FetchWrapper({ cacheDir: path.join(blocker, 'cache') });
+    expect(await (await w.fetch(`${server.url}/c/noarch/repodata.json`)).text()).toBe(REPODATA);
+  } finally {
+    await server.close();
+  }
+});
