@@ -6,7 +6,7 @@ import * as tar from 'tar';
 import yauzl from 'yauzl';
 import bz2 from 'unbzip2-stream';
 import { PackageError } from '../util/errors.js';
-import { ALLOWED_ENTRY_TYPES, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
+import { ALLOWED_ENTRY_TYPES, linkStaysInside, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
 import { createZstdDecompressor, decompressWhole, hasNativeZstd } from './zstd.js';
 
 export interface ExtractOptions {
@@ -30,7 +30,7 @@ export async function extractPackage(
   options: ExtractOptions = {},
 ): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
-  const budget: Budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300), digests: new Map(), links: new Map() };
+  const budget: Budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300), digests: new Map(), links: new Map(), symlinks: [] };
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
     else if (archive.endsWith('.tar.bz2')) await untar(fs.createReadStream(archive, { highWaterMark: 1 << 20 }).pipe(bz2()), dest, pkg, budget);
@@ -42,6 +42,11 @@ export async function extractPackage(
   for (const [rel, target] of budget.links) {
     const digest = budget.digests.get(target);
     if (digest) budget.digests.set(rel, digest);
+  }
+  for (const rel of budget.symlinks) {
+    if (!(await linkStaysInside(dest, rel))) {
+      throw new PackageError(pkg, `refused: symlink ${rel} leads out of the package through other links; nothing of it is installed`);
+    }
   }
   return budget.digests;
 }
@@ -63,6 +68,8 @@ interface Budget {
   digests: Digests;
   /** Hard link entries: path -> the path it shares its content with. */
   links: Map<string, string>;
+  /** Soft link entries, checked once all are on disk (chains of links). */
+  symlinks: string[];
 }
 
 /** `.conda` is a zip of `info-<dist>.tar.zst` and `pkg-<dist>.tar.zst` (and metadata.json). */
@@ -143,6 +150,7 @@ function entryRefusal(entry: tar.ReadEntry, budget: Budget): string | undefined 
     const linkReason = unsafeLinkReason(rel, target, kind);
     if (linkReason) return linkReason;
     if (kind === 'hardlink') budget.links.set(rel, target);
+    else budget.symlinks.push(rel);
   }
   budget.left -= entry.size ?? 0;
   if (budget.left < 0) return `its contents expand beyond the size limit (a decompression bomb?) at ${rel}`;

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -54,4 +55,35 @@ export function joinInside(root: string, rel: string): string {
     throw new Error(`path ${rel} resolves outside ${root}`);
   }
   return full;
+}
+
+/**
+ * Whether the soft link at `rel` (under `root`) resolves inside `root` once every link on its way is
+ * followed. Each link's target was already checked on its own (unsafeLinkReason); this catches chains,
+ * such as `a/b -> ..` and `c -> a/b/..`, each inside on paper but leading out together. Components that
+ * do not exist are taken as plain directories; more than 40 links on the way counts as leading out.
+ */
+export async function linkStaysInside(root: string, rel: string): Promise<boolean> {
+  const resolved: string[] = [];
+  let queue = rel.split('/');
+  let hops = 0;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (resolved.length === 0) return false;
+      resolved.pop();
+      continue;
+    }
+    const here = path.join(root, ...resolved, part);
+    const st = await fs.lstat(here).catch(() => undefined);
+    if (!st?.isSymbolicLink()) {
+      resolved.push(part);
+      continue;
+    }
+    const target = await fs.readlink(here);
+    if (++hops > 40 || path.posix.isAbsolute(target)) return false;
+    queue = [...target.split('/'), ...queue];
+  }
+  return true;
 }

@@ -83,6 +83,15 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
       { path: 'lib/out', type: 'symlink', linkpath: '../../..' },
       { path: 'lib/out/evil.txt', data: 'x' },
     ], 'leads out'],
+    ['a chain of soft links, each inside on paper, leading out together', () => [
+      { path: 'a/b', type: 'symlink', linkpath: '..' },
+      { path: 'c', type: 'symlink', linkpath: 'a/b/..' },
+    ], 'leads out of the package through other links'],
+    // node-tar itself refuses to create a link whose target passes through another link.
+    ['a soft link into a link that leads up', () => [
+      { path: 'lib/up', type: 'symlink', linkpath: '..' },
+      { path: 'lib/evil', type: 'symlink', linkpath: 'up/up/up' },
+    ], 'through symbolic link'],
     ['an absolute soft link', () => [{ path: 'lib/etc', type: 'symlink', linkpath: '/etc' }], 'is absolute'],
     ['a hard link leading out', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '../../outside.txt' }], 'leads out'],
     ['a hard link to an absolute path', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '/etc/passwd' }], 'is absolute'],
@@ -103,11 +112,12 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     expect(err).toBeInstanceOf(PackageError);
     expect((err as PackageError).packageName).toBe(built.dist);
     expect((err as Error).message).toContain(why);
+    await fs.rm(dest, { recursive: true, force: true }); // as the package cache does with its scratch directory
     const everything = await tree(work);
     expect(everything.filter((p) => p.includes('evil'))).toEqual([]);
     await expect(fs.stat(absoluteTarget())).rejects.toThrow();
     expect(await fs.readFile(path.join(work, 'outside.txt'), 'utf8')).toBe('keep');
-    expect(everything.filter((p) => !p.startsWith('ch') && !p.startsWith(path.join('x', 'y', 'dest')) && !['x', path.join('x', 'y'), 'outside.txt'].includes(p))).toEqual([]);
+    expect(everything.filter((p) => !p.startsWith('ch') && !['x', path.join('x', 'y'), 'outside.txt'].includes(p))).toEqual([]);
   });
 
   test('a package expanding beyond the size limit (a decompression bomb) is refused', async () => {
