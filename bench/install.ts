@@ -5,6 +5,7 @@
  * peak memory of each installer process. Not part of the tests.
  *
  *   npx tsx bench/install.ts [--packages 50] [--mb 200] [--runs 1]
+ *   BENCH_VERBOSE=1 npx tsx bench/install.ts      # plus gitenv's time per installer stage
  *
  * Each gitenv install runs in a child process of its own (this file with --child), so its peak RSS
  * is its own and not the fixture builder's.
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LockedPackage } from '../src/conda/types.js';
 import { BuiltinInstaller } from '../src/installer/builtin-installer.js';
-import { MemoryLogger } from '../src/util/logger.js';
+import { ConsoleLogger, MemoryLogger } from '../src/util/logger.js';
 import { fixturePackages, lockedPackage, pythonPackage, systemPython } from '../tests/conformance/fixture-env.js';
 import { hasPyRattler, rattlerInstall } from '../tests/conformance/prefix-snapshot.js';
 import { buildChannel, serveChannel, type PackageSpec } from '../tests/fixtures/channel/index.js';
@@ -40,19 +41,25 @@ function arg(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-/** ~`mb` MB over `count` packages: binaries, text with placeholders, python modules, soft links. */
-function syntheticPackages(count: number, mb: number): PackageSpec[] {
+/**
+ * ~`mb` MB over `count` packages, shaped like a conda-forge environment: most bytes in shared libraries
+ * and data linked as they are, about a tenth in files carrying the prefix (a library with an RPATH, a
+ * config script, a pkg-config file), many small files (headers, docs, modules) and a soft link per library.
+ */
+export function syntheticPackages(count: number, mb: number): PackageSpec[] {
   const perPackage = Math.floor((mb * 1e6) / count);
   const specs: PackageSpec[] = [];
   for (let i = 0; i < count; i++) {
-    const files: PackageSpec['files'] = {};
-    const big = Math.floor(perPackage * 0.7);
-    files[`lib/libbench${i}.so.1`] = { content: Buffer.concat([randomBytes(big), Buffer.from('\0@PREFIX@/lib\0')]), mode: 0o755, prefix: 'binary' };
-    const small = Math.floor((perPackage - big) / 60);
+    const files: NonNullable<PackageSpec['files']> = {};
+    const withPrefix = Math.floor(perPackage * 0.1);
+    const lib = Math.floor(perPackage * 0.6);
+    const small = Math.floor((perPackage - withPrefix - lib) / 80);
+    files[`lib/libbench${i}.so.1`] = { content: randomBytes(lib), mode: 0o755 };
+    files[`lib/libbench${i}_rpath.so.1`] = { content: Buffer.concat([randomBytes(withPrefix), Buffer.from('\0@PREFIX@/lib\0')]), mode: 0o755, prefix: 'binary' };
     for (let f = 0; f < 60; f++) files[`share/bench${i}/data/file${f}.dat`] = randomBytes(small);
-    for (let f = 0; f < 20; f++) files[`share/bench${i}/doc/page${f}.txt`] = `page ${f} of package ${i}\n`.repeat(20);
-    files[`bin/bench${i}-config`] = { content: `#!/bin/sh\necho @PREFIX@\n`, mode: 0o755, prefix: 'text' };
-    files[`include/bench${i}.h`] = `#define BENCH_PREFIX "@PREFIX@"\n`.replace('@PREFIX@', '/nowhere');
+    for (let f = 0; f < 20; f++) files[`include/bench${i}/header${f}.h`] = `/* header ${f} of package ${i} */\n`.repeat(Math.max(1, Math.floor(small / 40)));
+    files[`bin/bench${i}-config`] = { content: '#!/bin/sh\necho @PREFIX@\n', mode: 0o755, prefix: 'text' };
+    files[`lib/pkgconfig/bench${i}.pc`] = { content: 'prefix=@PREFIX@\nlibdir=${prefix}/lib\n', prefix: 'text' };
     specs.push({ name: `bench${i}`, version: '1.0', build: `h${i}_0`, files, softlinks: { [`lib/libbench${i}.so`]: `libbench${i}.so.1` } });
   }
   return specs;
@@ -62,22 +69,26 @@ async function child(requestFile: string): Promise<void> {
   const request = JSON.parse(await fs.readFile(requestFile, 'utf8')) as ChildRequest;
   const staging = `${request.prefix}.staging`;
   const started = process.hrtime.bigint();
-  await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger: new MemoryLogger() });
+  const logger = process.env.BENCH_VERBOSE ? new ConsoleLogger(true) : new MemoryLogger();
+  await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger });
   await fs.rename(staging, request.prefix);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   process.stdout.write(JSON.stringify({ seconds, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
 }
 
-function gitenvInstall(work: string, request: ChildRequest): Promise<Measure> {
+async function gitenvInstall(work: string, request: ChildRequest): Promise<Measure> {
   const file = path.join(work, `request-${path.basename(request.prefix)}.json`);
-  return fs.writeFile(file, JSON.stringify(request)).then(
-    () =>
-      new Promise((resolve, reject) => {
-        execFile(process.execPath, [...process.execArgv, self, '--child', file], { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop() as string) as Measure),
-        );
-      }),
+  await fs.writeFile(file, JSON.stringify(request));
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile(process.execPath, [...process.execArgv, self, '--child', file], { maxBuffer: 16 << 20 }, (err, out, errOut) =>
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve({ stdout: out, stderr: errOut }),
+    ),
   );
+  if (process.env.BENCH_VERBOSE) {
+    const stages = stderr.split('\n').filter((l) => l.includes('installer stage'));
+    process.stderr.write(stages.map((l) => `  ${path.basename(request.prefix)}: ${l}\n`).join(''));
+  }
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as Measure;
 }
 
 async function main(): Promise<void> {
@@ -95,7 +106,11 @@ async function main(): Promise<void> {
     let t = Date.now();
     const channel = await buildChannel(path.join(work, 'srv', 'bench-channel'), specs);
     const totalMb = channel.packages.reduce((n, p) => n + p.size, 0) / 1e6;
-    console.log(`fixture: ${channel.packages.length} packages, ${totalMb.toFixed(0)} MB of archives (built in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    const files = channel.packages.reduce((n, p) => n + p.paths.length, 0);
+    console.log(
+      `fixture: ${channel.packages.length} packages, ${files} files, ${totalMb.toFixed(0)} MB of archives ` +
+        `(~10% of the bytes carry the prefix; built in ${((Date.now() - t) / 1000).toFixed(1)} s)`,
+    );
     const server = await serveChannel(path.join(work, 'srv'), { lifetimeMs: 3_600_000 });
     try {
       const url = `${server.url}/bench-channel`;
@@ -142,5 +157,8 @@ function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb:
   }
 }
 
-if (process.argv[2] === '--child') await child(process.argv[3]);
-else await main();
+// Run as a script (not when imported for its fixture shape).
+if (process.argv[1] && path.resolve(process.argv[1]) === self) {
+  if (process.argv[2] === '--child') await child(process.argv[3]);
+  else await main();
+}
