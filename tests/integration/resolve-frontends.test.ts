@@ -43,7 +43,8 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 beforeAll(async () => {
   // The two bundles side by side: ncc is the slow part of this file.
   const built = await Promise.all(['cli', 'resolve'].map((entry) => node(['scripts/build.mjs', entry], process.env)));
-  for (const b of built) expect(b).toMatchObject({ code: 0 });
+  // On failure the message shows ncc's complaint (often another file caught mid-edit).
+  for (const b of built) expect({ code: b.code, stderr: b.code === 0 ? '' : b.stderr.slice(-3000) }).toEqual({ code: 0, stderr: '' });
   fx = await GitFixture.create();
   channel = await buildSeedChannel(path.join(fx.root, 'channel'));
   server = await serveChannel(path.join(fx.root, 'channel'), { auth: { user: USER, password: KEY } });
