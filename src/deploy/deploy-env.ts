@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import type { AdoptFn } from './adopt.js';
 import { withEnvLock, type EnvLockOptions } from './env-lock.js';
 import {
   condaMetaSize,
@@ -44,6 +45,8 @@ export interface EnvDeployOptions {
   logger: Logger;
   now: () => Date;
   install: InstallFn;
+  /** Recognises a complete prefix that has no marker (deployed by conda-gitenv); see adopt.ts. */
+  adopt?: AdoptFn;
   lock?: Omit<EnvLockOptions, 'logger'>;
 }
 
@@ -111,7 +114,8 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
       outcome.prefixes.push(prefixOutcome(selected, prefix, 'up to date', marker.sizeBytes));
       continue;
     }
-    outcome.prefixes.push(await installOne(selected, dir, prefix, options));
+    const adopted = marker ? undefined : await adoptOne(selected, prefix, options);
+    outcome.prefixes.push(adopted ?? (await installOne(selected, dir, prefix, options)));
   }
   const failed = outcome.prefixes.filter((p) => p.status === 'failed');
   if (failed.length > 0) outcome.error = failed.map((p) => `${p.tag}: ${p.error}`).join('; ');
@@ -149,6 +153,16 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
     logger.error(`${selected.env}: deploying ${selected.tag} failed: ${message}`);
     return { ...prefixOutcome(selected, prefix, 'failed'), error: message };
   }
+}
+
+/** Writes the marker into a marker-less prefix whose conda-meta holds exactly the tag's packages. */
+async function adoptOne(selected: SelectedPrefix, prefix: string, options: EnvDeployOptions): Promise<PrefixOutcome | undefined> {
+  const facts = await options.adopt?.(selected, prefix).catch(() => undefined);
+  if (!facts) return undefined;
+  const sizeBytes = await condaMetaSize(prefix);
+  await writeMarker(prefix, { ...facts, time: options.now().toISOString(), sizeBytes });
+  options.logger.info(`Adopted ${selected.env}/${selected.deployedName}: its conda-meta holds exactly the ${facts.packages} packages of ${selected.tag} (deployed by conda-gitenv)`);
+  return prefixOutcome(selected, prefix, 'up to date', sizeBytes);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { adoptFromRepository } from '../deploy/adopt.js';
 import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/deploy-env.js';
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
@@ -52,6 +53,7 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
           logger,
           now: services.now ?? (() => new Date()),
           install,
+          adopt: adoptFromRepository(repo, settings.engine),
         }),
       );
       outcomes.push(outcome);
