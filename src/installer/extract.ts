@@ -1,12 +1,10 @@
 import fs from 'node:fs';
-import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
+import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import bz2 from 'unbzip2-stream';
 import { PackageError } from '../util/errors.js';
 import { ALLOWED_ENTRY_TYPES, linkStaysInside, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
+import { Refusal, writeTar, type Digests, type TarEntryInfo } from './tar-writer.js';
 import { createZstdDecompressor, decompressWhole, hasNativeZstd } from './zstd.js';
 
 export interface ExtractOptions {
@@ -51,8 +49,7 @@ export async function extractPackage(
   return budget.digests;
 }
 
-/** sha256 and size of every regular file extracted (hard links included), hashed as it streamed by. */
-export type Digests = Map<string, { sha256: string; size: number }>;
+export type { Digests };
 
 /** Compressed entries up to this size are decompressed in one piece when Node has no zstd of its own. */
 const WHOLE_LIMIT = 64 << 20;
@@ -99,95 +96,34 @@ async function extractConda(archive: string, dest: string, pkg: string, budget: 
 
 /** Streams a tar into `dest`, refusing the package at the first entry that is not safe. */
 async function untar(source: Readable, dest: string, pkg: string, budget: Budget, head?: Readable): Promise<void> {
-  let refusal: string | undefined;
-  const unpack = new tar.Unpack({
-    cwd: dest,
-    strict: true,
-    preserveOwner: false,
-    chmod: true,
-    processUmask: 0,
-    // Every file's bytes pass through a hash on their way to disk: no second read to verify them.
-    transform: (entry) => (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'ContiguousFile'
-      ? (hashingStream(normalise(String(entry.path)), budget.digests) as unknown as tar.ReadEntry)
-      : undefined),
-    filter: (_p, entry) => {
-      if (refusal) return false;
-      refusal = entryRefusal(entry as tar.ReadEntry, budget);
-      if (!refusal) return true;
-      unpack.abort(new PackageError(pkg, `refused: ${refusal}`));
-      return false;
-    },
-  });
-  // pipeline settles when the stream ends, but Unpack may still be writing files: 'close' means done.
-  const closed = new Promise<void>((resolve, reject) => {
-    unpack.once('close', resolve);
-    unpack.once('error', reject);
-  });
-  closed.catch(() => undefined); // the pipeline reports the same error
   try {
-    await pipeline(source, unpack);
-    await closed;
+    await writeTar(source, dest, (entry) => entryRefusal(entry, budget), budget.digests);
   } catch (err) {
-    // The caller removes the scratch directory next: files node-tar was still writing must be done.
-    await drained(unpack);
-    if (refusal) throw new PackageError(pkg, `refused: ${refusal}; nothing of it is installed`);
+    if (err instanceof Refusal) throw new PackageError(pkg, `refused: ${err.message}; nothing of it is installed`);
     throw err;
   } finally {
     head?.destroy();
   }
-  if (refusal) throw new PackageError(pkg, `refused: ${refusal}; nothing of it is installed`);
 }
 
 /** Why this tar entry may not be extracted (undefined: it may). Also strips setuid/setgid bits. */
-function entryRefusal(entry: tar.ReadEntry, budget: Budget): string | undefined {
-  const rel = normalise(String(entry.path));
+function entryRefusal(entry: TarEntryInfo, budget: Budget): string | undefined {
+  const rel = entry.path;
   if (!ALLOWED_ENTRY_TYPES.has(entry.type)) return `entry ${rel} is a ${entry.type}, not a file, directory or link`;
   const pathReason = unsafePathReason(rel);
   if (pathReason) return pathReason;
   if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
     const kind = entry.type === 'Link' ? 'hardlink' : 'symlink';
-    const target = kind === 'hardlink' ? normalise(String(entry.linkpath ?? '')) : String(entry.linkpath ?? '');
+    const target = kind === 'hardlink' ? entry.linkpath.replace(/^(\.\/)+/, '') : entry.linkpath;
     const linkReason = unsafeLinkReason(rel, target, kind);
     if (linkReason) return linkReason;
     if (kind === 'hardlink') budget.links.set(rel, target);
     else budget.symlinks.push(rel);
   }
-  budget.left -= entry.size ?? 0;
+  budget.left -= entry.size;
   if (budget.left < 0) return `its contents expand beyond the size limit (a decompression bomb?) at ${rel}`;
-  entry.mode = safeMode(entry.mode);
+  entry.mode = safeMode(entry.mode) as number;
   return undefined;
-}
-
-/**
- * An aborted Unpack stops reading but finishes the files it had started, and then emits nothing.
- * Its count of entries in progress is a private symbol (`pending`), read here to wait for them.
- */
-async function drained(unpack: tar.Unpack): Promise<void> {
-  const pending = Object.getOwnPropertySymbols(unpack).find((s) => s.description === 'pending');
-  const count = (): number => (pending ? Number((unpack as unknown as Record<symbol, number>)[pending]) : 0);
-  for (let waited = 0; count() > 0 && waited < 60_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-  if (!pending) await new Promise((r) => setTimeout(r, 100)); // another tar version: give writes a moment
-}
-
-/** An archive path as paths.json writes it: no leading `./`, no trailing `/`. */
-function normalise(p: string): string {
-  return p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-}
-
-function hashingStream(rel: string, digests: Digests): Transform {
-  const hash = createHash('sha256');
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-    flush(callback) {
-      digests.set(rel, { sha256: hash.digest('hex'), size });
-      callback();
-    },
-  });
 }
 
 function openZip(file: string): Promise<yauzl.ZipFile> {

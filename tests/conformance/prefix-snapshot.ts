@@ -95,7 +95,16 @@ export async function rattlerInstall(
   const request = path.join(scratch, `rattler-request-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
   await fs.writeFile(request, JSON.stringify({ prefix, cache, packages: packages.map(({ channel, subdir, fn, dir }) => ({ channel, subdir, fn, dir })) }));
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'rattler_install.py');
-  const out = await run('python3', [script, request]);
+  let out: string;
+  try {
+    out = await run('python3', [script, request]);
+  } catch (err) {
+    // Seen rarely on a loaded machine: python dying on a signal with no output. One more try, clean.
+    if (!/signal SIG/.test((err as Error).message)) throw err;
+    console.warn(`py-rattler died (${(err as Error).message.split('\n')[0]}); trying once more`);
+    await fs.rm(prefix, { recursive: true, force: true });
+    out = await run('python3', [script, request]);
+  }
   await fs.rm(request, { force: true });
   const result = JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number; max_rss_kb: number };
   return { seconds: result.seconds, maxRssKb: result.max_rss_kb };

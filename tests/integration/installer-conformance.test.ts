@@ -46,15 +46,14 @@ describeWithRattler('gitenv installs what py-rattler installs', () => {
     oursPrefix = path.join(work, 'prefix A');
     theirsPrefix = path.join(work, 'prefix B');
     const staging = path.join(work, '.prefix A.staging');
-    await new BuiltinInstaller().install({
-      packages: env.packages,
-      prefix: oursPrefix,
-      stagingDir: staging,
-      pkgCache: path.join(work, 'gitenv-cache'),
-      logger: new MemoryLogger(),
-    });
+    const label = (who: string) => (err: Error) => {
+      throw new Error(`${who} install failed: ${err.message}`, { cause: err });
+    };
+    await new BuiltinInstaller()
+      .install({ packages: env.packages, prefix: oursPrefix, stagingDir: staging, pkgCache: path.join(work, 'gitenv-cache'), logger: new MemoryLogger() })
+      .catch(label('gitenv'));
     await fs.rename(staging, oursPrefix);
-    await rattlerInstall(env.packages, theirsPrefix, path.join(work, 'rattler-cache'), work);
+    await rattlerInstall(env.packages, theirsPrefix, path.join(work, 'rattler-cache'), work).catch(label('py-rattler'));
     ours = await snapshotPrefix(oursPrefix, (rel) => rel === 'conda-meta');
     theirs = await snapshotPrefix(theirsPrefix, (rel) => rel === 'conda-meta' || KNOWN.rattlerOnly.has(rel));
   });
