@@ -209,3 +209,29 @@ test('a file:// channel in a directory whose name needs escaping round-trips int
   await run();
   expect(await show('manifest/default', 'env.manifest')).toBe(`${channel.url}/linux-64\tzlib-${SEED_VERSIONS.zlib}-0\n`);
 });
+
+test('a push race: someone else moves manifest/<env> meanwhile; the commit is remade on their head', async () => {
+  await fx.commit('default', { 'env.spec': spec([channel.url], ['python']) });
+  await run();
+  await fx.commit('default', { 'env.spec': spec([channel.url], ['python', 'numpy']) });
+
+  // Between resolve's fetch and its push, another run pushes its own manifest commit.
+  const theirs = `${channel.url}/linux-64\tpython-${SEED_VERSIONS.python3}-0\n`;
+  let theirCommit = '';
+  class RacingLogger extends MemoryLogger {
+    override async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
+      if (name === 'Resolving default') theirCommit = await fx.commit('manifest/default', { 'env.manifest': theirs });
+      return super.group(name, fn);
+    }
+  }
+  const logger = new RacingLogger();
+  const result = await resolve(settings(), { logger });
+  expect(result.changed).toEqual(['default']);
+  expect(logger.text()).toMatch(/changed while we worked/);
+  expect(await fx.originGit(['rev-parse', 'refs/heads/manifest/default^'])).toBe(theirCommit);
+  // The message is the change against their manifest, not against the one fetched first.
+  expect(await message('refs/heads/manifest/default')).toBe(
+    `Manifest update for default\n\n+ numpy ${SEED_VERSIONS.numpy3} py311_0\n+ openssl ${SEED_VERSIONS.openssl} 0\n+ zlib ${SEED_VERSIONS.zlib} 0`,
+  );
+  expect((await show('manifest/default', 'env.manifest'))?.split('\n')).toHaveLength(5);
+});
