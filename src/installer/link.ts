@@ -61,6 +61,7 @@ export interface LinkOptions {
 export async function linkPackages(units: LinkUnit[], options: LinkOptions): Promise<LinkedPackage[]> {
   const plans = units.map((u) => planPackage(u, options));
   const owners = resolveClobbers(units, plans, options.logger);
+  await makeDirectories(options.stagingDir, plans);
   const state = { crossDevice: false };
   // File operations are cheap but many: several packages at once, several files of each at once,
   // so the thread pool always has work queued.
@@ -92,6 +93,38 @@ export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' 
     planned.push({ target: `bin/${ep.name}`, script: entryPointScript(ep, options.prefix, py) });
   }
   return planned;
+}
+
+/**
+ * Every directory the packages need, made up front (shortest first, each level in parallel): otherwise
+ * the first files of a directory all fail to link at once and all make it.
+ */
+async function makeDirectories(root: string, plans: Planned[][]): Promise<void> {
+  const dirs = new Set<string>();
+  // A path some package makes a soft link (lib64 -> lib) is left to that link, not made a directory.
+  const links = new Set(plans.flatMap((plan) => plan.filter((p) => p.source?.pathType === 'softlink').map((p) => p.target)));
+  for (const plan of plans) {
+    for (const p of plan) {
+      const dir = p.source?.pathType === 'directory' ? p.target : path.posix.dirname(p.target);
+      for (let d = dir; d !== '.' && d !== '' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
+    }
+  }
+  for (const link of links) {
+    for (const d of [...dirs]) if (d === link || d.startsWith(`${link}/`)) dirs.delete(d);
+  }
+  const byDepth = new Map<number, string[]>();
+  for (const d of dirs) {
+    const depth = d.split('/').length;
+    byDepth.set(depth, [...(byDepth.get(depth) ?? []), d]);
+  }
+  await fs.mkdir(root, { recursive: true });
+  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+    await mapLimit(byDepth.get(depth) as string[], 32, async (d) => {
+      await fs.mkdir(joinInside(root, d)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    });
+  }
 }
 
 /** Which package owns each path: the last one in dependency order. Warns for every clobbered path. */
