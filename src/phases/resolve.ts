@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PackageRecord } from '../conda/types.js';
+import { OnDemandMicromambaSolver } from '../engines/on-demand.js';
 import type { SolverEngine } from '../engines/types.js';
 import { commitMessage, diffManifests, formatChange, type ManifestDiff } from '../manifest/diff.js';
 import { formatLock } from '../manifest/lock.js';
@@ -50,12 +51,16 @@ export interface EnvOutcome {
 }
 
 /** The one place that picks the solver for the settings' engine. */
-export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper): SolverEngine {
+export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?: NodeJS.ProcessEnv): SolverEngine {
   switch (settings.engine) {
     case 'builtin':
       return new RattlerSolver(fetcher);
-    default:
-      throw new ConfigurationError(`engine "${settings.engine}" cannot resolve yet: use engine builtin`);
+    case 'micromamba':
+      return new OnDemandMicromambaSolver({
+        env,
+        workDir: settings.workDir,
+        credentials: { apiUser: settings.apiUser, apiKey: settings.apiKey },
+      });
   }
 }
 
@@ -74,7 +79,7 @@ export async function resolve(settings: ResolveSettings, services: Services): Pr
   if (settings.mode === 'pull-request') throw new ConfigurationError('resolve mode "pull-request" is not supported yet: use push or check');
   for (const secret of [settings.apiUser, settings.apiKey, settings.token]) if (secret) logger.setSecret(secret);
   const fetcher = new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, cacheDir: defaultCacheDir(settings, env), logger });
-  const solver = solverFor(settings, fetcher);
+  const solver = solverFor(settings, fetcher, env);
   // check: report what would change (the summary and the log carry the diff), push nothing.
   const dryRun = settings.dryRun || settings.mode === 'check';
 
