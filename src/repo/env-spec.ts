@@ -194,8 +194,14 @@ function checkChannel(channel: string, line: () => number | undefined, problem: 
     }
     return;
   }
+  // A local directory, as conda takes one; only absolute (or home-relative) paths, since a relative
+  // one would depend on where the runner happens to stand.
+  if (/^(\/|~\/)/.test(channel)) return;
   if (!CHANNEL_NAME.test(channel)) {
-    problem(`channel "${channel}" is neither a channel name, "defaults", nor an https://, http:// or file:// URL`, line());
+    problem(
+      `channel "${channel}" is neither a channel name, "defaults", an https://, http:// or file:// URL, nor an absolute directory`,
+      line(),
+    );
   }
 }
 

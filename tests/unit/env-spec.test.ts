@@ -34,6 +34,14 @@ test('accepts channel URLs and channel labels', () => {
   expect(spec.channels).toHaveLength(3);
 });
 
+test('accepts absolute local directories as channels, not relative ones', () => {
+  expect(parseEnvSpec('channels: [/srv/conda/site-channel, ~/channels/dev]\nenv: [x]\n', src).channels).toEqual([
+    '/srv/conda/site-channel',
+    '~/channels/dev',
+  ]);
+  expect(errorOf('channels: [./chan]\nenv: [x]\n').message).toContain('nor an absolute directory');
+});
+
 test('an unknown key names the file, the line and the environment', () => {
   const err = errorOf('channels: [conda-forge]\nenv: [python]\nchanel: [oops]\n');
   expect(err.message).toContain('unknown key "chanel"');
