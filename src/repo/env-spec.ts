@@ -31,7 +31,9 @@ export interface EnvSpecSource {
 }
 
 const KNOWN_KEYS = ['channels', 'env', 'dependencies'];
-const CHANNEL_NAME = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/;
+// Segments of a channel name (`conda-forge`, `conda-forge/label/dev`); never `.` or `..`, which would
+// turn a name into a path on the runner.
+const CHANNEL_NAME = /^(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+)*$/;
 const CHANNEL_URL = /^(?:https?|file):\/\/./;
 
 /** Parses and validates an env.spec; throws ConfigurationError on any problem. */
