@@ -41,7 +41,7 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
   const problem = problemReporter(source);
   const size = typeof content === 'string' ? Buffer.byteLength(content) : content.length;
   if (size > MAX_ENV_SPEC_BYTES) problem(`is ${size} bytes, more than the ${MAX_ENV_SPEC_BYTES} an env.spec may have`);
-  const text = typeof content === 'string' ? content : content.toString('utf8');
+  const text = typeof content === 'string' ? content : decodeUtf8(content, problem);
 
   const scalars: Scalar[] = [];
   const doc = loadYaml(text, scalars, problem);
@@ -76,6 +76,26 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
 }
 
 type Problem = (message: string, line?: number) => never;
+
+/** YAML is UTF-8: a byte that is not would otherwise be replaced silently and the file accepted. */
+function decodeUtf8(content: Buffer, problem: Problem): string {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return strict.decode(content);
+  } catch {
+    let start = 0;
+    for (let line = 1; start <= content.length; line++) {
+      const end = content.indexOf(0x0a, start) === -1 ? content.length : content.indexOf(0x0a, start);
+      try {
+        strict.decode(content.subarray(start, end));
+      } catch {
+        return problem('is not valid UTF-8 (YAML files must be)', line);
+      }
+      start = end + 1;
+    }
+    return problem('is not valid UTF-8 (YAML files must be)');
+  }
+}
 
 function problemReporter(source: EnvSpecSource): Problem {
   const file = source.file ?? ENV_SPEC_FILE;

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../../src/util/errors.js';
 
 const src = { env: 'default' };
 
-function errorOf(text: string): ConfigurationError {
+function errorOf(text: string | Buffer): ConfigurationError {
   try {
     parseEnvSpec(text, src);
   } catch (err) {
@@ -142,4 +142,11 @@ describe('parseMatchSpec', () => {
       expect(() => parseMatchSpec(text)).toThrow();
     },
   );
+});
+
+test('refuses a file that is not UTF-8, naming the line', () => {
+  const bytes = Buffer.concat([Buffer.from('channels: [conda-forge]\n# caf'), Buffer.from([0xe9]), Buffer.from('\nenv: [python]\n')]);
+  const err = errorOf(bytes);
+  expect(err.message).toContain('is not valid UTF-8');
+  expect(err.where.line).toBe(2);
 });
