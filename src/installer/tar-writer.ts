@@ -69,6 +69,7 @@ export async function writeTar(source: Readable, dest: string, check: EntryCheck
     await parsed;
   } finally {
     // Whatever happened, no write of ours is still running when the caller looks at (or removes) dest.
+    writer.stop();
     await writer.settled();
   }
   if (writer.failure) throw writer.failure;
@@ -82,12 +83,25 @@ class TarWriter {
   private readonly pending = new Set<Promise<void>>();
   private queuedBytes = 0;
   private drainWaiters: (() => void)[] = [];
+  /** Resolves when the stream is over: an entry cut short by an error will never end on its own. */
+  private readonly stopped: Promise<'stopped'>;
+  stop: () => void = () => undefined;
 
   constructor(
     private readonly dest: string,
     private readonly check: EntryCheck,
     private readonly digests: Digests,
-  ) {}
+  ) {
+    this.stopped = new Promise((resolve) => (this.stop = () => resolve('stopped')));
+  }
+
+  /** Resolves when `entry` has ended, or rejects when the stream stopped first (a damaged archive). */
+  private ended(entry: tar.ReadEntry): Promise<void> {
+    const end = new Promise<'ended'>((resolve) => entry.on('end', () => resolve('ended')));
+    return Promise.race([end, this.stopped]).then((how) => {
+      if (how === 'stopped') throw new Error(`the archive ends inside ${String(entry.path)}`);
+    });
+  }
 
   onEntry(entry: tar.ReadEntry, parser: tar.Parser): void {
     const info: TarEntryInfo = {
@@ -152,10 +166,21 @@ class TarWriter {
           out.once('drain', () => entry.resume());
         }
       });
-      const done = new Promise<void>((resolve, reject) => {
+      const closed = new Promise<void>((resolve, reject) => {
         out.on('error', reject);
-        entry.on('end', () => out.end(() => resolve()));
-      }).then(() => this.finish(abs, info, hash, counted.size));
+        out.on('close', resolve);
+      });
+      closed.catch(() => undefined); // handled below, once the entry has ended
+      const done = this.ended(entry)
+        .then(
+          () => new Promise<void>((resolve) => out.end(resolve)),
+          (err: unknown) => {
+            out.destroy();
+            throw err;
+          },
+        )
+        .then(() => closed)
+        .then(() => this.finish(abs, info, hash, counted.size));
       this.written.set(info.path, this.track(done));
       return;
     }
@@ -165,7 +190,7 @@ class TarWriter {
       counted.size += chunk.length;
       chunks.push(chunk);
     });
-    const done = new Promise<void>((resolve) => entry.on('end', resolve)).then(async () => {
+    const done = this.ended(entry).then(async () => {
       const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       this.queuedBytes += data.length;
       try {

@@ -131,6 +131,20 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     await expect(extractPackage(built.path, dest, built.dist, { maxBytes: 100_000 })).rejects.toThrow(/bomb-1.0-0: refused: .*size limit/);
   });
 
+  // bzip2 checks each block (a zstd raw block has no checksum: there the archive's sha256 and the
+  // paths.json hashes, checked by the package cache, catch damage).
+  if (format === 'tar.bz2') {
+    test('an archive cut inside a large file is refused, without hanging', async () => {
+      const big = Buffer.from(Array.from({ length: 6 << 20 }, (_, i) => (i * 2654435761) >>> 24));
+      const built = await buildPackage({ name: 'cut', version: '1.0', format, files: { 'share/big.bin': big, 'share/small': 's\n' } }, path.join(work, 'ch'));
+      const data = await fs.readFile(built.path);
+      await fs.writeFile(built.path, data.subarray(0, Math.floor(data.length * 0.6)));
+      const dest = path.join(work, 'dest');
+      await fs.mkdir(dest);
+      await expect(extractPackage(built.path, dest, built.dist)).rejects.toThrow(PackageError);
+    });
+  }
+
   test('a damaged archive is a PackageError naming the package', async () => {
     const built = await buildPackage({ ...honest, format }, path.join(work, 'ch'));
     const data = await fs.readFile(built.path);
