@@ -3,7 +3,7 @@
 // reached deterministically, without timing and without a hook in the product's code.
 //
 // GITENV_RELIABILITY_KILL_AT = JSON {"op": "rename", "match": "/.staging-", "n": 1, "when": "before"}
-//   op     one of the wrapped operations below (callback, promise and sync forms alike)
+//   op     one of the wrapped operations below (callback, promise and sync forms alike), or "any"
 //   match  a substring of one of the operation's path arguments
 //   n      the n-th matching call (1-based) is the one that dies
 //   when   "before" (the operation never happens) or "after" (it was done, successfully or not,
@@ -27,7 +27,7 @@ if (spec || trace) {
   /** True when this call is the chosen one. */
   const chosen = (op, args) => {
     if (traceFd !== undefined) fs.writeSync(traceFd, `${op} ${args.filter((a) => typeof a === 'string').map((a) => path.basename(path.dirname(a)) + '/' + path.basename(a)).join(' ')}\n`);
-    if (!spec || op !== spec.op) return false;
+    if (!spec || (op !== spec.op && spec.op !== 'any')) return false;
     const hit = args.some((a) => (typeof a === 'string' || a instanceof URL || Buffer.isBuffer(a)) && String(a).includes(spec.match));
     return hit && ++seen === spec.n;
   };
