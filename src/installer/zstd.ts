@@ -67,15 +67,16 @@ export function zstdFrameContentSize(buf: Uint8Array): number | undefined {
 /**
  * Decompresses a whole zstd buffer in one call, which fzstd does several times faster than streaming
  * (its stream copies its window for every block). Only when the frame declares its size and that size
- * is at most `limit`; undefined otherwise (the caller streams). fzstd fills exactly the buffer it is
- * given, so the buffer is zeroed: a frame lying about its size yields a short or zero-padded tar, which
- * the tar parser and the paths.json checks refuse, never stale memory.
+ * is at most `limit` (fzstd then allocates exactly that, zero-filled, and decodes into it: a frame lying
+ * about its size yields a short or zero-padded tar, which the tar parser and the paths.json checks
+ * refuse); undefined otherwise, and the caller streams. (Given an output buffer of its own, fzstd
+ * compares it with a number, turning the whole input into a string: slower, not safer.)
  */
 export function decompressWhole(buf: Uint8Array, limit: number): Buffer | undefined {
   const size = zstdFrameContentSize(buf);
   if (size === undefined || size > limit) return undefined;
   try {
-    const out = decompress(buf, Buffer.alloc(size));
+    const out = decompress(buf);
     return Buffer.from(out.buffer, out.byteOffset, out.length);
   } catch {
     return undefined;
