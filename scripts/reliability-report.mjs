@@ -13,6 +13,16 @@ const TITLES = {
   secrets: 'Secrets (api-user/api-key and a git token)',
 };
 
+const ABOUT = {
+  crash:
+    'A deploy (the CLI bundle, a child process) is SIGKILLed at exact file-system operations (tests/reliability/kill-hook.mjs, preloaded) over downloading, extracting, linking and relinking; after each kill every label must point at a complete prefix, no final name may lack its marker, the package cache must be complete or recognisably incomplete, and a re-run must leave exactly what an uninterrupted deploy leaves.',
+  concurrency: 'Four deploys at once to one target, two resolves at once on one repository, two label commands at once on one branch: final states compared with serial runs, commits counted.',
+  network:
+    'Faults injected by the loopback channel server (5xx, 408, 429 with Retry-After, resets mid-body, truncated and corrupted bodies, 404, stalls past the idle timeout), basic auth demanded throughout.',
+  hostile: 'Every case of tests/reliability/corpus/manifest.json through the phase that reads it, with a canary directory outside the target that must stay unchanged.',
+  secrets: 'api-user/api-key against a channel demanding basic auth and a token against a git smart-HTTP server demanding it; files, repository objects, temporary files, outputs and summaries searched for the secrets in plain, URL-encoded and base64 forms.',
+};
+
 const data = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : { sections: {} };
 const sections = data.sections ?? {};
 const order = [...Object.keys(TITLES).filter((k) => k in sections), ...Object.keys(sections).filter((k) => !(k in TITLES))];
@@ -22,8 +32,8 @@ const lines = [
   '',
   'Written by `npm run test:reliability` (`tests/reliability/`); regenerate this page from',
   '`docs/reliability.json` with `node scripts/reliability-report.mjs`. Every figure is counted by the',
-  'tests themselves while they run; a failing assertion fails the suite, so these are the figures of',
-  'a run in which every check held.',
+  'tests themselves while they run, and only for checks that passed (a case that fails adds nothing',
+  'but its "attempted" count, and fails the suite).',
   '',
   '| area | figure | count |',
   '| --- | --- | ---: |',
@@ -33,7 +43,9 @@ for (const key of order) {
 }
 for (const key of order) {
   const s = sections[key];
-  lines.push('', `## ${TITLES[key] ?? key}`, '', `Recorded ${s.recorded ?? 'at an unknown time'}.`);
+  lines.push('', `## ${TITLES[key] ?? key}`, '');
+  if (ABOUT[key]) lines.push(ABOUT[key], '');
+  lines.push(`Recorded ${s.recorded ?? 'at an unknown time'}.`);
   if (s.details?.length) {
     lines.push('');
     for (const d of s.details) lines.push(`- ${d}`);

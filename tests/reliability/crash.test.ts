@@ -152,6 +152,7 @@ async function checkAfterKill(): Promise<void> {
 }
 
 test.each(POINTS.map((p, i) => [i + 1, p.stage, p.what, p] as const))('kill point %i (%s): %s', async (n, stage, what, point) => {
+  counters.add('kill points attempted');
   await restoreBase();
   await killedRun(point.kill);
   await checkAfterKill();
