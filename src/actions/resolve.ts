@@ -1,8 +1,14 @@
+import { OctokitGitHubClient, type GitHubServices } from '../github/client.js';
+import { readPullRequestEvent } from '../github/event.js';
 import { ConfigurationError } from '../util/errors.js';
 import { resolve } from '../phases/resolve.js';
 import { DEFAULT_CHANNEL_ALIAS, DEFAULT_PLATFORM, type ResolveMode } from '../phases/settings.js';
 import { getCommonSettings, getEngine, getSecret, getString, Inputs, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
+
+/** This action's own input and output (the shared names live in inputs.ts). */
+const GITHUB_API_URL_INPUT = 'github-api-url';
+const PULL_REQUESTS_OUTPUT = 'pull-requests';
 
 function getMode(): ResolveMode {
   const mode = getString(Inputs.Mode) ?? 'push';
@@ -12,22 +18,50 @@ function getMode(): ResolveMode {
   return mode;
 }
 
+/**
+ * `owner/name` for the REST calls: taken from the repository input when it is a repository of
+ * this GitHub server, else the repository the workflow runs in.
+ */
+export function githubRepositoryOf(repository: string, env: NodeJS.ProcessEnv): string | undefined {
+  const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
+  if (repository.startsWith(server + '/')) {
+    const m = /^([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(repository.slice(server.length + 1));
+    if (m) return `${m[1]}/${m[2]}`;
+  }
+  return env.GITHUB_REPOSITORY || undefined;
+}
+
+/** The GitHub client (when there is a token and a repository) and, in check mode, the pull request. */
+async function githubServices(mode: ResolveMode, repository: string, token: string | undefined): Promise<GitHubServices> {
+  if (mode === 'push') return {};
+  const env = process.env;
+  const owner = githubRepositoryOf(repository, env);
+  const baseUrl = getString(GITHUB_API_URL_INPUT) ?? env.GITHUB_API_URL ?? 'https://api.github.com';
+  const github = token && owner ? new OctokitGitHubClient({ token, repository: owner, baseUrl }) : undefined;
+  const pullRequest = mode === 'check' ? await readPullRequestEvent(env.GITHUB_EVENT_PATH) : undefined;
+  return { github, pullRequest };
+}
+
 export async function run(): Promise<void> {
   await runAction(
     'resolve',
-    (logger) =>
-      resolve(
+    async (logger) => {
+      const common = getCommonSettings();
+      const mode = getMode();
+      const services = await githubServices(mode, common.repository, common.token);
+      return resolve(
         {
-          ...getCommonSettings(),
+          ...common,
           platform: getString(Inputs.Platform) ?? DEFAULT_PLATFORM,
           channelAlias: getString(Inputs.ChannelAlias) ?? DEFAULT_CHANNEL_ALIAS,
           apiUser: getSecret(Inputs.ApiUser),
           apiKey: getSecret(Inputs.ApiKey),
           engine: getEngine(),
-          mode: getMode(),
+          mode,
         },
-        { logger },
-      ),
-    (r) => ({ [Outputs.Changed]: r.changed }),
+        { logger, ...services },
+      );
+    },
+    (r) => ({ [Outputs.Changed]: r.changed, [PULL_REQUESTS_OUTPUT]: r.pullRequests ?? [] }),
   );
 }

@@ -2,12 +2,25 @@
  * resolve: every environment branch's env.spec → `manifest/<env>` (env.manifest, env.lock and a
  * copy of env.spec), one commit only when one of the three changed, all changed branches pushed
  * together. One environment's failure is reported and the others go on.
+ *
+ * `mode: pull-request` proposes each change as a pull request into `manifest/<env>` instead (see
+ * github/pull-requests.ts); `mode: check` on a pull request into an environment branch resolves
+ * the pull request's env.spec and writes the would-be diff as one comment on it. Neither mode
+ * pushes to a manifest branch, except that a brand-new environment's first manifest is pushed
+ * directly: there is no base branch to open a pull request into, and an empty one made up for the
+ * purpose would be tagged by autotag and deployed as an empty environment.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PackageRecord } from '../conda/types.js';
 import { OnDemandMicromambaSolver } from '../engines/on-demand.js';
-import type { SolverEngine } from '../engines/types.js';
+import type { FetchLike, SolverEngine } from '../engines/types.js';
+import { checkCommentBody, upsertCheckComment, type CheckVerdict } from '../github/check-comment.js';
+import type { GitHubClient, GitHubServices } from '../github/client.js';
+import type { PullRequestEvent } from '../github/event.js';
+import { manifestChangeInput } from '../github/manifest-change.js';
+import { propose, pullRequestBody, pullRequestSummary, withdraw, type PullRequestOutcome, type ProposeContext } from '../github/pull-requests.js';
+import { changeCounts, classifyChanges, renderManifestChange } from '../manifest/pr-body.js';
 import { commitMessage, diffManifests, formatChange, type ManifestDiff } from '../manifest/diff.js';
 import { formatLock } from '../manifest/lock.js';
 import { formatManifest } from '../manifest/manifest.js';
@@ -15,7 +28,7 @@ import { resolveSummary } from '../manifest/summary.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
 import { EnvRepository, type EnvBranch, type RefUpdate } from '../repo/env-repository.js';
-import { manifestBranch } from '../repo/names.js';
+import { envNameProblem, manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
 import { virtualPackages } from '../solver/virtual-packages.js';
@@ -26,8 +39,13 @@ import type { FailedEnv, PhaseResult } from './result.js';
 import type { ResolveSettings, Services } from './settings.js';
 
 export interface ResolveResult extends PhaseResult {
-  /** Environments whose manifest changed (pushed, or would be in dry-run). */
+  /**
+   * Environments whose manifest changed (pushed, or would be in dry-run); in pull-request mode,
+   * those with an open pull request (and new environments, pushed directly).
+   */
   changed: string[];
+  /** pull-request mode: each environment's pull request, opened, updated, kept or closed. */
+  pullRequests?: PullRequestOutcome[];
 }
 
 export const MANIFEST_FILE = 'env.manifest';
@@ -47,6 +65,10 @@ export interface EnvOutcome {
   packages?: number;
   diff?: ManifestDiff;
   files?: ManifestFiles;
+  /** The solved records (sizes for the pull request's body). */
+  records?: PackageRecord[];
+  /** The `manifest/<env>` head compared with; undefined when the branch does not exist. */
+  base?: string;
   error?: string;
 }
 
@@ -73,21 +95,24 @@ function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): str
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitenv', 'repodata');
 }
 
-export async function resolve(settings: ResolveSettings, services: Services): Promise<ResolveResult> {
+export async function resolve(settings: ResolveSettings, services: Services & GitHubServices): Promise<ResolveResult> {
   const { logger } = services;
   const env = services.env ?? process.env;
-  if (settings.mode === 'pull-request') throw new ConfigurationError('resolve mode "pull-request" is not supported yet: use push or check');
+  if (settings.mode === 'pull-request' && !services.github) {
+    throw new ConfigurationError('resolve mode "pull-request" needs the GitHub API: a token and the repository (GITHUB_REPOSITORY); the CLI cannot open pull requests');
+  }
   for (const secret of [settings.apiUser, settings.apiKey, settings.token]) if (secret) logger.setSecret(secret);
   const fetcher = new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, cacheDir: defaultCacheDir(settings, env), logger });
   const solver = solverFor(settings, fetcher, env);
   // check: report what would change (the summary and the log carry the diff), push nothing.
   const dryRun = settings.dryRun || settings.mode === 'check';
+  const review = settings.mode === 'check' ? services.pullRequest : undefined;
 
   const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
   try {
     const snapshot = await repo.snapshot();
-    const envs = snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
-    if (envs.length === 0) logger.warning(`No environment branches${settings.envs.length ? ` matching ${settings.envs.join(' ')}` : ''} in ${repo.displayName}`);
+    const envs = review ? await reviewedEnv(repo, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
+    if (envs.length === 0 && !review) logger.warning(`No environment branches${settings.envs.length ? ` matching ${settings.envs.join(' ')}` : ''} in ${repo.displayName}`);
     const outcomes: EnvOutcome[] = [];
     for (const branch of envs) {
       const outcome = await logger.group(`Resolving ${branch.name}`, () =>
@@ -95,15 +120,116 @@ export async function resolve(settings: ResolveSettings, services: Services): Pr
       );
       outcomes.push(outcome);
     }
-    const changed = outcomes.filter((o) => o.status === 'changed');
-    if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger);
-    logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
-
     const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
-    return { changed: changed.map((o) => o.env), failed, summary: resolveSummary(outcomes, { dryRun }) };
+    const extras = { repo, logger, fetch: fetcher.fetch, dryRun: settings.dryRun };
+    let result: ResolveResult;
+    if (settings.mode === 'pull-request') {
+      const ctx: ProposeContext = { repo, github: services.github as GitHubClient, logger, dryRun: settings.dryRun, branches: snapshot.branches };
+      result = await proposeAll(outcomes, ctx, extras);
+    } else if (review) {
+      result = await reviewPullRequest(outcomes, review, services.github, extras);
+    } else {
+      const changed = outcomes.filter((o) => o.status === 'changed');
+      if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger);
+      result = { changed: changed.map((o) => o.env), failed: [], summary: resolveSummary(outcomes, { dryRun }) };
+    }
+    logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
+    return { ...result, failed };
   } finally {
     await repo.close();
   }
+}
+
+interface ReportContext {
+  repo: EnvRepository;
+  logger: Logger;
+  fetch: FetchLike;
+  dryRun: boolean;
+}
+
+/** The readable diff of a changed environment against its manifest branch. */
+async function renderChange(o: EnvOutcome, ctx: ReportContext): Promise<{ text: string; counts: string }> {
+  const files = o.files as ManifestFiles;
+  const input = await manifestChangeInput(
+    ctx.repo,
+    { env: o.env, base: o.base, manifest: files[MANIFEST_FILE], spec: files[ENV_SPEC_FILE], records: o.records ?? [] },
+    { fetch: ctx.fetch, logger: ctx.logger },
+  );
+  return { text: renderManifestChange(input), counts: changeCounts(classifyChanges(input.before, input.after)) };
+}
+
+/**
+ * The environment a check-mode pull request proposes: the branch it goes into names the
+ * environment, the pull request's head holds the env.spec to resolve (from a fork too:
+ * `refs/pull/<n>/head`); none when it goes into a branch that is no environment.
+ */
+async function reviewedEnv(repo: EnvRepository, pr: PullRequestEvent, settings: ResolveSettings, logger: Logger): Promise<EnvBranch[]> {
+  const name = pr.baseRef;
+  const problem = envNameProblem(name);
+  if (problem || !matchesAny(name, settings.envs)) {
+    logger.info(`Pull request #${pr.number} goes into ${name}, which is ${problem ? 'no environment' : 'not among the environments asked for'}: nothing to check`);
+    return [];
+  }
+  let head = await repo.git.resolveRef(pr.headSha);
+  if (!head) {
+    head = await repo.fetchRef(`refs/pull/${pr.number}/head`, 'refs/gitenv/pull-head');
+    if (!head) throw new ConfigurationError(`Pull request #${pr.number}: its head ${pr.headSha} is neither a branch of ${repo.displayName} nor refs/pull/${pr.number}/head`);
+    if (head !== pr.headSha) logger.info(`Pull request #${pr.number} moved on to ${head} since the event; checking that`);
+  }
+  if (!(await repo.readFile(head, ENV_SPEC_FILE))) {
+    logger.info(`Pull request #${pr.number}: ${head} has no ${ENV_SPEC_FILE}: nothing to check`);
+    return [];
+  }
+  return [{ name, branch: name, commit: head, labels: {} }];
+}
+
+/** check mode on a pull request: the summary and the one comment carry the would-be diff. */
+async function reviewPullRequest(outcomes: EnvOutcome[], pr: PullRequestEvent, github: GitHubClient | undefined, ctx: ReportContext): Promise<ResolveResult> {
+  const parts = [resolveSummary(outcomes, { dryRun: true })];
+  for (const o of outcomes) {
+    const verdict: CheckVerdict =
+      o.status === 'failed' ? { kind: 'failed', error: o.error ?? 'failed' } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };
+    const body = checkCommentBody(o.env, pr.headSha, verdict);
+    parts.push(body);
+    if (!github) {
+      ctx.logger.info('No GitHub token or repository: the check result goes to the summary only');
+    } else if (ctx.dryRun) {
+      ctx.logger.info(`dry-run: the comment on pull request #${pr.number} is not written`);
+    } else {
+      const { action, comment } = await upsertCheckComment(github, pr.number, o.env, body);
+      ctx.logger.info(`Pull request #${pr.number}: check comment ${action} ${comment.url}`);
+    }
+  }
+  return { changed: outcomes.filter((o) => o.status === 'changed').map((o) => o.env), failed: [], summary: parts.join('\n') };
+}
+
+/** pull-request mode: open, refresh or close each environment's pull request. */
+async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: ReportContext): Promise<ResolveResult> {
+  const fresh = outcomes.filter((o) => o.status === 'changed' && !o.base);
+  if (fresh.length > 0 && !ctx.dryRun) await pushManifests(ctx.repo, fresh, ctx.logger);
+  const pullRequests: PullRequestOutcome[] = [];
+  const rows: Parameters<typeof pullRequestSummary>[0] = [];
+  for (const o of outcomes) {
+    let pr: PullRequestOutcome | undefined;
+    let change = 'no change';
+    if (o.status === 'changed' && o.base) {
+      const rendered = await renderChange(o, ctx);
+      const files = o.files as ManifestFiles;
+      const diff = o.diff as ManifestDiff;
+      const message = commitMessage(o.env, diff, diff.changes.length === 0 ? note(await readManifestFiles(ctx.repo, o.base), files) : undefined);
+      pr = await propose({ env: o.env, base: o.base, files: { ...files }, message, body: pullRequestBody(o.env, rendered.text) }, pctx);
+      change = rendered.counts;
+    } else if (o.status === 'changed') {
+      change = ctx.dryRun ? 'new environment (would push)' : 'new environment (pushed)';
+    } else if (o.status === 'unchanged') {
+      pr = await withdraw(o.env, pctx);
+    }
+    if (pr) pullRequests.push(pr);
+    rows.push({ env: o.env, packages: o.packages, change, pr, failed: o.status === 'failed' });
+  }
+  const open = new Set(pullRequests.filter((p) => p.action !== 'closed' && p.action !== 'would close').map((p) => p.env));
+  const changed = outcomes.filter((o) => open.has(o.env) || (o.status === 'changed' && !o.base)).map((o) => o.env);
+  return { changed, pullRequests, failed: [], summary: pullRequestSummary(rows, ctx.dryRun) };
 }
 
 interface EnvContext {
@@ -136,7 +262,7 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
     const status = old && sameFiles(old, files) ? 'unchanged' : 'changed';
     logger.info(`${name}: ${records.length} packages, ${status === 'changed' ? describe(diff) : 'no change'}`);
     for (const c of diff.changes) logger.info(`  ${formatChange(c)}`);
-    return { env: name, status, packages: records.length, diff, files };
+    return { env: name, status, packages: records.length, diff, files, records, base: manifestHead };
   } catch (err) {
     return failure(name, err, logger);
   }

@@ -43,7 +43,7 @@ import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX } from './names.js';
+import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX, WORK_PREFIX } from './names.js';
 import { compareTagNames, parseTag } from './tags.js';
 
 export interface OpenOptions {
@@ -118,6 +118,8 @@ export interface RefUpdate {
   src: string;
   /** Full ref name on the remote (`refs/heads/x`, `refs/tags/y`). */
   dst: string;
+  /** Replace the remote ref even when that is no fast-forward (resolve's `gitenv/update/<env>`). */
+  force?: boolean;
 }
 
 const DEFAULT_PUSH_ATTEMPTS = 5;
@@ -169,6 +171,27 @@ export class EnvRepository {
       ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`)
       : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
     await this.git.fetch(this.remote, refspecs, !branches);
+  }
+
+  /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
+  async fetchRef(remoteRef: string, localRef: string): Promise<string | undefined> {
+    const refspec = `+${remoteRef}:${localRef}`;
+    const result = await this.git.exec(['fetch', '--quiet', '--no-tags', this.remote, refspec], { network: true, okCodes: [1, 128] });
+    if (result.exitCode !== 0) {
+      if (/couldn't find remote ref/i.test(result.stderr)) return undefined;
+      throw new CommandError('git', ['fetch', this.displayName, refspec], result.exitCode, tailLines(result.stderr), `git fetch of ${remoteRef} from ${this.displayName} failed`);
+    }
+    return this.git.resolveRef(localRef);
+  }
+
+  /** Deletes branches on the remote (and here); missing ones are no error. */
+  async deleteBranches(branches: string[]): Promise<void> {
+    if (branches.length === 0) return;
+    const result = await this.git.push(this.remote, branches.map((b) => `:refs/heads/${b}`), false);
+    if (result.exitCode !== 0 && !/remote ref does not exist/.test(result.stderr)) {
+      throw new CommandError('git', ['push', this.displayName, ...branches.map((b) => `:refs/heads/${b}`)], result.exitCode, tailLines(result.stderr), `git push to ${this.displayName} failed`);
+    }
+    for (const b of branches) await this.git.deleteRef(`refs/heads/${b}`);
   }
 
   async close(): Promise<void> {
@@ -238,7 +261,7 @@ export class EnvRepository {
    */
   async push(updates: RefUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    const refspecs = updates.map((u) => `${u.src}:${u.dst}`);
+    const refspecs = updates.map((u) => `${u.force ? '+' : ''}${u.src}:${u.dst}`);
     const result = await this.git.push(this.remote, refspecs, updates.length > 1);
     const refs = parsePushPorcelain(result.stdout.toString('utf8'));
     const rejected = refs.filter((r) => r.flag === '!');
@@ -327,7 +350,7 @@ export class EnvRepository {
 
   /** Branches with env.spec at their root, named by the rules; labels read for each. */
   private async envBranches(branches: Map<string, string>): Promise<EnvBranch[]> {
-    const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX)).sort();
+    const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX)).sort();
     const types = await this.git.objectTypes(candidates.flatMap((b) => [`refs/heads/${b}:${ENV_SPEC_FILE}`, `refs/heads/${b}:labels`]));
     const envs: EnvBranch[] = [];
     for (const branch of candidates) {

@@ -9,6 +9,9 @@ export const ENV_SPEC_FILE = 'env.spec';
 /** Branches under this prefix hold resolved manifests, never environments. */
 export const MANIFEST_PREFIX = 'manifest/';
 
+/** Branches under this prefix are gitenv's own work branches (resolve's pull requests), never environments. */
+export const WORK_PREFIX = 'gitenv/';
+
 /** The label that is computed from the tags and never stored in `labels/`. */
 export const LATEST_LABEL = 'latest';
 
@@ -50,4 +53,9 @@ export function labelPath(label: string): string {
 /** The manifest branch of an environment. */
 export function manifestBranch(env: string): string {
   return MANIFEST_PREFIX + env;
+}
+
+/** The branch resolve's pull-request mode proposes an environment's next manifest on. */
+export function updateBranch(env: string): string {
+  return `${WORK_PREFIX}update/${env}`;
 }
