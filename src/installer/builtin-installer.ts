@@ -135,7 +135,9 @@ export class BuiltinInstaller implements InstallerEngine {
     const byPackage = new Map<number, LinkedPath[]>();
     for (const { source, pyc } of result.compiled) {
       const i = owner.get(source) as number;
-      byPackage.set(i, [...(byPackage.get(i) ?? []), { _path: pyc, path_type: 'pyc_file' }]);
+      const list = byPackage.get(i) ?? [];
+      list.push({ _path: pyc, path_type: 'pyc_file' });
+      byPackage.set(i, list);
     }
     return byPackage;
   }

@@ -115,7 +115,9 @@ async function makeDirectories(root: string, plans: Planned[][]): Promise<void> 
   const byDepth = new Map<number, string[]>();
   for (const d of dirs) {
     const depth = d.split('/').length;
-    byDepth.set(depth, [...(byDepth.get(depth) ?? []), d]);
+    const level = byDepth.get(depth);
+    if (level) level.push(d);
+    else byDepth.set(depth, [d]);
   }
   await fs.mkdir(root, { recursive: true });
   for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
