@@ -125,8 +125,8 @@ async function main(): Promise<void> {
         rows.push({ name: 'gitenv', cold: gCold, warm: gWarm });
         if (rattler) {
           const rCache = path.join(work, `r-cache-${r}`);
-          const rCold = await retryOnce(() => rattlerInstall(forRattler, path.join(work, `r-cold-${r}`), rCache, work), path.join(work, `r-cold-${r}`), rCache);
-          const rWarm = await retryOnce(() => rattlerInstall(forRattler, path.join(work, `r-warm-${r}`), rCache, work), path.join(work, `r-warm-${r}`));
+          const rCold = await rattlerInstall(forRattler, path.join(work, `r-cold-${r}`), rCache, work);
+          const rWarm = await rattlerInstall(forRattler, path.join(work, `r-warm-${r}`), rCache, work, false);
           rows.push({ name: 'py-rattler', cold: rCold, warm: rWarm });
         }
         await Promise.all((await fs.readdir(work)).filter((n) => /^(g|r)-/.test(n)).map((n) => fs.rm(path.join(work, n), { recursive: true, force: true })));
@@ -137,20 +137,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await fs.rm(work, { recursive: true, force: true });
-  }
-}
-
-/**
- * py-rattler's process has been seen to die here now and then with no output at all (a signal): one
- * more try, from scratch, with the failure shown, rather than losing the whole run.
- */
-async function retryOnce(install: () => Promise<Measure>, ...scratch: string[]): Promise<Measure> {
-  try {
-    return await install();
-  } catch (err) {
-    console.warn(`py-rattler failed, trying once more: ${(err as Error).message.split('\n')[0]}`);
-    for (const dir of scratch) await fs.rm(dir, { recursive: true, force: true });
-    return install();
   }
 }
 

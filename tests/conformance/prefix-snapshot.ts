@@ -91,6 +91,8 @@ export async function rattlerInstall(
   prefix: string,
   cache: string,
   scratch: string,
+  /** A retry starts from an empty cache too (a cold install stays cold), unless this is false. */
+  retryWithEmptyCache = true,
 ): Promise<RattlerRun> {
   const request = path.join(scratch, `rattler-request-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
   await fs.writeFile(request, JSON.stringify({ prefix, cache, packages: packages.map(({ channel, subdir, fn, dir }) => ({ channel, subdir, fn, dir })) }));
@@ -99,11 +101,20 @@ export async function rattlerInstall(
   try {
     out = await run('python3', [script, request]);
   } catch (err) {
-    // Seen rarely on a loaded machine: python dying on a signal with no output. One more try, clean.
-    if (!/signal SIG/.test((err as Error).message)) throw err;
-    console.warn(`py-rattler died (${(err as Error).message.split('\n')[0]}); trying once more`);
-    await fs.rm(prefix, { recursive: true, force: true });
-    out = await run('python3', [script, request]);
+    // Seen on a loaded machine: python dying on a signal (SIGABRT). When it had finished and printed
+    // its result, that is the result; otherwise one more try from an empty prefix and cache.
+    const message = (err as Error).message;
+    if (!/signal SIG/.test(message)) throw err;
+    const printed = /^\{"seconds".*\}$/m.exec(message)?.[0];
+    if (printed) {
+      console.warn(`py-rattler died after finishing (${message.split('\n')[0]}); its result is kept`);
+      out = printed;
+    } else {
+      console.warn(`py-rattler died (${message.split('\n')[0]}); trying once more`);
+      await fs.rm(prefix, { recursive: true, force: true });
+      if (retryWithEmptyCache) await fs.rm(cache, { recursive: true, force: true });
+      out = await run('python3', [script, request]);
+    }
   }
   await fs.rm(request, { force: true });
   const result = JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number; max_rss_kb: number };
