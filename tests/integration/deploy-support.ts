@@ -2,17 +2,15 @@
  * Shared by the deploy integration tests: an environments repository whose manifest branches and
  * tags are made here (env.lock from real archives of the seed channel), and file-tree snapshots.
  */
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { PackageRecord } from '../../src/conda/types.js';
 import { formatLock } from '../../src/manifest/lock.js';
 import { formatManifest } from '../../src/manifest/manifest.js';
 import type { BuiltChannel, BuiltPackage } from '../fixtures/channel/index.js';
+import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
-const execFileAsync = promisify(execFile);
 
 /** The records of built packages as a channel at `channelUrl` serves them. */
 export function recordsAt(channelUrl: string, pkgs: readonly BuiltPackage[]): PackageRecord[] {
@@ -103,25 +101,7 @@ export async function envEntries(target: string, env: string): Promise<string[]>
   return (await fs.readdir(path.join(target, env))).filter((n) => !n.startsWith('.gitenv')).sort();
 }
 
-/**
- * Builds the given bundles (`node scripts/build.mjs <entry>`) unless `dist/<entry>/index.js` is newer
- * than every file under src/ and package-lock.json: the test files that need the CLI share one build.
- */
-export async function buildBundles(root: string, entries: string[]): Promise<void> {
-  const newestSource = Math.max(await newestMtime(path.join(root, 'src')), (await fs.stat(path.join(root, 'package-lock.json'))).mtimeMs);
-  const stale: string[] = [];
-  for (const entry of entries) {
-    const bundle = await fs.stat(path.join(root, 'dist', entry, 'index.js')).catch(() => undefined);
-    if (!bundle || bundle.mtimeMs < newestSource) stale.push(entry);
-  }
-  await Promise.all(stale.map((entry) => execFileAsync(process.execPath, ['scripts/build.mjs', entry], { cwd: root })));
-}
-
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? await newestMtime(p) : (await fs.stat(p)).mtimeMs);
-  }
-  return newest;
+/** The bundles the deploy tests run (see tests/fixtures/bundles.ts). */
+export async function buildBundles(_root: string, entries: string[]): Promise<void> {
+  await ensureBundles(entries);
 }

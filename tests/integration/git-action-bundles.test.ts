@@ -1,17 +1,16 @@
 /**
  * The autotag and label actions as GitHub runs them: `node dist/<phase>/index.js` with INPUT_*
- * variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files. The bundles are built here (not committed).
+ * variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files (dist/, rebuilt only when stale).
  */
 import path from 'node:path';
+import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture, SAMPLE_SPEC } from '../fixtures/git-repo.js';
-import { runAction, runNode } from '../fixtures/git-frontends.js';
+import { runAction } from '../fixtures/git-frontends.js';
 
 let fx: GitFixture;
 
 beforeAll(async () => {
-  // side by side: ncc is the slow part of this file
-  const built = await Promise.all(['autotag', 'label'].map((entry) => runNode(['scripts/build.mjs', entry], process.env)));
-  for (const b of built) expect(b).toMatchObject({ code: 0 });
+  await ensureBundles(['autotag', 'label']);
 }, 300_000);
 beforeEach(async () => {
   fx = await GitFixture.create();

@@ -1,29 +1,15 @@
-/**
- * `gitenv autotag` and `gitenv label` through the CLI bundle. The bundle is built into a private
- * directory here: other test files build dist/cli at the same time, and two builds writing one
- * directory would race.
- */
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+/** `gitenv autotag` and `gitenv label` through the CLI bundle (dist/cli, rebuilt only when stale). */
+import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture, SAMPLE_SPEC } from '../fixtures/git-repo.js';
-import { cleanEnv, ROOT, runNode } from '../fixtures/git-frontends.js';
+import { cleanEnv, runNode } from '../fixtures/git-frontends.js';
 
 let fx: GitFixture;
-let outDir: string;
 let cli: string;
 const gitenv = (...args: string[]) => runNode([cli, ...args], cleanEnv());
 
 beforeAll(async () => {
-  outDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv cli '));
-  const ncc = path.join(ROOT, 'node_modules/@vercel/ncc/dist/ncc/cli.js');
-  const built = await runNode([ncc, 'build', 'src/entries/cli.ts', '-o', outDir, '-q'], process.env);
-  expect(built).toMatchObject({ code: 0 });
-  cli = path.join(outDir, 'index.js');
+  cli = (await ensureBundles(['cli'])).cli;
 }, 300_000);
-afterAll(async () => {
-  await fs.rm(outDir, { recursive: true, force: true });
-});
 beforeEach(async () => {
   fx = await GitFixture.create();
   await fx.commit('default', { 'env.spec': SAMPLE_SPEC });

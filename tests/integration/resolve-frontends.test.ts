@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { buildSeedChannel, serveChannel, SEED_VERSIONS, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -41,10 +42,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 beforeAll(async () => {
-  // The two bundles side by side: ncc is the slow part of this file.
-  const built = await Promise.all(['cli', 'resolve'].map((entry) => node(['scripts/build.mjs', entry], process.env)));
-  // On failure the message shows ncc's complaint (often another file caught mid-edit).
-  for (const b of built) expect({ code: b.code, stderr: b.code === 0 ? '' : b.stderr.slice(-3000) }).toEqual({ code: 0, stderr: '' });
+  await ensureBundles(['cli', 'resolve']);
   fx = await GitFixture.create();
   channel = await buildSeedChannel(path.join(fx.root, 'channel'));
   server = await serveChannel(path.join(fx.root, 'channel'), { auth: { user: USER, password: KEY } });
