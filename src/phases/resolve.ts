@@ -28,7 +28,7 @@ import { resolveSummary } from '../manifest/summary.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
 import { EnvRepository, type EnvBranch, type RefUpdate } from '../repo/env-repository.js';
-import { envNameProblem, manifestBranch } from '../repo/names.js';
+import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
 import { virtualPackages } from '../solver/virtual-packages.js';
@@ -111,7 +111,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
   const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
   try {
     const snapshot = await repo.snapshot();
-    const envs = review ? await reviewedEnv(repo, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
+    const envs = review ? await reviewedEnv(repo, snapshot.envs, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
     if (envs.length === 0 && !review) logger.warning(`No environment branches${settings.envs.length ? ` matching ${settings.envs.join(' ')}` : ''} in ${repo.displayName}`);
     const outcomes: EnvOutcome[] = [];
     for (const branch of envs) {
@@ -161,13 +161,13 @@ async function renderChange(o: EnvOutcome, ctx: ReportContext): Promise<{ text: 
 /**
  * The environment a check-mode pull request proposes: the branch it goes into names the
  * environment, the pull request's head holds the env.spec to resolve (from a fork too:
- * `refs/pull/<n>/head`); none when it goes into a branch that is no environment.
+ * `refs/pull/<n>/head`); none when it goes into a branch that is no environment (no env.spec).
  */
-async function reviewedEnv(repo: EnvRepository, pr: PullRequestEvent, settings: ResolveSettings, logger: Logger): Promise<EnvBranch[]> {
+async function reviewedEnv(repo: EnvRepository, envs: EnvBranch[], pr: PullRequestEvent, settings: ResolveSettings, logger: Logger): Promise<EnvBranch[]> {
   const name = pr.baseRef;
-  const problem = envNameProblem(name);
-  if (problem || !matchesAny(name, settings.envs)) {
-    logger.info(`Pull request #${pr.number} goes into ${name}, which is ${problem ? 'no environment' : 'not among the environments asked for'}: nothing to check`);
+  const known = envs.some((e) => e.name === name);
+  if (!known || !matchesAny(name, settings.envs)) {
+    logger.info(`Pull request #${pr.number} goes into ${name}, which is ${known ? 'not among the environments asked for' : 'no environment branch'}: nothing to check`);
     return [];
   }
   let head = await repo.git.resolveRef(pr.headSha);
