@@ -32,7 +32,7 @@ import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
 import { virtualPackages } from '../solver/virtual-packages.js';
-import { ConfigurationError, errorMessage } from '../util/errors.js';
+import { ConfigurationError, errorMessage, HttpError } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
 import type { FailedEnv, PhaseResult } from './result.js';
@@ -191,16 +191,25 @@ async function reviewPullRequest(outcomes: EnvOutcome[], pr: PullRequestEvent, g
       o.status === 'failed' ? { kind: 'failed', error: o.error ?? 'failed' } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };
     const body = checkCommentBody(o.env, pr.headSha, verdict);
     parts.push(body);
-    if (!github) {
-      ctx.logger.info('No GitHub token or repository: the check result goes to the summary only');
-    } else if (ctx.dryRun) {
-      ctx.logger.info(`dry-run: the comment on pull request #${pr.number} is not written`);
-    } else {
-      const { action, comment } = await upsertCheckComment(github, pr.number, o.env, body);
-      ctx.logger.info(`Pull request #${pr.number}: check comment ${action} ${comment.url}`);
-    }
+    if (github) await writeCheckComment(github, pr, o.env, body, ctx.logger);
+    else ctx.logger.info('No GitHub token or repository: the check result goes to the job summary only');
   }
   return { changed: outcomes.filter((o) => o.status === 'changed').map((o) => o.env), failed: [], summary: parts.join('\n') };
+}
+
+/**
+ * The comment is the check's report, so dry-run (which check mode implies for git) does not stop
+ * it. A token that may not comment (a fork's pull request gets a read-only one) is a warning: the
+ * job summary still carries the diff.
+ */
+async function writeCheckComment(github: GitHubClient, pr: PullRequestEvent, env: string, body: string, logger: Logger): Promise<void> {
+  try {
+    const { action, comment } = await upsertCheckComment(github, pr.number, env, body);
+    logger.info(`Pull request #${pr.number}: check comment ${action} ${comment.url}`);
+  } catch (err) {
+    if (!(err instanceof HttpError) || (err.status !== 403 && err.status !== 404)) throw err;
+    logger.warning(`${errorMessage(err)}; the diff is in the job summary only`);
+  }
 }
 
 /** pull-request mode: open, refresh or close each environment's pull request. */

@@ -23,14 +23,14 @@ let channelUrl: string;
 
 const spec = (packages: string[]): string => `channels:\n  - ${channelUrl}\nenv:\n${packages.map((p) => `  - ${p}\n`).join('')}`;
 
-async function run(mode: ResolveMode, pullRequest?: PullRequestEvent): Promise<{ result: ResolveResult; logger: MemoryLogger }> {
+async function run(mode: ResolveMode, pullRequest?: PullRequestEvent, dryRun = false): Promise<{ result: ResolveResult; logger: MemoryLogger }> {
   const logger = new MemoryLogger();
   const github = new OctokitGitHubClient({ token: TOKEN, repository: REPO, baseUrl: api.url });
   const result = await resolve(
     {
       repository: fx.origin,
       envs: [],
-      dryRun: false,
+      dryRun,
       platform: 'linux-64',
       channelAlias: DEFAULT_CHANNEL_ALIAS,
       engine: 'builtin',
@@ -171,10 +171,11 @@ test('check mode: the pull request head (a fork: refs/pull/<n>/head) is resolved
   expect(first.result.summary).toContain(comment);
   expectAuthorized();
 
-  // A second push to the pull request: the same comment is edited.
+  // A second push to the pull request: the same comment is edited (dry-run, as review.yml runs it:
+  // the comment is check mode's report, not a change to the repository).
   const head2 = await publish(['python 2.*']);
   api.requests.length = 0;
-  const second = await run('check', { number: pr.number, baseRef: 'default', headSha: head2 });
+  const second = await run('check', { number: pr.number, baseRef: 'default', headSha: head2 }, true);
   expect(second.result.changed).toEqual(['default']);
   expect(api.calls()).toEqual([`GET /repos/${REPO}/issues/1/comments`, `PATCH /repos/${REPO}/issues/comments/1000`]);
   expect(api.comments.map((c) => c.id)).toEqual([5, 1000]);
@@ -189,10 +190,20 @@ test('check mode: the pull request head (a fork: refs/pull/<n>/head) is resolved
   await run('check', { number: pr.number, baseRef: 'default', headSha: head2 });
   expect(api.calls()).toEqual([`GET /repos/${REPO}/issues/1/comments`]);
 
+  // A read-only token (a fork's pull request): a warning, the diff stays in the summary.
+  api.forbidden.push(/^PATCH /);
+  const head3 = await publish(['python', 'pyhello']);
+  api.requests.length = 0;
+  const readOnly = await run('check', { number: pr.number, baseRef: 'default', headSha: head3 });
+  expect(readOnly.result).toMatchObject({ changed: ['default'], failed: [] });
+  expect(readOnly.result.summary).toContain('`pyhello`');
+  expect(readOnly.logger.lines('warning').join('\n')).toMatch(/could not edit comment 1000: 403 .*pull-requests: write.*job summary only/);
+  expect(api.requests.map((r) => r.status)).toEqual([200, 403]);
+  api.forbidden.length = 0;
+
   // A pull request into a branch that is no environment: nothing to check, nothing asked.
   api.requests.length = 0;
   const other = await run('check', { number: pr.number, baseRef: 'main', headSha: head2 });
   expect(other.result).toMatchObject({ changed: [], failed: [] });
   expect(api.requests).toEqual([]);
-  expectAuthorized();
 });
