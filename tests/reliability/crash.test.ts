@@ -30,11 +30,17 @@ interface Point {
   kill: KillPoint | 'stall-body';
   /** Kill the re-run too, here; a third run must then complete. */
   thenKill?: KillPoint;
+  /**
+   * The killed deploy is first stopped at its point, holding the environment's lock; a second deploy
+   * is started and must wait for that lock; then the first is killed and the second must recover the
+   * lock from the dead holder and complete (instead of a separate re-run).
+   */
+  waiter?: boolean;
   /** Leave the dead holder's package-cache locks to go stale by themselves (slow: the stale period). */
   naturalStale?: boolean;
 }
 
-const k = (op: string, match: string, n: number, when: 'before' | 'after' = 'before'): KillPoint => ({ op, match, n, when });
+const k = (op: string, match: string, n: number, when: KillPoint['when'] = 'before'): KillPoint => ({ op, match, n, when });
 
 const POINTS: Point[] = [
   { stage: 'download', what: 'before the first download writes a byte', kill: k('open', '.partial-', 1) },
@@ -73,6 +79,12 @@ const POINTS: Point[] = [
     what: 'killed while linking, and the re-run killed while removing the leftover staging directory',
     kill: k('link', '/.staging-', 10, 'after'),
     thenKill: k('rm', '/.staging-', 1),
+  },
+  {
+    stage: 'link',
+    what: 'killed while linking with a second deploy waiting for its lock, which recovers the lock and completes',
+    kill: k('link', '/.staging-', 5, 'stop'),
+    waiter: true,
   },
 ];
 
@@ -151,9 +163,41 @@ async function checkAfterKill(): Promise<void> {
   counters.add('cache entries found incomplete after a kill (redone by the next run)', cache.incomplete.length);
 }
 
+/** Linux process state letter from /proc (T: stopped). */
+async function procState(pid: number): Promise<string> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/** The first deploy stops at its point holding the lock; a second waits; the first is killed. */
+async function killedWithWaiter(kill: KillPoint): Promise<string> {
+  const first = startCli(bundle, deployArgs(), { killAt: kill });
+  await waitFor(async () => (await procState(first.child.pid as number)) === 'T');
+  const second = startCli(bundle, deployArgs());
+  let out = '';
+  second.child.stdout?.on('data', (d) => (out += d));
+  await waitFor(() => /Waiting for the lock/.test(out));
+  first.child.kill('SIGKILL');
+  expect((await first.done).signal).toBe('SIGKILL');
+  const r = await second.done;
+  if (r.code !== 0) throw new Error(`the waiting deploy failed:\n${r.out}`);
+  expect(r.out).toMatch(/Recovering the lock .* its holder \(pid \d+ on .*\) is gone/);
+  return r.out;
+}
+
 test.each(POINTS.map((p, i) => [i + 1, p.stage, p.what, p] as const))('kill point %i (%s): %s', async (n, stage, what, point) => {
   counters.add('kill points attempted');
   await restoreBase();
+  if (point.waiter) {
+    await killedWithWaiter(point.kill as KillPoint);
+    expect(await snapshotEnvs(target)).toEqual(reference);
+    await checkDeployInvariants(target);
+    counters.add('kill points survived');
+    counters.add(`kill points in ${stage}`);
+    counters.add('deploys that waited for a killed holder and recovered its lock');
+    counters.note(`${stage}: ${what} — result equal to an uninterrupted deploy`);
+    return;
+  }
   await killedRun(point.kill);
   await checkAfterKill();
   if (!point.naturalStale) await ageLocks(path.join(target, '.pkg_cache'));

@@ -7,7 +7,8 @@
 //   match  a substring of one of the operation's path arguments
 //   n      the n-th matching call (1-based) is the one that dies
 //   when   "before" (the operation never happens) or "after" (it was done, successfully or not,
-//          and nothing after it was)
+//          and nothing after it was), or "stop": SIGSTOP instead of SIGKILL, before the operation,
+//          so the parent can start another process while this one holds its locks, then kill it
 // The parent sees a SIGKILL exit when the point was reached, a normal exit when it never was.
 // GITENV_RELIABILITY_TRACE = a file: every wrapped call is appended to it (to choose kill points).
 import fs from 'node:fs';
@@ -23,7 +24,7 @@ const traceFd = trace ? fs.openSync(trace, 'a') : undefined;
 
 if (spec || trace) {
   let seen = 0;
-  const die = () => process.kill(process.pid, 'SIGKILL');
+  const die = () => process.kill(process.pid, spec.when === 'stop' ? 'SIGSTOP' : 'SIGKILL');
   /** True when this call is the chosen one. */
   const chosen = (op, args) => {
     if (traceFd !== undefined) fs.writeSync(traceFd, `${op} ${args.filter((a) => typeof a === 'string').map((a) => path.basename(path.dirname(a)) + '/' + path.basename(a)).join(' ')}\n`);

@@ -53,7 +53,7 @@ export interface KillPoint {
   op: string;
   match: string;
   n: number;
-  when: 'before' | 'after';
+  when: 'before' | 'after' | 'stop';
 }
 
 export interface RunOptions {
