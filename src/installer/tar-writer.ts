@@ -112,7 +112,7 @@ class TarWriter {
       mode: entry.mode ?? 0o644,
       mtime: entry.mtime,
     };
-    const refusal = this.failure ? 'stopped' : (this.check(info) ?? this.throughLink(info.path));
+    const refusal = this.failure ? 'stopped' : (this.check(info) ?? this.throughLink(info.path) ?? this.badHardLink(info));
     if (refusal) {
       this.failure ??= new Refusal(refusal);
       entry.resume();
@@ -132,7 +132,7 @@ class TarWriter {
         return;
       case 'Link': {
         const target = info.linkpath.replace(/^(\.\/)+/, '');
-        const source = this.written.get(target) ?? Promise.resolve();
+        const source = this.written.get(target) as Promise<void>;
         this.track(Promise.all([source, this.dir(path.dirname(abs))]).then(() => replace(abs, () => fs.link(path.join(this.dest, target), abs))));
         entry.resume();
         return;
@@ -140,6 +140,16 @@ class TarWriter {
       default:
         this.file(entry, info, abs);
     }
+  }
+
+  /**
+   * A hard link may only name a regular file written earlier from this archive: any other target
+   * (through a soft link, say `a/b -> ..` then `a/b/../x`) could reach a file outside.
+   */
+  private badHardLink(info: TarEntryInfo): string | undefined {
+    if (info.type !== 'Link') return undefined;
+    const target = info.linkpath.replace(/^(\.\/)+/, '');
+    return this.written.has(target) ? undefined : `hard link ${info.path} names ${target}, not a file earlier in the archive`;
   }
 
   /** A soft link of this archive on the way to `rel` (writing there would write through it). */

@@ -98,6 +98,10 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     ], 'would be written through the soft link lib/alias'],
     ['an absolute soft link', () => [{ path: 'lib/etc', type: 'symlink', linkpath: '/etc' }], 'is absolute'],
     ['a hard link leading out', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '../../outside.txt' }], 'leads out'],
+    ['a hard link through a soft link that leads up', () => [
+      { path: 'a/b', type: 'symlink', linkpath: '..' },
+      { path: 'lib/hl', type: 'hardlink', linkpath: 'a/b/../outside.txt' },
+    ], 'not a file earlier in the archive'],
     ['a hard link to an absolute path', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '/etc/passwd' }], 'is absolute'],
     ['a character device', () => [{ path: 'dev/null', type: 'char', devmajor: 1, devminor: 3 }], 'CharacterDevice'],
     ['a block device', () => [{ path: 'dev/sda', type: 'block', devmajor: 8, devminor: 0 }], 'BlockDevice'],
