@@ -24,6 +24,8 @@ import { specFor } from './support/repo.js';
 const USER = 'reliability-api-user';
 const KEY = 'Sup3r/Secret+Key=42&x';
 const TOKEN = 'ghp_reliabilityT0KEN1234567890abcdef';
+/** A password inside a --mirror URL: never to be shown, whatever happens to the download. */
+const MIRROR_SECRET = 'mirr0r-Secret/77';
 
 /** Every form a secret could leak in. */
 const FORMS: [string, string][] = [
@@ -35,6 +37,8 @@ const FORMS: [string, string][] = [
   ['token, base64', Buffer.from(TOKEN).toString('base64')],
   ['x-access-token:token, base64 (git header)', Buffer.from(`x-access-token:${TOKEN}`).toString('base64')],
   ['token, URL-encoded in a URL', encodeURIComponent(TOKEN)],
+  ['mirror password', MIRROR_SECRET],
+  ['mirror password, URL-encoded', encodeURIComponent(MIRROR_SECRET)],
 ];
 
 const counters = new Counters();
@@ -127,7 +131,10 @@ test('failures caused by wrong credentials are clean and carry none', async () =
   const wrongUrlToken = repoUrl.replace('http://', `http://x-access-token:${encodeURIComponent(TOKEN)}x@`);
   const wrong = await cli('resolve with a wrong token in the URL', ['resolve', wrongUrlToken], { GITENV_TOKEN: undefined });
   expect(wrong.code).toBe(1);
-  counters.add('runs with credentials', 3);
+  // a mirror given with credentials in its URL (fetch refuses such URLs; the message must not show them)
+  const mirror = `http://mirror-user:${encodeURIComponent(MIRROR_SECRET)}@${new URL(channels.url).host}`;
+  await cli('deploy through a mirror URL with credentials', ['deploy', repoUrl, path.join(fx.root, 'target-mirror'), '--mirror', mirror]);
+  counters.add('runs with credentials', 4);
 });
 
 test('the phases in-process: results and job summaries', async () => {
@@ -150,7 +157,7 @@ test('the phases in-process: results and job summaries', async () => {
 test('no secret anywhere: files, repository objects, temporary files, outputs, summaries', async () => {
   const found: string[] = [];
   let files = 0;
-  for (const dir of ['target', 'target-wrong-key', 'target-in-process', 'tmp', 'origin repo.git']) {
+  for (const dir of ['target', 'target-wrong-key', 'target-mirror', 'target-in-process', 'tmp', 'origin repo.git']) {
     for (const f of await filesUnder(path.join(fx.root, dir))) {
       files++;
       found.push(...leaks(path.relative(fx.root, f), await fs.readFile(f)));
