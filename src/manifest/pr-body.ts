@@ -166,7 +166,10 @@ function sizeSection(s: SizeSummary): string {
     ['New downloads', show(s.toDownload)],
   ];
   let text = table(['Download size', ''], rows);
-  if (s.unknown.length > 0) text += `\nSize not known for ${s.unknown.map(code).join(', ')}.\n`;
+  if (s.unknown.length > 0) {
+    const named = s.unknown.slice(0, 10).map(code).join(', ');
+    text += `\nSize not known for ${named}${s.unknown.length > 10 ? ` and ${s.unknown.length - 10} more` : ''}.\n`;
+  }
   return text;
 }
 
@@ -220,10 +223,20 @@ export function changeCounts(c: ClassifiedChanges): string {
   return said.length > 0 ? said.join(', ') : 'no package changes (env.lock or env.spec updated)';
 }
 
-/** The markdown of a manifest update: counts, one table per kind of change, sizes, env.spec diff. */
-export function renderManifestChange(input: ManifestChangeInput): string {
+/**
+ * GitHub refuses a pull request body or comment over 65,536 characters; the intro and marker
+ * around this text need some room too.
+ */
+export const MAX_CHANGE_LENGTH = 60_000;
+
+/**
+ * The markdown of a manifest update: counts, one table per kind of change, sizes, env.spec diff.
+ * Longer than `maxLength`, the package tables are left out (the commit message lists every change).
+ */
+export function renderManifestChange(input: ManifestChangeInput, maxLength = MAX_CHANGE_LENGTH): string {
   const c = classifyChanges(input.before, input.after);
-  const parts = [`${input.after.length} packages: ${changeCounts(c)}.\n`];
+  const head = `${input.after.length} packages: ${changeCounts(c)}.\n`;
+  const tail = [`#### Download size\n\n${sizeSection(summarizeSizes(input))}`, `#### env.spec\n\n${specSection(input.specBefore, input.specAfter)}`];
   const tables: [string, EntryPair[] | ManifestEntry[], (x: never[]) => string][] = [
     ['Added', c.added, entryTable],
     ['Removed', c.removed, entryTable],
@@ -232,10 +245,9 @@ export function renderManifestChange(input: ManifestChangeInput): string {
     ['Rebuilt (same version, other build)', c.rebuilt, pairTable],
     ['Moved to another channel', c.moved, movedTable],
   ];
-  for (const [title, rows, render] of tables) {
-    if (rows.length > 0) parts.push(`#### ${title}\n\n${render(rows as never[])}`);
-  }
-  parts.push(`#### Download size\n\n${sizeSection(summarizeSizes(input))}`);
-  parts.push(`#### env.spec\n\n${specSection(input.specBefore, input.specAfter)}`);
-  return parts.join('\n');
+  const parts = tables.filter(([, rows]) => rows.length > 0).map(([title, rows, render]) => `#### ${title}\n\n${render(rows as never[])}`);
+  const full = [head, ...parts, ...tail].join('\n');
+  if (full.length <= maxLength) return full;
+  const note = '_The package tables are too long to show here; the commit message lists every change._\n';
+  return [head, note, ...tail].join('\n');
 }

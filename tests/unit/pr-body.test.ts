@@ -134,3 +134,17 @@ describe('renderManifestChange', () => {
     expect(ticks).toContain('`````diff\n+# ```` oops\n`````');
   });
 });
+
+test('a change too long for GitHub keeps the counts, sizes and env.spec diff, not the tables', () => {
+  const after = Array.from({ length: 50 }, (_, i) => entry(`pkg${i}`, '1.0'));
+  const full = renderManifestChange({ env: 'x', before: [], after, sizes: new Map(), specAfter: 'env:\n' });
+  expect(full).toContain('| `pkg49` |');
+  const short = renderManifestChange({ env: 'x', before: [], after, sizes: new Map(), specAfter: 'env:\n' }, 1000);
+  expect(short).not.toContain('pkg49');
+  expect(short).toContain('Size not known for `pkg0-1.0-0`, `pkg1-1.0-0`, ');
+  expect(short).toContain(' and 40 more.');
+  expect(short).toContain('50 packages: 50 added.');
+  expect(short).toContain('too long to show here');
+  expect(short).toContain('#### Download size');
+  expect(short).toContain('+env:');
+});
