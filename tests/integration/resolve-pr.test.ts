@@ -9,6 +9,7 @@ import { GitHubApiServer } from '../fixtures/github-api-server.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { OctokitGitHubClient } from '../../src/github/client.js';
 import type { PullRequestEvent } from '../../src/github/event.js';
+import { autotag } from '../../src/phases/autotag.js';
 import { resolve, type ResolveResult } from '../../src/phases/resolve.js';
 import { DEFAULT_CHANNEL_ALIAS, type ResolveMode } from '../../src/phases/settings.js';
 import { MemoryLogger } from '../../src/util/logger.js';
@@ -206,4 +207,35 @@ test('check mode: the pull request head (a fork: refs/pull/<n>/head) is resolved
   const other = await run('check', { number: pr.number, baseRef: 'main', headSha: head2 });
   expect(other.result).toMatchObject({ changed: [], failed: [] });
   expect(api.requests).toEqual([]);
+});
+
+test('pull-request mode: dry-run asks and pushes nothing; a merged pull request is what autotag tags, and its branch is cleaned up', async () => {
+  await fx.commit('default', { 'env.spec': spec(['python']) });
+  await run('push');
+  await buildSeedChannel(channelDir, { newerPython: true });
+
+  const refs = await fx.refs();
+  const dry = await run('pull-request', undefined, true);
+  expect(dry.result).toMatchObject({ changed: ['default'], failed: [], pullRequests: [{ env: 'default', action: 'would open' }] });
+  expect(await fx.refs()).toEqual(refs);
+  expect(api.requests).toEqual([]);
+
+  const opened = await run('pull-request');
+  expect(opened.result.pullRequests).toMatchObject([{ env: 'default', action: 'opened', number: 1 }]);
+  const proposed = (await ref('refs/heads/gitenv/update/default')) as string;
+
+  // The reviewer merges (fast-forward); GitHub closes the pull request, the branch stays.
+  await fx.originGit(['update-ref', 'refs/heads/manifest/default', proposed]);
+  api.pulls[0].state = 'closed';
+  const tagged = await autotag({ repository: fx.origin, envs: [], dryRun: false, workDir: fx.root }, { logger: new MemoryLogger() });
+  expect(tagged.tags).toHaveLength(1);
+  expect((await fx.refs())[`refs/tags/${tagged.tags[0]}`]).toBeDefined();
+  expect(await fx.originGit(['rev-parse', `${tagged.tags[0]}^{commit}`])).toBe(proposed);
+
+  api.requests.length = 0;
+  const after = await run('pull-request');
+  expect(after.result).toMatchObject({ changed: [], failed: [], pullRequests: [] });
+  expect(await ref('refs/heads/gitenv/update/default')).toBeUndefined();
+  expect(api.calls()).toEqual([`GET /repos/${REPO}/pulls`]);
+  expectAuthorized();
 });
