@@ -62,6 +62,7 @@ export async function run(): Promise<void> {
         { logger, ...services },
       );
     },
-    (r) => ({ [Outputs.Changed]: r.changed, [PULL_REQUESTS_OUTPUT]: r.pullRequests ?? [] }),
+    // pull-requests only in pull-request mode, where it means something.
+    (r) => ({ [Outputs.Changed]: r.changed, ...(r.pullRequests ? { [PULL_REQUESTS_OUTPUT]: r.pullRequests } : {}) }),
   );
 }
