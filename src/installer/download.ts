@@ -49,7 +49,11 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
         options.logger.warning(`${pkg}: download of ${shown} failed (${errorMessage(err)}); retry ${n} in ${(delay / 1000).toFixed(1)} s`),
     );
   } catch (err) {
-    if (err instanceof PackageError) throw err;
+    if (err instanceof PackageError) {
+      // Wrong bytes: say which URL gave them.
+      const reason = err.message.startsWith(`${pkg}: `) ? err.message.slice(pkg.length + 2) : err.message;
+      throw new PackageError(pkg, `${reason} (downloaded from ${shown})`, { cause: err });
+    }
     throw new PackageError(pkg, `download of ${shown} failed: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -99,6 +99,7 @@ test('wrong bytes (a hash mismatch) are refused at once, and nothing is left at 
   const err = await download().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(PackageError);
   expect((err as Error).message).toContain(`${pkg.dist}: sha256`);
+  expect((err as Error).message).toContain(`(downloaded from ${url()})`);
   expect(packageRequests()).toHaveLength(1);
   expect(await fs.readdir(path.dirname(dest))).toEqual([]);
 });
