@@ -36,7 +36,9 @@ async function githubServices(mode: ResolveMode, repository: string, token: stri
   if (mode === 'push') return {};
   const env = process.env;
   const owner = githubRepositoryOf(repository, env);
-  const baseUrl = getString(GITHUB_API_URL_INPUT) ?? env.GITHUB_API_URL ?? 'https://api.github.com';
+  // Run outside a runner (local-action), an empty input is its action.yml default, unexpanded.
+  const input = getString(GITHUB_API_URL_INPUT);
+  const baseUrl = (input && !input.startsWith('${{') ? input : undefined) ?? env.GITHUB_API_URL ?? 'https://api.github.com';
   const github = token && owner ? new OctokitGitHubClient({ token, repository: owner, baseUrl }) : undefined;
   const pullRequest = mode === 'check' ? await readPullRequestEvent(env.GITHUB_EVENT_PATH) : undefined;
   return { github, pullRequest };
