@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,10 +43,21 @@ export function ensureCli(): string {
       execFileSync('mv', ['-T', tmp, out]);
     } catch {
       // another test file built the same state at the same time: theirs is as good
-      execFileSync('rm', ['-rf', tmp]);
+      rmSync(tmp, { recursive: true, force: true });
     }
+    removeOldBundles(out);
   }
   return bundle;
+}
+
+/** Bundles of earlier source states, an hour old or more (a run in progress uses a fresh one). */
+function removeOldBundles(keep: string): void {
+  const dir = path.dirname(keep);
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (!name.startsWith('gitenv-reliability-cli-') || p === keep) continue;
+    if (Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true });
+  }
 }
 
 export interface KillPoint {
