@@ -218,6 +218,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
   if (fresh.length > 0 && !ctx.dryRun) await pushManifests(ctx.repo, fresh, ctx.logger);
   const pullRequests: PullRequestOutcome[] = [];
   const rows: Parameters<typeof pullRequestSummary>[0] = [];
+  const details: string[] = [];
   for (const o of outcomes) {
     let pr: PullRequestOutcome | undefined;
     let change = 'no change';
@@ -228,6 +229,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
       const message = commitMessage(o.env, diff, diff.changes.length === 0 ? note(await readManifestFiles(ctx.repo, o.base), files) : undefined);
       pr = await propose({ env: o.env, base: o.base, files: { ...files }, message, body: pullRequestBody(o.env, rendered.text) }, pctx);
       change = rendered.counts;
+      details.push(`<details><summary>Proposed for ${manifestBranch(o.env)}</summary>\n\n${rendered.text}\n</details>\n`);
     } else if (o.status === 'changed') {
       change = ctx.dryRun ? 'new environment (would push)' : 'new environment (pushed)';
     } else if (o.status === 'unchanged') {
@@ -238,7 +240,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
   }
   const open = new Set(pullRequests.filter((p) => p.action !== 'closed' && p.action !== 'would close').map((p) => p.env));
   const changed = outcomes.filter((o) => open.has(o.env) || (o.status === 'changed' && !o.base)).map((o) => o.env);
-  return { changed, pullRequests, failed: [], summary: pullRequestSummary(rows, ctx.dryRun) };
+  return { changed, pullRequests, failed: [], summary: [pullRequestSummary(rows, ctx.dryRun), ...details].join('\n') };
 }
 
 interface EnvContext {

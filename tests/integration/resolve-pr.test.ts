@@ -98,6 +98,7 @@ test('pull-request mode: a new environment is pushed; a change opens a pull requ
   expect(created.body).toMatch(/\| Change \| [+-]?[\d.]+ k?B \|/); // both sizes known: the old one from repodata
   expect(created.body).toContain('env.spec is unchanged.');
   expect(opened.result.summary).toContain(`[#1](${api.htmlUrl(1)}) opened`);
+  expect(opened.result.summary).toContain('<details><summary>Proposed for manifest/default</summary>');
   expectAuthorized();
 
   // numpy added to env.spec: the branch is force-updated (still on manifest/default), the body refreshed.
