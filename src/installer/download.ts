@@ -7,7 +7,7 @@ import type { FetchLike } from '../engines/types.js';
 import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
 import { GitenvError, HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { localPath, redactUrl } from './url.js';
+import { localPath, redactUrl, scrubCredentials, splitCredentials } from './url.js';
 
 /** What an archive must match before anything is extracted from it. */
 export interface Expected {
@@ -46,7 +46,9 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       policy,
       () => fetchOnce(url, dest, expect, pkg, options),
       (err, n, delay) =>
-        options.logger.warning(`${pkg}: download of ${shown} failed (${errorMessage(err)}); retry ${n} in ${(delay / 1000).toFixed(1)} s`),
+        options.logger.warning(
+          `${pkg}: download of ${shown} failed (${scrubCredentials(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`,
+        ),
     );
   } catch (err) {
     if (err instanceof PackageError) {
@@ -54,7 +56,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       const reason = err.message.startsWith(`${pkg}: `) ? err.message.slice(pkg.length + 2) : err.message;
       throw new PackageError(pkg, `${reason} (downloaded from ${shown})`, { cause: err });
     }
-    throw new PackageError(pkg, `download of ${shown} failed: ${errorMessage(err)}`, { cause: err });
+    throw new PackageError(pkg, `download of ${shown} failed: ${scrubCredentials(errorMessage(err))}`);
   }
 }
 
@@ -70,7 +72,9 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
   };
   arm();
   try {
-    const res = await options.fetch(url, { signal: controller.signal });
+    const plain = splitCredentials(url);
+    const headers = plain.authorization ? { Authorization: plain.authorization } : undefined;
+    const res = await options.fetch(plain.url, { signal: controller.signal, headers });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const message = `HTTP ${res.status} ${res.statusText}`.trim();
@@ -100,7 +104,7 @@ function asRetryable(err: unknown): unknown {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name !== 'TypeError' && e.name !== 'AbortError' && !e.cause?.code) return err;
   const cause = e.cause?.code ?? e.cause?.message;
-  return new RetryableError(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`);
+  return new RetryableError(scrubCredentials(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`));
 }
 
 async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {

@@ -134,6 +134,18 @@ test('credentials from the injected fetch reach the server and appear in no log 
   expect(logger.text()).not.toContain(Buffer.from('alice:s3cret-pw').toString('base64'));
 });
 
+test('credentials in the URL (a mirror given as http://user:pass@host) become a basic auth header, shown nowhere', async () => {
+  const withCreds = url().replace('http://', `http://alice:${encodeURIComponent('s3cret-pw')}@`);
+  await downloadVerified(withCreds, dest, expected(), pkg.dist, { fetch, logger, retry: RETRY });
+  await expectWhole();
+  expect(packageRequests()[0].headers.authorization).toBe(`Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}`);
+  const missing = withCreds.replace(pkg.fn, 'missing-1.0-0.conda');
+  const err = (await downloadVerified(missing, dest, expected(), pkg.dist, { fetch, logger, retry: RETRY }).catch((e: unknown) => e)) as Error;
+  expect(err.message).toContain('HTTP 404');
+  expect(err.message).not.toContain('s3cret');
+  expect(logger.text()).not.toContain('s3cret');
+});
+
 test('file:// URLs and plain paths are read from disk, verified the same way', async () => {
   await downloadVerified(pathToFileURL(pkg.path).href, dest, expected(), pkg.dist, { fetch: authFetch, logger });
   await expectWhole();
