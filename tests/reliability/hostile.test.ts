@@ -8,6 +8,7 @@
  * the target (a canary directory, which archives and specs aim at, is compared before and after),
  * nothing pushed by a refused command, and the good environments resolved and deployed anyway.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { label } from '../../src/phases/label.js';
 import { resolve } from '../../src/phases/resolve.js';
 import type { PhaseResult } from '../../src/phases/result.js';
 import { MemoryLogger } from '../../src/util/logger.js';
-import { serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { buildPackage, serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { buildAppChannel, type AppChannel } from './support/app-channel.js';
 import { buildCorpusPackage, caseInput, CORPUS, substitute, type Case, type Placeholders } from './support/corpus.js';
@@ -54,6 +55,13 @@ beforeAll(async () => {
   repo = new PlumbingRepo(fx.origin);
   target = path.join(fx.root, 'target');
 
+  const lockOk = await buildPackage({ name: 'lock-ok', version: '1.0', files: { 'share/ok.txt': 'ok\n' } }, path.join(fx.root, 'channels', 'hostile', 'linux-64'));
+  const lockPlaces = (text: string) =>
+    text
+      .replaceAll('@CHANNEL_WITH_CREDENTIALS@', hostileUrl.replace('http://', 'http://lockuser:l0ck-pass@'))
+      .replaceAll('@CHANNEL@', hostileUrl)
+      .replaceAll('@SHA256_OK@', lockOk.sha256)
+      .replaceAll('@SHA256_OTHER@', app.v1[0].sha256);
   const goodSpec = specFor(appUrl, ['tool']);
   await repo.commit('good', { 'env.spec': goodSpec }, DATE);
   await repo.envAt('clean', 'env-clean-2026_01_01', appUrl, app.v1, DATE, { current: 'env-clean-2026_01_01' });
@@ -65,6 +73,11 @@ beforeAll(async () => {
       const pkg = await buildCorpusPackage(c.package as string, places, path.join(fx.root, 'channels', 'hostile', 'linux-64'));
       dists.set(c.id, pkg.dist);
       await repo.envAt(env, `env-${env}-2026_01_01`, hostileUrl, [pkg], DATE);
+    } else if (c.kind === 'env.lock') {
+      const lock = lockPlaces((await caseInput(c, places)).toString('utf8'));
+      await repo.commit(env, { 'env.spec': specFor(hostileUrl, ['lock-ok']) }, DATE);
+      const m = await repo.commit(`manifest/${env}`, { 'env.spec': specFor(hostileUrl, ['lock-ok']), 'env.lock': lock }, DATE, `Manifest update for ${env}`);
+      await repo.tag(`env-${env}-2026_01_01`, m, DATE);
     } else if (c.kind === 'label-file') {
       const content = substitute(c.content as string, { ...places, env });
       await repo.envAt(env, `env-${env}-2026_01_01`, appUrl, app.v1, DATE, { [c.label as string]: content });
@@ -108,6 +121,7 @@ async function outcomeOf(c: Case): Promise<{ refused?: string; skipped?: string 
     case 'branch':
       return { skipped: warnedIn(resolved.logger, c.name as string) || undefined };
     case 'archive':
+    case 'env.lock':
       return { refused: failedIn(deployed.result) || undefined };
     case 'label-file':
       return { refused: failedIn(deployed.result) || undefined, skipped: warnedIn(deployed.logger, c.id) || undefined };
@@ -128,6 +142,16 @@ async function labelCommand(c: Case): Promise<{ refused?: string }> {
   }
   if (refused) expect(await fx.refs()).toEqual(before); // a refused command pushes nothing
   return { refused };
+}
+
+/** Files under `dir` holding any of `needles` (grep exits 1 when none does). */
+function filesContaining(dir: string, needles: string[]): string {
+  try {
+    return execFileSync('grep', ['-rlF', ...needles.flatMap((n) => ['-e', n]), dir], { encoding: 'utf8' });
+  } catch (err) {
+    if ((err as { status?: number }).status === 1) return '';
+    throw err;
+  }
 }
 
 /** What must hold for a case that went through (harmless by contract, or a known bug): no harm. */
@@ -151,6 +175,12 @@ test.each(CASES.map((c) => [c.id, c.description, c] as const))('%s: %s', async (
     (c.outcome === 'refused' && refused !== undefined && refused.includes(c.expect)) ||
     (c.outcome === 'skipped' && skipped !== undefined) ||
     (c.outcome === 'harmless' && refused === undefined);
+  if (c.secret) {
+    const said = [resolved.logger.text(), deployed.logger.text(), JSON.stringify(resolved.result), JSON.stringify(deployed.result)].join('\n');
+    const files = filesContaining(target, [c.secret, encodeURIComponent(c.secret)]);
+    for (const form of [c.secret, encodeURIComponent(c.secret)]) expect(said.includes(form) ? `${form} leaked` : 'not leaked').toBe('not leaked');
+    expect(files).toBe('');
+  }
   if (c.knownBug && !met) {
     counters.add('known bugs: hostile inputs not yet handled as the corpus expects');
     counters.note(`NOT AS EXPECTED (known bug) ${c.id}: ${c.knownBug} — got: ${(refused ?? skipped ?? 'accepted').split('\n')[0].slice(0, 160)}`);

@@ -15,7 +15,7 @@ export type Outcome = 'refused' | 'skipped' | 'harmless';
 
 export interface Case {
   id: string;
-  kind: 'env.spec' | 'branch' | 'label-file' | 'label-command' | 'archive';
+  kind: 'env.spec' | 'branch' | 'label-file' | 'label-command' | 'archive' | 'env.lock';
   description: string;
   /** Fragment of the error (refused) or warning (skipped); empty for harmless. */
   expect: string;
@@ -29,6 +29,8 @@ export interface Case {
   content?: string;
   tag?: string;
   package?: string;
+  /** Must appear in no message, result or file of the run. */
+  secret?: string;
 }
 
 export async function loadCases(): Promise<Case[]> {
