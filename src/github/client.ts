@@ -15,6 +15,8 @@ export interface PullRequest {
   state: 'open' | 'closed';
   /** The head branch name (without `owner:`). */
   head: string;
+  /** The head commit. */
+  headSha: string;
   base: string;
 }
 
@@ -36,6 +38,8 @@ export interface GitHubClient {
   readonly repository: string;
   /** The open pull request from branch `head` of this repository into `base`, if any. */
   findOpenPullRequest(head: string, base: string): Promise<PullRequest | undefined>;
+  /** Closed pull requests from branch `head` into `base`, newest first (the first page). */
+  listClosedPullRequests(head: string, base: string): Promise<PullRequest[]>;
   createPullRequest(pr: NewPullRequest): Promise<PullRequest>;
   updatePullRequest(number: number, change: { title?: string; body?: string; state?: 'open' | 'closed' }): Promise<PullRequest>;
   /** Every comment of an issue or pull request, oldest first. */
@@ -66,7 +70,7 @@ interface RawPull {
   title: string;
   body?: string | null;
   state: string;
-  head: { ref: string };
+  head: { ref: string; sha: string };
   base: { ref: string };
 }
 
@@ -83,6 +87,7 @@ const pull = (p: RawPull): PullRequest => ({
   body: p.body ?? '',
   state: p.state === 'closed' ? 'closed' : 'open',
   head: p.head.ref,
+  headSha: p.head.sha,
   base: p.base.ref,
 });
 
@@ -106,11 +111,19 @@ export class OctokitGitHubClient implements GitHubClient {
   }
 
   async findOpenPullRequest(head: string, base: string): Promise<PullRequest | undefined> {
+    return (await this.list('open', head, base))[0];
+  }
+
+  async listClosedPullRequests(head: string, base: string): Promise<PullRequest[]> {
+    return this.list('closed', head, base);
+  }
+
+  private async list(state: 'open' | 'closed', head: string, base: string): Promise<PullRequest[]> {
     const found = await this.call(`list pull requests of ${this.repository}`, () =>
-      this.octokit.rest.pulls.list({ owner: this.owner, repo: this.repo, state: 'open', head: `${this.owner}:${head}`, base, per_page: 100 }),
+      this.octokit.rest.pulls.list({ owner: this.owner, repo: this.repo, state, head: `${this.owner}:${head}`, base, sort: 'updated', direction: 'desc', per_page: 30 }),
     );
     // The head filter is the server's; check it anyway, a wrong match would edit someone's pull request.
-    return (found.data as RawPull[]).map(pull).find((p) => p.head === head && p.base === base);
+    return (found.data as RawPull[]).map(pull).filter((p) => p.head === head && p.base === base);
   }
 
   async createPullRequest(pr: NewPullRequest): Promise<PullRequest> {

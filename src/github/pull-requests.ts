@@ -3,6 +3,7 @@
  * commit on `gitenv/update/<env>` (force-pushed, parent: the current `manifest/<env>`) and one open
  * pull request into `manifest/<env>`, opened or refreshed; when the manifest is back to the current
  * state, the pull request is closed and the branch deleted. Merging is the review; autotag tags it.
+ * A pull request a person closed without merging is not opened again for the same proposal.
  */
 import { code, raw, section, table } from '../summary/markdown.js';
 import type { EnvRepository } from '../repo/env-repository.js';
@@ -11,7 +12,7 @@ import type { Logger } from '../util/logger.js';
 import type { GitHubClient, PullRequest } from './client.js';
 
 /** What happened to an environment's pull request. */
-export type PullRequestAction = 'opened' | 'updated' | 'unchanged' | 'closed' | 'would open' | 'would update' | 'would close';
+export type PullRequestAction = 'opened' | 'updated' | 'unchanged' | 'closed' | 'declined' | 'would open' | 'would update' | 'would close';
 
 export interface PullRequestOutcome {
   env: string;
@@ -71,6 +72,14 @@ export async function propose(p: Proposal, ctx: ProposeContext): Promise<PullReq
   }
   const title = pullRequestTitle(p.env);
   const open = await ctx.github.findOpenPullRequest(branch, base);
+  if (!open && same) {
+    // A person closed the pull request of exactly this proposal: do not open it again every run.
+    const declined = (await ctx.github.listClosedPullRequests(branch, base)).find((pr) => pr.headSha === current);
+    if (declined) {
+      ctx.logger.info(`${p.env}: pull request #${declined.number} proposing this manifest was closed without merging; not opened again until the proposal changes`);
+      return outcome(p.env, 'declined', declined);
+    }
+  }
   if (!open) {
     const made = await ctx.github.createPullRequest({ head: branch, base, title, body: p.body });
     ctx.logger.info(`${p.env}: opened pull request #${made.number} ${made.url}`);

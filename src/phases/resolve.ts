@@ -238,7 +238,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
     if (pr) pullRequests.push(pr);
     rows.push({ env: o.env, packages: o.packages, change, pr, failed: o.status === 'failed' });
   }
-  const open = new Set(pullRequests.filter((p) => p.action !== 'closed' && p.action !== 'would close').map((p) => p.env));
+  const open = new Set(pullRequests.filter((p) => !['closed', 'declined', 'would close'].includes(p.action)).map((p) => p.env));
   const changed = outcomes.filter((o) => open.has(o.env) || (o.status === 'changed' && !o.base)).map((o) => o.env);
   return { changed, pullRequests, failed: [], summary: [pullRequestSummary(rows, ctx.dryRun), ...details].join('\n') };
 }

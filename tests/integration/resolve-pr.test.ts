@@ -240,3 +240,29 @@ test('pull-request mode: dry-run asks and pushes nothing; a merged pull request 
   expect(api.calls()).toEqual([`GET /repos/${REPO}/pulls`]);
   expectAuthorized();
 });
+
+test('pull-request mode: a pull request closed without merging is not opened again until the proposal changes', async () => {
+  api.headOf = (branch) => ref(`refs/heads/${branch}`);
+  await fx.commit('default', { 'env.spec': spec(['python']) });
+  await run('push');
+  await buildSeedChannel(channelDir, { newerPython: true });
+  expect((await run('pull-request')).result.pullRequests).toMatchObject([{ action: 'opened', number: 1 }]);
+  expect(api.pulls[0].headSha).toBe(await ref('refs/heads/gitenv/update/default'));
+
+  // The reviewer does not want python 3.11.5 and closes the pull request.
+  api.pulls[0].state = 'closed';
+  api.requests.length = 0;
+  const declined = await run('pull-request');
+  expect(declined.result).toMatchObject({ changed: [], failed: [], pullRequests: [{ env: 'default', action: 'declined', number: 1 }] });
+  expect(api.calls()).toEqual([`GET /repos/${REPO}/pulls`, `GET /repos/${REPO}/pulls`]);
+  expect(api.requests.map((r) => r.query.state)).toEqual(['open', 'closed']);
+  expect(declined.logger.lines('info').join('\n')).toContain('closed without merging; not opened again');
+
+  // env.spec changes: a new proposal, a new pull request.
+  await fx.commit('default', { 'env.spec': spec(['python', 'numpy']) });
+  api.requests.length = 0;
+  const reopened = await run('pull-request');
+  expect(reopened.result.pullRequests).toMatchObject([{ env: 'default', action: 'opened', number: 2 }]);
+  expect(api.calls()).toEqual([`GET /repos/${REPO}/pulls`, `POST /repos/${REPO}/pulls`]);
+  expectAuthorized();
+});
