@@ -13,25 +13,36 @@ import { pathToFileURL } from 'node:url';
 export const ROOT = path.resolve('.');
 const KILL_HOOK = path.join(ROOT, 'tests', 'reliability', 'kill-hook.mjs');
 
-/** A key that changes whenever a file under src/ changes (path, size, mtime). */
-function sourceKey(): string {
+/** A key that changes whenever a file under src/ changes (path, size, mtime), and the newest mtime. */
+function sourceState(): { key: string; newest: number } {
   const hash = createHash('sha256');
+  let newest = 0;
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const p = path.join(dir, name);
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
-      else hash.update(`${path.relative(ROOT, p)} ${st.size} ${st.mtimeMs}\n`);
+      else {
+        hash.update(`${path.relative(ROOT, p)} ${st.size} ${st.mtimeMs}\n`);
+        newest = Math.max(newest, st.mtimeMs);
+      }
     }
   };
   walk(path.join(ROOT, 'src'));
   walk(path.join(ROOT, 'node_modules', '@conda-org'));
-  return hash.digest('hex').slice(0, 16);
+  return { key: hash.digest('hex').slice(0, 16), newest };
 }
 
-/** Builds the CLI bundle (ncc, as scripts/build.mjs does) unless this source state was built already. */
+/**
+ * The CLI bundle for the current sources. In CI (.ci/run builds dist/ first, and nothing else writes
+ * it meanwhile) the committed-to-be dist/cli is used when newer than every source file; otherwise the
+ * bundle is built (ncc, as scripts/build.mjs does) into a temporary directory per source state.
+ */
 export function ensureCli(): string {
-  const out = path.join(os.tmpdir(), `gitenv-reliability-cli-${sourceKey()}`);
+  const { key, newest } = sourceState();
+  const dist = path.join(ROOT, 'dist', 'cli', 'index.js');
+  if (process.env.CI === 'true' && existsSync(dist) && statSync(dist).mtimeMs > newest) return dist;
+  const out = path.join(os.tmpdir(), `gitenv-reliability-cli-${key}`);
   const bundle = path.join(out, 'index.js');
   if (!existsSync(bundle)) {
     const tmp = `${out}.building-${process.pid}`;
