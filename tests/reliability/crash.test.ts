@@ -21,7 +21,7 @@ import { buildAppChannel, type AppChannel } from './support/app-channel.js';
 import { ensureCli, runCli, runCliOk, startCli, waitFor, type KillPoint } from './support/cli.js';
 import { Counters, recordFigures } from './support/figures.js';
 import { setLabel, tagLock } from './support/repo.js';
-import { ageLocks, checkDeployInvariants, inspectCache, snapshotEnvs, type CacheState } from './support/tree.js';
+import { ageLeftovers, ageLocks, checkDeployInvariants, inspectCache, snapshotEnvs, type CacheState } from './support/tree.js';
 
 type Stage = 'download' | 'extract' | 'link' | 'relink';
 interface Point {
@@ -207,6 +207,8 @@ test.each(POINTS.map((p, i) => [i + 1, p.stage, p.what, p] as const))('kill poin
     await ageLocks(path.join(target, '.pkg_cache'));
   }
 
+  // leftovers of the killed runs, made old enough for the installer's sweep: the re-run removes them
+  const leftovers = await ageLeftovers(path.join(target, '.pkg_cache'));
   const out = await runCliOk(bundle, deployArgs());
   expect(out).toMatch(/^Linking app\/\w+ to env-app-2026_01_0[12]$/m);
   await checkDeployInvariants(target);
@@ -220,6 +222,7 @@ test.each(POINTS.map((p, i) => [i + 1, p.stage, p.what, p] as const))('kill poin
   counters.add('kill points survived');
   counters.add(`kill points in ${stage}`);
   if (point.thenKill) counters.add('re-runs also killed (and the third run completed)');
-  if (cache.leftovers.length > 0) counters.add('package-cache leftovers of killed runs still present after the re-run', cache.leftovers.length);
+  expect(cache.leftovers).toEqual([]);
+  counters.add('package-cache leftovers of killed runs swept by the re-run', leftovers);
   counters.note(`${stage}: ${what} — labels intact, re-run equal to an uninterrupted deploy`);
 });

@@ -152,3 +152,11 @@ export async function ageLocks(dir: string): Promise<void> {
     if (name.endsWith('.lock')) await fs.utimes(path.join(dir, name), old, old).catch(() => undefined);
   }
 }
+
+/** Sets the leftovers of killed runs in a package cache two hours back (past the installer's sweep age). */
+export async function ageLeftovers(cache: string): Promise<number> {
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  const leftovers = (await list(cache)).filter((n) => (n.startsWith('.') || n.includes('.partial-')) && !n.endsWith('.lock'));
+  for (const name of leftovers) await fs.utimes(path.join(cache, name), old, old).catch(() => undefined);
+  return leftovers.length;
+}
