@@ -233,6 +233,21 @@ describe('failures name the package', () => {
     expect(err.message).toMatch(/^oldbin-1-0: cannot install lib\/libold.so: the prefix .* is longer than the placeholder/);
   });
 
+  test('a corrupt download, refused before anything is extracted or linked', async () => {
+    const libfoo = packages.find((p) => p.dist.startsWith('libfoo'))!;
+    const cacheDir = path.join(work, 'pkgs-corrupt');
+    server.setFault({ match: libfoo.fn, fault: { type: 'corrupt' } });
+    try {
+      const err = (await install(path.join(work, 'envs', 'corrupt'), { pkgs: [libfoo], cacheDir }).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(PackageError);
+      expect(err.message).toContain(`${libfoo.dist}: sha256`);
+    } finally {
+      server.setFault(null);
+    }
+    expect(await fs.readdir(cacheDir)).toEqual([]); // no archive, no extracted directory, no partial file
+    await expect(fs.access(path.join(work, 'envs', '.corrupt.staging'))).rejects.toThrow();
+  });
+
   test('a noarch python package without python in the environment', async () => {
     const greet = packages.find((p) => p.dist.startsWith('greet'))!;
     await expect(install(path.join(work, 'envs', 'nopython'), { pkgs: [greet] })).rejects.toThrow('greet-0.4.0-py_0: is a noarch: python package, but the environment has no python');
