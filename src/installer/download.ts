@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FetchLike } from '../engines/types.js';
@@ -249,8 +248,3 @@ export class DownloadProgress {
 }
 
 const mb = (n: number): string => (n / 1e6).toFixed(1);
-
-/** Where a download is written: the archive's own name in the cache directory. */
-export function archivePath(cache: string, fn: string): string {
-  return path.join(cache, fn);
-}
