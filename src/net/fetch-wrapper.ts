@@ -26,6 +26,12 @@ export interface FetchWrapperOptions {
   /** Where repodata is cached; no cache when absent. */
   cacheDir?: string;
   retry?: RetryPolicy;
+  /**
+   * Retries for requests other than repodata (package downloads). A caller that retries on its own
+   * — the installer's downloader, which must also retry bodies cut short — passes `{ attempts: 1 }`
+   * so that the two budgets do not multiply. Default: `retry`.
+   */
+  otherRetry?: RetryPolicy;
   logger?: Logger;
   /** The fetch underneath (default: the global fetch at construction time). */
   baseFetch?: FetchLike;
@@ -161,7 +167,8 @@ export class FetchWrapper {
     const host = new URL(url).host;
     if (this.auth && this.hosts.has(host) && !headers.has('authorization')) headers.set('authorization', this.auth);
     if (method === 'GET' && REPODATA.test(new URL(url).pathname)) return this.remembered(url, headers);
-    return this.send(url, { ...init, method, headers, body: init?.body ?? (input instanceof Request ? input.body : undefined) });
+    const body = init?.body ?? (input instanceof Request ? input.body : undefined);
+    return this.send(url, { ...init, method, headers, body }, false, this.options.otherRetry);
   }
 
   /** A file from disk; what a local channel lacks (shards, compressed variants) is a fast 404. */
@@ -184,11 +191,11 @@ export class FetchWrapper {
    * One request with retries; a retryable status that persists is returned as it is. With
    * `buffer`, the body is read inside the attempt, so a body cut short is retried too.
    */
-  private async send(url: string, init: RequestInit, buffer = false): Promise<Response> {
+  private async send(url: string, init: RequestInit, buffer = false, policy?: RetryPolicy): Promise<Response> {
     const log = this.options.logger;
     try {
       const response = await withRetries(
-        this.options.retry ?? DEFAULT_RETRY,
+        policy ?? this.options.retry ?? DEFAULT_RETRY,
         async () => {
           this.stats.requests++;
           const r = await this.base(url, init).catch((err: unknown) => {

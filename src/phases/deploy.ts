@@ -7,6 +7,7 @@ import { packagesOfTag, type TagFileReader } from '../deploy/packages.js';
 import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection.js';
 import type { InstallerEngine } from '../engines/types.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
+import { DEFAULT_RETRY } from '../net/retry.js';
 import { EnvRepository, latestTag, tagsOf, type RepositorySnapshot } from '../repo/env-repository.js';
 import { ConfigurationError, errorMessage } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
@@ -110,7 +111,14 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
   let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
   const getTools = () =>
     (tools ??= {
-      wrapper: new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, logger, channels: settings.mirror ? [settings.mirror] : [] }),
+      // The installer's downloader retries package downloads itself (bodies cut short included).
+      wrapper: new FetchWrapper({
+        apiUser: settings.apiUser,
+        apiKey: settings.apiKey,
+        logger,
+        channels: settings.mirror ? [settings.mirror] : [],
+        otherRetry: { ...DEFAULT_RETRY, attempts: 1 },
+      }),
       installer: chooseInstaller(settings.engine, {
         env: services.env,
         now: services.now,

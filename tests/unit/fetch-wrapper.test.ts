@@ -172,6 +172,23 @@ test('network errors, 5xx, 408 and 429 are retried; a lasting 500 is returned an
   }
 });
 
+test('otherRetry: downloads are tried once when the caller retries them itself; repodata keeps its retries', async () => {
+  let n = 0;
+  const server = await serve((req, res) => {
+    n++;
+    res.writeHead(503).end();
+  });
+  try {
+    const w = new FetchWrapper({ retry: { ...FAST, attempts: 3 }, otherRetry: { ...FAST, attempts: 1 } });
+    expect((await w.fetch(`${server.url}/c/linux-64/pkg-1-0.conda`)).status).toBe(503);
+    expect(n).toBe(1);
+    expect((await w.fetch(`${server.url}/c/linux-64/repodata.json`)).status).toBe(503);
+    expect(n).toBe(1 + 3);
+  } finally {
+    await server.close();
+  }
+});
+
 test('an unreachable host throws after its retries and is recorded', async () => {
   const server = await serve((_req, res) => res.end());
   const url = server.url;
