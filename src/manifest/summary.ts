@@ -13,10 +13,17 @@ export interface SummaryOutcome {
   error?: string;
 }
 
-function result(o: SummaryOutcome, dryRun: boolean): string {
+/** `check` reviews a pull request: nothing is ever pushed, so its verdict is about the manifest. */
+export interface SummaryOptions {
+  dryRun: boolean;
+  check?: boolean;
+}
+
+function result(o: SummaryOutcome, options: SummaryOptions): string {
   if (o.status === 'failed') return 'failed';
   if (o.status === 'unchanged') return 'unchanged';
-  return dryRun ? 'would push' : 'pushed';
+  if (options.check) return 'would change';
+  return options.dryRun ? 'would push' : 'pushed';
 }
 
 /** A collapsed diff block; the text sits in a fenced block, so nothing in it renders as HTML. */
@@ -27,8 +34,8 @@ function details(o: SummaryOutcome): string {
   return `<details><summary>Changes to manifest/${o.env}</summary>\n\n${fence}diff\n${body}\n${fence}\n\n</details>\n`;
 }
 
-export function resolveSummary(outcomes: SummaryOutcome[], options: { dryRun: boolean }): string {
-  const title = `gitenv resolve${options.dryRun ? ' (dry run)' : ''}`;
+export function resolveSummary(outcomes: SummaryOutcome[], options: SummaryOptions): string {
+  const title = `gitenv resolve${options.check ? ' (check)' : options.dryRun ? ' (dry run)' : ''}`;
   if (outcomes.length === 0) return section(title, 'No environments to resolve.');
   const rows = outcomes.map((o) => [
     raw(code(o.env)),
@@ -36,7 +43,7 @@ export function resolveSummary(outcomes: SummaryOutcome[], options: { dryRun: bo
     o.diff?.added,
     o.diff?.removed,
     o.diff?.changed,
-    result(o, options.dryRun),
+    result(o, options),
   ]);
   const parts = [table(['Environment', 'Packages', 'Added', 'Removed', 'Changed', 'Result'], rows)];
   for (const o of outcomes.filter((x) => x.status === 'changed')) parts.push(details(o));

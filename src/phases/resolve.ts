@@ -185,7 +185,7 @@ async function reviewedEnv(repo: EnvRepository, envs: EnvBranch[], pr: PullReque
 
 /** check mode on a pull request: the summary and the one comment carry the would-be diff. */
 async function reviewPullRequest(outcomes: EnvOutcome[], pr: PullRequestEvent, github: GitHubClient | undefined, ctx: ReportContext): Promise<ResolveResult> {
-  const parts = [resolveSummary(outcomes, { dryRun: true })];
+  const parts = [resolveSummary(outcomes, { dryRun: true, check: true })];
   for (const o of outcomes) {
     const verdict: CheckVerdict =
       o.status === 'failed' ? { kind: 'failed', error: o.error ?? 'failed' } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };

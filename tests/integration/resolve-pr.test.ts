@@ -171,6 +171,8 @@ test('check mode: the pull request head (a fork: refs/pull/<n>/head) is resolved
   expect(comment).toMatch(/#### Added\n\n[^#]*\| `numpy` \| `1\.26\.4` \| `py311_0` \|/);
   expect(comment).toContain('+  - numpy');
   expect(first.result.summary).toContain(comment);
+  expect(first.result.summary).toMatch(/^### gitenv resolve \(check\)/m);
+  expect(first.result.summary).toMatch(/\| `default` \| \d+ \| 1 \| 0 \| 0 \| would change \|/);
   expectAuthorized();
 
   // A second push to the pull request: the same comment is edited (dry-run, as review.yml runs it:
