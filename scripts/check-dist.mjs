@@ -2,8 +2,11 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
-rmSync('dist', { recursive: true, force: true });
-execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+// `--no-build`: the caller has just run the build (CI does, right before); only compare.
+if (!process.argv.includes('--no-build')) {
+  rmSync('dist', { recursive: true, force: true });
+  execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+}
 const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=all', '--', 'dist'], { encoding: 'utf8' });
 if (status.trim() !== '') {
   console.error('dist/ differs from a fresh build of the source. Run `npm run build` and commit dist/:');
