@@ -8,16 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { VirtualPackage } from '../conda/types.js';
 import type { ChannelCredentials } from '../phases/settings.js';
+import { OVERRIDES } from '../solver/virtual-packages.js';
 
-/** Virtual package → the variable micromamba reads for it, and which field it takes. */
-const OVERRIDES: { name: string; variable: string; field: 'version' | 'build'; removable: boolean }[] = [
-  { name: '__glibc', variable: 'CONDA_OVERRIDE_GLIBC', field: 'version', removable: true },
-  { name: '__cuda', variable: 'CONDA_OVERRIDE_CUDA', field: 'version', removable: true },
-  { name: '__linux', variable: 'CONDA_OVERRIDE_LINUX', field: 'version', removable: false },
-  { name: '__osx', variable: 'CONDA_OVERRIDE_OSX', field: 'version', removable: false },
-  { name: '__win', variable: 'CONDA_OVERRIDE_WIN', field: 'version', removable: false },
-  { name: '__archspec', variable: 'CONDA_OVERRIDE_ARCHSPEC', field: 'build', removable: false },
-];
 
 /**
  * The CONDA_OVERRIDE_* variables that make micromamba see exactly `packages` instead of the

@@ -32,7 +32,8 @@ export function replacePrefix(data: Buffer, placeholder: string, prefix: string,
   return mode === 'text' ? replaceText(data, from, to) : replaceBinary(inPlace ? data : Buffer.from(data), from, to, placeholder, prefix);
 }
 
-function replaceText(data: Buffer, from: Buffer, to: Buffer): Buffer {
+/** Every occurrence of `from` in `data` replaced by `to` (text mode; the conformance test's neutraliser). */
+export function replaceText(data: Buffer, from: Buffer, to: Buffer): Buffer {
   const parts: Buffer[] = [];
   let start = 0;
   for (let at = data.indexOf(from); at >= 0; at = data.indexOf(from, start)) {

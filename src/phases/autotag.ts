@@ -1,4 +1,4 @@
-import { EnvRepository, tagsOf, type RepositorySnapshot } from '../repo/env-repository.js';
+import { tagsOf, type RepositorySnapshot, openForPhase } from '../repo/env-repository.js';
 import { nextTagName } from '../repo/tags.js';
 import { code, raw, section, table } from '../summary/markdown.js';
 import { matchesAny } from '../util/glob.js';
@@ -45,13 +45,7 @@ export function planTags(snapshot: RepositorySnapshot, envGlobs: string[]): TagP
 
 export async function autotag(settings: AutotagSettings, services: Services): Promise<AutotagResult> {
   const { logger } = services;
-  const repo = await EnvRepository.open({
-    repository: settings.repository,
-    token: settings.token,
-    workDir: settings.workDir,
-    logger,
-    env: services.env,
-  });
+  const repo = await openForPhase(settings, services);
   try {
     // Plan and push together, so that a race (someone tagged first) is re-planned from a new fetch.
     const plan = await repo.retryWhenStale(async () => {

@@ -8,7 +8,7 @@ import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection
 import type { InstallerEngine } from '../engines/types.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { DEFAULT_RETRY } from '../net/retry.js';
-import { EnvRepository, latestTag, tagsOf, type RepositorySnapshot } from '../repo/env-repository.js';
+import { latestTag, tagsOf, type RepositorySnapshot, openForPhase } from '../repo/env-repository.js';
 import { ConfigurationError, errorMessage } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
 import { VERSION } from '../version.js';
@@ -34,7 +34,7 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
   if (!settings.target) throw new ConfigurationError('Input target is empty: give the directory to deploy into');
   if (settings.apiUser) logger.setSecret(settings.apiUser);
   if (settings.apiKey) logger.setSecret(settings.apiKey);
-  const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
+  const repo = await openForPhase(settings, services);
   try {
     const snapshot = await repo.snapshot();
     const install = installFn(settings, services, repo);

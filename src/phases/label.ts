@@ -1,4 +1,4 @@
-import { EnvRepository, type RepositorySnapshot } from '../repo/env-repository.js';
+import { EnvRepository, type RepositorySnapshot, openForPhase } from '../repo/env-repository.js';
 import { labelNameProblem, labelPath, manifestBranch } from '../repo/names.js';
 import { parseTag } from '../repo/tags.js';
 import { code, raw, section, table } from '../summary/markdown.js';
@@ -56,13 +56,7 @@ export async function label(settings: LabelSettings, services: Services): Promis
   if (!parsed) throw new ConfigurationError(`"${tag}" is not a gitenv tag: expected env-<env>-<YYYY_MM_DD>[-N]`);
   const env = parsed.env;
 
-  const repo = await EnvRepository.open({
-    repository: settings.repository,
-    token: settings.token,
-    workDir: settings.workDir,
-    logger,
-    env: services.env,
-  });
+  const repo = await openForPhase(settings, services);
   try {
     await checkTag(repo, await repo.snapshot(), tag, env);
     const names = settings.label ? [settings.label] : settings.nextOnly ? ['next'] : [...PROGRESSION];

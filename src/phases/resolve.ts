@@ -27,7 +27,7 @@ import { formatManifest } from '../manifest/manifest.js';
 import { resolveSummary } from '../manifest/summary.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
-import { EnvRepository, type EnvBranch, type RefUpdate } from '../repo/env-repository.js';
+import { EnvRepository, type EnvBranch, type RefUpdate, openForPhase } from '../repo/env-repository.js';
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
@@ -108,7 +108,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
   const dryRun = settings.dryRun || settings.mode === 'check';
   const review = settings.mode === 'check' ? services.pullRequest : undefined;
 
-  const repo = await EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger, env: services.env });
+  const repo = await openForPhase(settings, services);
   try {
     const snapshot = await repo.snapshot();
     const envs = review ? await reviewedEnv(repo, snapshot.envs, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));

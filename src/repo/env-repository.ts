@@ -58,6 +58,14 @@ export interface OpenOptions {
   retry?: RetryPolicy;
 }
 
+/** The repository a phase names in its settings (repository, token, workDir), with its services. */
+export function openForPhase(
+  settings: { repository: string; token?: string; workDir?: string },
+  services: { logger: Logger; env?: NodeJS.ProcessEnv },
+): Promise<EnvRepository> {
+  return EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger: services.logger, env: services.env });
+}
+
 export interface EnvBranch {
   /** The environment's name, which is the branch's name. */
   name: string;

@@ -44,14 +44,17 @@ export function defaultVirtualPackages(platform: string): VirtualPackage[] {
   return out;
 }
 
-/** CONDA_OVERRIDE_* variable → the virtual package it sets, and whether it may add one. */
-const OVERRIDES: { variable: string; name: string; field: 'version' | 'build'; adds: boolean }[] = [
-  { variable: 'CONDA_OVERRIDE_GLIBC', name: '__glibc', field: 'version', adds: false },
-  { variable: 'CONDA_OVERRIDE_LINUX', name: '__linux', field: 'version', adds: false },
-  { variable: 'CONDA_OVERRIDE_OSX', name: '__osx', field: 'version', adds: false },
-  { variable: 'CONDA_OVERRIDE_WIN', name: '__win', field: 'version', adds: false },
-  { variable: 'CONDA_OVERRIDE_ARCHSPEC', name: '__archspec', field: 'build', adds: false },
-  { variable: 'CONDA_OVERRIDE_CUDA', name: '__cuda', field: 'version', adds: true },
+/**
+ * CONDA_OVERRIDE_* variable → the virtual package it sets, whether it may add one, and whether
+ * micromamba drops the package for an empty value (the micromamba engine reads this table too).
+ */
+export const OVERRIDES: { variable: string; name: string; field: 'version' | 'build'; adds: boolean; removable: boolean }[] = [
+  { variable: 'CONDA_OVERRIDE_GLIBC', name: '__glibc', field: 'version', adds: false, removable: true },
+  { variable: 'CONDA_OVERRIDE_LINUX', name: '__linux', field: 'version', adds: false, removable: false },
+  { variable: 'CONDA_OVERRIDE_OSX', name: '__osx', field: 'version', adds: false, removable: false },
+  { variable: 'CONDA_OVERRIDE_WIN', name: '__win', field: 'version', adds: false, removable: false },
+  { variable: 'CONDA_OVERRIDE_ARCHSPEC', name: '__archspec', field: 'build', adds: false, removable: false },
+  { variable: 'CONDA_OVERRIDE_CUDA', name: '__cuda', field: 'version', adds: true, removable: true },
 ];
 
 /**

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceText } from '../../src/installer/prefix-replace.js';
 
 export interface PathFacts {
   type: 'file' | 'symlink' | 'directory';
@@ -45,16 +46,7 @@ export async function snapshotPrefix(root: string, skip: (rel: string) => boolea
 
 /** Replaces `prefix` by `<PREFIX>`; a binary-padded string's NUL run is kept as the placeholder's. */
 export function neutralise(data: Buffer, prefix: string): Buffer {
-  const from = Buffer.from(prefix);
-  const to = Buffer.from('<PREFIX>');
-  const parts: Buffer[] = [];
-  let start = 0;
-  for (let at = data.indexOf(from); at >= 0; at = data.indexOf(from, start)) {
-    parts.push(data.subarray(start, at), to);
-    start = at + from.length;
-  }
-  parts.push(data.subarray(start));
-  return Buffer.concat(parts);
+  return replaceText(data, Buffer.from(prefix), Buffer.from('<PREFIX>'));
 }
 
 /** Runs a command and resolves with its stdout (rejects with stderr on failure). */
