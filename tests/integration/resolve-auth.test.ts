@@ -8,8 +8,9 @@ import * as path from 'node:path';
 import { buildSeedChannel, serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { resolve } from '../../src/phases/resolve.js';
-import { DEFAULT_CHANNEL_ALIAS, type ResolveSettings } from '../../src/phases/settings.js';
+import type { ResolveSettings } from '../../src/phases/settings.js';
 import { MemoryLogger } from '../../src/util/logger.js';
+import { resolveSettings } from './resolve-support.js';
 
 const USER = 'ci-reader';
 const KEY = 'k3y-Th4t-Must-N0t-Leak';
@@ -33,19 +34,8 @@ afterAll(async () => {
   await fx.cleanup();
 });
 
-function settings(extra: Partial<ResolveSettings>): ResolveSettings {
-  return {
-    repository: fx.origin,
-    envs: [],
-    dryRun: false,
-    platform: 'linux-64',
-    channelAlias: DEFAULT_CHANNEL_ALIAS,
-    engine: 'builtin',
-    mode: 'push',
-    workDir: fx.root,
-    cacheDir: path.join(fx.root, 'cache'),
-    ...extra,
-  };
+function settings(extra: Partial<ResolveSettings> = {}): ResolveSettings {
+  return resolveSettings(fx, extra);
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -80,7 +70,7 @@ test('resolves from a channel behind basic auth without leaking the key anywhere
   const objects = execFileSync('git', ['--git-dir', fx.origin, 'cat-file', '--batch-all-objects', '--batch'], { maxBuffer: 256 * 1024 * 1024 }).toString('latin1');
   expect(objects).toContain('Manifest update for default');
   const everything = [objects, logger.text(), result.summary, ...result.failed.map((f) => f.message)];
-  for (const file of await filesUnder(path.join(fx.root, 'cache'))) everything.push(await fs.readFile(file, 'latin1'));
+  for (const file of await filesUnder(path.join(fx.root, 'repodata cache'))) everything.push(await fs.readFile(file, 'latin1'));
   for (const text of everything) {
     expect(text).not.toContain(KEY);
     expect(text).not.toContain(encodeURIComponent(KEY));

@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { resolve } from '../../src/phases/resolve.js';
-import { DEFAULT_CHANNEL_ALIAS, type ResolveSettings } from '../../src/phases/settings.js';
+import type { ResolveSettings } from '../../src/phases/settings.js';
 import { MemoryLogger } from '../../src/util/logger.js';
+import { resolveSettings } from './resolve-support.js';
 
 let fx: GitFixture;
 let channel: BuiltChannel;
@@ -25,17 +26,7 @@ afterAll(async () => {
 });
 
 function settings(): ResolveSettings {
-  return {
-    repository: fx.origin,
-    envs: [],
-    dryRun: false,
-    platform: 'linux-64',
-    channelAlias: DEFAULT_CHANNEL_ALIAS,
-    engine: 'builtin',
-    mode: 'push',
-    workDir: fx.root,
-    cacheDir: path.join(fx.root, 'cache'),
-  };
+  return resolveSettings(fx);
 }
 
 test('each failure kind names its environment; the good one still resolves and is pushed', async () => {

@@ -9,29 +9,18 @@ import { buildSeedChannel, SEED_VERSIONS, type BuiltChannel } from '../fixtures/
 import { GitFixture } from '../fixtures/git-repo.js';
 import { parseLockFile } from '../../src/manifest/lock.js';
 import { resolve, type ResolveResult } from '../../src/phases/resolve.js';
-import { DEFAULT_CHANNEL_ALIAS, type ResolveSettings } from '../../src/phases/settings.js';
+import type { ResolveSettings } from '../../src/phases/settings.js';
 import { MemoryLogger } from '../../src/util/logger.js';
+import { resolveSettings, specText } from './resolve-support.js';
 
 let fx: GitFixture;
 let channel: BuiltChannel;
 let channelDir: string;
 
-const spec = (channels: string[], packages: string[]): string =>
-  `channels:\n${channels.map((c) => `  - ${c}\n`).join('')}env:\n${packages.map((p) => `  - ${p}\n`).join('')}`;
+const spec = specText;
 
 function settings(extra: Partial<ResolveSettings> = {}): ResolveSettings {
-  return {
-    repository: fx.origin,
-    envs: [],
-    dryRun: false,
-    platform: 'linux-64',
-    channelAlias: DEFAULT_CHANNEL_ALIAS,
-    engine: 'builtin',
-    mode: 'push',
-    workDir: fx.root,
-    cacheDir: path.join(fx.root, 'repodata cache'),
-    ...extra,
-  };
+  return resolveSettings(fx, extra);
 }
 
 async function run(extra: Partial<ResolveSettings> = {}, env?: NodeJS.ProcessEnv): Promise<{ result: ResolveResult; logger: MemoryLogger }> {
