@@ -49,6 +49,13 @@ export interface TreeEntry {
   name: string;
 }
 
+/** An object as `cat-file --batch` gives it. */
+export interface GitObject {
+  sha: string;
+  type: string;
+  data: Buffer;
+}
+
 const AUTH_FAILURE =
   /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
 const NETWORK_FAILURE =
@@ -198,7 +205,13 @@ export class GitCommandManager {
    * to undefined, as does one that is not a blob.
    */
   async readBlobs(names: string[]): Promise<Map<string, Buffer | undefined>> {
-    const found = new Map<string, Buffer | undefined>();
+    const objects = await this.readObjects(names);
+    return new Map(names.map((n) => [n, objects.get(n)?.type === 'blob' ? objects.get(n)?.data : undefined]));
+  }
+
+  /** Many objects of any type with one `cat-file --batch`; undefined for each that is missing. */
+  async readObjects(names: string[]): Promise<Map<string, GitObject | undefined>> {
+    const found = new Map<string, GitObject | undefined>();
     if (names.length === 0) return found;
     const out = (await this.exec(['cat-file', '--batch'], { input: names.map((n) => n + '\n').join('') })).stdout;
     let pos = 0;
@@ -206,13 +219,13 @@ export class GitCommandManager {
       const eol = out.indexOf(0x0a, pos);
       const header = out.subarray(pos, eol).toString('utf8');
       pos = eol + 1;
-      const m = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+      const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
       if (!m) {
         found.set(name, undefined); // "<name> missing" or "ambiguous"
         continue;
       }
-      const size = Number(m[2]);
-      found.set(name, m[1] === 'blob' ? Buffer.from(out.subarray(pos, pos + size)) : undefined);
+      const size = Number(m[3]);
+      found.set(name, { sha: m[1], type: m[2], data: Buffer.from(out.subarray(pos, pos + size)) });
       pos += size + 1;
     }
     return found;
@@ -288,4 +301,24 @@ function runGit(gitPath: string, args: string[], env: NodeJS.ProcessEnv, input?:
     child.stdin.on('error', () => undefined); // git may exit before reading all of its input
     child.stdin.end(input ?? '');
   });
+}
+
+/**
+ * The entries of a raw tree object (`<mode> <name>\0<binary id>` each), as `ls-tree` would list
+ * them; `hexLength` is the repository's object id length in hex (40 for SHA-1, 64 for SHA-256).
+ */
+export function parseTree(data: Buffer, hexLength: number): TreeEntry[] {
+  const idBytes = hexLength / 2;
+  const entries: TreeEntry[] = [];
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    const nul = data.indexOf(0, space);
+    if (space < 0 || nul < 0 || nul + 1 + idBytes > data.length) throw new Error('malformed tree object');
+    const mode = data.subarray(pos, space).toString('utf8').padStart(6, '0');
+    const type: TreeEntry['type'] = mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+    entries.push({ mode, type, sha: data.subarray(nul + 1, nul + 1 + idBytes).toString('hex'), name: data.subarray(space + 1, nul).toString('utf8') });
+    pos = nul + 1 + idBytes;
+  }
+  return entries;
 }

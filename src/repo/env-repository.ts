@@ -37,7 +37,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GitCommandManager, type TreeEntry } from '../git/git-command-manager.js';
+import { GitCommandManager, parseTree, type TreeEntry } from '../git/git-command-manager.js';
 import { redactUrl, splitUrlCredentials } from '../git/auth.js';
 import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
@@ -356,31 +356,36 @@ export class EnvRepository {
       });
   }
 
-  /** Branches with env.spec at their root, named by the rules; labels read for each. */
+  /**
+   * Branches with env.spec at their root, named by the rules, with their labels. Two git processes
+   * whatever the number of branches: one reads every branch's env.spec and labels tree, one every
+   * label file.
+   */
   private async envBranches(branches: Map<string, string>): Promise<EnvBranch[]> {
     const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX)).sort();
-    const types = await this.git.objectTypes(candidates.flatMap((b) => [`refs/heads/${b}:${ENV_SPEC_FILE}`, `refs/heads/${b}:labels`]));
-    const envs: EnvBranch[] = [];
-    for (const branch of candidates) {
-      if (types.get(`refs/heads/${branch}:${ENV_SPEC_FILE}`) !== 'blob') {
-        this.logger.debug(`Branch ${branch} has no ${ENV_SPEC_FILE}: not an environment`);
-        continue;
-      }
+    const at = (branch: string, file: string) => `${branches.get(branch) as string}:${file}`;
+    const objects = await this.git.readObjects(candidates.flatMap((b) => [at(b, ENV_SPEC_FILE), at(b, 'labels')]));
+    // Decide first, warn after the label files are read: warnings keep branch order.
+    const decided = candidates.map((branch) => {
+      if (objects.get(at(branch, ENV_SPEC_FILE))?.type !== 'blob') return { branch, skip: `Branch ${branch} has no ${ENV_SPEC_FILE}: not an environment` };
       const problem = envNameProblem(branch);
-      if (problem) {
-        this.warnOnce(`Skipping branch ${branch}: ${problem}`);
-        continue;
-      }
-      const hasLabels = types.get(`refs/heads/${branch}:labels`) === 'tree';
-      envs.push({ name: branch, branch, commit: branches.get(branch) as string, labels: hasLabels ? await this.readLabels(branch) : {} });
+      if (problem) return { branch, warn: `Skipping branch ${branch}: ${problem}` };
+      const labels = objects.get(at(branch, 'labels'));
+      const entries = labels?.type === 'tree' ? parseTree(labels.data, labels.sha.length) : [];
+      return { branch, labelFiles: entries.filter((e) => e.type === 'blob' && e.name.endsWith('.txt')) };
+    });
+    const blobs = await this.git.readBlobs([...new Set(decided.flatMap((d) => d.labelFiles?.map((e) => e.sha) ?? []))]);
+    const envs: EnvBranch[] = [];
+    for (const d of decided) {
+      if (d.skip) this.logger.debug(d.skip);
+      else if (d.warn) this.warnOnce(d.warn);
+      else envs.push({ name: d.branch, branch: d.branch, commit: branches.get(d.branch) as string, labels: this.parseLabels(d.branch, d.labelFiles ?? [], blobs) });
     }
     return envs;
   }
 
-  private async readLabels(branch: string): Promise<Record<string, string>> {
-    const entries: TreeEntry[] = await this.git.lsTree(`refs/heads/${branch}:labels`);
-    const files = entries.filter((e) => e.type === 'blob' && e.name.endsWith('.txt'));
-    const blobs = await this.git.readBlobs(files.map((e) => e.sha));
+  /** `labels/<label>.txt` → label: tag, skipping (with a warning) names the rules refuse. */
+  private parseLabels(branch: string, files: TreeEntry[], blobs: Map<string, Buffer | undefined>): Record<string, string> {
     const labels: Record<string, string> = {};
     for (const e of files) {
       const label = e.name.slice(0, -4);

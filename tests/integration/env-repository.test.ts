@@ -192,3 +192,35 @@ test('file:// URLs work', async () => {
     await repo.close();
   }
 });
+
+test('a snapshot costs the same few git processes whatever the number of environment branches', async () => {
+  const gitCommands = () => logger.lines('debug').filter((l) => l.startsWith('git ')).length;
+  const snapshotCost = async () => {
+    const repo = await open();
+    try {
+      const before = gitCommands();
+      const snap = await repo.snapshot();
+      return { processes: gitCommands() - before, snap };
+    } finally {
+      await repo.close();
+    }
+  };
+  await fx.commit('env0', { 'env.spec': SAMPLE_SPEC, 'labels/current.txt': 'env-env0-2020_01_01\n' });
+  const one = await snapshotCost();
+
+  // Shared label contents, a sub-directory and other files under labels/, labels/ as a file,
+  // env.spec as a directory: each branch must read as it did alone.
+  for (let i = 1; i <= 8; i++) {
+    await fx.commit(`env${i}`, { 'env.spec': SAMPLE_SPEC, 'labels/current.txt': 'env-env0-2020_01_01\n', [`labels/l${i}.txt`]: ` env-env${i}-2020_01_0${i}\n`, 'labels/sub/x.txt': 'no', 'labels/README': 'no' });
+  }
+  await fx.commit('flat', { 'env.spec': SAMPLE_SPEC, labels: 'a file, not a directory' });
+  await fx.commit('nested', { 'env.spec/inside.txt': 'a directory, not a file' });
+  const many = await snapshotCost();
+
+  expect(many.processes).toBe(one.processes);
+  expect(many.snap.envs.map((e) => e.name)).toEqual(['env0', 'env1', 'env2', 'env3', 'env4', 'env5', 'env6', 'env7', 'env8', 'flat']);
+  expect(many.snap.envs[0].labels).toEqual({ current: 'env-env0-2020_01_01' });
+  expect(many.snap.envs[3].labels).toEqual({ current: 'env-env0-2020_01_01', l3: 'env-env3-2020_01_03' });
+  expect(many.snap.envs[9].labels).toEqual({});
+  expect(logger.lines('debug')).toContain('Branch nested has no env.spec: not an environment');
+});
