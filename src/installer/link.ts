@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -63,20 +64,78 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
   const owners = resolveClobbers(units, plans, options.logger);
   await makeDirectories(options.stagingDir, plans);
   const state = { crossDevice: false };
-  // File operations are cheap but many: several packages at once, several files of each at once,
-  // so the thread pool always has work queued.
-  return mapLimit(units, options.concurrency ?? 8, async (unit, i) => {
-    const linked = await mapLimit(plans[i], 16, async (planned) => {
-      try {
-        return await linkOne(unit, planned, owners.get(planned.target) === i, options, state);
-      } catch (err) {
-        if (err instanceof PackageError) throw err;
-        throw new PackageError(unit.dist, `cannot link ${planned.target}: ${errorMessage(err)}`, { cause: err });
-      }
-    });
-    const copied = linked.some((l) => l.copied);
-    return { unit, paths: linked.map((l) => l.path), linkType: copied && state.crossDevice ? 3 : 1 };
+  const linked: (LinkResult | undefined)[][] = plans.map((plan) => new Array<LinkResult | undefined>(plan.length));
+  const owned = (i: number, planned: Planned): boolean => owners.get(planned.target) === i;
+  // Files whose content is rewritten (placeholders, entry points) go to the thread pool first, several
+  // at once; meanwhile the paths that cost one system call (hard links, soft links) are made
+  // synchronously: microseconds each, where a promise and a thread pool round trip per path cost
+  // several times more. The synchronous work yields now and then so the rewrites move on.
+  const costly = plans.flatMap((plan, i) => plan.flatMap((planned, k) => (isCostly(planned) ? [{ i, k }] : [])));
+  const rewriting = mapLimit(costly, options.concurrency ?? 8, async ({ i, k }) => {
+    const planned = plans[i][k];
+    linked[i][k] = await guardedAsync(units[i], planned, () => linkCostly(units[i], planned, owned(i, planned), options));
   });
+  rewriting.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+  // Files that must be copied (no_link, a cache on another file system) are data, not one call each:
+  // those go to the thread pool after all.
+  const copies: { i: number; k: number }[] = [];
+  let sinceYield = 0;
+  for (let i = 0; i < units.length; i++) {
+    for (let k = 0; k < plans[i].length; k++) {
+      const planned = plans[i][k];
+      if (isCostly(planned)) continue;
+      const result = guarded(units[i], planned, () => linkCheap(units[i], planned, owned(i, planned), options, state));
+      if (result) linked[i][k] = result;
+      else copies.push({ i, k });
+      if (++sinceYield >= 256) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  await rewriting;
+  await mapLimit(copies, options.concurrency ?? 8, async ({ i, k }) => {
+    const planned = plans[i][k];
+    const source = joinInside(units[i].dir, (planned.source as PackagePath).path);
+    const dest = joinInside(options.stagingDir, planned.target);
+    // copyFile keeps the source's permission bits.
+    await guardedAsync(units[i], planned, () => create(dest, () => fsp.copyFile(source, dest, fs.constants.COPYFILE_EXCL)));
+    linked[i][k] = { path: basePath(planned.target, planned.source as PackagePath), copied: true };
+  });
+  return units.map((unit, i) => {
+    const done = linked[i] as LinkResult[];
+    const copied = done.some((l) => l.copied);
+    return { unit, paths: done.map((l) => l.path), linkType: copied && state.crossDevice ? 3 : 1 };
+  });
+}
+
+/** True for a path whose content is read and rewritten rather than linked. */
+function isCostly(planned: Planned): boolean {
+  return planned.script !== undefined || Boolean(planned.source?.prefixPlaceholder);
+}
+
+type LinkResult = { path: LinkedPath; copied: boolean };
+
+/** Errors of one path as the package's error, naming the path. */
+function guarded<T>(unit: LinkUnit, planned: Planned, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asPackageError(unit, planned, err);
+  }
+}
+
+async function guardedAsync<T>(unit: LinkUnit, planned: Planned, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asPackageError(unit, planned, err);
+  }
+}
+
+function asPackageError(unit: LinkUnit, planned: Planned, err: unknown): PackageError {
+  if (err instanceof PackageError) return err;
+  return new PackageError(unit.dist, `cannot link ${planned.target}: ${errorMessage(err)}`, { cause: err });
 }
 
 /** The paths a package puts into the prefix: noarch python remapped, entry points added. */
@@ -119,10 +178,10 @@ async function makeDirectories(root: string, plans: Planned[][]): Promise<void> 
     if (level) level.push(d);
     else byDepth.set(depth, [d]);
   }
-  await fs.mkdir(root, { recursive: true });
+  await fsp.mkdir(root, { recursive: true });
   for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
     await mapLimit(byDepth.get(depth) as string[], 32, async (d) => {
-      await fs.mkdir(joinInside(root, d)).catch((err: NodeJS.ErrnoException) => {
+      await fsp.mkdir(joinInside(root, d)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
     });
@@ -145,13 +204,38 @@ function resolveClobbers(units: LinkUnit[], plans: Planned[][], logger: Logger):
   return owners;
 }
 
-async function linkOne(
-  unit: LinkUnit,
-  planned: Planned,
-  owned: boolean,
-  options: LinkOptions,
-  state: { crossDevice: boolean },
-): Promise<{ path: LinkedPath; copied: boolean }> {
+/**
+ * A path that takes one system call (a directory, a soft link, a hard link), done synchronously;
+ * undefined when the file must be copied instead. Not for a path whose content is rewritten (see linkCostly).
+ */
+function linkCheap(unit: LinkUnit, planned: Planned, owned: boolean, options: LinkOptions, state: { crossDevice: boolean }): LinkResult | undefined {
+  const p = planned.source as PackagePath;
+  const dest = joinInside(options.stagingDir, planned.target);
+  const base = basePath(planned.target, p);
+  if (p.pathType === 'directory') {
+    fs.mkdirSync(dest, { recursive: true });
+    return { path: base, copied: false };
+  }
+  const source = joinInside(unit.dir, p.path);
+  if (p.pathType === 'softlink') {
+    if (owned) {
+      const target = fs.readlinkSync(source);
+      createSync(dest, () => fs.symlinkSync(target, dest));
+    }
+    return { path: base, copied: false };
+  }
+  if (owned && !hardlinked(source, dest, Boolean(p.noLink), state)) return undefined;
+  return { path: base, copied: false };
+}
+
+function basePath(target: string, p: PackagePath): LinkedPath {
+  const base: LinkedPath = { _path: target, path_type: p.pathType, sha256: p.sha256, size_in_bytes: p.size };
+  if (p.noLink) base.no_link = true;
+  return base;
+}
+
+/** An entry point's script, or a file with its placeholder replaced: read, rewritten, hashed. */
+async function linkCostly(unit: LinkUnit, planned: Planned, owned: boolean, options: LinkOptions): Promise<LinkResult> {
   const dest = joinInside(options.stagingDir, planned.target);
   if (planned.script !== undefined) {
     if (owned) await writeFresh(dest, planned.script, 0o755);
@@ -159,27 +243,13 @@ async function linkOne(
     return { path: { _path: planned.target, path_type: 'unix_python_entry_point', sha256: sha256(data), size_in_bytes: data.length }, copied: false };
   }
   const p = planned.source as PackagePath;
-  const base: LinkedPath = { _path: planned.target, path_type: p.pathType, sha256: p.sha256, size_in_bytes: p.size };
-  if (p.noLink) base.no_link = true;
-  if (p.pathType === 'directory') {
-    await fs.mkdir(dest, { recursive: true });
-    return { path: base, copied: false };
-  }
   const source = joinInside(unit.dir, p.path);
-  if (p.pathType === 'softlink') {
-    if (owned) await symlinkFresh(await fs.readlink(source), dest);
-    return { path: base, copied: false };
-  }
-  if (p.prefixPlaceholder) {
-    const written = owned ? await writeReplaced(unit, source, dest, p, options.prefix) : undefined;
-    // Like rattler, size_in_bytes is the size of the file in the prefix (after replacement).
-    return {
-      path: { ...base, prefix_placeholder: p.prefixPlaceholder, file_mode: p.fileMode, ...written },
-      copied: false,
-    };
-  }
-  const copied = owned ? await hardlinkOrCopy(source, dest, Boolean(p.noLink), state) : false;
-  return { path: base, copied };
+  const written = owned ? await writeReplaced(unit, source, dest, p, options.prefix) : undefined;
+  // Like rattler, size_in_bytes is the size of the file in the prefix (after replacement).
+  return {
+    path: { ...basePath(planned.target, p), prefix_placeholder: p.prefixPlaceholder, file_mode: p.fileMode, ...written },
+    copied: false,
+  };
 }
 
 /** A file with its placeholder replaced by the final prefix, same mode as in the package. */
@@ -190,7 +260,7 @@ async function writeReplaced(
   p: PackagePath,
   prefix: string,
 ): Promise<{ sha256_in_prefix: string; size_in_bytes: number }> {
-  const [data, st] = await Promise.all([fs.readFile(source), fs.stat(source)]);
+  const [data, st] = await Promise.all([fsp.readFile(source), fsp.stat(source)]);
   let out: Buffer;
   try {
     out = replacePrefix(data, p.prefixPlaceholder as string, prefix, p.fileMode ?? 'text', true);
@@ -202,20 +272,18 @@ async function writeReplaced(
   return { sha256_in_prefix: sha256(out), size_in_bytes: out.length };
 }
 
-async function hardlinkOrCopy(source: string, dest: string, noLink: boolean, state: { crossDevice: boolean }): Promise<boolean> {
-  if (!noLink && !state.crossDevice) {
-    try {
-      await create(dest, () => fs.link(source, dest));
-      return false;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
-      if (code === 'EXDEV') state.crossDevice = true;
-    }
+/** Hard links `source` at `dest`; false when it must be copied instead (no_link, another file system). */
+function hardlinked(source: string, dest: string, noLink: boolean, state: { crossDevice: boolean }): boolean {
+  if (noLink || state.crossDevice) return false;
+  try {
+    createSync(dest, () => fs.linkSync(source, dest));
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw err;
+    if (code === 'EXDEV') state.crossDevice = true;
+    return false;
   }
-  // copyFile keeps the source's permission bits.
-  await create(dest, () => fs.copyFile(source, dest, fs.constants.COPYFILE_EXCL));
-  return true;
 }
 
 /**
@@ -227,20 +295,29 @@ async function create(dest: string, make: () => Promise<void>): Promise<void> {
     await make();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') await fs.mkdir(path.dirname(dest), { recursive: true });
-    else if (code === 'EEXIST') await fs.rm(dest, { force: true, recursive: true });
+    if (code === 'ENOENT') await fsp.mkdir(path.dirname(dest), { recursive: true });
+    else if (code === 'EEXIST') await fsp.rm(dest, { force: true, recursive: true });
     else throw err;
     await make();
   }
 }
 
-async function writeFresh(dest: string, data: string | Buffer, mode: number): Promise<void> {
-  await create(dest, () => fs.writeFile(dest, data, { mode, flag: 'wx' }));
-  await fs.chmod(dest, mode); // writeFile's mode is filtered by the umask
+/** create's synchronous twin, for the one-system-call paths. */
+function createSync(dest: string, make: () => void): void {
+  try {
+    make();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') fs.mkdirSync(path.dirname(dest), { recursive: true });
+    else if (code === 'EEXIST') fs.rmSync(dest, { force: true, recursive: true });
+    else throw err;
+    make();
+  }
 }
 
-async function symlinkFresh(target: string, dest: string): Promise<void> {
-  await create(dest, () => fs.symlink(target, dest));
+async function writeFresh(dest: string, data: string | Buffer, mode: number): Promise<void> {
+  await create(dest, () => fsp.writeFile(dest, data, { mode, flag: 'wx' }));
+  await fsp.chmod(dest, mode); // writeFile's mode is filtered by the umask
 }
 
 function sha256(data: Buffer | string): string {
