@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import bz2 from 'unbzip2-stream';
 import { PackageError } from '../util/errors.js';
+import { bunzip2, systemBzip2 } from './bzip2.js';
 import { ALLOWED_ENTRY_TYPES, linkStaysInside, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
 import { Refusal, writeTar, type Digests, type TarEntryInfo } from './tar-writer.js';
 import { createZstdDecompressor, decompressWhole, hasNativeZstd } from './zstd.js';
@@ -13,6 +13,8 @@ export interface ExtractOptions {
    * Default: the larger of 1 GiB and 300 times the archive's size.
    */
   maxBytes?: number;
+  /** The bzip2 that decompresses `.tar.bz2` archives; false: the JS decoder. Default: bzip2 on PATH, if any. */
+  bzip2?: string | false;
 }
 
 /**
@@ -31,7 +33,10 @@ export async function extractPackage(
   const budget: Budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300), digests: new Map(), links: new Map(), symlinks: [] };
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
-    else if (archive.endsWith('.tar.bz2')) await untar(fs.createReadStream(archive, { highWaterMark: 1 << 20 }).pipe(bz2()), dest, pkg, budget);
+    else if (archive.endsWith('.tar.bz2')) {
+      const bzip2 = options.bzip2 === false ? undefined : (options.bzip2 ?? (await systemBzip2()));
+      await untar(bunzip2(archive, bzip2), dest, pkg, budget);
+    }
     else throw new PackageError(pkg, `unknown archive format: ${archive}`);
   } catch (err) {
     if (err instanceof PackageError) throw err;

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { extractPackage } from '../../src/installer/extract.js';
+import { systemBzip2 } from '../../src/installer/bzip2.js';
+import { extractPackage, type ExtractOptions } from '../../src/installer/extract.js';
 import { PackageError } from '../../src/util/errors.js';
 import { buildPackage, type PackageSpec, type TarEntry } from '../fixtures/channel/index.js';
 
@@ -40,12 +41,19 @@ const honest: PackageSpec = {
   directories: ['share/empty'],
 };
 
-describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
+// .tar.bz2 twice: through the system's bzip2 (when there is one) and through the JS decoder.
+const decoders: ['conda' | 'tar.bz2', string, ExtractOptions][] = [
+  ['conda', '', {}],
+  ['tar.bz2', ' (system bzip2 when present)', {}],
+  ['tar.bz2', ' (JS decoder)', { bzip2: false }],
+];
+
+describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
   test('extracts every entry with its mode; soft links stay soft, hard links hard; setuid/setgid dropped', async () => {
     const built = await buildPackage({ ...honest, format }, path.join(work, 'ch'));
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
-    const digests = await extractPackage(built.path, dest, built.dist);
+    const digests = await extractPackage(built.path, dest, built.dist, decoder);
     expect(await fs.readFile(path.join(dest, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
     expect((await fs.stat(path.join(dest, 'bin/tool'))).mode & 0o7777).toBe(0o755);
     expect((await fs.stat(path.join(dest, 'bin/suid'))).mode & 0o7777).toBe(0o755);
@@ -65,7 +73,7 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     const built = await buildPackage({ name: 'many', version: '1.0', format, files }, path.join(work, 'ch'));
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
-    const digests = await extractPackage(built.path, dest, built.dist);
+    const digests = await extractPackage(built.path, dest, built.dist, decoder);
     for (const [p, data] of Object.entries(files)) {
       expect({ p, ok: (await fs.readFile(path.join(dest, p))).equals(data) }).toEqual({ p, ok: true });
       // The hash taken on the way to disk is the file's.
@@ -116,7 +124,7 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     );
     const dest = path.join(work, 'x', 'y', 'dest');
     await fs.mkdir(dest, { recursive: true });
-    const err = await extractPackage(built.path, dest, built.dist).catch((e: unknown) => e);
+    const err = await extractPackage(built.path, dest, built.dist, decoder).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PackageError);
     expect((err as PackageError).packageName).toBe(built.dist);
     expect((err as Error).message).toContain(why);
@@ -132,7 +140,7 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     const built = await buildPackage({ name: 'bomb', version: '1.0', format, files: { 'share/zeros': new Uint8Array(1 << 20) } }, path.join(work, 'ch'));
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
-    await expect(extractPackage(built.path, dest, built.dist, { maxBytes: 100_000 })).rejects.toThrow(/bomb-1.0-0: refused: .*size limit/);
+    await expect(extractPackage(built.path, dest, built.dist, { ...decoder, maxBytes: 100_000 })).rejects.toThrow(/bomb-1.0-0: refused: .*size limit/);
   });
 
   // bzip2 checks each block (a zstd raw block has no checksum: there the archive's sha256 and the
@@ -145,7 +153,7 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
       await fs.writeFile(built.path, data.subarray(0, Math.floor(data.length * 0.6)));
       const dest = path.join(work, 'dest');
       await fs.mkdir(dest);
-      await expect(extractPackage(built.path, dest, built.dist)).rejects.toThrow(PackageError);
+      await expect(extractPackage(built.path, dest, built.dist, decoder)).rejects.toThrow(PackageError);
     });
   }
 
@@ -155,6 +163,37 @@ describe.each(['conda', 'tar.bz2'] as const)('a %s archive', (format) => {
     await fs.writeFile(built.path, data.subarray(0, Math.floor(data.length / 2)));
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
-    await expect(extractPackage(built.path, dest, built.dist)).rejects.toThrow(PackageError);
+    await expect(extractPackage(built.path, dest, built.dist, decoder)).rejects.toThrow(PackageError);
+  });
+});
+
+describe('the system bzip2', () => {
+  test('a failing bzip2 is a PackageError carrying its exit code and stderr tail', async () => {
+    const built = await buildPackage({ ...honest, format: 'tar.bz2' }, path.join(work, 'ch'));
+    // A stand-in that writes part of a tar and fails, as bzip2 does on a damaged block.
+    const fake = path.join(work, 'fake bzip2');
+    await fs.writeFile(fake, '#!/bin/sh\nprintf "partial"\necho "bzip2: data integrity (CRC) error in data" >&2\nexit 2\n', { mode: 0o755 });
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    const err = await extractPackage(built.path, dest, built.dist, { bzip2: fake }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect((err as Error).message).toMatch(/^honest-1\.0-0: cannot extract .*exit code 2.*\n.*data integrity \(CRC\) error/s);
+  });
+
+  test('gives the same tree, modes and digests as the JS decoder', async () => {
+    const bzip2 = await systemBzip2();
+    if (!bzip2) return; // nothing to compare on a machine without bzip2
+    const built = await buildPackage({ ...honest, format: 'tar.bz2' }, path.join(work, 'ch'));
+    const extracted = await Promise.all(
+      [bzip2, false as const].map(async (decoder, i) => {
+        const dest = path.join(work, `dest-${i}`);
+        await fs.mkdir(dest);
+        const digests = await extractPackage(built.path, dest, built.dist, { bzip2: decoder });
+        const modes = await Promise.all((await tree(dest)).map(async (rel) => `${rel} ${(await fs.lstat(path.join(dest, rel))).mode}`));
+        return { digests: [...digests].sort(), modes };
+      }),
+    );
+    expect(extracted[0].modes.length).toBeGreaterThan(5);
+    expect(extracted[0]).toEqual(extracted[1]);
   });
 });
