@@ -84,12 +84,13 @@ export class GitCommandManager {
     // Only the user's and the system's configuration count: commands run in our own repository,
     // so a repository that happens to be the working directory must not answer.
     const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
-    const name = await runGit(gitPath, ['config', '--get', 'user.name'], env);
-    const email = await runGit(gitPath, ['config', '--get', 'user.email'], env);
+    // One process for both keys: `--get-regexp` prints the (lower-cased) key first on each line.
+    const identity = await runGit(gitPath, ['config', '--get-regexp', '^user\\.(name|email)$'], env);
+    const keys = new Set(identity.stdout.toString('utf8').split('\n').map((line) => line.split(' ')[0]));
     if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
       await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
     }
-    return new GitCommandManager(gitPath, gitDir, options, name.exitCode === 0 && email.exitCode === 0);
+    return new GitCommandManager(gitPath, gitDir, options, keys.has('user.name') && keys.has('user.email'));
   }
 
   /** Runs git in `gitDir`; throws CommandError unless the exit code is 0 or in `okCodes`. */
@@ -118,7 +119,9 @@ export class GitCommandManager {
   }
 
   async init(): Promise<void> {
-    await this.exec(['init', '--bare', '--quiet']);
+    // No template: sample hooks are copied for nothing, and a user's template could bring hooks
+    // that would run in this temporary repository.
+    await this.exec(['init', '--bare', '--quiet', '--template=']);
   }
 
   /** Fetches `refspecs` from `remote` (a URL or a local path). */

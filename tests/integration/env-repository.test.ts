@@ -224,3 +224,23 @@ test('a snapshot costs the same few git processes whatever the number of environ
   expect(many.snap.envs[9].labels).toEqual({});
   expect(logger.lines('debug')).toContain('Branch nested has no env.spec: not an environment');
 });
+
+test('commits as the configured identity, or as gitenv when user.name or user.email is missing', async () => {
+  await fx.commit('default', { 'env.spec': SAMPLE_SPEC });
+  const authorWith = async (config: string) => {
+    const file = path.join(fx.root, `gitconfig-${config.length}`);
+    await fs.writeFile(file, config);
+    const env: NodeJS.ProcessEnv = { ...process.env, GIT_CONFIG_GLOBAL: file, GIT_CONFIG_NOSYSTEM: '1' };
+    for (const k of ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'GITHUB_ACTIONS', 'GIT_CONFIG_COUNT']) delete env[k];
+    const repo = await EnvRepository.open({ repository: fx.origin, logger, workDir: fx.root, env });
+    try {
+      const { commit } = await repo.writeCommit(undefined, { 'a.txt': 'a' }, 'm');
+      return await repo.git.text(['log', '-1', '--format=%an <%ae>', commit]);
+    } finally {
+      await repo.close();
+    }
+  };
+  expect(await authorWith('[user]\n\tname = Ann\n\temail = ann@example.org\n')).toBe('Ann <ann@example.org>');
+  expect(await authorWith('[user]\n\tname = Ann\n')).toBe('gitenv <gitenv@localhost>');
+  expect(await authorWith('[user]\n\temail = ann@example.org\n')).toBe('gitenv <gitenv@localhost>');
+});
