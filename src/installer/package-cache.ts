@@ -101,7 +101,7 @@ export class PackageCache {
   private async cachedArchive(archive: string, expect: Expected, dist: string): Promise<Digest | undefined> {
     let digest: Digest;
     try {
-      digest = await digestFile(archive);
+      digest = await digestFile(archive, expect);
     } catch {
       return undefined;
     }

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DownloadProgress, downloadVerified, type DownloadOptions } from '../../src/installer/download.js';
+import { DownloadProgress, digestFile, downloadVerified, type DownloadOptions } from '../../src/installer/download.js';
 import { PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { buildChannel, serveChannel, type BuiltPackage, type ChannelServer } from '../fixtures/channel/index.js';
@@ -163,6 +163,18 @@ test('md5 is checked when the lock has no sha256', async () => {
   ).rejects.toThrow(`${pkg.dist}: md5`);
   await downloadVerified(pkg.path, dest, { md5: pkg.md5 }, pkg.dist, { fetch: authFetch, logger });
   await expectWhole();
+});
+
+test('the md5 recorded is computed from the bytes unless the lock gives it next to a verified sha256', async () => {
+  const sha256Only = await downloadVerified(pkg.path, dest, { sha256: pkg.sha256 }, pkg.dist, { fetch: authFetch, logger });
+  expect(sha256Only.md5).toBe(pkg.md5);
+  await fs.rm(dest);
+  const md5Only = await downloadVerified(pkg.path, dest, { md5: pkg.md5.toUpperCase() }, pkg.dist, { fetch: authFetch, logger });
+  expect(md5Only.md5).toBe(pkg.md5);
+  await fs.rm(dest);
+  const both = await downloadVerified(pkg.path, dest, expected(), pkg.dist, { fetch: authFetch, logger });
+  expect(both).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+  expect(await digestFile(dest, { sha256: pkg.sha256 })).toEqual(both);
 });
 
 test('progress lines give bytes, rate and packages done', () => {
