@@ -136,6 +136,22 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     expect(everything.filter((p) => !p.startsWith('ch') && !['x', path.join('x', 'y'), 'outside.txt'].includes(p))).toEqual([]);
   });
 
+  test('a path twice in the archive: the later entry wins, with its mode and the archive mtime', async () => {
+    const rawEntries: TarEntry[] = [
+      { path: 'share/twice', data: 'first\n', mode: 0o644, mtime: 1_000_000_000 },
+      { path: 'share/twice', data: 'second\n', mode: 0o750, mtime: 1_100_000_000 },
+    ];
+    const built = await buildPackage({ name: 'twice', version: '1.0', format, files: { 'share/ok': 'ok\n' }, hostile: { rawEntries } }, path.join(work, 'ch'));
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    const digests = await extractPackage(built.path, dest, built.dist, decoder);
+    const st = await fs.stat(path.join(dest, 'share/twice'));
+    expect(await fs.readFile(path.join(dest, 'share/twice'), 'utf8')).toBe('second\n');
+    expect(st.mode & 0o7777).toBe(0o750);
+    expect(st.mtimeMs).toBe(1_100_000_000_000);
+    expect(digests.get('share/twice')).toEqual({ size: 7, sha256: createHash('sha256').update('second\n').digest('hex') });
+  });
+
   test('a package expanding beyond the size limit (a decompression bomb) is refused', async () => {
     const built = await buildPackage({ name: 'bomb', version: '1.0', format, files: { 'share/zeros': new Uint8Array(1 << 20) } }, path.join(work, 'ch'));
     const dest = path.join(work, 'dest');
