@@ -70,6 +70,11 @@ export class PackageCache {
 
   /** The extracted package for `pkg`, downloading (from `fetchUrl`) and extracting when needed. */
   async ensure(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
+    // A complete entry of this very build needs no lock: its marker is written last, inside a
+    // directory that is renamed into place whole, and a filler only ever replaces an entry whose
+    // marker does not match (the lock is not held while linking from an entry either).
+    const hit = await this.completeEntry(pkg);
+    if (hit) return hit;
     await fs.mkdir(this.root, { recursive: true });
     const release = await this.lock(pkg.dist);
     try {
@@ -77,6 +82,14 @@ export class PackageCache {
     } finally {
       await release().catch(() => undefined);
     }
+  }
+
+  /** The extracted entry of exactly this build (its marker matches the lock), if complete. */
+  private async completeEntry(pkg: LockedPackage): Promise<CacheEntry | undefined> {
+    const dir = joinInside(this.root, pkg.dist);
+    const marker = await readMarker(dir);
+    if (!marker || !matches(marker, { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size })) return undefined;
+    return { dir, archive: joinInside(this.root, pkg.fn), digest: marker, downloadedBytes: 0, hit: true };
   }
 
   private async fill(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {

@@ -76,6 +76,17 @@ test('a complete entry is a hit: no download, no extraction', async () => {
   expect((await fs.stat(path.join(cacheDir, built.dist, COMPLETE_MARKER))).mtimeMs).toBe(marker.mtimeMs);
 });
 
+test('a complete entry of this build is used without its lock, even while someone holds it', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  await cache(built).ensure(locked(built), 'unused');
+  const lock = path.join(cacheDir, `${built.dist}.lock`);
+  await fs.mkdir(lock); // a live holder's lock (fresh: not stale for 5 s)
+  const again = await cache(built).ensure(locked(built), 'unused');
+  expect(again).toMatchObject({ hit: true, downloadedBytes: 0, dir: path.join(cacheDir, built.dist) });
+  expect((await fs.stat(lock)).isDirectory()).toBe(true); // neither waited for nor taken over
+  expect(downloads).toHaveLength(1);
+});
+
 test('an extracted directory without its marker does not count: extracted again from the cached archive', async () => {
   const built = await buildPackage(spec, path.join(work, 'ch'));
   await cache(built).ensure(locked(built), 'unused');
