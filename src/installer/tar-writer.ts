@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, fchmodSync, futimesSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -39,12 +39,6 @@ const UMASK = process.umask();
 
 /** Files above this size are streamed to disk rather than gathered in memory first. */
 const STREAM_ABOVE = 8 << 20;
-/**
- * Files up to this size are written synchronously (open, write, close: microseconds in the page
- * cache), where a promise and a thread pool round trip for each of those calls cost more than the
- * calls themselves; most files of a package are small.
- */
-const SYNC_UP_TO = 256 << 10;
 /** Gathered files waiting to be written, at most: the parser waits beyond it. */
 const MAX_QUEUED_BYTES = 64 << 20;
 
@@ -208,12 +202,6 @@ class TarWriter {
     });
     const done = this.ended(entry).then(async () => {
       const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      if (data.length <= SYNC_UP_TO) {
-        await this.dirNow(path.dirname(abs));
-        writeSmall(abs, data, info);
-        this.digests.set(info.path, { sha256: hash.digest('hex'), size: counted.size });
-        return;
-      }
       this.queuedBytes += data.length;
       try {
         await this.dir(path.dirname(abs));
@@ -232,14 +220,6 @@ class TarWriter {
     if (info.mode & UMASK) await fs.chmod(abs, info.mode);
     if (info.mtime) await fs.utimes(abs, info.mtime, info.mtime);
     this.digests.set(info.path, { sha256: hash.digest('hex'), size });
-  }
-
-  /** Like dir, but a directory not asked for before is made synchronously (for writeSmall). */
-  private async dirNow(abs: string): Promise<void> {
-    const made = this.dirs.get(abs);
-    if (made) return made;
-    mkdirSync(abs, { recursive: true });
-    this.dirs.set(abs, Promise.resolve());
   }
 
   private dir(abs: string): Promise<void> {
@@ -276,26 +256,6 @@ class TarWriter {
 
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-  }
-}
-
-/** A small file written synchronously, with its exact mode and the archive's mtime (see finish). */
-function writeSmall(abs: string, data: Buffer, info: TarEntryInfo): void {
-  let fd: number;
-  try {
-    fd = openSync(abs, 'wx', info.mode);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    // A path twice in one archive: the later entry replaces the earlier, as replace() does.
-    rmSync(abs, { recursive: true, force: true });
-    fd = openSync(abs, 'wx', info.mode);
-  }
-  try {
-    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at);
-    if (info.mode & UMASK) fchmodSync(fd, info.mode);
-    if (info.mtime) futimesSync(fd, info.mtime, info.mtime);
-  } finally {
-    closeSync(fd);
   }
 }
 
