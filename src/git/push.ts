@@ -24,8 +24,12 @@ export function parsePushPorcelain(stdout: string): PushedRef[] {
   return refs;
 }
 
-/** Reasons meaning "the remote moved since we fetched": fetch, redo, push again. */
-const STALE = /non-fast-forward|fetch first|stale info|already exists|atomic push failed|cannot lock ref|incorrect old value/i;
+/**
+ * Reasons meaning "the remote moved since we fetched": fetch, redo, push again. A receive-pack that
+ * lost a race for a ref's lock answers "failed to update ref" for it, and "atomic transaction failed"
+ * for the other refs of an atomic push: both mean someone pushed first.
+ */
+const STALE = /non-fast-forward|fetch first|stale info|already exists|atomic push failed|atomic transaction failed|failed to update ref|cannot lock ref|incorrect old value/i;
 
 /** Whether a rejected ref was rejected because someone else pushed first. */
 export function isStaleRejection(ref: PushedRef): boolean {
