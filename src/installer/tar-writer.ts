@@ -200,7 +200,10 @@ class TarWriter {
       counted.size += chunk.length;
       chunks.push(chunk);
     });
+    // A path twice in one archive: the later entry is written after the earlier one, so it wins.
+    const earlier = this.written.get(info.path);
     const done = this.ended(entry).then(async () => {
+      await earlier;
       const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       this.queuedBytes += data.length;
       try {
