@@ -215,7 +215,12 @@ export class FetchWrapper {
       const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
       const message = status ? `HTTP ${status}` : networkMessage(err);
       this.failures.push({ url, status: status ? Number(status) : undefined, message });
-      if (status) return withUrl(new Response(`HTTP ${status}`, { status: Number(status) }), url);
+      if (status) {
+        // Keep the server's Retry-After: a caller with a retry budget of its own (downloads) honours it.
+        const wait = err instanceof RetryableError ? err.retryAfterMs : undefined;
+        const headers = wait === undefined ? undefined : { 'retry-after': String(Math.ceil(wait / 1000)) };
+        return withUrl(new Response(`HTTP ${status}`, { status: Number(status), headers }), url);
+      }
       throw err instanceof RetryableError && err.cause ? err.cause : err;
     }
   }
