@@ -119,7 +119,8 @@ function engineOf(values: Values): Engine {
 }
 
 function common(values: Values, repository: string, logger: Logger): CommonSettings {
-  const token = str(values, 'token') ?? process.env.GITENV_TOKEN;
+  // An empty GITENV_TOKEN is no token (it must not hide one given in the repository URL).
+  const token = str(values, 'token') ?? (process.env.GITENV_TOKEN || undefined);
   if (token) logger.setSecret(token);
   return { repository, token, envs: list(values, 'envs'), dryRun: values['dry-run'] === true };
 }

@@ -11,7 +11,7 @@ import { compilePyc, pythonShortVersion } from './noarch-python.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
 import { runPostLink } from './post-link.js';
-import { mirroredUrl } from './url.js';
+import { mirroredUrl, redactUrl } from './url.js';
 
 export interface BuiltinInstallerOptions {
   retry?: RetryPolicy;
@@ -37,6 +37,11 @@ export class BuiltinInstaller implements InstallerEngine {
 
   async install(request: InstallRequest): Promise<InstallReport> {
     const { logger, packages } = request;
+    // Nothing is installed that cannot be verified: a lock line without a hash names no content.
+    const unverifiable = packages.find((p) => !p.sha256 && !p.md5);
+    if (unverifiable) {
+      throw new PackageError(unverifiable.dist, `no sha256 (nor md5) for ${redactUrl(unverifiable.url)} in the lock: gitenv installs nothing it cannot verify`);
+    }
     const timer = stageTimer(logger);
     const entries = await this.fillCache(request);
     timer('package cache');

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import yauzl from 'yauzl';
 import { PackageError } from '../util/errors.js';
 import { bunzip2, systemBzip2 } from './bzip2.js';
 import { ALLOWED_ENTRY_TYPES, linkStaysInside, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
 import { Refusal, writeTar, type Digests, type TarEntryInfo } from './tar-writer.js';
-import { createZstdDecompressor, decompressWhole, hasNativeZstd } from './zstd.js';
+import { createZstdDecompressor, decompressWhole, hasNativeZstd, zstdFrameContentSize } from './zstd.js';
 
 export interface ExtractOptions {
   /**
@@ -86,17 +86,49 @@ async function extractConda(archive: string, dest: string, pkg: string, budget: 
     for (const entry of inner) {
       const raw = await openEntry(zip, entry, archive);
       if (hasNativeZstd() || entry.compressedSize > WHOLE_LIMIT) {
-        await untar(raw.pipe(createZstdDecompressor()), dest, pkg, budget, raw);
+        const guard = declaredSizeGuard(budget, pkg, entry.fileName);
+        const source = raw.pipe(guard).pipe(createZstdDecompressor());
+        guard.once('error', (err) => source.destroy(err)); // pipe() does not carry errors along
+        await untar(source, dest, pkg, budget, raw);
         continue;
       }
       // Node 20: fzstd is much faster on a whole buffer than streaming, for entries of a sane size.
       const compressed = await readAll(raw);
+      refuseDeclaredSize(compressed, budget, pkg, entry.fileName);
       const whole = decompressWhole(compressed, Math.min(budget.left + 1, WHOLE_LIMIT * 8));
       await untar(whole ? Readable.from([whole]) : Readable.from([compressed]).pipe(createZstdDecompressor()), dest, pkg, budget);
     }
   } finally {
     zip.close();
   }
+}
+
+/**
+ * A zstd frame declaring more content than the size budget allows is refused before a byte is
+ * decompressed: fzstd allocates what a frame declares, so a small `.conda` could otherwise claim
+ * gigabytes of memory (a decompression bomb).
+ */
+function refuseDeclaredSize(head: Uint8Array, budget: Budget, pkg: string, member: string): void {
+  const declared = zstdFrameContentSize(head);
+  if (declared !== undefined && declared > budget.left) {
+    throw new PackageError(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
+  }
+}
+
+/** The same check on a stream: its first chunk holds the frame header. */
+function declaredSizeGuard(budget: Budget, pkg: string, member: string): Transform {
+  let checked = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      try {
+        if (!checked) refuseDeclaredSize(chunk, budget, pkg, member);
+        checked = true;
+        callback(null, chunk);
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+  });
 }
 
 /** Streams a tar into `dest`, refusing the package at the first entry that is not safe. */

@@ -1,5 +1,5 @@
 import { EnvRepository, type RepositorySnapshot, openForPhase } from '../repo/env-repository.js';
-import { labelNameProblem, labelPath, manifestBranch } from '../repo/names.js';
+import { labelPath, manifestBranch, newLabelNameProblem } from '../repo/names.js';
 import { parseTag } from '../repo/tags.js';
 import { code, raw, section, table } from '../summary/markdown.js';
 import { ConfigurationError } from '../util/errors.js';
@@ -50,7 +50,7 @@ export async function label(settings: LabelSettings, services: Services): Promis
   const { logger } = services;
   const { tag } = settings;
   const target = settings.label ?? 'next';
-  const labelProblem = settings.label !== undefined ? labelNameProblem(settings.label) : undefined;
+  const labelProblem = settings.label !== undefined ? newLabelNameProblem(settings.label) : undefined;
   if (labelProblem) throw new ConfigurationError(`label "${settings.label}" cannot be set: ${labelProblem}`);
   const parsed = parseTag(tag);
   if (!parsed) throw new ConfigurationError(`"${tag}" is not a gitenv tag: expected env-<env>-<YYYY_MM_DD>[-N]`);

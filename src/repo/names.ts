@@ -45,6 +45,19 @@ export function labelNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What a new label must also avoid: labels are symlinks beside the deployed prefixes, so no hidden
+ * names and none shaped like a prefix's. (Label files already in a repository that break this are
+ * refused by deploy, per environment, rather than dropped when the repository is read.)
+ */
+export function newLabelNameProblem(name: string): string | undefined {
+  const problem = labelNameProblem(name);
+  if (problem) return problem;
+  if (name.startsWith('.')) return `"${name}" starts with ".": label names are never hidden`;
+  if (/^\d{4}_\d{2}_\d{2}(?:-\d+)?$/.test(name)) return `"${name}" is shaped like a deployed name (YYYY_MM_DD[-N]), which its symlink would stand beside`;
+  return undefined;
+}
+
 /** The path of a label's file on the environment branch. */
 export function labelPath(label: string): string {
   return `labels/${label}.txt`;

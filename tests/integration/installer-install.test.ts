@@ -253,3 +253,14 @@ describe('failures name the package', () => {
     await expect(install(path.join(work, 'envs', 'nopython'), { pkgs: [greet] })).rejects.toThrow('greet-0.4.0-py_0: is a noarch: python package, but the environment has no python');
   });
 });
+
+test('a lock line without a hash is refused before anything is fetched: nothing unverified is installed', async () => {
+  const target = path.join(work, 'envs', 'unverified');
+  const unhashed = packages.map((p, i) => (i === 1 ? { ...p, sha256: undefined, md5: undefined } : p));
+  server.clearRequests();
+  await expect(install(target, { pkgs: unhashed, cacheDir: path.join(work, 'pkgs-unverified') })).rejects.toThrow(
+    new RegExp(`^${packages[1].dist}: no sha256 \\(nor md5\\) for .* gitenv installs nothing it cannot verify`),
+  );
+  expect(server.requests).toEqual([]);
+  await expect(fs.access(target)).rejects.toThrow();
+});

@@ -1,4 +1,4 @@
-import { envNameProblem, isEnvName, labelNameProblem, labelPath, manifestBranch } from '../../src/repo/names.js';
+import { envNameProblem, isEnvName, labelNameProblem, labelPath, manifestBranch, newLabelNameProblem } from '../../src/repo/names.js';
 
 test.each(['default', 'py3.12', '_x', '.hidden', 'a-b_c.d', 'env-2015', 'x-2015_11'])('%s is an environment name', (name) => {
   expect(envNameProblem(name)).toBeUndefined();
@@ -30,4 +30,12 @@ test('label names', () => {
 test('paths of labels and manifest branches', () => {
   expect(labelPath('pre-prod')).toBe('labels/pre-prod.txt');
   expect(manifestBranch('default')).toBe('manifest/default');
+});
+
+test('a new label may not be hidden nor shaped like a deployed name (its symlink stands beside the prefixes)', () => {
+  expect(newLabelNameProblem('pre-prod')).toBeUndefined();
+  expect(newLabelNameProblem('2026_01_01')).toMatch(/shaped like a deployed name/);
+  expect(newLabelNameProblem('2026_01_01-3')).toMatch(/shaped like a deployed name/);
+  expect(newLabelNameProblem('.hidden')).toMatch(/never hidden/);
+  expect(newLabelNameProblem('latest')).toMatch(/computed from the tags/);
 });
