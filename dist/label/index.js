@@ -28370,7 +28370,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5618:
+/***/ 7796:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28379,9 +28379,1597 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_namespaceObject);
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+;// CONCATENATED MODULE: external "path"
+const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+;// CONCATENATED MODULE: external "fs"
+const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+// export const {open} = 'fs'
+const IS_WINDOWS = process.platform === 'win32';
+/**
+ * Custom implementation of readlink to ensure Windows junctions
+ * maintain trailing backslash for backward compatibility with Node.js < 24
+ *
+ * In Node.js 20, Windows junctions (directory symlinks) always returned paths
+ * with trailing backslashes. Node.js 24 removed this behavior, which breaks
+ * code that relied on this format for path operations.
+ *
+ * This implementation restores the Node 20 behavior by adding a trailing
+ * backslash to all junction results on Windows.
+ */
+function readlink(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        const result = yield fs.promises.readlink(fsPath);
+        // On Windows, restore Node 20 behavior: add trailing backslash to all results
+        // since junctions on Windows are always directory links
+        if (IS_WINDOWS && !result.endsWith('\\')) {
+            return `${result}\\`;
+        }
+        return result;
+    });
+}
+// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
+const UV_FS_O_EXLOCK = 0x10000000;
+const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
+function exists(fsPath) {
+    return __awaiter(this, void 0, void 0, function* () {
+        try {
+            yield stat(fsPath);
+        }
+        catch (err) {
+            if (err.code === 'ENOENT') {
+                return false;
+            }
+            throw err;
+        }
+        return true;
+    });
+}
+function isDirectory(fsPath_1) {
+    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        return stats.isDirectory();
+    });
+}
+/**
+ * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
+ * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
+ */
+function isRooted(p) {
+    p = normalizeSeparators(p);
+    if (!p) {
+        throw new Error('isRooted() parameter "p" cannot be empty');
+    }
+    if (IS_WINDOWS) {
+        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
+        ); // e.g. C: or C:\hello
+    }
+    return p.startsWith('/');
+}
+/**
+ * Best effort attempt to determine whether a file exists and is executable.
+ * @param filePath    file path to check
+ * @param extensions  additional file extensions to try
+ * @return if file exists and is executable, returns the file path. otherwise empty string.
+ */
+function tryGetExecutablePath(filePath, extensions) {
+    return __awaiter(this, void 0, void 0, function* () {
+        let stats = undefined;
+        try {
+            // test file exists
+            stats = yield stat(filePath);
+        }
+        catch (err) {
+            if (err.code !== 'ENOENT') {
+                // eslint-disable-next-line no-console
+                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+            }
+        }
+        if (stats && stats.isFile()) {
+            if (IS_WINDOWS) {
+                // on Windows, test for valid extension
+                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
+                    return filePath;
+                }
+            }
+            else {
+                if (isUnixExecutable(stats)) {
+                    return filePath;
+                }
+            }
+        }
+        // try each extension
+        const originalFilePath = filePath;
+        for (const extension of extensions) {
+            filePath = originalFilePath + extension;
+            stats = undefined;
+            try {
+                stats = yield stat(filePath);
+            }
+            catch (err) {
+                if (err.code !== 'ENOENT') {
+                    // eslint-disable-next-line no-console
+                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+                }
+            }
+            if (stats && stats.isFile()) {
+                if (IS_WINDOWS) {
+                    // preserve the case of the actual file (since an extension was appended)
+                    try {
+                        const directory = external_path_namespaceObject.dirname(filePath);
+                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        for (const actualName of yield readdir(directory)) {
+                            if (upperName === actualName.toUpperCase()) {
+                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                break;
+                            }
+                        }
+                    }
+                    catch (err) {
+                        // eslint-disable-next-line no-console
+                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+                    }
+                    return filePath;
+                }
+                else {
+                    if (isUnixExecutable(stats)) {
+                        return filePath;
+                    }
+                }
+            }
+        }
+        return '';
+    });
+}
+function normalizeSeparators(p) {
+    p = p || '';
+    if (IS_WINDOWS) {
+        // convert slashes on Windows
+        p = p.replace(/\//g, '\\');
+        // remove redundant slashes
+        return p.replace(/\\\\+/g, '\\');
+    }
+    // remove redundant slashes
+    return p.replace(/\/\/+/g, '/');
+}
+// on Mac/Linux, test the execute bit
+//     R   W  X  R  W X R W X
+//   256 128 64 32 16 8 4 2 1
+function isUnixExecutable(stats) {
+    return ((stats.mode & 1) > 0 ||
+        ((stats.mode & 8) > 0 &&
+            process.getgid !== undefined &&
+            stats.gid === process.getgid()) ||
+        ((stats.mode & 64) > 0 &&
+            process.getuid !== undefined &&
+            stats.uid === process.getuid()));
+}
+// Get the path of cmd.exe in windows
+function getCmdPath() {
+    var _a;
+    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
+}
+//# sourceMappingURL=io-util.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+/**
+ * Copies a file or folder.
+ * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See CopyOptions.
+ */
+function cp(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
+        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
+        // Dest is an existing file, but not forcing
+        if (destStat && destStat.isFile() && !force) {
+            return;
+        }
+        // If dest is an existing directory, should copy inside.
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
+            ? path.join(dest, path.basename(source))
+            : dest;
+        if (!(yield ioUtil.exists(source))) {
+            throw new Error(`no such file or directory: ${source}`);
+        }
+        const sourceStat = yield ioUtil.stat(source);
+        if (sourceStat.isDirectory()) {
+            if (!recursive) {
+                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
+            }
+            else {
+                yield cpDirRecursive(source, newDest, 0, force);
+            }
+        }
+        else {
+            if (path.relative(source, newDest) === '') {
+                // a file cannot be copied to itself
+                throw new Error(`'${newDest}' and '${source}' are the same file`);
+            }
+            yield io_copyFile(source, newDest, force);
+        }
+    });
+}
+/**
+ * Moves a path.
+ *
+ * @param     source    source path
+ * @param     dest      destination path
+ * @param     options   optional. See MoveOptions.
+ */
+function mv(source_1, dest_1) {
+    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
+        if (yield ioUtil.exists(dest)) {
+            let destExists = true;
+            if (yield ioUtil.isDirectory(dest)) {
+                // If dest is directory copy src into dest
+                dest = path.join(dest, path.basename(source));
+                destExists = yield ioUtil.exists(dest);
+            }
+            if (destExists) {
+                if (options.force == null || options.force) {
+                    yield rmRF(dest);
+                }
+                else {
+                    throw new Error('Destination already exists');
+                }
+            }
+        }
+        yield mkdirP(path.dirname(dest));
+        yield ioUtil.rename(source, dest);
+    });
+}
+/**
+ * Remove a path recursively with force
+ *
+ * @param inputPath path to remove
+ */
+function rmRF(inputPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (ioUtil.IS_WINDOWS) {
+            // Check for invalid characters
+            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
+            if (/[*"<>|]/.test(inputPath)) {
+                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
+            }
+        }
+        try {
+            // note if path does not exist, error is silent
+            yield ioUtil.rm(inputPath, {
+                force: true,
+                maxRetries: 3,
+                recursive: true,
+                retryDelay: 300
+            });
+        }
+        catch (err) {
+            throw new Error(`File was unable to be removed ${err}`);
+        }
+    });
+}
+/**
+ * Make a directory.  Creates the full path with folders in between
+ * Will throw if it fails
+ *
+ * @param   fsPath        path to create
+ * @returns Promise<void>
+ */
+function mkdirP(fsPath) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        ok(fsPath, 'a path argument must be provided');
+        yield ioUtil.mkdir(fsPath, { recursive: true });
+    });
+}
+/**
+ * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
+ * If you check and the tool does not exist, it will throw.
+ *
+ * @param     tool              name of the tool
+ * @param     check             whether to check if tool exists
+ * @returns   Promise<string>   path to tool
+ */
+function which(tool, check) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // recursive when check=true
+        if (check) {
+            const result = yield which(tool, false);
+            if (!result) {
+                if (IS_WINDOWS) {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+                }
+                else {
+                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+                }
+            }
+            return result;
+        }
+        const matches = yield findInPath(tool);
+        if (matches && matches.length > 0) {
+            return matches[0];
+        }
+        return '';
+    });
+}
+/**
+ * Returns a list of all occurrences of the given tool on the system path.
+ *
+ * @returns   Promise<string[]>  the paths of the tool
+ */
+function findInPath(tool) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if (!tool) {
+            throw new Error("parameter 'tool' is required");
+        }
+        // build the list of extensions to try
+        const extensions = [];
+        if (IS_WINDOWS && process.env['PATHEXT']) {
+            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+                if (extension) {
+                    extensions.push(extension);
+                }
+            }
+        }
+        // if it's rooted, return it if exists. otherwise return empty.
+        if (isRooted(tool)) {
+            const filePath = yield tryGetExecutablePath(tool, extensions);
+            if (filePath) {
+                return [filePath];
+            }
+            return [];
+        }
+        // if any path separators, return empty
+        if (tool.includes(external_path_namespaceObject.sep)) {
+            return [];
+        }
+        // build the list of directories
+        //
+        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
+        // it feels like we should not do this. Checking the current directory seems like more of a use
+        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
+        // across platforms.
+        const directories = [];
+        if (process.env.PATH) {
+            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+                if (p) {
+                    directories.push(p);
+                }
+            }
+        }
+        // find all matches
+        const matches = [];
+        for (const directory of directories) {
+            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            if (filePath) {
+                matches.push(filePath);
+            }
+        }
+        return matches;
+    });
+}
+function readCopyOptions(options) {
+    const force = options.force == null ? true : options.force;
+    const recursive = Boolean(options.recursive);
+    const copySourceDirectory = options.copySourceDirectory == null
+        ? true
+        : Boolean(options.copySourceDirectory);
+    return { force, recursive, copySourceDirectory };
+}
+function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        // Ensure there is not a run away recursive copy
+        if (currentDepth >= 255)
+            return;
+        currentDepth++;
+        yield mkdirP(destDir);
+        const files = yield ioUtil.readdir(sourceDir);
+        for (const fileName of files) {
+            const srcFile = `${sourceDir}/${fileName}`;
+            const destFile = `${destDir}/${fileName}`;
+            const srcFileStat = yield ioUtil.lstat(srcFile);
+            if (srcFileStat.isDirectory()) {
+                // Recurse
+                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
+            }
+            else {
+                yield io_copyFile(srcFile, destFile, force);
+            }
+        }
+        // Change the mode for the newly created directory
+        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
+    });
+}
+// Buffered file copy
+function io_copyFile(srcFile, destFile, force) {
+    return io_awaiter(this, void 0, void 0, function* () {
+        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
+            // unlink/re-link it
+            try {
+                yield ioUtil.lstat(destFile);
+                yield ioUtil.unlink(destFile);
+            }
+            catch (e) {
+                // Try to override file permission
+                if (e.code === 'EPERM') {
+                    yield ioUtil.chmod(destFile, '0666');
+                    yield ioUtil.unlink(destFile);
+                }
+                // other errors = it doesn't exist, no work to do
+            }
+            // Copy over symlink
+            const symlinkFull = yield ioUtil.readlink(srcFile);
+            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
+        }
+        else if (!(yield ioUtil.exists(destFile)) || force) {
+            yield ioUtil.copyFile(srcFile, destFile);
+        }
+    });
+}
+//# sourceMappingURL=io.js.map
+;// CONCATENATED MODULE: ./src/net/retry.ts
+const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
+/** 5xx, 408 and 429 are worth another try; other 4xx are not (tool-cache's rule). */
+function isRetryableStatus(status) {
+    return status >= 500 || status === 408 || status === 429;
+}
+/** Errors of the network itself (reset, refused, timeout, body cut short) are retried. */
+function isRetryableError(err) {
+    if (err instanceof RetryableError)
+        return true;
+    if (!(err instanceof Error))
+        return false;
+    if (err.name === 'AbortError' || err.name === 'TimeoutError')
+        return true;
+    const code = err.code ?? err.cause?.code;
+    if (code && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)) {
+        return true;
+    }
+    return err instanceof TypeError && /fetch failed|terminated|other side closed/i.test(err.message);
+}
+/** Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body). */
+class RetryableError extends Error {
+    retryAfterMs;
+    constructor(message, retryAfterMs) {
+        super(message);
+        this.retryAfterMs = retryAfterMs;
+        this.name = 'RetryableError';
+    }
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0)
+        return seconds * 1000;
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+/** The delay before attempt `attempt` (1-based retry count), honouring a server's Retry-After. */
+function retryDelay(policy, attempt, retryAfterMs) {
+    if (retryAfterMs !== undefined)
+        return Math.min(retryAfterMs, policy.maxDelayMs);
+    const exp = policy.baseDelayMs * 2 ** (attempt - 1);
+    return Math.min(exp / 2 + Math.random() * (exp / 2), policy.maxDelayMs);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Runs `attempt` until it succeeds, fails with something not retryable, or the policy runs out.
+ * `onRetry` is told why, so the log can say it.
+ */
+async function withRetries(policy, attempt, onRetry) {
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(n);
+        }
+        catch (err) {
+            if (n >= policy.attempts || !isRetryableError(err))
+                throw err;
+            const delay = retryDelay(policy, n, err instanceof RetryableError ? err.retryAfterMs : undefined);
+            onRetry?.(err, n, delay);
+            await sleep(delay);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/util/errors.ts
+/** Base class: every error gitenv raises on purpose. The message is meant for a person. */
+class GitenvError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        this.name = new.target.name;
+    }
+}
+/** Something the user got wrong: an input, an env.spec, a tag name. */
+class errors_ConfigurationError extends GitenvError {
+    where;
+    constructor(message, where = {}) {
+        super(message);
+        this.where = where;
+    }
+}
+/** A command underneath (git, micromamba, python) failed. */
+class CommandError extends GitenvError {
+    command;
+    args;
+    exitCode;
+    stderrTail;
+    constructor(command, args, exitCode, stderrTail, summary) {
+        super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` +
+            (stderrTail ? `:\n${stderrTail}` : ''));
+        this.command = command;
+        this.args = args;
+        this.exitCode = exitCode;
+        this.stderrTail = stderrTail;
+    }
+}
+/** A package could not be fetched, verified, extracted or linked. */
+class PackageError extends GitenvError {
+    packageName;
+    constructor(packageName, message, options) {
+        super(`${packageName}: ${message}`, options);
+        this.packageName = packageName;
+    }
+}
+/** A network request failed after its retries. The URL must already be free of credentials. */
+class HttpError extends GitenvError {
+    url;
+    status;
+    constructor(url, status, message, options) {
+        super(message, options);
+        this.url = url;
+        this.status = status;
+    }
+}
+/** One line for a person: the error's message, whatever was thrown. */
+function errorMessage(err) {
+    if (err instanceof Error)
+        return err.message;
+    return String(err);
+}
+/** The last `n` non-empty lines of a text (stderr tails in errors). */
+function tailLines(text, n = 10) {
+    return text
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter((l) => l.length > 0)
+        .slice(-n)
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/git/auth.ts
+/**
+ * Token authentication for https remotes, the way actions/checkout does it: an
+ * `http.<origin>/.extraheader` with a basic Authorization header, scoped to the remote's origin so
+ * the token never travels to another host, and never written into a URL.
+ */
+/** The git config entry that sends `token` to `remoteUrl`'s origin; undefined for non-http remotes. */
+function authHeaderConfig(remoteUrl, token) {
+    let url;
+    try {
+        url = new URL(remoteUrl);
+    }
+    catch {
+        return undefined;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        return undefined;
+    const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+    return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
+}
+/** Removes `user:password@` from URLs inside a text (messages, argument lists). */
+function redactUrl(text) {
+    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+}
+/**
+ * Takes credentials out of an http(s) URL: `https://user:secret@host/x` becomes `https://host/x`
+ * with `secret` as the token (a user who pasted such a URL still gets header auth).
+ */
+function splitUrlCredentials(remote) {
+    let url;
+    try {
+        url = new URL(remote);
+    }
+    catch {
+        return { url: remote };
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || (!url.username && !url.password))
+        return { url: remote };
+    const token = decodeURIComponent(url.password || url.username);
+    url.username = '';
+    url.password = '';
+    return { url: url.toString(), token };
+}
+
+;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
+
+
+
+
+
+const AUTH_FAILURE = /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
+const NETWORK_FAILURE = /Could not resolve host|Failed to connect|Connection (timed out|refused|reset)|Operation timed out|early EOF|remote end hung up unexpectedly|RPC failed|unexpected disconnect|returned error: 5\d\d|Empty reply from server|transfer closed|gnutls_handshake|SSL_ERROR|TLS connection was non-properly terminated/i;
+const MAX_STDERR = 64 * 1024;
+class GitCommandManager {
+    gitPath;
+    gitDir;
+    options;
+    env;
+    retry;
+    constructor(gitPath, 
+    /** The repository every command runs in (`--git-dir`); `init` creates it. */
+    gitDir, options, hasIdentity) {
+        this.gitPath = gitPath;
+        this.gitDir = gitDir;
+        this.options = options;
+        this.retry = options.retry ?? DEFAULT_RETRY;
+        this.env = gitEnvironment(options.env ?? process.env, options, hasIdentity);
+    }
+    /** Finds git on the PATH and binds the manager to `gitDir` (which need not exist yet). */
+    static async create(gitDir, options) {
+        const gitPath = await which('git', true);
+        // Only the user's and the system's configuration count: commands run in our own repository,
+        // so a repository that happens to be the working directory must not answer.
+        const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
+        // One process for both keys: `--get-regexp` prints the (lower-cased) key first on each line.
+        const identity = await runGit(gitPath, ['config', '--get-regexp', '^user\\.(name|email)$'], env);
+        const keys = new Set(identity.stdout.toString('utf8').split('\n').map((line) => line.split(' ')[0]));
+        if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
+            await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
+        }
+        return new GitCommandManager(gitPath, gitDir, options, keys.has('user.name') && keys.has('user.email'));
+    }
+    /** Runs git in `gitDir`; throws CommandError unless the exit code is 0 or in `okCodes`. */
+    async exec(args, opts = {}) {
+        const full = ['--git-dir', this.gitDir, ...args];
+        for (let attempt = 1;; attempt++) {
+            this.options.logger.debug(`git ${args.map(redactUrl).join(' ')}`);
+            const result = await runGit(this.gitPath, full, this.env, opts.input);
+            if (result.exitCode === 0)
+                return result;
+            // Checked before okCodes: a push cut off by the network also exits 1. Retrying a push is
+            // safe, as refs that made it the first time are then up to date.
+            const retryable = opts.network && !AUTH_FAILURE.test(result.stderr) && NETWORK_FAILURE.test(result.stderr);
+            if (!retryable || attempt >= this.retry.attempts) {
+                if (opts.okCodes?.includes(result.exitCode))
+                    return result;
+                throw this.failure(args, result, opts.what);
+            }
+            const delay = retryDelay(this.retry, attempt);
+            this.options.logger.info(`git ${args[0]} failed (${tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
+            await sleep(delay);
+        }
+    }
+    /** stdout of a command that must succeed, as trimmed text. */
+    async text(args, opts = {}) {
+        return (await this.exec(args, opts)).stdout.toString('utf8').trim();
+    }
+    async init() {
+        // No template: sample hooks are copied for nothing, and a user's template could bring hooks
+        // that would run in this temporary repository.
+        await this.exec(['init', '--bare', '--quiet', '--template=']);
+    }
+    /** Fetches `refspecs` from `remote` (a URL or a local path). */
+    async fetch(remote, refspecs, prune = true) {
+        const args = ['fetch', '--quiet', '--no-tags', '--update-head-ok', ...(prune ? ['--prune'] : []), remote, ...refspecs];
+        await this.exec(args, { network: true, what: `git fetch from ${redactUrl(remote)} failed` });
+    }
+    /** Pushes `refspecs`; returns git's porcelain output and exit code for the caller to judge. */
+    async push(remote, refspecs, atomic) {
+        const args = ['push', '--porcelain', '--no-verify', ...(atomic ? ['--atomic'] : []), remote, ...refspecs];
+        return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrl(remote)} failed` });
+    }
+    async hashObject(content) {
+        return this.text(['hash-object', '-w', '--stdin'], { input: content });
+    }
+    /** The entries of a tree (not recursive); empty when `treeish` is undefined. */
+    async lsTree(treeish) {
+        if (treeish === undefined)
+            return [];
+        const out = (await this.exec(['ls-tree', '-z', treeish])).stdout.toString('utf8');
+        return out
+            .split('\0')
+            .filter(Boolean)
+            .map((line) => {
+            const tab = line.indexOf('\t');
+            const [mode, type, sha] = line.slice(0, tab).split(' ');
+            return { mode, type: type, sha, name: line.slice(tab + 1) };
+        });
+    }
+    async mktree(entries) {
+        const input = entries.map((e) => `${e.mode} ${e.type} ${e.sha}\t${e.name}\0`).join('');
+        return this.text(['mktree', '-z'], { input });
+    }
+    async commitTree(tree, parents, message) {
+        const args = ['commit-tree', '--no-gpg-sign', tree, ...parents.flatMap((p) => ['-p', p]), '-F', '-'];
+        return this.text(args, { input: message.endsWith('\n') ? message : message + '\n' });
+    }
+    /**
+     * An annotated tag object for `commit`, written with `mktag` and not (yet) under any ref, so a
+     * push that fails leaves nothing behind. Returns the tag object's id.
+     */
+    async mktag(name, commit, message) {
+        const tagger = await this.text(['var', 'GIT_COMMITTER_IDENT']);
+        const body = `object ${commit}\ntype commit\ntag ${name}\ntagger ${tagger}\n\n${message.endsWith('\n') ? message : message + '\n'}`;
+        return this.text(['mktag'], { input: body });
+    }
+    async updateRef(ref, value) {
+        await this.exec(['update-ref', ref, value]);
+    }
+    async deleteRef(ref) {
+        await this.exec(['update-ref', '-d', ref]);
+    }
+    /** The object a ref or revision names, or undefined when it does not exist. */
+    async resolveRef(rev) {
+        const r = await this.exec(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { okCodes: [1, 128] });
+        return r.exitCode === 0 ? r.stdout.toString('utf8').trim() : undefined;
+    }
+    async isAncestor(ancestor, descendant) {
+        const r = await this.exec(['merge-base', '--is-ancestor', ancestor, descendant], { okCodes: [1] });
+        return r.exitCode === 0;
+    }
+    /** The type (`blob`, `tree`, `commit`, `tag`) of many objects at once; undefined when missing. */
+    async objectTypes(names) {
+        const types = new Map();
+        if (names.length === 0)
+            return types;
+        const out = await this.text(['cat-file', '--batch-check=%(objecttype)'], { input: names.map((n) => n + '\n').join('') });
+        const lines = out.split('\n');
+        names.forEach((name, i) => types.set(name, /^(blob|tree|commit|tag)$/.test(lines[i] ?? '') ? lines[i] : undefined));
+        return types;
+    }
+    /**
+     * Reads many objects (`<rev>:<path>` or a sha) with one `cat-file --batch`; a missing one maps
+     * to undefined, as does one that is not a blob.
+     */
+    async readBlobs(names) {
+        const objects = await this.readObjects(names);
+        return new Map(names.map((n) => [n, objects.get(n)?.type === 'blob' ? objects.get(n)?.data : undefined]));
+    }
+    /** Many objects of any type with one `cat-file --batch`; undefined for each that is missing. */
+    async readObjects(names) {
+        const found = new Map();
+        if (names.length === 0)
+            return found;
+        const out = (await this.exec(['cat-file', '--batch'], { input: names.map((n) => n + '\n').join('') })).stdout;
+        let pos = 0;
+        for (const name of names) {
+            const eol = out.indexOf(0x0a, pos);
+            const header = out.subarray(pos, eol).toString('utf8');
+            pos = eol + 1;
+            const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
+            if (!m) {
+                found.set(name, undefined); // "<name> missing" or "ambiguous"
+                continue;
+            }
+            const size = Number(m[3]);
+            found.set(name, { sha: m[1], type: m[2], data: Buffer.from(out.subarray(pos, pos + size)) });
+            pos += size + 1;
+        }
+        return found;
+    }
+    failure(args, result, what) {
+        const tail = tailLines(result.stderr, 10);
+        const shown = args.map(redactUrl);
+        if (AUTH_FAILURE.test(result.stderr)) {
+            const summary = `${what ?? 'git ' + args[0] + ' failed'}: the remote refused the credentials or asked for some. ` +
+                'Give a token that may read and push the repository (action input token, or --token / GITENV_TOKEN)';
+            return new CommandError('git', shown, result.exitCode, tail, summary);
+        }
+        return new CommandError('git', shown, result.exitCode, tail, what);
+    }
+}
+/** The environment every git process gets. */
+function gitEnvironment(base, options, hasIdentity) {
+    const env = { ...base, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: 'C' };
+    // The repository is temporary: no background gc or maintenance may outlive it.
+    const config = [
+        ['gc.auto', '0'],
+        ['maintenance.auto', 'false'],
+    ];
+    if (options.token && options.tokenUrl) {
+        const header = authHeaderConfig(options.tokenUrl, options.token);
+        if (header) {
+            options.logger.setSecret(options.token);
+            options.logger.setSecret(header.value);
+            config.push([header.key, header.value]);
+        }
+    }
+    // Without an identity, commit-tree and tag fail on a runner that never configured one.
+    if (!env.GIT_AUTHOR_NAME && !env.GIT_COMMITTER_NAME && !hasIdentity) {
+        const bot = base.GITHUB_ACTIONS === 'true';
+        const name = bot ? 'github-actions[bot]' : 'gitenv';
+        const email = bot ? '41898282+github-actions[bot]@users.noreply.github.com' : 'gitenv@localhost';
+        Object.assign(env, { GIT_AUTHOR_NAME: name, GIT_COMMITTER_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_EMAIL: email });
+    }
+    let count = Number(env.GIT_CONFIG_COUNT ?? '0') || 0;
+    for (const [key, value] of config) {
+        env[`GIT_CONFIG_KEY_${count}`] = key;
+        env[`GIT_CONFIG_VALUE_${count}`] = value;
+        count++;
+    }
+    if (count > 0)
+        env.GIT_CONFIG_COUNT = String(count);
+    return env;
+}
+/** Refuses a git older than `min`, which would silently ignore what gitenv relies on. */
+async function requireGitVersion(gitPath, env, min, why) {
+    const out = (await runGit(gitPath, ['--version'], env)).stdout.toString('utf8');
+    const m = /(\d+)\.(\d+)/.exec(out);
+    if (!m)
+        return;
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    if (major > min[0] || (major === min[0] && minor >= min[1]))
+        return;
+    throw new errors_ConfigurationError(`gitenv needs git ${min.join('.')} or newer ${why}; found ${out.trim()}`);
+}
+function runGit(gitPath, args, env, input) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(gitPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const stdout = [];
+        let stderr = '';
+        child.stdout.on('data', (b) => stdout.push(b));
+        child.stderr.on('data', (b) => {
+            stderr = (stderr + b.toString('utf8')).slice(-MAX_STDERR);
+        });
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ exitCode: code ?? -1, stdout: Buffer.concat(stdout), stderr }));
+        child.stdin.on('error', () => undefined); // git may exit before reading all of its input
+        child.stdin.end(input ?? '');
+    });
+}
+/**
+ * The entries of a raw tree object (`<mode> <name>\0<binary id>` each), as `ls-tree` would list
+ * them; `hexLength` is the repository's object id length in hex (40 for SHA-1, 64 for SHA-256).
+ */
+function parseTree(data, hexLength) {
+    const idBytes = hexLength / 2;
+    const entries = [];
+    let pos = 0;
+    while (pos < data.length) {
+        const space = data.indexOf(0x20, pos);
+        const nul = data.indexOf(0, space);
+        if (space < 0 || nul < 0 || nul + 1 + idBytes > data.length)
+            throw new Error('malformed tree object');
+        const mode = data.subarray(pos, space).toString('utf8').padStart(6, '0');
+        const type = mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+        entries.push({ mode, type, sha: data.subarray(nul + 1, nul + 1 + idBytes).toString('hex'), name: data.subarray(space + 1, nul).toString('utf8') });
+        pos = nul + 1 + idBytes;
+    }
+    return entries;
+}
+
+;// CONCATENATED MODULE: ./src/git/push.ts
+
+/** Parses the lines `<flag>\t<src>:<dst>\t<summary> (<reason>)` of `git push --porcelain`. */
+function parsePushPorcelain(stdout) {
+    const refs = [];
+    for (const line of stdout.split('\n')) {
+        const m = /^(.)\t([^\t]*):([^\t]*)\t(.*)$/.exec(line);
+        if (!m)
+            continue;
+        const r = /^(.*?)(?: \((.*)\))?$/.exec(m[4]);
+        refs.push({ flag: m[1], src: m[2], dst: m[3], summary: r[1], reason: r[2] });
+    }
+    return refs;
+}
+/**
+ * Reasons meaning "the remote moved since we fetched": fetch, redo, push again. A receive-pack that
+ * lost a race for a ref's lock answers "failed to update ref" for it, and "atomic transaction failed"
+ * for the other refs of an atomic push: both mean someone pushed first.
+ */
+const STALE = /non-fast-forward|fetch first|stale info|already exists|atomic push failed|atomic transaction failed|failed to update ref|cannot lock ref|incorrect old value/i;
+/** Whether a rejected ref was rejected because someone else pushed first. */
+function isStaleRejection(ref) {
+    return ref.flag === '!' && STALE.test(`${ref.summary} ${ref.reason ?? ''}`);
+}
+/** The remote refused some refs of a push. `stale` when every refusal is "someone pushed first". */
+class PushRejectedError extends GitenvError {
+    remote;
+    rejected;
+    stale;
+    constructor(remote, rejected) {
+        super(`git push to ${remote} was refused: ` +
+            rejected.map((r) => `${r.dst} ${r.summary}${r.reason ? ` (${r.reason})` : ''}`).join('; '));
+        this.remote = remote;
+        this.rejected = rejected;
+        this.stale = rejected.every(isStaleRejection);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/repo/names.ts
+/**
+ * The naming rules of an environments repository (DESIGN.md § The environments repository):
+ * which branch names are environments and which label names are allowed.
+ */
+/** The file whose presence at a branch's root makes the branch an environment. */
+const ENV_SPEC_FILE = 'env.spec';
+/** Branches under this prefix hold resolved manifests, never environments. */
+const MANIFEST_PREFIX = 'manifest/';
+/** Branches under this prefix are gitenv's own work branches (resolve's pull requests), never environments. */
+const WORK_PREFIX = 'gitenv/';
+/** The label that is computed from the tags and never stored in `labels/`. */
+const LATEST_LABEL = 'latest';
+const ENV_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+/** A name ending like a tag's deployed name would make `env-<env>-<date>` ambiguous. */
+const TAG_SUFFIX = /-\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
+const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
+/** Why `name` cannot be an environment's name, or undefined when it can. */
+function envNameProblem(name) {
+    if (name === '')
+        return 'the name is empty';
+    if (name.includes('/'))
+        return 'an environment name cannot contain "/"';
+    if (!ENV_NAME.test(name)) {
+        return 'an environment name is made of letters, digits, "_", "." and "-" and cannot start with "-"';
+    }
+    if (TAG_SUFFIX.test(name)) {
+        return 'an environment name cannot end like a tag suffix (-YYYY_MM_DD or -YYYY_MM_DD-N)';
+    }
+    return undefined;
+}
+function isEnvName(name) {
+    return envNameProblem(name) === undefined;
+}
+/** Why `name` cannot be a stored label, or undefined when it can. */
+function labelNameProblem(name) {
+    if (!LABEL_NAME.test(name))
+        return 'a label name is made of letters, digits, "_", "." and "-"';
+    if (name === '.' || name === '..')
+        return `"${name}" is not a label name`;
+    if (name === LATEST_LABEL)
+        return '"latest" is computed from the tags and cannot be set';
+    return undefined;
+}
+/**
+ * What a new label must also avoid: labels are symlinks beside the deployed prefixes, so no hidden
+ * names and none shaped like a prefix's. (Label files already in a repository that break this are
+ * refused by deploy, per environment, rather than dropped when the repository is read.)
+ */
+function newLabelNameProblem(name) {
+    const problem = labelNameProblem(name);
+    if (problem)
+        return problem;
+    if (name.startsWith('.'))
+        return `"${name}" starts with ".": label names are never hidden`;
+    if (/^\d{4}_\d{2}_\d{2}(?:-\d+)?$/.test(name))
+        return `"${name}" is shaped like a deployed name (YYYY_MM_DD[-N]), which its symlink would stand beside`;
+    return undefined;
+}
+/** The path of a label's file on the environment branch. */
+function labelPath(label) {
+    return `labels/${label}.txt`;
+}
+/** The manifest branch of an environment. */
+function manifestBranch(env) {
+    return MANIFEST_PREFIX + env;
+}
+/** The branch resolve's pull-request mode proposes an environment's next manifest on. */
+function updateBranch(env) {
+    return `${WORK_PREFIX}update/${env}`;
+}
+
+;// CONCATENATED MODULE: ./src/repo/tags.ts
+/**
+ * The tag grammar (DESIGN.md § Tags): `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right.
+ * The part after the environment is the **deployed name** (the prefix directory's name).
+ */
+const TAG = /^env-(.+)-(\d{4}_\d{2}_\d{2}(?:-\d+)?)$/;
+const DEPLOYED = /^(\d{4}_\d{2}_\d{2})(?:-(\d+))?$/;
+/** Parses a tag name, or returns undefined when it is not a gitenv tag. */
+function parseTag(tag) {
+    const m = TAG.exec(tag);
+    if (!m)
+        return undefined;
+    const d = DEPLOYED.exec(m[2]);
+    return { env: m[1], deployedName: m[2], date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) };
+}
+/** `YYYY_MM_DD` of a moment, in UTC. */
+function tagDate(when) {
+    const pad = (n, w = 2) => String(n).padStart(w, '0');
+    return `${pad(when.getUTCFullYear(), 4)}_${pad(when.getUTCMonth() + 1)}_${pad(when.getUTCDate())}`;
+}
+function tagName(env, date, serial = 0) {
+    return serial === 0 ? `env-${env}-${date}` : `env-${env}-${date}-${serial}`;
+}
+/** The first free tag name for `env` on the UTC day of `when`: the plain name, then `-1`, `-2`, ... */
+function nextTagName(env, when, exists) {
+    const date = tagDate(when);
+    for (let serial = 0;; serial++) {
+        const name = tagName(env, date, serial);
+        if (!exists(name))
+            return name;
+    }
+}
+/**
+ * Orders deployed names (or whole tags of one environment): by date, then by the numeric
+ * serial (so `-10` comes after `-9`), then as plain strings for anything else.
+ */
+function tags_compareTagNames(a, b) {
+    const pa = parseTag(a) ?? deployedOnly(a);
+    const pb = parseTag(b) ?? deployedOnly(b);
+    if (pa && pb && pa.env === pb.env) {
+        if (pa.date !== pb.date)
+            return pa.date < pb.date ? -1 : 1;
+        if (pa.serial !== pb.serial)
+            return pa.serial - pb.serial;
+    }
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function deployedOnly(name) {
+    const d = DEPLOYED.exec(name);
+    return d ? { env: '', deployedName: name, date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) } : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/repo/env-repository.ts
+/**
+ * The environments repository, read with ONE fetch of every branch and tag into a temporary bare
+ * repository (never a checkout) and written with plumbing commits and pushes.
+ *
+ * Public API (the phases code against this):
+ *
+ *   const repo = await EnvRepository.open({ repository, token, workDir, logger, env });
+ *   try {
+ *     repo.displayName                           // the remote for messages, credentials removed
+ *     const snap = await repo.snapshot();        // envs (with labels), manifests, tags; warns per skipped branch
+ *     snap.envs: EnvBranch[]                     // {name, branch, commit, labels: {label: tag}}
+ *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
+ *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
+ *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest` as DESIGN.md computes it
+ *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
+ *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
+ *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
+ *                                                // -> {commit, changed}; nothing is checked out
+ *     await repo.makeTag(name, commit, message)  // annotated tag object (not under a ref yet)
+ *     await repo.push([{src: sha, dst: 'refs/heads/b'}, ...])   // several refs, atomically
+ *     await repo.updateBranch(branch, async (head) => ({files, message}) | undefined, {dryRun})
+ *                                                // commit on the head, push; when the remote moved,
+ *                                                // fetch, redo the change on the new head, push again
+ *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
+ *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
+ *     await repo.refresh([branches])             // fetch again (all, or just these branches)
+ *     repo.git                                   // the GitCommandManager, for anything else
+ *   } finally {
+ *     await repo.close();                        // removes the temporary repository
+ *   }
+ *
+ * Errors: ConfigurationError (bad repository, branch checked out in a non-bare remote),
+ * CommandError (git failed; the message says what, with stderr's tail), PushRejectedError (refused
+ * for another reason than a race, or the race went on past the retries).
+ */
+
+
+
+
+
+
+
+
+
+/** The repository a phase names in its settings (repository, token, workDir), with its services. */
+function openForPhase(settings, services) {
+    return EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger: services.logger, env: services.env });
+}
+const DEFAULT_PUSH_ATTEMPTS = 5;
+class EnvRepository {
+    git;
+    remote;
+    tempDir;
+    logger;
+    /** Warnings already given: a snapshot taken again after a race does not repeat them. */
+    warned = new Set();
+    constructor(git, 
+    /** What git fetches from and pushes to (credentials removed). */
+    remote, tempDir, logger) {
+        this.git = git;
+        this.remote = remote;
+        this.tempDir = tempDir;
+        this.logger = logger;
+    }
+    /** The repository as shown in messages (credentials removed). */
+    get displayName() {
+        return redactUrl(this.remote);
+    }
+    /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
+    static async open(options) {
+        const { url, token } = remoteOf(options.repository);
+        const base = options.workDir ?? external_node_os_default().tmpdir();
+        await external_node_fs_namespaceObject.promises.mkdir(base, { recursive: true });
+        const tempDir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_default().join(base, 'gitenv-repo-'));
+        try {
+            const git = await GitCommandManager.create(external_node_path_default().join(tempDir, 'repo.git'), {
+                logger: options.logger,
+                token: options.token ?? token,
+                tokenUrl: url,
+                env: options.env,
+                retry: options.retry,
+            });
+            await git.init();
+            const repo = new EnvRepository(git, url, tempDir, options.logger);
+            await repo.refresh();
+            return repo;
+        }
+        catch (err) {
+            await external_node_fs_namespaceObject.promises.rm(tempDir, { recursive: true, force: true });
+            throw err;
+        }
+    }
+    /** Fetches again: every branch and tag, or only the given branches. */
+    async refresh(branches) {
+        const refspecs = branches
+            ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`)
+            : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+        await this.git.fetch(this.remote, refspecs, !branches);
+    }
+    /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
+    async fetchRef(remoteRef, localRef) {
+        const refspec = `+${remoteRef}:${localRef}`;
+        const result = await this.git.exec(['fetch', '--quiet', '--no-tags', this.remote, refspec], { network: true, okCodes: [1, 128] });
+        if (result.exitCode !== 0) {
+            if (/couldn't find remote ref/i.test(result.stderr))
+                return undefined;
+            throw new CommandError('git', ['fetch', this.displayName, refspec], result.exitCode, tailLines(result.stderr), `git fetch of ${remoteRef} from ${this.displayName} failed`);
+        }
+        return this.git.resolveRef(localRef);
+    }
+    /** Deletes branches on the remote (and here); missing ones are no error. */
+    async deleteBranches(branches) {
+        if (branches.length === 0)
+            return;
+        const result = await this.git.push(this.remote, branches.map((b) => `:refs/heads/${b}`), false);
+        if (result.exitCode !== 0 && !/remote ref does not exist/.test(result.stderr)) {
+            throw new CommandError('git', ['push', this.displayName, ...branches.map((b) => `:refs/heads/${b}`)], result.exitCode, tailLines(result.stderr), `git push to ${this.displayName} failed`);
+        }
+        for (const b of branches)
+            await this.git.deleteRef(`refs/heads/${b}`);
+    }
+    async close() {
+        await external_node_fs_namespaceObject.promises.rm(this.tempDir, { recursive: true, force: true });
+    }
+    /** Everything the phases need to know about the repository, from the fetched refs. */
+    async snapshot() {
+        const refs = await this.listRefs();
+        const branches = new Map(refs.filter((r) => r.ref.startsWith('refs/heads/')).map((r) => [r.ref.slice(11), r.commit]));
+        const tagRefs = refs.filter((r) => r.ref.startsWith('refs/tags/'));
+        const tags = [];
+        for (const r of tagRefs) {
+            const parsed = parseTag(r.ref.slice(10));
+            if (!parsed || !r.commit)
+                continue;
+            tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
+        }
+        tags.sort((a, b) => tags_compareTagNames(a.name, b.name));
+        const envs = await this.envBranches(branches);
+        const manifests = [];
+        for (const r of refs) {
+            if (!r.ref.startsWith('refs/heads/' + MANIFEST_PREFIX))
+                continue;
+            const env = r.ref.slice(11 + MANIFEST_PREFIX.length);
+            const problem = envNameProblem(env);
+            if (problem) {
+                this.warnOnce(`Skipping branch ${r.ref.slice(11)}: ${problem}`);
+                continue;
+            }
+            manifests.push({ env, branch: r.ref.slice(11), commit: r.commit, committerDate: r.date });
+        }
+        manifests.sort((a, b) => (a.env < b.env ? -1 : 1));
+        return { envs, manifests, tags, tagNames: new Set(tagRefs.map((r) => r.ref.slice(10))), branches };
+    }
+    /** A file at a revision (sha, branch or ref), or undefined when it does not exist there. */
+    async readFile(rev, file) {
+        return (await this.readFiles([{ rev, path: file }]))[0];
+    }
+    /** Many files with one git process; undefined for each that does not exist. */
+    async readFiles(requests) {
+        const names = requests.map((r) => `${r.rev}:${r.path}`);
+        const blobs = await this.git.readBlobs(names);
+        return names.map((n) => blobs.get(n));
+    }
+    /**
+     * A commit of `parent`'s tree with `files` applied (nothing checked out). `changed` is false, and
+     * `commit` the parent, when the tree came out the same.
+     */
+    async writeCommit(parent, files, message) {
+        const baseTree = parent ? await this.git.text(['rev-parse', `${parent}^{tree}`]) : undefined;
+        const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
+        const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
+        if (parent && tree === baseTree)
+            return { commit: parent, changed: false };
+        return { commit: await this.git.commitTree(tree, parent ? [parent] : [], message), changed: true };
+    }
+    /** An annotated tag object (not under any ref until pushed). */
+    async makeTag(name, commit, message) {
+        return this.git.mktag(name, commit, message);
+    }
+    /**
+     * Pushes several refs at once (atomically when more than one), then records them locally.
+     * Throws PushRejectedError when refused (`stale` when someone pushed first).
+     */
+    async push(updates) {
+        if (updates.length === 0)
+            return;
+        const refspecs = updates.map((u) => `${u.force ? '+' : ''}${u.src}:${u.dst}`);
+        const result = await this.git.push(this.remote, refspecs, updates.length > 1);
+        const refs = parsePushPorcelain(result.stdout.toString('utf8'));
+        const rejected = refs.filter((r) => r.flag === '!');
+        if (rejected.some((r) => /checked out/.test(r.reason ?? '')) || /refusing to update checked out branch/.test(result.stderr)) {
+            const branch = (rejected.find((r) => /checked out/.test(r.reason ?? '')) ?? rejected[0])?.dst.replace(/^refs\/heads\//, '');
+            throw new errors_ConfigurationError(`Cannot push to ${this.displayName}: branch ${branch ?? '(unknown)'} is checked out there, and git refuses ` +
+                'to push to the checked-out branch of a non-bare repository. Put that repository into "detached head" ' +
+                `mode (for example, run "git checkout --detach" in ${this.displayName}) or use a bare repository, then run gitenv again.`);
+        }
+        if (rejected.length > 0)
+            throw new PushRejectedError(this.displayName, rejected);
+        if (result.exitCode !== 0) {
+            throw new CommandError('git', ['push', this.displayName, ...refspecs], result.exitCode, tailLines(result.stderr), `git push to ${this.displayName} failed`);
+        }
+        for (const u of updates)
+            await this.git.updateRef(u.dst, u.src);
+    }
+    /**
+     * Runs `attempt` (which plans from the fetched refs and pushes) until it succeeds; when a push is
+     * refused because the remote moved, fetches everything again and lets it redo its work. Bounded.
+     */
+    async retryWhenStale(attempt, attempts = DEFAULT_PUSH_ATTEMPTS, only) {
+        for (let n = 1;; n++) {
+            try {
+                return await attempt(n);
+            }
+            catch (err) {
+                if (!(err instanceof PushRejectedError) || !err.stale || n >= attempts)
+                    throw err;
+                this.logger.info(`${this.displayName} changed while we worked (${err.rejected.map((r) => r.dst).join(', ')}); fetching and trying again`);
+                await this.refresh(only);
+            }
+        }
+    }
+    /**
+     * Commits `change(head)` on `branch` and pushes it; after a race, redoes the change on the new
+     * head. `change` returns undefined when there is nothing to do. The branch may not exist yet
+     * (head undefined): the commit then has no parent.
+     */
+    async updateBranch(branch, change, options = {}) {
+        const ref = `refs/heads/${branch}`;
+        return this.retryWhenStale(async (attempt) => {
+            const head = await this.git.resolveRef(ref);
+            const planned = await change(head, attempt);
+            if (!planned)
+                return { pushed: false, attempts: attempt };
+            const { commit, changed } = await this.writeCommit(head, planned.files, planned.message);
+            if (!changed)
+                return { pushed: false, attempts: attempt };
+            if (options.dryRun)
+                return { commit, pushed: false, attempts: attempt };
+            await this.push([{ src: commit, dst: ref }]);
+            return { commit, pushed: true, attempts: attempt };
+        }, options.attempts, [branch]);
+    }
+    /** Whether `ancestor` is `descendant` or one of its ancestors. */
+    async isAncestor(ancestor, descendant) {
+        return this.git.isAncestor(ancestor, descendant);
+    }
+    warnOnce(message) {
+        if (this.warned.has(message))
+            return;
+        this.warned.add(message);
+        this.logger.warning(message);
+    }
+    async listRefs() {
+        const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
+        const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
+        return out
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => {
+            const [ref, type, sha, peeled, date, peeledDate] = line.split('\0');
+            const annotated = type === 'tag';
+            const raw = annotated ? peeledDate : date;
+            return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
+        });
+    }
+    /**
+     * Branches with env.spec at their root, named by the rules, with their labels. Two git processes
+     * whatever the number of branches: one reads every branch's env.spec and labels tree, one every
+     * label file.
+     */
+    async envBranches(branches) {
+        const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX)).sort();
+        const at = (branch, file) => `${branches.get(branch)}:${file}`;
+        const objects = await this.git.readObjects(candidates.flatMap((b) => [at(b, ENV_SPEC_FILE), at(b, 'labels')]));
+        // Decide first, warn after the label files are read: warnings keep branch order.
+        const decided = candidates.map((branch) => {
+            if (objects.get(at(branch, ENV_SPEC_FILE))?.type !== 'blob')
+                return { branch, skip: `Branch ${branch} has no ${ENV_SPEC_FILE}: not an environment` };
+            const problem = envNameProblem(branch);
+            if (problem)
+                return { branch, warn: `Skipping branch ${branch}: ${problem}` };
+            const labels = objects.get(at(branch, 'labels'));
+            const entries = labels?.type === 'tree' ? parseTree(labels.data, labels.sha.length) : [];
+            return { branch, labelFiles: entries.filter((e) => e.type === 'blob' && e.name.endsWith('.txt')) };
+        });
+        const blobs = await this.git.readBlobs([...new Set(decided.flatMap((d) => d.labelFiles?.map((e) => e.sha) ?? []))]);
+        const envs = [];
+        for (const d of decided) {
+            if (d.skip)
+                this.logger.debug(d.skip);
+            else if (d.warn)
+                this.warnOnce(d.warn);
+            else
+                envs.push({ name: d.branch, branch: d.branch, commit: branches.get(d.branch), labels: this.parseLabels(d.branch, d.labelFiles ?? [], blobs) });
+        }
+        return envs;
+    }
+    /** `labels/<label>.txt` → label: tag, skipping (with a warning) names the rules refuse. */
+    parseLabels(branch, files, blobs) {
+        const labels = {};
+        for (const e of files) {
+            const label = e.name.slice(0, -4);
+            const problem = labelNameProblem(label);
+            if (problem) {
+                this.warnOnce(`Skipping labels/${e.name} on branch ${branch}: ${problem}`);
+                continue;
+            }
+            labels[label] = (blobs.get(e.sha) ?? Buffer.alloc(0)).toString('utf8').trim();
+        }
+        return labels;
+    }
+    /** Applies `changes` to the tree `base` (undefined: empty); undefined when the result is empty. */
+    async buildTree(base, changes) {
+        const entries = new Map((await this.git.lsTree(base)).map((e) => [e.name, e]));
+        const nested = new Map();
+        for (const [file, content] of changes) {
+            const slash = file.indexOf('/');
+            if (slash >= 0) {
+                const dir = file.slice(0, slash);
+                if (!nested.has(dir))
+                    nested.set(dir, new Map());
+                nested.get(dir)?.set(file.slice(slash + 1), content);
+            }
+            else if (content === null) {
+                entries.delete(file);
+            }
+            else {
+                const mode = entries.get(file)?.mode === '100755' ? '100755' : '100644';
+                entries.set(file, { mode, type: 'blob', sha: await this.git.hashObject(content), name: file });
+            }
+        }
+        for (const [dir, sub] of nested) {
+            const existing = entries.get(dir);
+            const tree = await this.buildTree(existing?.type === 'tree' ? existing.sha : undefined, sub);
+            if (tree)
+                entries.set(dir, { mode: '040000', type: 'tree', sha: tree, name: dir });
+            else
+                entries.delete(dir);
+        }
+        if (entries.size === 0)
+            return undefined;
+        return this.git.mktree([...entries.values()]);
+    }
+}
+/** The environment's tags, oldest name first. */
+function tagsOf(snapshot, env) {
+    return snapshot.tags.filter((t) => t.env === env);
+}
+/** `latest`: the tag whose commit is newest by committer date; ties go to the greater tag name. */
+function latestTag(snapshot, env) {
+    let best;
+    for (const t of tagsOf(snapshot, env)) {
+        const newer = !best || t.committerDate.getTime() > best.committerDate.getTime();
+        const tie = best && t.committerDate.getTime() === best.committerDate.getTime() && compareTagNames(t.name, best.name) > 0;
+        if (newer || tie)
+            best = t;
+    }
+    return best;
+}
+/** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
+function remoteOf(repository) {
+    const trimmed = repository.trim();
+    if (trimmed === '')
+        throw new errors_ConfigurationError('The repository is empty: give a git URL or a local path');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed))
+        return splitUrlCredentials(trimmed);
+    if (/^[^/\s]+@[^/\s:]+:/.test(trimmed))
+        return { url: trimmed }; // scp-like ssh: git@host:org/repo
+    return { url: external_node_path_default().resolve(trimmed) };
+}
+
+;// CONCATENATED MODULE: ./src/summary/markdown.ts
+/**
+ * Markdown for job summaries (GITHUB_STEP_SUMMARY): small helpers every phase can share.
+ */
+/** Escapes a value for a table cell: pipes, new lines, and HTML the summary would render. */
+function cell(value) {
+    if (value === undefined || value === null || value === '')
+        return '';
+    return String(value)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>');
+}
+/** Inline code; backticks inside are handled by a longer fence. */
+function code(value) {
+    if (value === '')
+        return '';
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${value}${pad}${fence}`;
+}
+/**
+ * A GitHub-flavoured markdown table. Cells are escaped unless they are marked raw with `raw()`
+ * (e.g. output of `code()`).
+ */
+function table(headers, rows) {
+    const render = (v) => (v instanceof Raw ? v.text : cell(v));
+    const lines = [
+        `| ${headers.map(cell).join(' | ')} |`,
+        `| ${headers.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`),
+    ];
+    return lines.join('\n') + '\n';
+}
+/** Markdown that a table must not escape. */
+class Raw {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+}
+function raw(text) {
+    return new Raw(text);
+}
+/** A heading and a body, as one summary section. */
+function section(title, body) {
+    return `### ${title}\n\n${body.endsWith('\n') ? body : body + '\n'}`;
+}
+
 ;// CONCATENATED MODULE: ./src/phases/label.ts
-async function label(_settings, _services) {
-    throw new Error('label: not implemented yet');
+
+
+
+
+
+/** The labels that move when a tag becomes `next`: each takes the value of the one after it. */
+const PROGRESSION = ['previous', 'current', 'next'];
+/**
+ * The labels after labelling `tag`, from the labels before (pure):
+ * - `label` given: just that label;
+ * - `nextOnly`: just `next`;
+ * - otherwise previous ← current ← next ← tag (a missing label moves as "missing", like the old
+ *   tool's file moves). When `next` already is the tag there is nothing to do, so a re-run does
+ *   not shift the labels a second time.
+ */
+function planLabels(before, tag, options) {
+    const change = {};
+    const set = (name, after) => {
+        if (before[name] !== after)
+            change[name] = { before: before[name], after };
+    };
+    if (options.label) {
+        set(options.label, tag);
+    }
+    else if (options.nextOnly || before.next === tag) {
+        set('next', tag);
+    }
+    else {
+        set('previous', before.current);
+        set('current', before.next);
+        set('next', tag);
+    }
+    return change;
+}
+async function label(settings, services) {
+    const { logger } = services;
+    const { tag } = settings;
+    const target = settings.label ?? 'next';
+    const labelProblem = settings.label !== undefined ? newLabelNameProblem(settings.label) : undefined;
+    if (labelProblem)
+        throw new errors_ConfigurationError(`label "${settings.label}" cannot be set: ${labelProblem}`);
+    const parsed = parseTag(tag);
+    if (!parsed)
+        throw new errors_ConfigurationError(`"${tag}" is not a gitenv tag: expected env-<env>-<YYYY_MM_DD>[-N]`);
+    const env = parsed.env;
+    const repo = await openForPhase(settings, services);
+    try {
+        await checkTag(repo, await repo.snapshot(), tag, env);
+        const names = settings.label ? [settings.label] : settings.nextOnly ? ['next'] : [...PROGRESSION];
+        let change = {};
+        const update = await repo.updateBranch(env, async (head) => {
+            // Read the labels on the head we commit on: after a race that is the new head.
+            const files = await repo.readFiles(names.map((n) => ({ rev: head, path: labelPath(n) })));
+            const before = Object.fromEntries(names.map((n, i) => [n, files[i]?.toString('utf8').trim() || undefined]));
+            change = planLabels(before, tag, settings);
+            if (Object.keys(change).length === 0)
+                return undefined;
+            const written = Object.fromEntries(Object.entries(change).map(([n, c]) => [labelPath(n), c.after === undefined ? null : `${c.after}\n`]));
+            return { files: written, message: `Updated ${target} label to ${tag}.` };
+        }, { dryRun: settings.dryRun });
+        report(logger, env, change, update.pushed, settings.dryRun);
+        const labels = Object.fromEntries(Object.entries(change).flatMap(([n, c]) => (c.after ? [[n, c.after]] : [])));
+        return { labels, failed: [], summary: summarize(env, tag, change, settings.dryRun) };
+    }
+    finally {
+        await repo.close();
+    }
+}
+/** The tag must exist, name an environment branch, and point into that environment's manifests. */
+async function checkTag(repo, snap, tag, env) {
+    const ref = snap.tags.find((t) => t.name === tag);
+    if (!ref)
+        throw new errors_ConfigurationError(`Tag ${tag} does not exist in ${repo.displayName}`);
+    if (!snap.envs.some((e) => e.name === env)) {
+        throw new errors_ConfigurationError(`Tag ${tag} names environment "${env}", but ${repo.displayName} has no environment branch ${env}`);
+    }
+    const manifest = snap.branches.get(manifestBranch(env));
+    if (!manifest || !(await repo.isAncestor(ref.commit, manifest))) {
+        throw new errors_ConfigurationError(`Tag ${tag} does not belong to environment "${env}": its commit is not on branch ${manifestBranch(env)}`);
+    }
+}
+function report(logger, env, change, pushed, dryRun) {
+    if (Object.keys(change).length === 0) {
+        logger.info(`The labels of ${env} already say so; nothing to push`);
+        return;
+    }
+    for (const [name, c] of Object.entries(change)) {
+        logger.info(`${env}/${name}: ${c.before ?? '(none)'} -> ${c.after ?? '(removed)'}`);
+    }
+    if (dryRun)
+        logger.info(`Would push changes to ${env} (dry run)`);
+    else if (pushed)
+        logger.info(`Pushed changes to ${env}`);
+}
+function summarize(env, tag, change, dryRun) {
+    const title = `gitenv label${dryRun ? ' (dry run)' : ''}`;
+    const entries = Object.entries(change);
+    if (entries.length === 0)
+        return section(title, `The labels of ${env} already point at ${code(tag)}; nothing changed.`);
+    const show = (v) => (v ? raw(code(v)) : '');
+    const rows = entries.map(([name, c]) => [env, name, show(c.before), show(c.after)]);
+    return section(title, table(['Environment', 'Label', 'Before', 'After'], rows));
 }
 
 ;// CONCATENATED MODULE: external "os"
@@ -28516,8 +30104,6 @@ function escapeProperty(s) {
 //# sourceMappingURL=command.js.map
 ;// CONCATENATED MODULE: external "crypto"
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -28553,8 +30139,6 @@ function file_command_prepareKeyValueMessage(key, value) {
     return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
@@ -28656,7 +30240,7 @@ var node_modules_tunnel = __nccwpck_require__(770);
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var lib_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -28745,8 +30329,8 @@ class HttpClientResponse {
         this.message = message;
     }
     readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => lib_awaiter(this, void 0, void 0, function* () {
                 let output = Buffer.alloc(0);
                 this.message.on('data', (chunk) => {
                     output = Buffer.concat([output, chunk]);
@@ -28758,8 +30342,8 @@ class HttpClientResponse {
         });
     }
     readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => lib_awaiter(this, void 0, void 0, function* () {
                 const chunks = [];
                 this.message.on('data', (chunk) => {
                     chunks.push(chunk);
@@ -28814,42 +30398,42 @@ class lib_HttpClient {
         }
     }
     options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
         });
     }
     get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('GET', requestUrl, null, additionalHeaders || {});
         });
     }
     del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('DELETE', requestUrl, null, additionalHeaders || {});
         });
     }
     post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('POST', requestUrl, data, additionalHeaders || {});
         });
     }
     patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('PATCH', requestUrl, data, additionalHeaders || {});
         });
     }
     put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('PUT', requestUrl, data, additionalHeaders || {});
         });
     }
     head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request('HEAD', requestUrl, null, additionalHeaders || {});
         });
     }
     sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return this.request(verb, requestUrl, stream, additionalHeaders);
         });
     }
@@ -28858,14 +30442,14 @@ class lib_HttpClient {
      * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
      */
     getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+        return lib_awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
             additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             const res = yield this.get(requestUrl, additionalHeaders);
             return this._processResponse(res, this.requestOptions);
         });
     }
     postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+        return lib_awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
             const data = JSON.stringify(obj, null, 2);
             additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             additionalHeaders[Headers.ContentType] =
@@ -28875,7 +30459,7 @@ class lib_HttpClient {
         });
     }
     putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+        return lib_awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
             const data = JSON.stringify(obj, null, 2);
             additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             additionalHeaders[Headers.ContentType] =
@@ -28885,7 +30469,7 @@ class lib_HttpClient {
         });
     }
     patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+        return lib_awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
             const data = JSON.stringify(obj, null, 2);
             additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
             additionalHeaders[Headers.ContentType] =
@@ -28900,7 +30484,7 @@ class lib_HttpClient {
      * Prefer get, del, post and patch
      */
     request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             if (this._disposed) {
                 throw new Error('Client has already been disposed.');
             }
@@ -28996,7 +30580,7 @@ class lib_HttpClient {
      * @param data
      */
     requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             return new Promise((resolve, reject) => {
                 function callbackForResult(err, res) {
                     if (err) {
@@ -29277,15 +30861,15 @@ class lib_HttpClient {
         return baseUserAgent;
     }
     _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
             retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
             const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
             return new Promise(resolve => setTimeout(() => resolve(), ms));
         });
     }
     _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+        return lib_awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => lib_awaiter(this, void 0, void 0, function* () {
                 const statusCode = res.message.statusCode || 0;
                 const response = {
                     statusCode,
@@ -29822,460 +31406,6 @@ var external_string_decoder_ = __nccwpck_require__(3193);
 var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: external "child_process"
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
-// export const {open} = 'fs'
-const IS_WINDOWS = process.platform === 'win32';
-/**
- * Custom implementation of readlink to ensure Windows junctions
- * maintain trailing backslash for backward compatibility with Node.js < 24
- *
- * In Node.js 20, Windows junctions (directory symlinks) always returned paths
- * with trailing backslashes. Node.js 24 removed this behavior, which breaks
- * code that relied on this format for path operations.
- *
- * This implementation restores the Node 20 behavior by adding a trailing
- * backslash to all junction results on Windows.
- */
-function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        const result = yield fs.promises.readlink(fsPath);
-        // On Windows, restore Node 20 behavior: add trailing backslash to all results
-        // since junctions on Windows are always directory links
-        if (IS_WINDOWS && !result.endsWith('\\')) {
-            return `${result}\\`;
-        }
-        return result;
-    });
-}
-// See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
-const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
-function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        try {
-            yield stat(fsPath);
-        }
-        catch (err) {
-            if (err.code === 'ENOENT') {
-                return false;
-            }
-            throw err;
-        }
-        return true;
-    });
-}
-function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
-        return stats.isDirectory();
-    });
-}
-/**
- * On OSX/Linux, true if path starts with '/'. On Windows, true for paths like:
- * \, \hello, \\hello\share, C:, and C:\hello (and corresponding alternate separator cases).
- */
-function isRooted(p) {
-    p = normalizeSeparators(p);
-    if (!p) {
-        throw new Error('isRooted() parameter "p" cannot be empty');
-    }
-    if (IS_WINDOWS) {
-        return (p.startsWith('\\') || /^[A-Z]:/i.test(p) // e.g. \ or \hello or \\hello
-        ); // e.g. C: or C:\hello
-    }
-    return p.startsWith('/');
-}
-/**
- * Best effort attempt to determine whether a file exists and is executable.
- * @param filePath    file path to check
- * @param extensions  additional file extensions to try
- * @return if file exists and is executable, returns the file path. otherwise empty string.
- */
-function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
-        let stats = undefined;
-        try {
-            // test file exists
-            stats = yield stat(filePath);
-        }
-        catch (err) {
-            if (err.code !== 'ENOENT') {
-                // eslint-disable-next-line no-console
-                console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-            }
-        }
-        if (stats && stats.isFile()) {
-            if (IS_WINDOWS) {
-                // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
-                if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
-                    return filePath;
-                }
-            }
-            else {
-                if (isUnixExecutable(stats)) {
-                    return filePath;
-                }
-            }
-        }
-        // try each extension
-        const originalFilePath = filePath;
-        for (const extension of extensions) {
-            filePath = originalFilePath + extension;
-            stats = undefined;
-            try {
-                stats = yield stat(filePath);
-            }
-            catch (err) {
-                if (err.code !== 'ENOENT') {
-                    // eslint-disable-next-line no-console
-                    console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
-                }
-            }
-            if (stats && stats.isFile()) {
-                if (IS_WINDOWS) {
-                    // preserve the case of the actual file (since an extension was appended)
-                    try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
-                            if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
-                                break;
-                            }
-                        }
-                    }
-                    catch (err) {
-                        // eslint-disable-next-line no-console
-                        console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
-                    }
-                    return filePath;
-                }
-                else {
-                    if (isUnixExecutable(stats)) {
-                        return filePath;
-                    }
-                }
-            }
-        }
-        return '';
-    });
-}
-function normalizeSeparators(p) {
-    p = p || '';
-    if (IS_WINDOWS) {
-        // convert slashes on Windows
-        p = p.replace(/\//g, '\\');
-        // remove redundant slashes
-        return p.replace(/\\\\+/g, '\\');
-    }
-    // remove redundant slashes
-    return p.replace(/\/\/+/g, '/');
-}
-// on Mac/Linux, test the execute bit
-//     R   W  X  R  W X R W X
-//   256 128 64 32 16 8 4 2 1
-function isUnixExecutable(stats) {
-    return ((stats.mode & 1) > 0 ||
-        ((stats.mode & 8) > 0 &&
-            process.getgid !== undefined &&
-            stats.gid === process.getgid()) ||
-        ((stats.mode & 64) > 0 &&
-            process.getuid !== undefined &&
-            stats.uid === process.getuid()));
-}
-// Get the path of cmd.exe in windows
-function getCmdPath() {
-    var _a;
-    return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
-}
-//# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
-var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-/**
- * Copies a file or folder.
- * Based off of shelljs - https://github.com/shelljs/shelljs/blob/9237f66c52e5daa40458f94f9565e18e8132f5a6/src/cp.js
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See CopyOptions.
- */
-function cp(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        const { force, recursive, copySourceDirectory } = readCopyOptions(options);
-        const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
-        // Dest is an existing file, but not forcing
-        if (destStat && destStat.isFile() && !force) {
-            return;
-        }
-        // If dest is an existing directory, should copy inside.
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory
-            ? path.join(dest, path.basename(source))
-            : dest;
-        if (!(yield ioUtil.exists(source))) {
-            throw new Error(`no such file or directory: ${source}`);
-        }
-        const sourceStat = yield ioUtil.stat(source);
-        if (sourceStat.isDirectory()) {
-            if (!recursive) {
-                throw new Error(`Failed to copy. ${source} is a directory, but tried to copy without recursive flag.`);
-            }
-            else {
-                yield cpDirRecursive(source, newDest, 0, force);
-            }
-        }
-        else {
-            if (path.relative(source, newDest) === '') {
-                // a file cannot be copied to itself
-                throw new Error(`'${newDest}' and '${source}' are the same file`);
-            }
-            yield io_copyFile(source, newDest, force);
-        }
-    });
-}
-/**
- * Moves a path.
- *
- * @param     source    source path
- * @param     dest      destination path
- * @param     options   optional. See MoveOptions.
- */
-function mv(source_1, dest_1) {
-    return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
-        if (yield ioUtil.exists(dest)) {
-            let destExists = true;
-            if (yield ioUtil.isDirectory(dest)) {
-                // If dest is directory copy src into dest
-                dest = path.join(dest, path.basename(source));
-                destExists = yield ioUtil.exists(dest);
-            }
-            if (destExists) {
-                if (options.force == null || options.force) {
-                    yield rmRF(dest);
-                }
-                else {
-                    throw new Error('Destination already exists');
-                }
-            }
-        }
-        yield mkdirP(path.dirname(dest));
-        yield ioUtil.rename(source, dest);
-    });
-}
-/**
- * Remove a path recursively with force
- *
- * @param inputPath path to remove
- */
-function rmRF(inputPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (ioUtil.IS_WINDOWS) {
-            // Check for invalid characters
-            // https://docs.microsoft.com/en-us/windows/win32/fileio/naming-a-file
-            if (/[*"<>|]/.test(inputPath)) {
-                throw new Error('File path must not contain `*`, `"`, `<`, `>` or `|` on Windows');
-            }
-        }
-        try {
-            // note if path does not exist, error is silent
-            yield ioUtil.rm(inputPath, {
-                force: true,
-                maxRetries: 3,
-                recursive: true,
-                retryDelay: 300
-            });
-        }
-        catch (err) {
-            throw new Error(`File was unable to be removed ${err}`);
-        }
-    });
-}
-/**
- * Make a directory.  Creates the full path with folders in between
- * Will throw if it fails
- *
- * @param   fsPath        path to create
- * @returns Promise<void>
- */
-function mkdirP(fsPath) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        ok(fsPath, 'a path argument must be provided');
-        yield ioUtil.mkdir(fsPath, { recursive: true });
-    });
-}
-/**
- * Returns path of a tool had the tool actually been invoked.  Resolves via paths.
- * If you check and the tool does not exist, it will throw.
- *
- * @param     tool              name of the tool
- * @param     check             whether to check if tool exists
- * @returns   Promise<string>   path to tool
- */
-function which(tool, check) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // recursive when check=true
-        if (check) {
-            const result = yield which(tool, false);
-            if (!result) {
-                if (IS_WINDOWS) {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
-                }
-                else {
-                    throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
-                }
-            }
-            return result;
-        }
-        const matches = yield findInPath(tool);
-        if (matches && matches.length > 0) {
-            return matches[0];
-        }
-        return '';
-    });
-}
-/**
- * Returns a list of all occurrences of the given tool on the system path.
- *
- * @returns   Promise<string[]>  the paths of the tool
- */
-function findInPath(tool) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if (!tool) {
-            throw new Error("parameter 'tool' is required");
-        }
-        // build the list of extensions to try
-        const extensions = [];
-        if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
-                if (extension) {
-                    extensions.push(extension);
-                }
-            }
-        }
-        // if it's rooted, return it if exists. otherwise return empty.
-        if (isRooted(tool)) {
-            const filePath = yield tryGetExecutablePath(tool, extensions);
-            if (filePath) {
-                return [filePath];
-            }
-            return [];
-        }
-        // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
-            return [];
-        }
-        // build the list of directories
-        //
-        // Note, technically "where" checks the current directory on Windows. From a toolkit perspective,
-        // it feels like we should not do this. Checking the current directory seems like more of a use
-        // case of a shell, and the which() function exposed by the toolkit should strive for consistency
-        // across platforms.
-        const directories = [];
-        if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
-                if (p) {
-                    directories.push(p);
-                }
-            }
-        }
-        // find all matches
-        const matches = [];
-        for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
-            if (filePath) {
-                matches.push(filePath);
-            }
-        }
-        return matches;
-    });
-}
-function readCopyOptions(options) {
-    const force = options.force == null ? true : options.force;
-    const recursive = Boolean(options.recursive);
-    const copySourceDirectory = options.copySourceDirectory == null
-        ? true
-        : Boolean(options.copySourceDirectory);
-    return { force, recursive, copySourceDirectory };
-}
-function cpDirRecursive(sourceDir, destDir, currentDepth, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        // Ensure there is not a run away recursive copy
-        if (currentDepth >= 255)
-            return;
-        currentDepth++;
-        yield mkdirP(destDir);
-        const files = yield ioUtil.readdir(sourceDir);
-        for (const fileName of files) {
-            const srcFile = `${sourceDir}/${fileName}`;
-            const destFile = `${destDir}/${fileName}`;
-            const srcFileStat = yield ioUtil.lstat(srcFile);
-            if (srcFileStat.isDirectory()) {
-                // Recurse
-                yield cpDirRecursive(srcFile, destFile, currentDepth, force);
-            }
-            else {
-                yield io_copyFile(srcFile, destFile, force);
-            }
-        }
-        // Change the mode for the newly created directory
-        yield ioUtil.chmod(destDir, (yield ioUtil.stat(sourceDir)).mode);
-    });
-}
-// Buffered file copy
-function io_copyFile(srcFile, destFile, force) {
-    return io_awaiter(this, void 0, void 0, function* () {
-        if ((yield ioUtil.lstat(srcFile)).isSymbolicLink()) {
-            // unlink/re-link it
-            try {
-                yield ioUtil.lstat(destFile);
-                yield ioUtil.unlink(destFile);
-            }
-            catch (e) {
-                // Try to override file permission
-                if (e.code === 'EPERM') {
-                    yield ioUtil.chmod(destFile, '0666');
-                    yield ioUtil.unlink(destFile);
-                }
-                // other errors = it doesn't exist, no work to do
-            }
-            // Copy over symlink
-            const symlinkFull = yield ioUtil.readlink(srcFile);
-            yield ioUtil.symlink(symlinkFull, destFile, ioUtil.IS_WINDOWS ? 'junction' : null);
-        }
-        else if (!(yield ioUtil.exists(destFile)) || force) {
-            yield ioUtil.copyFile(srcFile, destFile);
-        }
-    });
-}
-//# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
 ;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
@@ -31329,71 +32459,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/util/errors.ts
-/** Base class: every error gitenv raises on purpose. The message is meant for a person. */
-class GitenvError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        this.name = new.target.name;
-    }
-}
-/** Something the user got wrong: an input, an env.spec, a tag name. */
-class errors_ConfigurationError extends GitenvError {
-    where;
-    constructor(message, where = {}) {
-        super(message);
-        this.where = where;
-    }
-}
-/** A command underneath (git, micromamba, python) failed. */
-class CommandError extends GitenvError {
-    command;
-    args;
-    exitCode;
-    stderrTail;
-    constructor(command, args, exitCode, stderrTail, summary) {
-        super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` +
-            (stderrTail ? `:\n${stderrTail}` : ''));
-        this.command = command;
-        this.args = args;
-        this.exitCode = exitCode;
-        this.stderrTail = stderrTail;
-    }
-}
-/** A package could not be fetched, verified, extracted or linked. */
-class PackageError extends GitenvError {
-    packageName;
-    constructor(packageName, message, options) {
-        super(`${packageName}: ${message}`, options);
-        this.packageName = packageName;
-    }
-}
-/** A network request failed after its retries. The URL must already be free of credentials. */
-class HttpError extends GitenvError {
-    url;
-    status;
-    constructor(url, status, message, options) {
-        super(message, options);
-        this.url = url;
-        this.status = status;
-    }
-}
-/** One line for a person: the error's message, whatever was thrown. */
-function errorMessage(err) {
-    if (err instanceof Error)
-        return err.message;
-    return String(err);
-}
-/** The last `n` non-empty lines of a text (stderr tails in errors). */
-function tailLines(text, n = 10) {
-    return text
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .filter((l) => l.length > 0)
-        .slice(-n)
-        .join('\n');
-}
-
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
@@ -34326,7 +35391,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_label_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5618);
+/* harmony import */ var _actions_label_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7796);
 
 await (0,_actions_label_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -34633,6 +35698,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 
