@@ -91,7 +91,10 @@ export class RattlerSolver implements SolverEngine {
         stopPruning();
       }
     } catch (err) {
-      throw this.explain(err, env, channels.map((c) => c.real), this.fetcher.failures.slice(failuresBefore));
+      // Only this solve's channels: a request another solve left running (the WASM side does not
+      // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
+      const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));
+      throw this.explain(err, env, channels.map((c) => c.real), ours);
     }
     try {
       const records = solved
