@@ -4,33 +4,14 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { PackageRecord } from '../../src/conda/types.js';
 import { formatLock } from '../../src/manifest/lock.js';
 import { formatManifest } from '../../src/manifest/manifest.js';
-import type { BuiltChannel, BuiltPackage } from '../fixtures/channel/index.js';
+import { recordsAt, type BuiltChannel, type BuiltPackage } from '../fixtures/channel/index.js';
 import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
 
-/** The records of built packages as a channel at `channelUrl` serves them. */
-export function recordsAt(channelUrl: string, pkgs: readonly BuiltPackage[]): PackageRecord[] {
-  return pkgs.map((p) => ({
-    name: p.record.name,
-    version: p.record.version,
-    build: p.record.build,
-    buildNumber: p.record.build_number,
-    subdir: p.subdir,
-    channel: channelUrl,
-    fn: p.fn,
-    url: `${channelUrl}/${p.subdir}/${p.fn}`,
-    md5: p.md5,
-    sha256: p.sha256,
-    size: p.size,
-    depends: p.record.depends,
-    constrains: p.record.constrains ?? [],
-    noarch: p.record.noarch,
-  }));
-}
+export { recordsAt };
 
 /** The seed channel's packages of a python 3 environment (python, numpy, pyhello, zlib, openssl). */
 export function py3Packages(channel: BuiltChannel, pythonVersion = '3.11.4'): BuiltPackage[] {

@@ -3,31 +3,12 @@
  * archives of a fixture channel, tags on them, label files.
  */
 import { spawn } from 'node:child_process';
-import type { PackageRecord } from '../../../src/conda/types.js';
 import { formatLock } from '../../../src/manifest/lock.js';
 import { formatManifest } from '../../../src/manifest/manifest.js';
-import type { BuiltPackage } from '../../fixtures/channel/index.js';
+import { recordsAt, type BuiltPackage } from '../../fixtures/channel/index.js';
 import type { GitFixture } from '../../fixtures/git-repo.js';
 
-/** The records of built packages as a channel at `channelUrl` serves them. */
-export function recordsAt(channelUrl: string, pkgs: readonly BuiltPackage[]): PackageRecord[] {
-  return pkgs.map((p) => ({
-    name: p.record.name,
-    version: p.record.version,
-    build: p.record.build,
-    buildNumber: p.record.build_number,
-    subdir: p.subdir,
-    channel: channelUrl,
-    fn: p.fn,
-    url: `${channelUrl}/${p.subdir}/${p.fn}`,
-    md5: p.md5,
-    sha256: p.sha256,
-    size: p.size,
-    depends: p.record.depends,
-    constrains: p.record.constrains ?? [],
-    noarch: p.record.noarch,
-  }));
-}
+export { recordsAt };
 
 export function specFor(channelUrl: string, names: string[]): string {
   return `channels:\n  - ${channelUrl}\nenv:\n${names.map((n) => `  - ${n}\n`).join('')}`;
