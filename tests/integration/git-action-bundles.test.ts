@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { ensureBundles } from '../fixtures/bundles.js';
-import { GitFixture, SAMPLE_SPEC } from '../fixtures/git-repo.js';
-import { runAction } from '../fixtures/git-frontends.js';
+import type { GitFixture } from '../fixtures/git-repo.js';
+import { runAction, untaggedDefault } from '../fixtures/git-frontends.js';
 
 let fx: GitFixture;
 
@@ -13,9 +13,7 @@ beforeAll(async () => {
   await ensureBundles(['autotag', 'label']);
 }, 300_000);
 beforeEach(async () => {
-  fx = await GitFixture.create();
-  await fx.commit('default', { 'env.spec': SAMPLE_SPEC });
-  await fx.commit('manifest/default', { 'env.manifest': 'a\n' }, { date: '2015-11-12T10:00:00Z' });
+  fx = await untaggedDefault();
 });
 afterEach(async () => {
   await fx.cleanup();

@@ -1,7 +1,7 @@
 /** `gitenv autotag` and `gitenv label` through the CLI bundle (dist/cli, rebuilt only when stale). */
 import { ensureBundles } from '../fixtures/bundles.js';
-import { GitFixture, SAMPLE_SPEC } from '../fixtures/git-repo.js';
-import { cleanEnv, runNode } from '../fixtures/git-frontends.js';
+import type { GitFixture } from '../fixtures/git-repo.js';
+import { cleanEnv, runNode, untaggedDefault } from '../fixtures/git-frontends.js';
 
 let fx: GitFixture;
 let cli: string;
@@ -11,9 +11,7 @@ beforeAll(async () => {
   cli = (await ensureBundles(['cli'])).cli;
 }, 300_000);
 beforeEach(async () => {
-  fx = await GitFixture.create();
-  await fx.commit('default', { 'env.spec': SAMPLE_SPEC });
-  await fx.commit('manifest/default', { 'env.manifest': 'a\n' }, { date: '2015-11-12T10:00:00Z' });
+  fx = await untaggedDefault();
 });
 afterEach(async () => {
   await fx.cleanup();
