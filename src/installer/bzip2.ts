@@ -34,7 +34,21 @@ async function findOnPath(name: string): Promise<string | undefined> {
  * (arguments, exit code, stderr tail); a stream destroyed early (a refused entry) stops the process.
  */
 export function bunzip2(archive: string, bzip2: string | undefined): Readable {
-  if (!bzip2) return fs.createReadStream(archive, { highWaterMark: 1 << 20 }).pipe(bz2());
+  if (!bzip2) {
+    const file = fs.createReadStream(archive, { highWaterMark: 1 << 20 });
+    const decoded = file.pipe(bz2());
+    file.on('error', (err) => decoded.destroy(err));
+    // unbzip2-stream is an old-style stream: piped into a PassThrough, it can be iterated; a reader that stops early
+    // (at the end of the tar) destroys the wrapper, which stops the decoder and closes the file.
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    decoded.on('error', (err: Error) => out.destroy(err));
+    decoded.pipe(out);
+    out.on('close', () => {
+      decoded.destroy();
+      file.destroy();
+    });
+    return out;
+  }
   const args = ['-dc', '--', archive];
   const child = spawn(bzip2, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = new PassThrough({ highWaterMark: 1 << 20 });

@@ -4,7 +4,7 @@ import yauzl from 'yauzl';
 import { PackageError } from '../util/errors.js';
 import { bunzip2, systemBzip2 } from './bzip2.js';
 import { ALLOWED_ENTRY_TYPES, linkStaysInside, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
-import { Refusal, writeTar, type Digests, type TarEntryInfo } from './tar-writer.js';
+import { Refusal, writeTar, type Digests, type TarEntryInfo, type TarLimits } from './tar-writer.js';
 import { createZstdDecompressor, decompressWhole, hasNativeZstd, zstdFrameContentSize } from './zstd.js';
 
 export interface ExtractOptions {
@@ -30,7 +30,8 @@ export async function extractPackage(
   options: ExtractOptions = {},
 ): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
-  const budget: Budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300), digests: new Map(), links: new Map(), symlinks: [] };
+  const limit = options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300);
+  const budget: Budget = { left: limit, stream: { bytes: limit }, digests: new Map(), links: new Map(), symlinks: [] };
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
     else if (archive.endsWith('.tar.bz2')) {
@@ -66,7 +67,10 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 interface Budget {
+  /** Bytes the entries may still declare. */
   left: number;
+  /** Bytes of decompressed tar (headers, padding, everything) still allowed, all tars of the package together. */
+  stream: TarLimits;
   digests: Digests;
   /** Hard link entries: path -> the path it shares its content with. */
   links: Map<string, string>;
@@ -134,7 +138,7 @@ function declaredSizeGuard(budget: Budget, pkg: string, member: string): Transfo
 /** Streams a tar into `dest`, refusing the package at the first entry that is not safe. */
 async function untar(source: Readable, dest: string, pkg: string, budget: Budget, head?: Readable): Promise<void> {
   try {
-    await writeTar(source, dest, (entry) => entryRefusal(entry, budget), budget.digests);
+    await writeTar(source, dest, (entry) => entryRefusal(entry, budget), budget.digests, budget.stream);
   } catch (err) {
     if (err instanceof Refusal) throw new PackageError(pkg, `refused: ${err.message}; nothing of it is installed`);
     throw err;
