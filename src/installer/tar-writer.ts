@@ -194,6 +194,13 @@ class TarWriter {
         return;
       }
       default:
+        if (replacing && info.size > STREAM_ABOVE) {
+          // streamed as it arrives, a large file cannot wait for the earlier one: refused, not raced
+          this.fail(new Refusal(`${info.path} is twice in the archive, the second time a file over ${STREAM_ABOVE >> 20} MiB`));
+          entry.resume();
+          parser.abort(this.failure as Error);
+          return;
+        }
         this.file(entry, info, abs, parser);
     }
   }
@@ -227,7 +234,6 @@ class TarWriter {
     const counted = { size: 0 };
     if (info.size > STREAM_ABOVE) {
       // Large: straight to disk as it arrives (the directory first, synchronously, so no data waits).
-      // A path already made by this archive fails here ('wx'): large files are never replaced.
       mkdirSync(path.dirname(abs), { recursive: true, mode: DIR_MODE });
       const out = createWriteStream(abs, { mode: info.mode, flags: 'wx' });
       let broken = false;
