@@ -95,6 +95,7 @@ async function leftovers(dir: string): Promise<string[]> {
 
 test('a write error on a large file fails its package at once and releases every lock', async () => {
   const r = await deployLimited();
+  if (r.signal) console.log(r.out);
   expect({ hung: r.hung, signal: r.signal }).toEqual({ hung: false, signal: null });
   expect(r.code).not.toBe(0);
   expect(r.out).toMatch(new RegExp(`${big.dist}.*(File too large|EFBIG)`));
