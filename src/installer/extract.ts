@@ -31,7 +31,7 @@ export async function extractPackage(
 ): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
   const limit = options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300);
-  const budget: Budget = { left: limit, stream: { bytes: limit }, digests: new Map(), links: new Map(), symlinks: [] };
+  const budget: Budget = { left: limit, stream: { bytes: limit, symlinks: new Set() }, digests: new Map(), links: new Map(), symlinks: [] };
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
     else if (archive.endsWith('.tar.bz2')) {

@@ -52,13 +52,16 @@ const MAX_QUEUED_BYTES = 64 << 20;
 
 export class Refusal extends Error {}
 
-/** Bytes of decompressed tar the caller allows (shared by the tars of one package); decremented. */
+/** What the tars of one package share (a `.conda` has two, extracted into one directory). */
 export interface TarLimits {
+  /** Bytes of decompressed tar still allowed; decremented. */
   bytes: number;
+  /** The soft links made so far: no later entry, of either tar, is written through one. */
+  symlinks?: Set<string>;
 }
 
 export async function writeTar(source: Readable, dest: string, check: EntryCheck, digests: Digests, limits?: TarLimits): Promise<void> {
-  const writer = new TarWriter(dest, check, digests);
+  const writer = new TarWriter(dest, check, digests, limits?.symlinks);
   // Not strict: node-tar's warnings are its errors here, all but one: an archive of nothing but
   // end-of-archive blocks (or of no bytes at all) is an empty tar, the payload of a metapackage.
   const parser: tar.Parser = new tar.Parser({ strict: false, onReadEntry: (entry: tar.ReadEntry): void => writer.onEntry(entry, parser) });
@@ -108,7 +111,7 @@ class TarWriter {
   failure: Error | undefined;
   private readonly dirs = new Map<string, Promise<void>>();
   private readonly written = new Map<string, Promise<void>>();
-  private readonly symlinks = new Set<string>();
+  private readonly symlinks: Set<string>;
   /** Every path made or being made, and each of its ancestors. */
   private readonly occupied = new Set<string>();
   private failed: () => void = () => undefined;
@@ -124,7 +127,9 @@ class TarWriter {
     private readonly dest: string,
     private readonly check: EntryCheck,
     private readonly digests: Digests,
+    symlinks = new Set<string>(),
   ) {
+    this.symlinks = symlinks;
     this.stopped = new Promise((resolve) => (this.stop = () => resolve('stopped')));
   }
 

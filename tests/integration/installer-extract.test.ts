@@ -244,6 +244,26 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
   });
 });
 
+test('a .conda: a soft link of its pkg tar is never written through by its info tar', async () => {
+  await fs.writeFile(path.join(work, 'outside.txt'), 'keep');
+  const built = await buildPackage(
+    {
+      name: 'two-tars',
+      version: '1.0',
+      files: { 'share/ok': 'ok\n' },
+      // each inside on paper; together `info` is the directory above the package
+      hostile: { rawEntries: [{ path: 'a/b', type: 'symlink', linkpath: '..' }, { path: 'info', type: 'symlink', linkpath: 'a/b/..' }] },
+    },
+    path.join(work, 'ch'),
+  );
+  const dest = path.join(work, 'x', 'dest');
+  await fs.mkdir(dest, { recursive: true });
+  await expect(extractPackage(built.path, dest, built.dist)).rejects.toThrow(/would be written through the soft link info/);
+  await fs.rm(dest, { recursive: true, force: true }); // as the package cache does with its scratch directory
+  expect(await tree(path.join(work, 'x'))).toEqual([]);
+  expect(await fs.readdir(work)).toEqual(expect.not.arrayContaining(['index.json', 'paths.json']));
+});
+
 describe('issue 16 item 1: a .conda metapackage', () => {
   test.each([
     ['no bytes at all', Buffer.alloc(0)],
