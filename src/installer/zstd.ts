@@ -26,7 +26,7 @@ const BURST = 8 << 20;
 class FzstdTransform extends Transform {
   private readonly decoder: Decompress;
   private produced = 0;
-  private slice = SLICE_MAX;
+  private slice = SLICE_MIN; // grows while slices decode to little
   private waiting: (() => void) | undefined;
 
   constructor() {
@@ -84,6 +84,21 @@ class FzstdTransform extends Transform {
 /** True when Node decompresses zstd itself (then streaming is fast and nothing else is needed). */
 export function hasNativeZstd(): boolean {
   return typeof (zlib as unknown as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+}
+
+/** What zstd decoders accept by default (ZSTD_WINDOWLOG_LIMIT_DEFAULT, 2^27), Node's own included. */
+export const MAX_ZSTD_WINDOW = 2 ** 27;
+
+/**
+ * The window the first frame asks of its decoder: its content size for a single-segment frame (which
+ * fzstd allocates whole), else what its window descriptor says; undefined without a frame header.
+ */
+export function zstdFrameWindow(buf: Uint8Array): number | undefined {
+  if (buf.length < 6 || buf[0] !== 0x28 || buf[1] !== 0xb5 || buf[2] !== 0x2f || buf[3] !== 0xfd) return undefined;
+  if ((buf[4] >> 5) & 1) return zstdFrameContentSize(buf);
+  const exponent = buf[5] >> 3;
+  const base = 2 ** (10 + exponent);
+  return base + (base / 8) * (buf[5] & 7);
 }
 
 /** The content size the first frame's header declares, or undefined when it declares none. */

@@ -200,9 +200,9 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     await expect(extractPackage(built.path, dest, built.dist, decoder)).rejects.toThrow(PackageError);
   });
 
-  test('data after the end-of-archive blocks is never read (1 GB of zeros in a few hundred bytes)', async () => {
+  test('data after the end-of-archive blocks is never read (1 GB of zeros in a few kB)', async () => {
     const built = await withTail(await buildPackage({ ...honest, format }, path.join(work, 'ch')), 1_000_000_000);
-    expect(built.size).toBeLessThan(20_000);
+    expect(built.size).toBeLessThan(100_000);
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
     await extractPackage(built.path, dest, built.dist, decoder);

@@ -119,7 +119,9 @@ export async function withTail(built: BuiltPackage, bytes: number): Promise<Buil
       (await zipMembers(built.path)).map((e) => {
         if (!e.name.startsWith('pkg-')) return e;
         const tar = Buffer.from(decompress(e.data));
-        return { name: e.name, data: zstdFromSegments([tar, { byte: 0, size: bytes }]) };
+        // as zstd writes a large stream: no content size, an 8 MiB window (not one segment of it all)
+        const frame = zstdFromSegments([tar, { byte: 0, size: bytes }]);
+        return { name: e.name, data: Buffer.concat([frame.subarray(0, 4), Buffer.from([0x00, (23 - 10) << 3]), frame.subarray(13)]) };
       }),
     );
   }
