@@ -113,13 +113,13 @@ async function extractConda(archive: string, dest: string, pkg: string, budget: 
  * gigabytes of memory (a decompression bomb).
  */
 function refuseDeclaredSize(head: Uint8Array, budget: Budget, pkg: string, member: string): void {
-  const window = zstdFrameWindow(head);
-  if (window !== undefined && window > MAX_ZSTD_WINDOW) {
-    throw new PackageError(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
-  }
   const declared = zstdFrameContentSize(head);
   if (declared !== undefined && declared > budget.left) {
     throw new PackageError(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
+  }
+  const window = zstdFrameWindow(head);
+  if (window !== undefined && window > MAX_ZSTD_WINDOW) {
+    throw new PackageError(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
   }
 }
 
