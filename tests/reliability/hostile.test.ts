@@ -253,6 +253,7 @@ test.each(CASES.map((c) => [c.id, c.description, c] as const))('%s: %s', async (
 test('nothing was written outside the target, and the good environments resolved and deployed', async () => {
   expect(await fingerprint(places.canary)).toEqual(canaryBefore);
   expect((await fs.readdir(fx.root)).sort()).toEqual([...rootBefore, 'target'].sort());
+  counters.add('escapes: files written outside the target (canary and fixture root compared)', 0);
   const labels = await checkDeployInvariants(target);
   expect(labels.clean).toEqual({ current: '2026_01_01', latest: '2026_01_01' });
   expect(await branches()).toContain('manifest/good');
