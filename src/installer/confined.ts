@@ -36,6 +36,7 @@ export class ConfinedDir {
 
   /** `root/rel` for a normalised, relative `rel` (refused otherwise). */
   abs(rel: string): string {
+    if (isPlain(rel)) return this.root + path.sep + rel;
     const norm = normalizeRel(rel);
     const reason = unsafePathReason(norm);
     if (reason) throw new Error(`refused to write ${rel}: ${reason}`);
@@ -47,6 +48,7 @@ export class ConfinedDir {
    * missing); throws when it resolves elsewhere.
    */
   ensureDir(relDir: string): void {
+    if (this.inside.has(relDir)) return;
     const norm = normalizeRel(relDir);
     if (norm === '' || this.inside.has(norm)) return;
     const abs = this.abs(norm);
@@ -84,13 +86,14 @@ export class ConfinedDir {
    */
   createSync(rel: string, make: (abs: string) => void): void {
     const abs = this.abs(rel);
-    this.ensureDir(path.posix.dirname(normalizeRel(rel)));
+    const parent = path.posix.dirname(isPlain(rel) ? rel : normalizeRel(rel));
+    this.ensureDir(parent);
     try {
       make(abs);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' && (err as NodeJS.ErrnoException).code !== 'EISDIR' && (err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
       this.removeSync(rel);
-      this.ensureDir(path.posix.dirname(normalizeRel(rel)));
+      this.ensureDir(parent);
       make(abs);
     }
   }
@@ -136,6 +139,12 @@ export class ConfinedDir {
       return linkStaysInside(this.root, normalizeRel(rel)); // dangling: walk it by hand
     }
   }
+}
+
+/** Already normalised and free of `..`, NUL and backslashes: the common case, checked with one test. */
+const NEEDS_CARE = /(^|\/)\.\.?(\/|$)|\/\/|^\/|\/$|\\|\0/;
+function isPlain(rel: string): boolean {
+  return rel !== '' && !NEEDS_CARE.test(rel);
 }
 
 function leadsOut(rel: string, err: unknown): Error {
