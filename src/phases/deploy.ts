@@ -141,9 +141,9 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
   // pushes a manifest branch writes).
   const trustedHosts = new Set<string>();
   const trust = (url: string) => {
-    const u = new URL(url);
-    if (u.protocol === 'http:' || u.protocol === 'https:') trustedHosts.add(u.host);
-    tools?.wrapper.addChannel(url);
+    const u = parseUrl(url);
+    if (u?.protocol === 'http:' || u?.protocol === 'https:') trustedHosts.add(u.host);
+    if (u) tools?.wrapper.addChannel(url);
   };
   if (settings.mirror) trust(settings.mirror);
   const getTools = () =>
@@ -200,8 +200,16 @@ function reportUntrusted(packages: readonly { url: string }[], trusted: Readonly
   if ((!settings.apiUser && !settings.apiKey) || settings.mirror) return;
   const hosts = new Set<string>();
   for (const p of packages) {
-    const u = new URL(p.url);
-    if ((u.protocol === 'http:' || u.protocol === 'https:') && !trusted.has(u.host)) hosts.add(u.host);
+    const u = parseUrl(p.url);
+    if (u && (u.protocol === 'http:' || u.protocol === 'https:') && !trusted.has(u.host)) hosts.add(u.host);
   }
   if (hosts.size > 0) logger.info(`${tag}: no channel credentials sent to ${[...hosts].join(', ')} (not a host of the channels in env.spec)`);
+}
+
+function parseUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }
