@@ -129,7 +129,7 @@ function resolveAll(logger: MemoryLogger) {
 describe('what a channel repodata may put into a manifest (items 9 and 14)', () => {
   let failed: Map<string, string>;
   let logger: MemoryLogger;
-  const tool = (r: Repodata) => Object.values(r['packages.conda']).find((x) => x.name === 'tool') as Record<string, unknown>;
+  const tool = (r: Repodata) => Object.values(r['packages.conda']).find((x) => x.name === 'tool') as unknown as Record<string, unknown>;
 
   beforeAll(async () => {
     await patchedChannel('based', (subdir, r) => (subdir === 'linux-64' ? { ...r, info: { ...r.info, base_url: `${other.url}/app/linux-64` } as Repodata['info'] } : r));
