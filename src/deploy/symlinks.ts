@@ -28,16 +28,17 @@ export interface LinkChange {
 
 /**
  * The label symlinks gitenv made in an environment directory: label -> the deployed name it points
- * to. Only links whose text is a bare name (what gitenv and the old tool write) are labels; a link
- * the site made (`pinned -> ./2026_01_01`, an absolute link) is no label: never switched away or
- * removed as "a label gone" (it still protects its prefix from prune: see readPointedTo).
+ * to. Only links whose text is a bare deployed name (what gitenv and the old tool write) are labels;
+ * a link the site made (`pinned -> ./2026_01_01`, an absolute link) is no label and never removed as
+ * "a label gone" (only a label the repository names is linked over it), and it protects the prefix
+ * it leads to from prune (see readPointedTo).
  */
 export async function readLabelLinks(dir: string): Promise<Map<string, string>> {
   const links = new Map<string, string>();
   for (const entry of await symlinksIn(dir)) {
     if (!isLabelName(entry.name)) continue;
     const text = await fs.readlink(path.join(dir, entry.name)).catch(() => undefined);
-    if (text !== undefined && text !== '' && !text.includes('/') && text !== '.' && text !== '..') links.set(entry.name, text);
+    if (text !== undefined && DEPLOYED_NAME.test(text)) links.set(entry.name, text);
   }
   return links;
 }
