@@ -48,6 +48,13 @@ export interface EnvDeployOptions {
   /** Recognises a complete prefix that has no marker (deployed by conda-gitenv); see adopt.ts. */
   adopt?: AdoptFn;
   lock?: Omit<EnvLockOptions, 'logger'>;
+  /** The platform whose locks are installed (the machine's, or the explicit override). */
+  platform?: string;
+  /**
+   * Another platform than this machine's, by explicit override: the prefixes are for machines
+   * sharing the file system, and nothing in them is run here: no post-link scripts, no smoke tests.
+   */
+  foreignPlatform?: boolean;
 }
 
 interface EnvPlan {
