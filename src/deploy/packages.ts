@@ -57,7 +57,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const refuse = async (): Promise<never> => {
     const names = (await repo.listFiles?.(selected.commit)) ?? [...(lock ? [LOCK_FILE] : []), ...(manifest ? [MANIFEST_FILE] : [])];
     const has = platformsOfTree(names, lock?.toString('utf8'), 'an unknown platform').map((p) => p.platform);
-    throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${has.length > 0 ? has.join(', ') : 'none'} (tag ${selected.tag})`, { env: selected.env });
+    throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${has.length > 0 ? has.join(', ') : 'none'}`, { env: selected.env });
   };
   for (const [file, text] of [[own, ownLock], [LOCK_FILE, lock]] as const) {
     if (!text) continue;
@@ -76,7 +76,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `env.manifest of ${selected.tag}`), selected, 'env.manifest');
   const manifestFor = subdirOf(entries);
   if (manifestFor !== undefined && manifestFor !== platform) {
-    throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${manifestFor} (tag ${selected.tag})`, { env: selected.env });
+    throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${manifestFor}`, { env: selected.env });
   }
   options.logger.info(`${selected.tag} has no env.lock (made by the old tool): looking its ${entries.length} packages up in the channels`);
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];

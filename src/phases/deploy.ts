@@ -85,7 +85,8 @@ export interface PlatformPlan {
 }
 
 /** The machine's platform (OS and CPU → conda subdir), or the explicit override. */
-export function platformPlan(override: string | undefined, machine = machinePlatform()): PlatformPlan {
+export function platformPlan(override: string | undefined, detect: () => string | undefined = () => machinePlatform()): PlatformPlan {
+  const machine = detect();
   if (override !== undefined && !isKnownPlatform(override)) {
     throw new ConfigurationError(`Input platform: "${override}" is not a conda platform (known: ${KNOWN_PLATFORMS.join(', ')})`);
   }
