@@ -54,9 +54,10 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
     [LOCK_FILE, own, MANIFEST_FILE, 'env.spec'].map((path) => ({ rev: selected.commit, path })),
   );
   const spec = readSpec(specText, selected, options.logger);
-  const refuse = async (): Promise<never> => {
+  // `single`: the platform of env.lock or env.manifest when they do not say it themselves.
+  const refuse = async (single = 'an unknown platform'): Promise<never> => {
     const names = (await repo.listFiles?.(selected.commit)) ?? [...(lock ? [LOCK_FILE] : []), ...(manifest ? [MANIFEST_FILE] : [])];
-    const has = platformsOfTree(names, lock?.toString('utf8'), 'an unknown platform').map((p) => p.platform);
+    const has = platformsOfTree(names, lock?.toString('utf8'), single).map((p) => p.platform);
     throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${has.length > 0 ? has.join(', ') : 'none'}`, { env: selected.env });
   };
   for (const [file, text] of [[own, ownLock], [LOCK_FILE, lock]] as const) {
@@ -65,7 +66,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
     const lockedFor = parsed.platform ?? subdirOf(parsed.packages);
     if (lockedFor !== undefined && lockedFor !== platform) {
       if (file === own) throw new ConfigurationError(`${file} of ${selected.tag} says "# platform: ${lockedFor}"`, { env: selected.env, file });
-      return refuse();
+      return refuse(lockedFor);
     }
     return { packages: parsed.packages, lockSha256: sha256(text), specs: spec?.specs ?? [], source: 'env.lock', file };
   }
@@ -75,9 +76,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   }
   const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `env.manifest of ${selected.tag}`), selected, 'env.manifest');
   const manifestFor = subdirOf(entries);
-  if (manifestFor !== undefined && manifestFor !== platform) {
-    throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${manifestFor}`, { env: selected.env });
-  }
+  if (manifestFor !== undefined && manifestFor !== platform) return refuse(manifestFor);
   options.logger.info(`${selected.tag} has no env.lock (made by the old tool): looking its ${entries.length} packages up in the channels`);
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
   for (const url of new Set([...entries.map((e) => e.channel), ...specChannels])) options.trustChannel?.(url);

@@ -10,13 +10,15 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { machinePlatform } from '../../src/conda/platforms.js';
 import { readMarker } from '../../src/deploy/layout.js';
+import { formatLock } from '../../src/manifest/lock.js';
+import { formatManifest } from '../../src/manifest/manifest.js';
 import { autotag } from '../../src/phases/autotag.js';
 import { deploy, platformPlan } from '../../src/phases/deploy.js';
 import { resolve } from '../../src/phases/resolve.js';
 import type { DeploySettings } from '../../src/phases/settings.js';
 import { ConfigurationError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
-import { buildPlatformsChannel, type BuiltChannel } from '../fixtures/channel/index.js';
+import { buildPlatformsChannel, recordsAt, type BuiltChannel } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { resolveSettings } from './resolve-support.js';
 
@@ -136,4 +138,26 @@ test('a single-platform lock whose "# platform:" is not this machine\'s is refus
   expect(result.failed).toEqual([{ env: 'arm', message: expect.stringMatching(/^env-arm-[0-9_]+: arm has no lock for linux-64; it has linux-aarch64$/) }]);
   expect(result.deployed).toEqual([]);
   expect((await runDeploy({ platform: 'linux-aarch64' })).result.failed).toEqual([]);
+});
+
+test('an old-tool tag (env.manifest only) or a lock without "# platform:" is judged by its packages\' subdirs', async () => {
+  const osx = channel.packages.filter((p) => (p.record.name === 'hello' && p.subdir === 'osx-arm64') || p.record.name === 'tool');
+  const linux = channel.packages.filter((p) => (p.record.name === 'hello' && p.subdir === 'linux-64') || p.record.name === 'tool');
+  const spec = specOf(undefined, ['tool']);
+  for (const env of ['oldmac', 'nohead', 'oldlinux']) await fx.commit(env, { 'env.spec': spec });
+  await fx.commit('manifest/oldmac', { 'env.spec': spec, 'env.manifest': formatManifest(recordsAt(channel.url, osx)) });
+  await fx.tag('env-oldmac-2026_01_01', 'manifest/oldmac');
+  const headless = formatLock(recordsAt(channel.url, osx), { platform: 'osx-arm64', env: 'nohead' }).replace(/^# platform: .*\n/, '');
+  await fx.commit('manifest/nohead', { 'env.spec': spec, 'env.lock': headless, 'env.manifest': formatManifest(recordsAt(channel.url, osx)) });
+  await fx.tag('env-nohead-2026_01_01', 'manifest/nohead');
+  await fx.commit('manifest/oldlinux', { 'env.spec': spec, 'env.manifest': formatManifest(recordsAt(channel.url, linux)) });
+  await fx.tag('env-oldlinux-2026_01_01', 'manifest/oldlinux');
+
+  const { result } = await runDeploy();
+  expect(result.failed.sort((a, b) => a.env.localeCompare(b.env))).toEqual([
+    { env: 'nohead', message: 'env-nohead-2026_01_01: nohead has no lock for linux-64; it has osx-arm64' },
+    { env: 'oldmac', message: 'env-oldmac-2026_01_01: oldmac has no lock for linux-64; it has osx-arm64' },
+  ]);
+  expect(result.deployed.map((d) => d.env)).toEqual(['oldlinux']);
+  expect(await platformTxt(path.join(target, 'oldlinux', '2026_01_01'))).toBe('linux-64\n');
 });
