@@ -188,6 +188,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       engine: settings.engine,
       gitenvVersion: VERSION,
       packages: report.packages,
+      platform: plan.platform,
     };
   };
 }

@@ -161,3 +161,19 @@ test('an old-tool tag (env.manifest only) or a lock without "# platform:" is jud
   expect(result.deployed.map((d) => d.env)).toEqual(['oldlinux']);
   expect(await platformTxt(path.join(target, 'oldlinux', '2026_01_01'))).toBe('linux-64\n');
 });
+
+test('a prefix built for another platform is never taken as up to date, nor replaced, by a deploy of this platform into the same target', async () => {
+  const tag = (await resolveAndTag({ both: specOf(['linux-64', 'osx-arm64'], ['tool']) })).both;
+  const shared = path.join(fx.root, 'one target for all');
+  expect((await runDeploy({ target: shared, platform: 'osx-arm64' })).result.failed).toEqual([]);
+  const prefix = prefixOf(tag, 'both', shared);
+  expect(await readMarker(prefix)).toMatchObject({ tag, platform: 'osx-arm64' });
+
+  const { result } = await runDeploy({ target: shared });
+  expect(result.failed).toEqual([{ env: 'both', message: `${tag}: ${prefix} holds ${tag} for osx-arm64, not linux-64: deploy each platform into a target of its own` }]);
+  expect(result.deployed).toEqual([]);
+  expect(await platformTxt(prefix)).toBe('osx-arm64\n');
+  // Its own target is fine, and records the platform.
+  expect((await runDeploy()).result.failed).toEqual([]);
+  expect(await readMarker(prefixOf(tag, 'both'))).toMatchObject({ tag, platform: 'linux-64' });
+});
