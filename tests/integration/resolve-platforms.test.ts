@@ -9,7 +9,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { buildChannel, buildPlatformsChannel, buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { GitHubApiServer } from '../fixtures/github-api-server.js';
 import { GitFixture } from '../fixtures/git-repo.js';
+import { OctokitGitHubClient } from '../../src/github/client.js';
 import { hasPyRattler, rattlerInstall } from '../conformance/prefix-snapshot.js';
 import { parseLockFile } from '../../src/manifest/lock.js';
 import { resolve, type ResolveResult } from '../../src/phases/resolve.js';
@@ -247,3 +249,29 @@ async function rattlerSolve(url: string, platform: string, specs: string[]): Pro
   const { stdout } = await runFile('python3', ['-c', RATTLER_SOLVE, url, platform, virtual, ...specs]);
   return JSON.parse(stdout.trim().split('\n').pop() as string) as string[];
 }
+
+test('pull-request mode: going from one platform to two proposes a commit that replaces env.manifest and env.lock, its body a section per platform', async () => {
+  const TOKEN = 'ghs_loopbackToken456';
+  const api = await GitHubApiServer.start({ token: TOKEN, repository: 'octo/envs' });
+  try {
+    await fx.commit('default', { 'env.spec': specOf(['linux-64'], ['tool']) });
+    expect((await run()).result.failed).toEqual([]);
+    const base = (await fx.refs())['refs/heads/manifest/default'];
+    await fx.commit('default', { 'env.spec': specOf(['linux-64', 'osx-arm64'], ['tool']) });
+    const github = new OctokitGitHubClient({ token: TOKEN, repository: 'octo/envs', baseUrl: api.url });
+    const { result } = await run({ mode: 'pull-request' }, { github });
+    expect(result.pullRequests).toMatchObject([{ env: 'default', action: 'opened', number: 1 }]);
+    expect((await fx.refs())['refs/heads/manifest/default']).toBe(base);
+    const proposed = 'refs/heads/gitenv/update/default';
+    expect(await filesOf(proposed)).toEqual(['env.linux-64.lock', 'env.linux-64.manifest', 'env.osx-arm64.lock', 'env.osx-arm64.manifest', 'env.spec']);
+    // linux-64 was env.manifest before: the same packages, so only osx-arm64 is named.
+    expect(await message(proposed)).toBe('Manifest update for default\n\nosx-arm64:\n+ hello 1.0 0\n+ tool 1.0 0');
+    const body = (api.requests.find((r) => r.method === 'POST')?.body as Record<string, string>).body;
+    expect(body).toContain('### osx-arm64');
+    expect(body).not.toContain('### linux-64');
+    expect(body).toContain('#### env.spec');
+    expect(body.match(/#### env\.spec/g)).toHaveLength(1);
+  } finally {
+    await api.close();
+  }
+});
