@@ -155,6 +155,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       engine: settings.engine,
       gitenvVersion: VERSION,
       packages: report.packages,
+      notices: report.notices,
     };
   };
 }
