@@ -112,6 +112,7 @@ export class BuiltinInstaller implements InstallerEngine {
     const progress = new DownloadProgress(request.logger, request.packages.length, this.options.progressEveryMs);
     const cache = new PackageCache(request.pkgCache, {
       logger: request.logger,
+      downloads: request.concurrency ?? 4,
       lockStaleMs: this.options.lockStaleMs,
       maxExtractedBytes: this.options.maxExtractedBytes,
       download: (url, dest, expect, pkg) =>
@@ -124,12 +125,16 @@ export class BuiltinInstaller implements InstallerEngine {
         }),
     });
     await cache.sweep();
+    // The largest first: a big package started last would be the tail of the whole install.
+    const order = request.packages.map((_, i) => i).sort((a, b) => (request.packages[b].size ?? 0) - (request.packages[a].size ?? 0));
+    const entries = new Array<CacheEntry>(request.packages.length);
     try {
-      return await mapLimit(request.packages, request.concurrency ?? 4, async (pkg) => {
-        const entry = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));
+      await mapLimit(order, cache.inFlight, async (i) => {
+        const pkg = request.packages[i];
+        entries[i] = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));
         progress.packageDone();
-        return entry;
       });
+      return entries;
     } finally {
       progress.stop();
     }
