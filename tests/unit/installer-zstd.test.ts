@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createZstdDecompressor, decompressWhole, hasNativeZstd, zstdFrameContentSize } from '../../src/installer/zstd.js';
+import { decompressZstd } from '../../src/util/zstd.js';
 import { zstdCompress, zstdRepeatedByte } from '../fixtures/channel/index.js';
 
 const data = Buffer.from(Array.from({ length: 700_000 }, (_, i) => (i * 31 + (i >> 9)) % 256));
@@ -87,4 +88,10 @@ test('garbage and a frame cut short: never stale memory', () => {
   if (cut) expect(cut.subarray(data.length - 50).every((b) => b === 0)).toBe(true);
   expect(decompressWhole(Buffer.from('not zstd at all'), 1 << 30)).toBeUndefined();
   expect(zstdFrameContentSize(Buffer.alloc(3))).toBeUndefined();
+});
+
+test("whole buffers (the solver's repodata.json.zst): Node's own zstd and the fzstd fallback agree", () => {
+  const compressed = referenceZstd(data, ['-19']) ?? zstdCompress(data);
+  expect(Buffer.from(decompressZstd(compressed)).equals(data)).toBe(true);
+  expect(Buffer.from(decompressZstd(compressed, { fallback: true })).equals(data)).toBe(true);
 });
