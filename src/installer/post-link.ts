@@ -75,16 +75,31 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** What is shown of `.messages.txt` at most: a log line and a job summary are no place for more. */
+export const MESSAGES_LIMIT = 64 * 1024;
+
 /**
- * What the post-link scripts left in `<prefix>/.messages.txt`, and the file removed from the prefix
- * (it belongs to no package). Undefined when there is none, or it holds only white space.
+ * What the post-link scripts left in `<prefix>/.messages.txt` (its first MESSAGES_LIMIT bytes), and the
+ * file removed from the prefix (it belongs to no package). Undefined when there is none, or it holds
+ * only white space.
  */
 export async function takeMessages(prefix: string): Promise<string | undefined> {
   const file = path.join(prefix, MESSAGES_FILE);
   const st = await fs.lstat(file).catch(() => undefined);
   if (!st) return undefined;
+  let text = '';
   // Only a regular file is read: a link left there must not make gitenv read (and log) another file.
-  const text = st.isFile() ? await fs.readFile(file, 'utf8') : '';
+  if (st.isFile()) {
+    const handle = await fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const buf = Buffer.alloc(Math.min(st.size, MESSAGES_LIMIT));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+      text = buf.subarray(0, bytesRead).toString('utf8');
+      if (st.size > MESSAGES_LIMIT) text += `\n[… ${st.size - MESSAGES_LIMIT} more bytes not shown]`;
+    } finally {
+      await handle.close();
+    }
+  }
   await fs.rm(file, { force: true, recursive: true });
   return text.trim() ? text.replace(/\s+$/, '') : undefined;
 }

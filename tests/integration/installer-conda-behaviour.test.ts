@@ -172,6 +172,29 @@ describe('post-link scripts (fixture packages)', () => {
     expect(await exists(path.join(prefix, '.messages.txt'))).toBe(false);
   });
 
+  test('.messages.txt: only its first 64 KiB shown; a link there is removed, never followed', async () => {
+    const outside = path.join(work, 'outside-secret.txt');
+    await fs.writeFile(outside, 'NOT-FOR-THE-LOG\n');
+    const ch = await buildChannel(path.join(work, 'messages'), [
+      { name: 'chatty', version: '1', postLink: 'head -c 100000 /dev/zero | tr "\\0" "m" >> "$PREFIX/.messages.txt"\n' },
+    ]);
+    const big = await install(ch.packages.map((p) => lockedPackage(p, ch.url)));
+    const shown = (big.report.notices ?? []).join('\n');
+    expect(shown).toContain('m'.repeat(1000));
+    expect(shown).toContain(`[… ${100_000 - 64 * 1024} more bytes not shown]`);
+    expect(shown.length).toBeLessThan(70_000);
+    expect(await exists(path.join(big.prefix, '.messages.txt'))).toBe(false);
+
+    const linker = await buildChannel(path.join(work, 'messages-link'), [
+      { name: 'linker', version: '1', postLink: `ln -s ${JSON.stringify(outside)} "$PREFIX/.messages.txt"\n` },
+    ]);
+    const linked = await install(linker.packages.map((p) => lockedPackage(p, linker.url)));
+    expect(linked.logger.text()).not.toContain('NOT-FOR-THE-LOG');
+    expect(linked.report.notices ?? []).toEqual([]);
+    expect(await exists(path.join(linked.prefix, '.messages.txt'))).toBe(false);
+    expect(await fs.readFile(outside, 'utf8')).toBe('NOT-FOR-THE-LOG\n');
+  });
+
   test('a script that fails after `return 1` fails its package', async () => {
     const ch = await buildChannel(path.join(work, 'return-1'), [{ name: 'retone', version: '1', postLink: 'echo nope >&2\nreturn 1\n' }]);
     const err = (await install(ch.packages.map((p) => lockedPackage(p, ch.url))).catch((e: unknown) => e)) as Error;
