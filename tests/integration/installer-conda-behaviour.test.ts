@@ -236,8 +236,15 @@ describe('clobbering', () => {
     // conda-meta still lists every path each package shipped (as for a file clobbering a file).
     const early = JSON.parse(await fs.readFile(path.join(prefix, 'conda-meta', 'early-1-0.json'), 'utf8')) as { files: string[] };
     expect(early.files).toEqual(['share/keep', 'share/x', 'share/z/w/v', 'share/z/y']);
-    // py-rattler installs them too (it moves the later package's conflicting paths aside, under __clobbers__/).
-    const rattler = await withRattler(pkgs, ch.dir);
+    // py-rattler 0.28 links the packages in parallel and moves the later package's conflicting paths
+    // aside (under __clobbers__/), but which package gets to a contested path first is a race: seen
+    // installed, and failed with "Not a directory" (share/z/w) or "Is a directory" (share/x). gitenv's
+    // outcome does not depend on timing.
+    const rattler = await withRattler(pkgs, ch.dir).catch((err: Error) => {
+      if (!/InstallerError: failed to link (early|late)-1-0\.conda[\s\S]*(Not a directory|Is a directory)/.test(err.message)) throw err;
+      console.warn(`py-rattler lost its race on this case: ${err.message.split('\n').filter((l) => l.includes('Caused by')).join(' / ')}`);
+      return undefined;
+    });
     if (rattler) expect(await fs.readFile(path.join(rattler, 'share', 'keep'), 'utf8')).toBe('kept\n');
   });
 });
