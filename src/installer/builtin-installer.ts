@@ -11,7 +11,7 @@ import { compilePyc, pythonShortVersion, sitePackagesOf } from './noarch-python.
 import { packageCodeEnv } from './package-env.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
-import { runPostLink, takeMessages } from './post-link.js';
+import { runPostLinkScripts } from './post-link.js';
 import { mirroredUrl, redactUrl } from './url.js';
 
 export interface BuiltinInstallerOptions {
@@ -70,17 +70,9 @@ export class BuiltinInstaller implements InstallerEngine {
     timer('link');
     const pycs = await this.compileNoarch(linked, request, sitePackages);
     timer('byte-compile');
-    for (const l of linked) {
-      const { name, version, build_number } = l.unit.info.index;
-      await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
-    }
-    // What the scripts left for the user: shown, then removed from the prefix (conda and rattler do both).
-    const messages = await takeMessages(request.stagingDir);
-    if (messages) {
-      // Each line behind "> ": package text must not start a line the runner reads as a workflow command (`::`).
-      logger.info(`Messages from the packages' post-link scripts:\n${messages.replace(/^/gm, '> ')}`);
-      notices.push(`post-link messages:\n${messages}`);
-    }
+    const postLink = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
+    const messages = await runPostLinkScripts(request.stagingDir, postLink, logger, this.options.env);
+    if (messages) notices.push(`post-link messages:\n${messages}`);
     timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({
       pkg,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError, tailLines } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
 import { activatedEnv } from './package-env.js';
 
 export interface PostLinkPackage {
@@ -56,6 +57,24 @@ export async function runPostLink(prefix: string, pkg: PostLinkPackage, env: Nod
     );
   }
   return true;
+}
+
+/**
+ * Every package's post-link script in `prefix`, in the order given (dependencies first), then what they
+ * left in `.messages.txt`: logged, removed from the prefix, and returned (for the job summary), as
+ * conda and rattler show it. The first failing script fails its package.
+ */
+export async function runPostLinkScripts(
+  prefix: string,
+  packages: readonly PostLinkPackage[],
+  logger: Pick<Logger, 'info'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  for (const pkg of packages) await runPostLink(prefix, pkg, env);
+  const messages = await takeMessages(prefix);
+  // Each line behind "> ": package text must not start a line the runner reads as a workflow command (`::`).
+  if (messages) logger.info(`Messages from the packages' post-link scripts:\n${messages.replace(/^/gm, '> ')}`);
+  return messages;
 }
 
 /** `etc/conda/activate.d/*.sh` of the prefix, in the order conda sources them (sorted by name). */
