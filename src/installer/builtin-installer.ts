@@ -68,11 +68,18 @@ export class BuiltinInstaller implements InstallerEngine {
       onClobber: (message) => notices.push(message),
     });
     timer('link');
-    const pycs = await this.compileNoarch(linked, request, sitePackages);
+    if (request.foreignPlatform) {
+      // Nothing of another platform's prefix can run here: no python to byte-compile with, and
+      // post-link scripts written for that machine.
+      logger.info(`Built for ${request.foreignPlatform}: post-link scripts not run, noarch python modules not byte-compiled`);
+    }
+    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, sitePackages);
     timer('byte-compile');
-    const postLink = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
-    const messages = await runPostLinkScripts(request.stagingDir, postLink, logger, this.options.env);
-    if (messages) notices.push(`post-link messages:\n${messages}`);
+    if (!request.foreignPlatform) {
+      const postLink = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
+      const messages = await runPostLinkScripts(request.stagingDir, postLink, logger, this.options.env);
+      if (messages) notices.push(`post-link messages:\n${messages}`);
+    }
     timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({
       pkg,
