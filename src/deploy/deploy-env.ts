@@ -29,12 +29,15 @@ import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune
 import { mayRemoveLabel, type EnvSelection, type SelectedPrefix } from './selection.js';
 import { applyLinks, planLinks, readLabelLinks, readPointedTo, type LinkChange } from './symlinks.js';
 
-/** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`); the marker's facts back. */
+/**
+ * Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`); the marker's facts back,
+ * with what the installer wants the user to read (clobbered paths, post-link messages: job summary).
+ */
 export type InstallFn = (
   selected: SelectedPrefix,
   stagingDir: string,
   prefix: string,
-) => Promise<Omit<DeployMarker, 'time' | 'sizeBytes'>>;
+) => Promise<Omit<DeployMarker, 'time' | 'sizeBytes'> & { notices?: string[] }>;
 
 export interface EnvDeployOptions {
   target: string;
@@ -158,7 +161,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
   try {
     logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
     logger.debug(`deploy: staging ${staging}`);
-    const facts = await options.install(selected, staging, prefix);
+    const { notices, ...facts } = await options.install(selected, staging, prefix);
     const sizeBytes = await condaMetaSize(staging);
     await writeMarker(staging, { ...facts, time: options.now().toISOString(), sizeBytes });
     logger.debug(`deploy: marker written in ${staging}`);
@@ -168,7 +171,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
     if (kept) logger.warning(`${prefix} was completed meanwhile by another deploy (its lock was lost): kept that one`);
     const seconds = (Date.now() - started) / 1000;
     logger.info(`Installed ${selected.env}/${selected.deployedName}: ${facts.packages} packages, ${formatBytes(sizeBytes)} in ${seconds.toFixed(2)} s`);
-    return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds };
+    return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds, ...(notices?.length ? { notices } : {}) };
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     const message = errorMessage(err);

@@ -57,6 +57,8 @@ export interface InstallReport {
   downloadedBytes: number;
   /** Packages taken from the package cache. */
   cacheHits: number;
+  /** What the user should read, for the job summary: clobbered paths, post-link scripts' messages. */
+  notices?: string[];
 }
 
 /** Builds a complete conda prefix in `stagingDir` that is correct once moved to `prefix`. */

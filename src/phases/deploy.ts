@@ -224,6 +224,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       gitenvVersion: VERSION,
       packages: report.packages,
       platform: plan.platform,
+      notices: report.notices,
     };
   };
 }
