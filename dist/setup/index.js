@@ -31609,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4488:
+/***/ 7409:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33018,7 +33018,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
@@ -34567,75 +34567,10 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/util/errors.ts
-/** Base class: every error gitenv raises on purpose. The message is meant for a person. */
-class GitenvError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        this.name = new.target.name;
-    }
-}
-/** Something the user got wrong: an input, an env.spec, a tag name. */
-class errors_ConfigurationError extends GitenvError {
-    where;
-    constructor(message, where = {}) {
-        super(message);
-        this.where = where;
-    }
-}
-/** A command underneath (git, micromamba, python) failed. */
-class errors_CommandError extends GitenvError {
-    command;
-    args;
-    exitCode;
-    stderrTail;
-    constructor(command, args, exitCode, stderrTail, summary) {
-        super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` +
-            (stderrTail ? `:\n${stderrTail}` : ''));
-        this.command = command;
-        this.args = args;
-        this.exitCode = exitCode;
-        this.stderrTail = stderrTail;
-    }
-}
-/** A package could not be fetched, verified, extracted or linked. */
-class PackageError extends GitenvError {
-    packageName;
-    constructor(packageName, message, options) {
-        super(`${packageName}: ${message}`, options);
-        this.packageName = packageName;
-    }
-}
-/** A network request failed after its retries. The URL must already be free of credentials. */
-class HttpError extends GitenvError {
-    url;
-    status;
-    constructor(url, status, message, options) {
-        super(message, options);
-        this.url = url;
-        this.status = status;
-    }
-}
-/** One line for a person: the error's message, whatever was thrown. */
-function errorMessage(err) {
-    if (err instanceof Error)
-        return err.message;
-    return String(err);
-}
-/** The last `n` non-empty lines of a text (stderr tails in errors). */
-function errors_tailLines(text, n = 10) {
-    return text
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .filter((l) => l.length > 0)
-        .slice(-n)
-        .join('\n');
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:os"
@@ -35444,6 +35379,71 @@ function _unique(values) {
 //# sourceMappingURL=tool-cache.js.map
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/util/errors.ts
+/** Base class: every error gitenv raises on purpose. The message is meant for a person. */
+class GitenvError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        this.name = new.target.name;
+    }
+}
+/** Something the user got wrong: an input, an env.spec, a tag name. */
+class errors_ConfigurationError extends GitenvError {
+    where;
+    constructor(message, where = {}) {
+        super(message);
+        this.where = where;
+    }
+}
+/** A command underneath (git, micromamba, python) failed. */
+class errors_CommandError extends GitenvError {
+    command;
+    args;
+    exitCode;
+    stderrTail;
+    constructor(command, args, exitCode, stderrTail, summary) {
+        super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` +
+            (stderrTail ? `:\n${stderrTail}` : ''));
+        this.command = command;
+        this.args = args;
+        this.exitCode = exitCode;
+        this.stderrTail = stderrTail;
+    }
+}
+/** A package could not be fetched, verified, extracted or linked. */
+class PackageError extends GitenvError {
+    packageName;
+    constructor(packageName, message, options) {
+        super(`${packageName}: ${message}`, options);
+        this.packageName = packageName;
+    }
+}
+/** A network request failed after its retries. The URL must already be free of credentials. */
+class HttpError extends GitenvError {
+    url;
+    status;
+    constructor(url, status, message, options) {
+        super(message, options);
+        this.url = url;
+        this.status = status;
+    }
+}
+/** One line for a person: the error's message, whatever was thrown. */
+function errorMessage(err) {
+    if (err instanceof Error)
+        return err.message;
+    return String(err);
+}
+/** The last `n` non-empty lines of a text (stderr tails in errors). */
+function errors_tailLines(text, n = 10) {
+    return text
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter((l) => l.length > 0)
+        .slice(-n)
+        .join('\n');
+}
+
 ;// CONCATENATED MODULE: ./src/engines/micromamba-command.ts
 /**
  * Running micromamba: an argument array (never a shell string), an explicit environment, and a
@@ -35709,6 +35709,63 @@ function ensureRunnerDirs(env) {
     }
     if (!process.env.RUNNER_TEMP)
         process.env.RUNNER_TEMP = external_node_path_namespaceObject.join(external_node_os_namespaceObject.tmpdir(), 'gitenv-runner-temp');
+}
+
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/solver/channels.ts
+/**
+ * Channel expansion as conda does it: names go through the channel alias, `defaults` is
+ * Anaconda's main and r channels, URLs stay as they are, local directories become file:// URLs.
+ */
+
+
+
+/** Where channel names go when nothing else is said (conda's own default). */
+const channels_DEFAULT_CHANNEL_ALIAS = 'https://conda.anaconda.org';
+const DEFAULTS_CHANNELS = (/* unused pure expression or super */ null && (['https://repo.anaconda.com/pkgs/main', 'https://repo.anaconda.com/pkgs/r']));
+const stripSlash = (url) => url.replace(/\/+$/, '');
+/** True for `/abs`, `./rel`, `../rel`, `~/x`, `C:\x`: what conda treats as a local directory. */
+function isLocalPath(channel) {
+    return /^(\/|\.{1,2}([/\\]|$)|~([/\\]|$)|[A-Za-z]:[/\\])/.test(channel);
+}
+/** One channel as written in env.spec → its base URL (no trailing slash). */
+function expandChannel(channel, options) {
+    const c = channel.trim();
+    if (c === '')
+        throw new ConfigurationError('a channel is empty');
+    if (c === 'defaults')
+        return [...DEFAULTS_CHANNELS];
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c)) {
+        const url = new URL(c);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:') {
+            throw new ConfigurationError(`channel "${c}": only https://, http:// and file:// URLs are supported`);
+        }
+        if (url.username || url.password || /\/t\/[^/]+\//.test(url.pathname + '/')) {
+            // Never let a credential reach a manifest: the URL would be written out as it is.
+            throw new ConfigurationError(`channel "${url.protocol}//${url.host}${url.pathname.replace(/\/t\/[^/]+/, '/t/***')}" carries credentials: give them as api-user/api-key instead`);
+        }
+        return [stripSlash(c)];
+    }
+    if (isLocalPath(c)) {
+        const home = process.env.HOME ?? '';
+        const expanded = c.startsWith('~') ? path.join(home, c.slice(1)) : c;
+        return [stripSlash(pathToFileURL(path.resolve(options.cwd ?? process.cwd(), expanded)).href)];
+    }
+    if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(c)) {
+        throw new ConfigurationError(`channel "${c}" is neither a channel name, a URL nor a local directory`);
+    }
+    return [`${stripSlash(options.channelAlias)}/${c}`];
+}
+/** Every channel of an env.spec, expanded in priority order, each URL once. */
+function expandChannels(channels, options) {
+    const out = [];
+    for (const c of channels) {
+        for (const url of expandChannel(c, options))
+            if (!out.includes(url))
+                out.push(url);
+    }
+    return out;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
@@ -38468,7 +38525,7 @@ function matchesAny(name, globs) {
     return globs.some((g) => g === '*' || minimatch(name, g, { dot: true }));
 }
 /** Splits an action input or CLI value holding globs separated by new lines, commas or spaces. */
-function glob_splitList(value) {
+function splitList(value) {
     if (!value)
         return [];
     return value
@@ -38477,11 +38534,341 @@ function glob_splitList(value) {
         .filter((s) => s.length > 0);
 }
 
+;// CONCATENATED MODULE: ./src/phases/settings.ts
+/**
+ * Every phase's settings: the typed objects the phases take, the table of options that both
+ * front ends read (action inputs and CLI flags), and one parser per phase that turns the strings a
+ * front end collected into those objects and refuses what is wrong. Neither front end judges a
+ * value: the action reads inputs, the CLI reads flags and its GITENV_* variables, both hand the
+ * strings here.
+ *
+ * Adding an option: one entry in OPTIONS (the CLI learns its flag and help from it), one line in
+ * the phase's parser, and the input in the action.yml files.
+ */
+
+
+
+
+
+
+
+
+const ENGINES = (/* unused pure expression or super */ null && (['builtin', 'micromamba']));
+const RESOLVE_MODES = (/* unused pure expression or super */ null && (['push', 'pull-request', 'check']));
+const LOG_LEVELS = ['info', 'debug'];
+const DEFAULT_PLATFORM = 'linux-64';
+const DEFAULT_KEEP = 2;
+const PHASES = ['resolve', 'autotag', 'label', 'deploy', 'setup'];
+const ALL = ['resolve', 'autotag', 'label', 'deploy'];
+const OPTIONS = [
+    { name: 'repository', kind: 'string', phases: ALL, positional: true, cliName: 'repo', help: 'the environments repository: a git URL, a local path, or owner/name on the GitHub server' },
+    { name: 'target', kind: 'string', phases: ['deploy'], positional: true, help: 'directory that holds the deployed environments' },
+    { name: 'tag', kind: 'string', phases: ['label'], positional: true, help: 'the tag to label, e.g. env-default-2024_05_01' },
+    { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
+    { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
+    { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
+    { name: 'platform', kind: 'string', phases: ['resolve'], metavar: 'SUBDIR', help: `conda platform to resolve for (default ${DEFAULT_PLATFORM}); noarch is always added` },
+    { name: 'channel-alias', kind: 'string', phases: ['resolve'], metavar: 'URL', help: `base URL that channel names expand with (default ${channels_DEFAULT_CHANNEL_ALIAS})` },
+    { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
+    { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
+    { name: 'engine', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'builtin|micromamba', help: 'builtin (needs nothing installed) or micromamba' },
+    { name: 'mode', kind: 'string', phases: ['resolve'], metavar: 'MODE', help: 'push (default) or check (a dry run that prints the would-be diff); the action also has pull-request' },
+    { name: 'github-api-url', kind: 'string', phases: ['resolve'], only: 'action', help: 'GitHub REST API root' },
+    { name: 'next-only', kind: 'bool', phases: ['label'], help: 'set only the next label; leave current and previous alone' },
+    { name: 'label', kind: 'string', phases: ['label'], metavar: 'NAME', help: 'set just this label to the tag (no progression)' },
+    { name: 'env-labels', kind: 'list', phases: ['deploy'], metavar: 'GLOB', help: 'globs on <env>/<label> selecting what to deploy (default: all)' },
+    { name: 'mirror', kind: 'string', phases: ['deploy'], short: 'm', metavar: 'URL', help: 'base URL of a mirror: each channel becomes <mirror>/<last path segment of the channel>' },
+    { name: 'prune', kind: 'bool', phases: ['deploy'], help: 'remove deployed prefixes that no label points to, except the newest --keep' },
+    { name: 'keep', kind: 'int', phases: ['deploy'], metavar: 'N', help: `with --prune: how many unlabelled prefixes to keep per environment (default ${DEFAULT_KEEP})` },
+    { name: 'pkg-cache', kind: 'string', phases: ['deploy'], metavar: 'DIR', help: 'package cache directory (default <target>/.pkg_cache)' },
+    { name: 'log-level', kind: 'string', phases: PHASES, only: 'action', help: 'info (default) or debug (the CLI: --verbose)' },
+    { name: 'micromamba-version', kind: 'string', phases: ['setup'], only: 'action', help: 'micromamba release to install' },
+    { name: 'micromamba-url', kind: 'string', phases: ['setup'], only: 'action', help: 'download URL template with {version} and {platform}' },
+    { name: 'micromamba-sha256', kind: 'string', phases: ['setup'], only: 'action', help: 'expected sha256 of the download' },
+];
+/** The options one phase reads, in table order. */
+function optionsOf(phase, frontEnd) {
+    return OPTIONS.filter((o) => o.phases.includes(phase) && (!frontEnd || !o.only || o.only === frontEnd));
+}
+/** The typed readers every parser uses; each refusal names the option as the user spells it. */
+class Reader {
+    raw;
+    constructor(raw) {
+        this.raw = raw;
+    }
+    string(name) {
+        const v = this.raw.get(name);
+        if (v === undefined || v === false)
+            return undefined;
+        if (v === true)
+            throw this.refuse(name, 'needs a value');
+        const s = (typeof v === 'string' ? v : v.join(' ')).trim();
+        return s === '' ? undefined : s;
+    }
+    required(name, what) {
+        const s = this.string(name);
+        if (s === undefined) {
+            throw new errors_ConfigurationError(this.raw.frontEnd === 'cli' ? `missing ${this.raw.label(name)} (${what})` : `Input required and not supplied: ${name} (${what})`);
+        }
+        return s;
+    }
+    list(name, fallback) {
+        const v = this.raw.get(name);
+        if (v === undefined || v === false)
+            return fallback;
+        if (v === true)
+            throw this.refuse(name, 'needs a value');
+        const items = (typeof v === 'string' ? [v] : v).flatMap((s) => splitList(s));
+        for (const item of items) {
+            // eslint-disable-next-line no-control-regex
+            if (/[\u0000-\u001f\u007f]/.test(item))
+                throw this.refuse(name, `holds a control character in "${JSON.stringify(item).slice(1, -1)}"`);
+        }
+        return items.length > 0 ? items : fallback;
+    }
+    bool(name) {
+        const v = this.raw.get(name);
+        if (v === undefined || v === false)
+            return false;
+        if (v === true)
+            return true;
+        const s = (typeof v === 'string' ? v : v.join(' ')).trim();
+        if (s === '' || /^(false|no|off|0)$/i.test(s))
+            return false;
+        if (/^(true|yes|on|1)$/i.test(s))
+            return true;
+        throw this.refuse(name, `must be true or false, got "${s}"`);
+    }
+    int(name, fallback) {
+        const s = this.string(name);
+        if (s === undefined)
+            return fallback;
+        if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))
+            throw this.refuse(name, `must be a whole number (0 or more), got "${s}"`);
+        return Number(s);
+    }
+    choice(name, choices, fallback) {
+        const s = this.string(name);
+        if (s === undefined)
+            return fallback;
+        if (!choices.includes(s))
+            throw this.refuse(name, `must be ${orList(choices)}, got "${s}"`);
+        return s;
+    }
+    secret(name) {
+        const s = this.string(name);
+        if (s === undefined)
+            return undefined;
+        this.raw.setSecret(s);
+        if (/[\r\n]/.test(s))
+            throw this.refuse(name, 'must be one line');
+        return s;
+    }
+    url(name, fallback) {
+        const s = this.string(name);
+        if (s === undefined)
+            return fallback;
+        let url;
+        try {
+            url = new URL(s);
+        }
+        catch {
+            url = undefined;
+        }
+        if (!url || !['http:', 'https:', 'file:'].includes(url.protocol)) {
+            throw this.refuse(name, `must be an http://, https:// or file:// URL, got "${s}"`);
+        }
+        if (url.username || url.password) {
+            throw this.refuse(name, 'must not carry credentials: give them as api-user/api-key');
+        }
+        return s.replace(/\/+$/, '');
+    }
+    refuse(name, problem) {
+        return new errors_ConfigurationError(`${this.raw.label(name)} ${problem}`);
+    }
+}
+function orList(items) {
+    return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+// ---------------------------------------------------------------------------------------------
+// The parsers, one a phase
+/** The forms `repository` takes, for the error that refuses another. */
+const REPOSITORY_FORMS = 'a git URL (https://host/owner/name.git, ssh://…, file://…, git@host:owner/name.git), a local path that exists, or owner/name (a repository of this GitHub server)';
+const OWNER_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\/[A-Za-z0-9_.-]+$/;
+/**
+ * The repository as git should be given it: URLs and existing paths as they are; `owner/name`
+ * (actions/checkout's habit) as `<server>/owner/name.git`, the server being GITHUB_SERVER_URL.
+ */
+function repositoryUrl(value, env, label = 'repository') {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+        if (!/^(https?|file|ssh|git)(\+ssh)?:\/\//i.test(value)) {
+            throw new ConfigurationError(`${label} "${value}" has a scheme git is not given here; use ${REPOSITORY_FORMS}`);
+        }
+        return value;
+    }
+    if (/^[\w.-]+@[\w.-]+:/.test(value))
+        return value;
+    if (existsSync(value))
+        return value;
+    if (OWNER_NAME.test(value) && !value.endsWith('.') && !value.includes('..')) {
+        const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
+        return `${server}/${value.replace(/\.git$/, '')}.git`;
+    }
+    throw new ConfigurationError(`${label} "${value}" is neither a URL, a path that exists nor owner/name; give ${REPOSITORY_FORMS}`);
+}
+function checkGlobs(r, name, globs) {
+    for (const g of globs) {
+        if (g.startsWith('-'))
+            throw r.refuse(name, `"${g}" starts with "-" (no environment or label name does)`);
+    }
+    return globs;
+}
+function parseCommon(raw) {
+    const r = new Reader(raw);
+    const value = r.required('repository', 'the environments repository');
+    return {
+        repository: repositoryUrl(value, raw.env, raw.label('repository')),
+        token: r.secret('token'),
+        envs: checkGlobs(r, 'envs', r.list('envs', raw.frontEnd === 'action' ? ['*'] : [])),
+        dryRun: r.bool('dry-run'),
+        workDir: raw.env.RUNNER_TEMP || undefined,
+    };
+}
+function credentials(r) {
+    const apiUser = r.secret('api-user');
+    const apiKey = r.secret('api-key');
+    if (apiUser && !apiKey)
+        throw r.refuse('api-user', 'is given without api-key (channels take both, as HTTP basic auth)');
+    if (apiKey && !apiUser)
+        throw r.refuse('api-key', 'is given without api-user (channels take both, as HTTP basic auth)');
+    return { apiUser, apiKey };
+}
+const PLATFORM = /^(noarch|(linux|osx|win|freebsd|emscripten|wasi|zos)-[a-z0-9]+)$/;
+function parseResolveSettings(raw) {
+    const r = new Reader(raw);
+    const platform = r.string('platform') ?? DEFAULT_PLATFORM;
+    if (!PLATFORM.test(platform) || platform === 'noarch') {
+        throw r.refuse('platform', `must be a conda platform such as linux-64, linux-aarch64, osx-arm64 or win-64, got "${platform}"`);
+    }
+    const modes = raw.frontEnd === 'cli' ? RESOLVE_MODES.filter((m) => m !== 'pull-request') : RESOLVE_MODES;
+    const mode = r.choice('mode', modes, 'push');
+    return {
+        ...parseCommon(raw),
+        ...credentials(r),
+        platform,
+        channelAlias: r.url('channel-alias', DEFAULT_CHANNEL_ALIAS),
+        engine: r.choice('engine', ENGINES, 'builtin'),
+        mode,
+    };
+}
+function parseAutotagSettings(raw) {
+    return parseCommon(raw);
+}
+function parseLabelSettings(raw) {
+    const r = new Reader(raw);
+    const common = parseCommon(raw);
+    const tag = r.required('tag', 'the tag to label');
+    if (!parseTag(tag))
+        throw r.refuse('tag', `"${tag}" is not a gitenv tag (env-<env>-<YYYY_MM_DD>[-N])`);
+    const label = r.string('label');
+    const problem = label === undefined ? undefined : labelNameProblem(label);
+    if (problem)
+        throw r.refuse('label', `"${label}": ${problem}`);
+    const nextOnly = r.bool('next-only');
+    if (nextOnly && label)
+        throw r.refuse('next-only', `cannot be combined with ${raw.label('label')} (that sets one label, with no progression)`);
+    return { ...common, tag, nextOnly, label };
+}
+function parseDeploySettings(raw) {
+    const r = new Reader(raw);
+    return {
+        ...parseCommon(raw),
+        ...credentials(r),
+        target: r.required('target', 'the directory that holds the deployed environments'),
+        envLabels: checkGlobs(r, 'env-labels', r.list('env-labels', ['*'])),
+        mirror: r.url('mirror'),
+        engine: r.choice('engine', ENGINES, 'builtin'),
+        prune: r.bool('prune'),
+        keep: r.int('keep', DEFAULT_KEEP),
+        pkgCache: r.string('pkg-cache'),
+    };
+}
+function parseSetupSettings(raw) {
+    const r = new Reader(raw);
+    const version = r.string('micromamba-version') ?? DEFAULT_MICROMAMBA_VERSION;
+    if (!/^\d+\.\d+\.\d+(-\d+)?$/.test(version)) {
+        throw r.refuse('micromamba-version', `must be an exact release such as ${DEFAULT_MICROMAMBA_VERSION}, got "${version}" (the tool cache keys on it)`);
+    }
+    const urlTemplate = r.string('micromamba-url') ?? DEFAULT_MICROMAMBA_URL;
+    if (!/^(https?|file):\/\//.test(urlTemplate)) {
+        throw r.refuse('micromamba-url', `must be an http://, https:// or file:// URL template, got "${urlTemplate}"`);
+    }
+    const sha256 = r.string('micromamba-sha256')?.toLowerCase();
+    if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) {
+        throw r.refuse('micromamba-sha256', `must be 64 hex digits, got "${sha256}"`);
+    }
+    return { version, urlTemplate, sha256 };
+}
+/** The front ends' log level: `debug` shows what GITENV_DEBUG showed. */
+function parseLogLevel(raw) {
+    return new Reader(raw).choice('log-level', LOG_LEVELS, 'info');
+}
+
+;// CONCATENATED MODULE: ./src/summary/markdown.ts
+/**
+ * Markdown for job summaries (GITHUB_STEP_SUMMARY): small helpers every phase can share.
+ */
+/** Escapes a value for a table cell: pipes, new lines, and HTML the summary would render. */
+function cell(value) {
+    if (value === undefined || value === null || value === '')
+        return '';
+    return String(value)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/\|/g, '\\|')
+        .replace(/\r?\n/g, '<br>');
+}
+/** Inline code; backticks inside are handled by a longer fence. */
+function code(value) {
+    if (value === '')
+        return '';
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${value}${pad}${fence}`;
+}
+/**
+ * A GitHub-flavoured markdown table. Cells are escaped unless they are marked raw with `raw()`
+ * (e.g. output of `code()`).
+ */
+function table(headers, rows) {
+    const render = (v) => (v instanceof Raw ? v.text : cell(v));
+    const lines = [
+        `| ${headers.map(cell).join(' | ')} |`,
+        `| ${headers.map(() => '---').join(' | ')} |`,
+        ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`),
+    ];
+    return lines.join('\n') + '\n';
+}
+/** Markdown that a table must not escape. */
+class Raw {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+}
+function raw(text) {
+    return new Raw(text);
+}
+/** A heading and a body, as one summary section. */
+function section(title, body) {
+    return `### ${title}\n\n${body.endsWith('\n') ? body : body + '\n'}`;
+}
+
 ;// CONCATENATED MODULE: ./src/actions/inputs.ts
 
-
-
-/** Input names, in one place (actions/cache's habit). */
+/** Input names, in one place (actions/cache's habit). The settings parsers read them by these names. */
 const Inputs = {
     Phase: 'phase',
     Repository: 'repository',
@@ -38503,6 +38890,7 @@ const Inputs = {
     Prune: 'prune',
     Keep: 'keep',
     PkgCache: 'pkg-cache',
+    LogLevel: 'log-level',
     MicromambaVersion: 'micromamba-version',
     MicromambaUrl: 'micromamba-url',
     MicromambaSha256: 'micromamba-sha256',
@@ -38519,55 +38907,124 @@ function getString(name) {
     const value = getInput(name).trim();
     return value === '' ? undefined : value;
 }
-function getRequired(name) {
-    const value = getString(name);
-    if (value === undefined)
-        throw new ConfigurationError(`Input required and not supplied: ${name}`);
-    return value;
-}
-function getBool(name, fallback = false) {
-    const value = getString(name);
-    if (value === undefined)
-        return fallback;
-    if (/^(true|yes|on|1)$/i.test(value))
-        return true;
-    if (/^(false|no|off|0)$/i.test(value))
-        return false;
-    throw new ConfigurationError(`Input ${name} must be true or false, got "${value}"`);
-}
-function getInt(name, fallback) {
-    const value = getString(name);
-    if (value === undefined)
-        return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0)
-        throw new ConfigurationError(`Input ${name} must be a whole number, got "${value}"`);
-    return n;
-}
-function getEngine() {
-    const value = getString(Inputs.Engine) ?? 'builtin';
-    if (value !== 'builtin' && value !== 'micromamba') {
-        throw new ConfigurationError(`Input engine must be builtin or micromamba, got "${value}"`);
-    }
-    return value;
-}
-/** A secret input: registered with the masker before anything can print it. */
-function getSecret(name) {
-    const value = getString(name);
-    if (value)
-        core.setSecret(value);
-    return value;
-}
-function getCommonSettings() {
-    const repository = getString(Inputs.Repository);
-    if (!repository)
-        throw new ConfigurationError('Input repository is empty: give a git URL or a local path');
+/** The action's inputs as strings, for the settings parsers (which judge them). */
+function actionInputs(env = process.env) {
     return {
-        repository,
-        token: getSecret(Inputs.Token),
-        envs: splitList(getString(Inputs.Envs) ?? '*'),
-        dryRun: getBool(Inputs.DryRun),
-        workDir: process.env.RUNNER_TEMP || undefined,
+        get: (name) => getString(name),
+        label: (name) => `Input ${name}`,
+        setSecret: (secret) => core_setSecret(secret),
+        env,
+        frontEnd: 'action',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/auth.ts
+/**
+ * Token authentication for https remotes, the way actions/checkout does it: an
+ * `http.<origin>/.extraheader` with a basic Authorization header, scoped to the remote's origin so
+ * the token never travels to another host, and never written into a URL.
+ */
+/** The git config entry that sends `token` to `remoteUrl`'s origin; undefined for non-http remotes. */
+function authHeaderConfig(remoteUrl, token) {
+    let url;
+    try {
+        url = new URL(remoteUrl);
+    }
+    catch {
+        return undefined;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        return undefined;
+    const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+    return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
+}
+/** Removes `user:password@` from URLs inside a text (messages, argument lists). */
+function auth_redactUrl(text) {
+    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+}
+/**
+ * Takes credentials out of an http(s) URL: `https://user:secret@host/x` becomes `https://host/x`
+ * with `secret` as the token (a user who pasted such a URL still gets header auth).
+ */
+function splitUrlCredentials(remote) {
+    let url;
+    try {
+        url = new URL(remote);
+    }
+    catch {
+        return { url: remote };
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || (!url.username && !url.password))
+        return { url: remote };
+    const token = decodeURIComponent(url.password || url.username);
+    url.username = '';
+    url.password = '';
+    return { url: url.toString(), token };
+}
+
+;// CONCATENATED MODULE: ./src/phases/error-report.ts
+/**
+ * What the front ends tell a person about an error that ended a phase, and with which exit code.
+ * A GitenvError (something the user, the repository or the network got wrong) is its message,
+ * with advice where gitenv knows it; a file-system refusal names the path and the user; anything
+ * else is a bug in gitenv: its stack, and an exit code of its own.
+ */
+
+
+
+/** A phase or an environment failed for a reason the message gives. */
+const EXIT_FAILURE = 1;
+/** The command line was wrong (argparse's code). */
+const EXIT_USAGE = 2;
+/** gitenv itself went wrong (sysexits' EX_SOFTWARE). */
+const EXIT_BUG = 70;
+/** The codes of file-system errors that the environment, not gitenv, is answerable for. */
+const SYSTEM_CODES = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+};
+function runningAs() {
+    try {
+        const me = external_node_os_namespaceObject.userInfo();
+        return `${me.username} (uid ${me.uid})`;
+    }
+    catch {
+        return `uid ${process.getuid?.() ?? '?'}`;
+    }
+}
+/** Advice for the failures whose remedy is known: git's safe.directory, file permissions. */
+function advice(message) {
+    const out = [];
+    const dubious = /dubious ownership in repository at '([^']+)'/.exec(message);
+    if (dubious) {
+        out.push(`hint: the repository belongs to another user than the one gitenv runs as (${runningAs()}); if you trust it, run: git config --global --add safe.directory '${dubious[1]}'`);
+    }
+    if (/(cannot|could not|unable to|failed to)[^\n]*Permission denied|EACCES/i.test(message) && !dubious) {
+        out.push(`hint: gitenv runs as ${runningAs()}; give that user access, or run gitenv as the owner`);
+    }
+    return out;
+}
+function reportError(err) {
+    if (err instanceof GitenvError) {
+        const message = auth_redactUrl(err.message);
+        return { message: [message, ...advice(message)].join('\n'), bug: false };
+    }
+    const sys = err;
+    if (sys && typeof sys.code === 'string' && SYSTEM_CODES[sys.code]) {
+        const dest = sys.dest;
+        const where = sys.path ? `${sys.path}${dest ? ` -> ${dest}` : ''}` : 'a file';
+        return {
+            message: `${SYSTEM_CODES[sys.code]}: ${sys.syscall ?? 'access'} ${auth_redactUrl(where)} (gitenv runs as ${runningAs()}); give that user access, or choose another directory`,
+            bug: false,
+        };
+    }
+    const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+    return {
+        message: `unexpected error (a bug in gitenv; please report it with this text):\n${auth_redactUrl(stack)}`,
+        bug: true,
     };
 }
 
@@ -38575,6 +39032,11 @@ function getCommonSettings() {
 
 /** The core's Logger on top of @actions/core (which masks what setSecret registered). */
 class CoreLogger {
+    debugShown;
+    /** @param debugShown debug lines as plain log lines (`log-level: debug`), not only under ACTIONS_STEP_DEBUG. */
+    constructor(debugShown = false) {
+        this.debugShown = debugShown;
+    }
     info(message) {
         info(message);
     }
@@ -38585,7 +39047,10 @@ class CoreLogger {
         error(message, props);
     }
     debug(message) {
-        core_debug(message);
+        if (this.debugShown)
+            info(`debug: ${message}`);
+        else
+            core_debug(message);
     }
     group(name, fn) {
         return group(name, fn);
@@ -38596,7 +39061,61 @@ class CoreLogger {
     }
 }
 
+;// CONCATENATED MODULE: ./src/actions/run-action.ts
+
+
+
+
+
+
+/** The logger of an action step: `log-level: debug` (or GITENV_DEBUG) shows debug lines without ACTIONS_STEP_DEBUG. */
+function actionLogger() {
+    const level = parseLogLevel(actionInputs());
+    return new CoreLogger(level === 'debug' || Boolean(process.env.GITENV_DEBUG));
+}
+/** The job summary of a step that failed as a whole: the same heading as a finished one, and why. */
+function failureSummary(phase, message) {
+    return section(`gitenv ${phase}`, `**failed**: ${cell(message)}\n`);
+}
+/**
+ * Ends a step that failed as a whole: the reason in the log and the job summary, one
+ * core.setFailed, and for a bug (not a GitenvError) its stack and an exit code of its own.
+ */
+async function failStep(phase, err) {
+    const report = reportError(err);
+    const firstLine = report.message.split('\n')[0];
+    if (process.env.GITHUB_STEP_SUMMARY) {
+        await summary.addRaw(failureSummary(phase, report.bug ? `${firstLine} (see the log)` : report.message), true).write();
+    }
+    setFailed(`gitenv ${phase}: ${report.message}`);
+    if (report.bug)
+        process.exitCode = EXIT_BUG;
+}
+/**
+ * The frame every action entry shares: run the phase, set its outputs as JSON, write the job
+ * summary, and fail the step (one core.setFailed) when the phase or an environment failed.
+ */
+async function runAction(phase, body, outputs) {
+    try {
+        const result = await body(actionLogger());
+        for (const [name, value] of Object.entries(outputs(result))) {
+            core.setOutput(name, typeof value === 'string' ? value : JSON.stringify(value));
+        }
+        if (process.env.GITHUB_STEP_SUMMARY && result.summary) {
+            await core.summary.addRaw(result.summary, true).write();
+        }
+        if (result.failed.length > 0) {
+            const names = result.failed.map((f) => f.env).join(', ');
+            core.setFailed(`gitenv ${phase}: ${result.failed.length} environment(s) failed: ${names}`);
+        }
+    }
+    catch (err) {
+        await failStep(phase, err);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/actions/setup.ts
+
 
 
 
@@ -38605,16 +39124,16 @@ class CoreLogger {
 
 async function run() {
     try {
-        const result = await setupMicromamba({
-            version: getString(Inputs.MicromambaVersion) ?? DEFAULT_MICROMAMBA_VERSION,
-            urlTemplate: getString(Inputs.MicromambaUrl) ?? DEFAULT_MICROMAMBA_URL,
-            sha256: getString(Inputs.MicromambaSha256),
-        }, { logger: new CoreLogger() });
+        const result = await setupMicromamba(parseSetupSettings(actionInputs()), { logger: actionLogger() });
         setOutput(Outputs.MicromambaPath, result.path);
         setOutput(Outputs.Version, result.version);
+        if (process.env.GITHUB_STEP_SUMMARY) {
+            const body = table(['micromamba', 'path'], [[result.version, raw(code(result.path))]]);
+            await summary.addRaw(section('gitenv setup', body), true).write();
+        }
     }
     catch (err) {
-        setFailed(`gitenv setup: ${errorMessage(err)}`);
+        await failStep('setup', err);
     }
 }
 
@@ -38625,7 +39144,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_setup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4488);
+/* harmony import */ var _actions_setup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7409);
 
 await (0,_actions_setup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 

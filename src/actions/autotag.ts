@@ -1,11 +1,12 @@
 import { autotag } from '../phases/autotag.js';
-import { getCommonSettings, Outputs } from './inputs.js';
+import { parseAutotagSettings } from '../phases/settings.js';
+import { actionInputs, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
 
 export async function run(): Promise<void> {
   await runAction(
     'autotag',
-    (logger) => autotag(getCommonSettings(), { logger }),
+    (logger) => autotag(parseAutotagSettings(actionInputs()), { logger }),
     (r) => ({ [Outputs.Tags]: r.tags }),
   );
 }

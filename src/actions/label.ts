@@ -1,20 +1,12 @@
 import { label } from '../phases/label.js';
-import { getBool, getCommonSettings, getRequired, getString, Inputs, Outputs } from './inputs.js';
+import { parseLabelSettings } from '../phases/settings.js';
+import { actionInputs, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
 
 export async function run(): Promise<void> {
   await runAction(
     'label',
-    (logger) =>
-      label(
-        {
-          ...getCommonSettings(),
-          tag: getRequired(Inputs.Tag),
-          nextOnly: getBool(Inputs.NextOnly),
-          label: getString(Inputs.Label),
-        },
-        { logger },
-      ),
+    (logger) => label(parseLabelSettings(actionInputs()), { logger }),
     (r) => ({ [Outputs.Labels]: r.labels }),
   );
 }

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigurationError } from '../util/errors.js';
 
+/** Where channel names go when nothing else is said (conda's own default). */
+export const DEFAULT_CHANNEL_ALIAS = 'https://conda.anaconda.org';
+
 export const DEFAULTS_CHANNELS = ['https://repo.anaconda.com/pkgs/main', 'https://repo.anaconda.com/pkgs/r'];
 
 export interface ExpandOptions {
