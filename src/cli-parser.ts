@@ -83,7 +83,8 @@ export function helpText(command?: Command): string {
     return [
       `gitenv ${VERSION}: conda environments deployed from a git repository.`,
       '',
-      `usage: ${usageLine()}`,
+      'usage:',
+      ...(Object.keys(COMMANDS) as Command[]).map((c) => `  ${usageLine(c)}`),
       '',
       'commands:',
       ...Object.entries(COMMANDS).map(([c, what]) => `  ${c.padEnd(width)}  ${what}`),

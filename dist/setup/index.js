@@ -35380,6 +35380,7 @@ function _unique(values) {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/util/errors.ts
+
 /** Base class: every error gitenv raises on purpose. The message is meant for a person. */
 class GitenvError extends Error {
     constructor(message, options) {
@@ -35428,8 +35429,37 @@ class HttpError extends GitenvError {
         this.status = status;
     }
 }
+/** File-system refusals the environment, not gitenv, is answerable for: said in words, with the path and the user. */
+const SYSTEM_ERRORS = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+};
+/** The user gitenv runs as, for messages about permissions: `runner (uid 1001)`. */
+function runningAs() {
+    try {
+        const me = external_node_os_namespaceObject.userInfo();
+        return `${me.username} (uid ${me.uid})`;
+    }
+    catch {
+        return `uid ${process.getuid?.() ?? '?'}`;
+    }
+}
+/** A Node file-system error of the kinds above, or undefined. */
+function systemErrorMessage(err) {
+    const sys = err;
+    if (!sys || typeof sys.code !== 'string' || !SYSTEM_ERRORS[sys.code])
+        return undefined;
+    const where = sys.path ? `${sys.path}${sys.dest ? ` -> ${sys.dest}` : ''}` : 'a file';
+    return `${SYSTEM_ERRORS[sys.code]}: ${sys.syscall ?? 'access'} ${where} (gitenv runs as ${runningAs()}); give that user access, or choose another directory`;
+}
 /** One line for a person: the error's message, whatever was thrown. */
 function errorMessage(err) {
+    const system = systemErrorMessage(err);
+    if (system)
+        return system;
     if (err instanceof Error)
         return err.message;
     return String(err);
@@ -38971,30 +39001,12 @@ function splitUrlCredentials(remote) {
  */
 
 
-
 /** A phase or an environment failed for a reason the message gives. */
 const EXIT_FAILURE = 1;
 /** The command line was wrong (argparse's code). */
 const EXIT_USAGE = 2;
 /** gitenv itself went wrong (sysexits' EX_SOFTWARE). */
 const EXIT_BUG = 70;
-/** The codes of file-system errors that the environment, not gitenv, is answerable for. */
-const SYSTEM_CODES = {
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'read-only file system',
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'disk quota exceeded',
-};
-function runningAs() {
-    try {
-        const me = external_node_os_namespaceObject.userInfo();
-        return `${me.username} (uid ${me.uid})`;
-    }
-    catch {
-        return `uid ${process.getuid?.() ?? '?'}`;
-    }
-}
 /** Advice for the failures whose remedy is known: git's safe.directory, file permissions. */
 function advice(message) {
     const out = [];
@@ -39012,15 +39024,9 @@ function reportError(err) {
         const message = auth_redactUrl(err.message);
         return { message: [message, ...advice(message)].join('\n'), bug: false };
     }
-    const sys = err;
-    if (sys && typeof sys.code === 'string' && SYSTEM_CODES[sys.code]) {
-        const dest = sys.dest;
-        const where = sys.path ? `${sys.path}${dest ? ` -> ${dest}` : ''}` : 'a file';
-        return {
-            message: `${SYSTEM_CODES[sys.code]}: ${sys.syscall ?? 'access'} ${auth_redactUrl(where)} (gitenv runs as ${runningAs()}); give that user access, or choose another directory`,
-            bug: false,
-        };
-    }
+    const system = systemErrorMessage(err);
+    if (system)
+        return { message: auth_redactUrl(system), bug: false };
     const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
     return {
         message: `unexpected error (a bug in gitenv; please report it with this text):\n${auth_redactUrl(stack)}`,
