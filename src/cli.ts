@@ -3,6 +3,7 @@ import { autotag } from './phases/autotag.js';
 import { deploy } from './phases/deploy.js';
 import { EXIT_BUG, EXIT_FAILURE, EXIT_USAGE, reportError } from './phases/error-report.js';
 import { label } from './phases/label.js';
+import { applySiteSettings } from './phases/site.js';
 import { resolve } from './phases/resolve.js';
 import type { PhaseResult } from './phases/result.js';
 import {
@@ -50,14 +51,26 @@ async function dispatch(line: CommandLine, logger: Logger, env: NodeJS.ProcessEn
     }
   };
   switch (command) {
-    case 'resolve':
-      return resolve(asUsage(() => parseResolveSettings(raw)), services);
-    case 'autotag':
-      return autotag(asUsage(() => parseAutotagSettings(raw)), services);
-    case 'label':
-      return label(asUsage(() => parseLabelSettings(raw)), services);
-    case 'deploy':
-      return deploy(asUsage(() => parseDeploySettings(raw)), services);
+    case 'resolve': {
+      const settings = asUsage(() => parseResolveSettings(raw));
+      applySiteSettings(settings, logger, env);
+      return resolve(settings, services);
+    }
+    case 'autotag': {
+      const settings = asUsage(() => parseAutotagSettings(raw));
+      applySiteSettings(undefined, logger, env);
+      return autotag(settings, services);
+    }
+    case 'label': {
+      const settings = asUsage(() => parseLabelSettings(raw));
+      applySiteSettings(undefined, logger, env);
+      return label(settings, services);
+    }
+    case 'deploy': {
+      const settings = asUsage(() => parseDeploySettings(raw));
+      applySiteSettings(settings, logger, env);
+      return deploy(settings, services);
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import { OctokitGitHubClient, type GitHubServices } from '../github/client.js';
 import { readPullRequestEvent } from '../github/event.js';
 import { resolve } from '../phases/resolve.js';
 import { parseResolveSettings, type ResolveMode } from '../phases/settings.js';
+import { applySiteSettings } from '../phases/site.js';
 import { actionInputs, getString, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
 
@@ -40,6 +41,7 @@ export async function run(): Promise<void> {
     'resolve',
     async (logger) => {
       const settings = parseResolveSettings(actionInputs());
+      applySiteSettings(settings, logger);
       const services = await githubServices(settings.mode, settings.repository, settings.token);
       return resolve(
         settings,

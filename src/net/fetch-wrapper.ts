@@ -10,6 +10,7 @@
  * Credentials never go into a URL, a log line or the cache.
  */
 import * as path from 'node:path';
+import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
 import type { FetchLike } from '../engines/types.js';
 import type { Logger } from '../util/logger.js';
@@ -199,7 +200,7 @@ export class FetchWrapper {
         async () => {
           this.stats.requests++;
           const r = await this.base(url, init).catch((err: unknown) => {
-            throw asRetryable(err);
+            throw asRetryable(err, url);
           });
           if (isRetryableStatus(r.status)) {
             await r.body?.cancel();
@@ -213,7 +214,7 @@ export class FetchWrapper {
       return buffer ? response : this.counted(response, url);
     } catch (err) {
       const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
-      const message = status ? `HTTP ${status}` : networkMessage(err);
+      const message = status ? `HTTP ${status}` : networkMessage(err, url);
       this.failures.push({ url, status: status ? Number(status) : undefined, message });
       if (status) {
         // Keep the server's Retry-After: a caller with a retry budget of its own (downloads) honours it.
@@ -332,10 +333,10 @@ export class FetchWrapper {
  * fetch's own network failures as RetryableError. Checked by name and message rather than
  * `instanceof`: the error may come from another realm (jest's VM modules, the WASM glue).
  */
-function asRetryable(err: unknown): unknown {
+function asRetryable(err: unknown, url: string): unknown {
   const e = err as { name?: string; message?: string; cause?: unknown };
   if (isRetryableError(err) || (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? ''))) {
-    const retryable = new RetryableError(networkMessage(err));
+    const retryable = new RetryableError(networkMessage(err, url));
     retryable.cause = err;
     return retryable;
   }
@@ -343,9 +344,11 @@ function asRetryable(err: unknown): unknown {
 }
 
 /** The most telling line of a network error: its cause's code and message when there is one. */
-function networkMessage(err: unknown): string {
+function networkMessage(err: unknown, url: string): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause);
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return errorMessage(err);
+  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause, url);
+  const proxy = proxyFor(url);
+  const via = proxy ? ` (through the proxy ${proxy}, from the proxy variables or condarc proxy_servers: is it running and reachable?)` : '';
+  if (cause?.message) return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + via;
+  return errorMessage(err) + via;
 }

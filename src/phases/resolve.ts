@@ -258,7 +258,11 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
   try {
     const specText = (await ctx.repo.readFile(branch.commit, ENV_SPEC_FILE)) ?? Buffer.alloc(0);
     const spec = parseEnvSpec(specText, { env: name });
-    const channels = expandChannels(spec.channels, { channelAlias: settings.channelAlias });
+    const channels = expandChannels(spec.channels, {
+      channelAlias: settings.channelAlias,
+      customChannels: settings.customChannels,
+      defaultChannels: settings.defaultChannels,
+    });
     const records = await ctx.solver.solve({
       specs: spec.specs,
       channels,

@@ -9,6 +9,7 @@
  * the phase's parser, and the input in the action.yml files.
  */
 import { existsSync } from 'node:fs';
+import { readCondarc, type Condarc } from '../conda/condarc.js';
 import type { ChannelCredentials, Engine } from '../engines/types.js';
 import { labelNameProblem } from '../repo/names.js';
 import { parseTag } from '../repo/tags.js';
@@ -43,9 +44,18 @@ export interface CommonSettings {
   workDir?: string;
 }
 
-export interface ResolveSettings extends CommonSettings, ChannelCredentials {
+/** What a site's condarc and network say (proxies and CA certificates are set up by the front end). */
+export interface SiteSettings {
+  /** The condarc read (`condarc` input, `--condarc`). */
+  condarc?: Condarc;
+}
+
+export interface ResolveSettings extends CommonSettings, ChannelCredentials, SiteSettings {
   platform: string;
   channelAlias: string;
+  /** condarc custom_channels and default_channels. */
+  customChannels?: Record<string, string>;
+  defaultChannels?: string[];
   engine: Engine;
   mode: ResolveMode;
   /** Directory for the on-disk repodata cache (default under workDir). */
@@ -61,7 +71,7 @@ export interface LabelSettings extends CommonSettings {
   label?: string;
 }
 
-export interface DeploySettings extends CommonSettings, ChannelCredentials {
+export interface DeploySettings extends CommonSettings, ChannelCredentials, SiteSettings {
   target: string;
   envLabels: string[];
   mirror?: string;
@@ -130,6 +140,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
   { name: 'engine', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'builtin|micromamba', help: 'builtin (needs nothing installed) or micromamba' },
   { name: 'mode', kind: 'string', phases: ['resolve'], metavar: 'MODE', help: 'push (default) or check (a dry run that prints the would-be diff); the action also has pull-request' },
+  { name: 'condarc', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'FILE', help: 'a .condarc to read channel_alias, custom_channels, default_channels, proxy_servers and ssl_verify from' },
   { name: 'github-api-url', kind: 'string', phases: ['resolve'], only: 'action', help: 'GitHub REST API root' },
   { name: 'next-only', kind: 'bool', phases: ['label'], help: 'set only the next label; leave current and previous alone' },
   { name: 'label', kind: 'string', phases: ['label'], metavar: 'NAME', help: 'set just this label to the tag (no progression)' },
@@ -324,16 +335,28 @@ export function parseResolveSettings(raw: RawSettings): ResolveSettings {
   if (!PLATFORM.test(platform) || platform === 'noarch') {
     throw r.refuse('platform', `must be a conda platform such as linux-64, linux-aarch64, osx-arm64 or win-64, got "${platform}"`);
   }
+  const condarc = readCondarcOption(r);
   const modes = raw.frontEnd === 'cli' ? RESOLVE_MODES.filter((m) => m !== 'pull-request') : RESOLVE_MODES;
   const mode = r.choice('mode', modes, 'push');
   return {
     ...parseCommon(raw),
     ...credentials(r),
     platform,
-    channelAlias: r.url('channel-alias', DEFAULT_CHANNEL_ALIAS) as string,
+    channelAlias: r.url('channel-alias', condarc?.channelAlias ?? DEFAULT_CHANNEL_ALIAS) as string,
     engine: r.choice('engine', ENGINES, 'builtin'),
     mode,
+    ...(condarc ? { condarc, customChannels: condarc.customChannels, defaultChannels: condarc.defaultChannels } : {}),
   };
+}
+
+function readCondarcOption(r: Reader): Condarc | undefined {
+  const file = r.string('condarc');
+  if (file === undefined) return undefined;
+  try {
+    return readCondarc(file);
+  } catch (err) {
+    throw r.refuse('condarc', (err as Error).message.replace(/^condarc /, ''));
+  }
 }
 
 export function parseAutotagSettings(raw: RawSettings): AutotagSettings {
@@ -355,6 +378,7 @@ export function parseLabelSettings(raw: RawSettings): LabelSettings {
 
 export function parseDeploySettings(raw: RawSettings): DeploySettings {
   const r = new Reader(raw);
+  const condarc = readCondarcOption(r);
   return {
     ...parseCommon(raw),
     ...credentials(r),
@@ -365,6 +389,7 @@ export function parseDeploySettings(raw: RawSettings): DeploySettings {
     prune: r.bool('prune'),
     keep: r.int('keep', DEFAULT_KEEP),
     pkgCache: r.string('pkg-cache'),
+    ...(condarc ? { condarc } : {}),
   };
 }
 
