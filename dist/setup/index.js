@@ -42486,7 +42486,7 @@ async function run() {
         setOutput(Outputs.MicromambaPath, result.path);
         setOutput(Outputs.Version, result.version);
         if (process.env.GITHUB_STEP_SUMMARY) {
-            const body = table(['micromamba', 'path'], [[result.version, raw(code(result.path))]]);
+            const body = table(['Micromamba', 'Path'], [[result.version, raw(code(result.path))]]);
             await summary.addRaw(section('gitenv setup', body), true).write();
         }
     }

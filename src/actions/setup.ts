@@ -17,7 +17,7 @@ export async function run(): Promise<void> {
     core.setOutput(Outputs.MicromambaPath, result.path);
     core.setOutput(Outputs.Version, result.version);
     if (process.env.GITHUB_STEP_SUMMARY) {
-      const body = table(['micromamba', 'path'], [[result.version, raw(code(result.path))]]);
+      const body = table(['Micromamba', 'Path'], [[result.version, raw(code(result.path))]]);
       await core.summary.addRaw(section('gitenv setup', body), true).write();
     }
   } catch (err) {
