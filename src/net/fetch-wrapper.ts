@@ -34,6 +34,8 @@ export interface FetchWrapperOptions {
    */
   otherRetry?: RetryPolicy;
   logger?: Logger;
+  /** How often a repodata download still running is reported (default 5 s): never silent for long. */
+  progressEveryMs?: number;
   /** The fetch underneath (default: the global fetch at construction time). */
   baseFetch?: FetchLike;
 }
@@ -227,9 +229,9 @@ export class FetchWrapper {
   }
 
   private async buffered(r: Response, url: string): Promise<Response> {
-    let body: ArrayBuffer;
+    let body: Uint8Array;
     try {
-      body = await r.arrayBuffer();
+      body = await this.readReporting(r, url);
     } catch (err) {
       throw new RetryableError(`body of ${url} cut short: ${errorMessage(err)}`);
     }
@@ -238,6 +240,33 @@ export class FetchWrapper {
     headers.delete('content-encoding');
     headers.set('content-length', String(body.byteLength));
     return withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+  }
+
+  /** Reads a body whole, saying every few seconds how far it got (a 24 MB repodata on a slow line). */
+  private async readReporting(r: Response, url: string): Promise<Uint8Array> {
+    if (!r.body) return new Uint8Array(0);
+    const total = Number(r.headers.get('content-length')) || undefined;
+    const every = this.options.progressEveryMs ?? 5_000;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    let last = Date.now();
+    const reader = r.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.byteLength;
+      if (Date.now() - last >= every) {
+        last = Date.now();
+        this.options.logger?.info(`Fetching ${this.shownRepodata(url)}: ${megabytes(received)}${total ? ` of ${megabytes(total)}` : ''} so far`);
+      }
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** A repodata URL as a person reads it: the real channel URL and subdir, no credentials. */
+  private shownRepodata(url: string): string {
+    return this.realUrl(url).replace(/\/\/[^/@]*@/, '//');
   }
 
   /** Counts the body's bytes as they are read, whoever reads them. */
@@ -302,7 +331,7 @@ export class FetchWrapper {
       const hit = await cache.read(url);
       if (hit) {
         this.stats.notModified++;
-        this.options.logger?.debug(`${url}: not modified, ${hit.body.length} bytes from the cache`);
+        this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: not modified (${megabytes(hit.body.length)} from the cache)`);
         return { response: this.repodataResponse(url, hit.body), body: hit.body };
       }
       // The body went missing since the validators were read: ask again, unconditionally.
@@ -312,6 +341,7 @@ export class FetchWrapper {
     }
     if (response.status !== 200) return { response };
     const body = new Uint8Array(await response.arrayBuffer());
+    this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: ${megabytes(body.length)}`);
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;
     if (cache && (etag || lastModified)) {
@@ -328,6 +358,8 @@ export class FetchWrapper {
     return withUrl(new Response(served, { status: 200, headers: { 'content-length': String(served.length) } }), asUrl);
   }
 }
+
+const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 /**
  * fetch's own network failures as RetryableError. Checked by name and message rather than

@@ -263,6 +263,8 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
       customChannels: settings.customChannels,
       defaultChannels: settings.defaultChannels,
     });
+    logger.info(`Solving ${name}: ${spec.specs.length} spec(s) over ${channels.length} channel(s) for ${settings.platform}`);
+    const started = Date.now();
     const records = await ctx.solver.solve({
       specs: spec.specs,
       channels,
@@ -271,6 +273,7 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
       env: name,
       logger,
     });
+    logger.info(`Solved ${name} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const files = manifestFiles(records, specText, name, settings.platform);
     const old = manifestHead ? await readManifestFiles(ctx.repo, manifestHead) : undefined;
     const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], name, logger);

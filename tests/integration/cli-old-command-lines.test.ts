@@ -102,6 +102,8 @@ test('the old tool\'s command lines, every flag, run unchanged', async () => {
   expect(await fs.readlink(path.join(target, 'default', 'next'))).toBe(name);
   expect(await fs.readdir(path.join(target, 'legacy'))).toEqual(expect.arrayContaining(['latest', 'next']));
   expect(lines).toContain(`Linking legacy/next to ${legacyTag}`);
+  // deploy names what it fetches, as the old tool did.
+  expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^Fetching python-3\.11\.4-/), expect.stringMatching(/^Fetching python-2\.7\./)]));
   // --mirror / -m: the packages came from the mirror; the channel served only repodata.
   expect(mirrorServer.requests.some((r) => /\/mirror\/seed\/.+\.(conda|tar\.bz2)$/.test(r.path) && r.status === 200)).toBe(true);
   expect(channelServer.requests.some((r) => /\.(conda|tar\.bz2)$/.test(r.path))).toBe(false);
