@@ -94,34 +94,34 @@ export class BuiltinInstaller implements InstallerEngine {
   /** Every package downloaded, verified and extracted into the cache (bounded concurrency). */
   private async fillCache(request: InstallRequest): Promise<CacheEntry[]> {
     const fetch: FetchLike = request.fetch ?? globalThis.fetch;
-    let progress: DownloadProgress | undefined;
+    const progress = new DownloadProgress(request.logger, request.packages.length, this.options.progressEveryMs);
     const cache = new PackageCache(request.pkgCache, {
       logger: request.logger,
       lockStaleMs: this.options.lockStaleMs,
       maxExtractedBytes: this.options.maxExtractedBytes,
       download: async (url, dest, expect, pkg) => {
-        progress?.fetching(pkg);
+        progress.fetching(pkg);
         try {
           return await downloadVerified(url, dest, expect, pkg, {
             fetch,
             logger: request.logger,
             retry: this.options.retry,
             idleTimeoutMs: this.options.idleTimeoutMs,
-            onBytes: progress?.add,
+            onBytes: progress.add,
           });
         } finally {
-          progress?.fetched();
+          progress.fetched();
         }
       },
     });
     await cache.sweep();
     // What is to fetch, from env.lock's sizes: the total that progress lines count towards.
     const missing = await mapLimit(request.packages, 16, async (p) => ((await cache.has(p)) ? 0 : (p.size ?? 0)));
-    progress = new DownloadProgress(request.logger, request.packages.length, this.options.progressEveryMs, missing.reduce((a, b) => a + b, 0) || undefined);
+    progress.totalBytes = missing.reduce((a, b) => a + b, 0) || undefined;
     try {
       return await mapLimit(request.packages, request.concurrency ?? 4, async (pkg) => {
         const entry = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));
-        progress?.packageDone();
+        progress.packageDone();
         return entry;
       });
     } finally {

@@ -236,7 +236,7 @@ export class DownloadProgress {
     private readonly total: number,
     everyMs = 5_000,
     /** Bytes of the packages not in the cache (from env.lock), when known. */
-    private readonly totalBytes?: number,
+    public totalBytes?: number,
   ) {
     this.timer = setInterval(() => {
       if (this.active > 0) this.report();
