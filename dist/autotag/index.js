@@ -42772,6 +42772,7 @@ const OPTIONS = [
     { name: 'engine', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'builtin|micromamba', help: 'builtin (needs nothing installed) or micromamba' },
     { name: 'mode', kind: 'string', phases: ['resolve'], metavar: 'MODE', help: 'push (default) or check (a dry run that prints the would-be diff); the action also has pull-request' },
     { name: 'condarc', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'FILE', help: 'a .condarc to read channel_alias, custom_channels, default_channels, proxy_servers and ssl_verify from' },
+    { name: 'cache', kind: 'bool', phases: ['resolve'], only: 'action', help: 'restore and save the repodata cache with the runner\'s cache service' },
     { name: 'github-api-url', kind: 'string', phases: ['resolve'], only: 'action', help: 'GitHub REST API root' },
     { name: 'next-only', kind: 'bool', phases: ['label'], help: 'set only the next label; leave current and previous alone' },
     { name: 'label', kind: 'string', phases: ['label'], metavar: 'NAME', help: 'set just this label to the tag (no progression)' },
@@ -42824,6 +42825,9 @@ class Reader {
                 throw this.refuse(name, `holds a control character in "${JSON.stringify(item).slice(1, -1)}"`);
         }
         return items.length > 0 ? items : fallback;
+    }
+    get(name) {
+        return this.raw.get(name);
     }
     bool(name) {
         const v = this.raw.get(name);
@@ -42959,6 +42963,7 @@ function parseResolveSettings(raw) {
         channelAlias: r.url('channel-alias', condarc?.channelAlias ?? DEFAULT_CHANNEL_ALIAS),
         engine: r.choice('engine', ENGINES, 'builtin'),
         mode,
+        ...(raw.frontEnd === 'action' ? { actionsCache: r.get('cache') === undefined ? true : r.bool('cache') } : {}),
         ...(condarc ? { condarc, customChannels: condarc.customChannels, defaultChannels: condarc.defaultChannels } : {}),
     };
 }

@@ -1,9 +1,10 @@
 import { OctokitGitHubClient, type GitHubServices } from '../github/client.js';
 import { readPullRequestEvent } from '../github/event.js';
-import { resolve } from '../phases/resolve.js';
+import { defaultCacheDir, resolve } from '../phases/resolve.js';
 import { parseResolveSettings, type ResolveMode } from '../phases/settings.js';
 import { applySiteSettings } from '../phases/site.js';
 import { actionInputs, getString, Outputs } from './inputs.js';
+import { restoreRepodataCache, saveRepodataCache } from './repodata-cache.js';
 import { runAction } from './run-action.js';
 
 /** This action's own input and output (the shared names live in inputs.ts). */
@@ -43,10 +44,10 @@ export async function run(): Promise<void> {
       const settings = parseResolveSettings(actionInputs());
       applySiteSettings(settings, logger);
       const services = await githubServices(settings.mode, settings.repository, settings.token);
-      return resolve(
-        settings,
-        { logger, ...services },
-      );
+      const restored = settings.actionsCache ? await restoreRepodataCache(defaultCacheDir(settings, process.env), settings.platform, logger) : undefined;
+      const result = await resolve(settings, { logger, ...services });
+      await saveRepodataCache(restored, logger);
+      return result;
     },
     // pull-requests only in pull-request mode, where it means something.
     (r) => ({ [Outputs.Changed]: r.changed, ...(r.pullRequests ? { [PULL_REQUESTS_OUTPUT]: r.pullRequests } : {}) }),

@@ -90,7 +90,8 @@ export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?
  * Where repodata is cached between runs unless the settings say otherwise: the user's cache
  * directory, which outlives a job on self-hosted runners and between CLI runs (RUNNER_TEMP would not).
  */
-function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
+/** Where resolve keeps its repodata cache: `cacheDir`, else `$XDG_CACHE_HOME/gitenv/repodata` (default `~/.cache`). */
+export function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
   if (settings.cacheDir) return settings.cacheDir;
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitenv', 'repodata');
 }

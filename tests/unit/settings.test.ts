@@ -59,6 +59,7 @@ describe('typed settings from strings', () => {
       channelAlias: 'https://conda.anaconda.org',
       engine: 'builtin',
       mode: 'push',
+      actionsCache: true,
     });
     const { settings, secrets } = raw(
       {
@@ -163,6 +164,7 @@ const REFUSALS: [string, (r: RawSettings) => unknown, Record<string, RawValue>, 
   ['prune', parseDeploySettings, { ...base, target: '/t', prune: 'sometimes' }, 'Input prune must be true or false, got "sometimes"'],
   ['keep', parseDeploySettings, { ...base, target: '/t', keep: '-1' }, 'Input keep must be a whole number (0 or more), got "-1"'],
   ['pkg-cache', parseDeploySettings, { ...base, target: '/t', 'pkg-cache': true }, 'Input pkg-cache needs a value'],
+  ['cache', parseResolveSettings, { ...base, cache: 'often' }, 'Input cache must be true or false, got "often"'],
   ['condarc', parseDeploySettings, { ...base, target: '/t', condarc: '/no/such/condarc' }, 'Input condarc /no/such/condarc cannot be read (ENOENT)'],
   ['log-level', parseLogLevel, { 'log-level': 'verbose' }, 'Input log-level must be info or debug, got "verbose"'],
   ['micromamba-version', parseSetupSettings, { 'micromamba-version': 'latest' }, 'Input micromamba-version must be an exact release'],
