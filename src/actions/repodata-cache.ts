@@ -39,7 +39,8 @@ export interface RestoredCache {
 
 /** Restores the newest repodata cache of this platform into `dir`; undefined where there is no cache service. */
 export async function restoreRepodataCache(dir: string, platform: string, logger: Logger, env = process.env): Promise<RestoredCache | undefined> {
-  if (!cache.isFeatureAvailable()) {
+  // `npx @github/local-action` stands in a cache module without isFeatureAvailable: no service there either.
+  if (typeof cache.isFeatureAvailable !== 'function' || !cache.isFeatureAvailable()) {
     logger.debug('No cache service here (not a GitHub runner): the repodata cache stays on this machine');
     return undefined;
   }
