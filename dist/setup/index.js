@@ -41742,7 +41742,7 @@ const OPTIONS = [
     { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
     { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
     { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
-    { name: 'platform', kind: 'string', phases: ['resolve'], metavar: 'SUBDIR', help: `conda platform to resolve for (default ${DEFAULT_PLATFORM}); noarch is always added` },
+    { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
     { name: 'channel-alias', kind: 'string', phases: ['resolve'], metavar: 'URL', help: `base URL that channel names expand with (default ${channels_DEFAULT_CHANNEL_ALIAS})` },
     { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
     { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
@@ -41923,13 +41923,17 @@ function credentials(r) {
         throw r.refuse('api-key', 'is given without api-user (channels take both, as HTTP basic auth)');
     return { apiUser, apiKey };
 }
-const PLATFORM = /^(noarch|(linux|osx|win|freebsd|emscripten|wasi|zos)-[a-z0-9]+)$/;
-function parseResolveSettings(raw) {
-    const r = new Reader(raw);
-    const platform = r.string('platform') ?? DEFAULT_PLATFORM;
-    if (!PLATFORM.test(platform) || platform === 'noarch') {
+const PLATFORM = /^(linux|osx|win|freebsd|emscripten|wasi|zos)-[a-z0-9]+$/;
+function platformOption(r) {
+    const platform = r.string('platform');
+    if (platform !== undefined && !PLATFORM.test(platform)) {
         throw r.refuse('platform', `must be a conda platform such as linux-64, linux-aarch64, osx-arm64 or win-64, got "${platform}"`);
     }
+    return platform;
+}
+function parseResolveSettings(raw) {
+    const r = new Reader(raw);
+    const platform = platformOption(r) ?? DEFAULT_PLATFORM;
     const condarc = readCondarcOption(r);
     const modes = raw.frontEnd === 'cli' ? RESOLVE_MODES.filter((m) => m !== 'pull-request') : RESOLVE_MODES;
     const mode = r.choice('mode', modes, 'push');
@@ -41986,7 +41990,8 @@ function parseDeploySettings(raw) {
         prune: r.bool('prune'),
         keep: r.int('keep', DEFAULT_KEEP),
         pkgCache: r.string('pkg-cache'),
-        ...(condarc ? { condarc } : {}),
+        platform: platformOption(r),
+        ...(condarc ? { condarc, ...(condarc.channelAlias ? { channelAlias: condarc.channelAlias } : {}) } : {}),
     };
 }
 function parseSetupSettings(raw) {

@@ -77,6 +77,8 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials, Site
   target: string;
   envLabels: string[];
   mirror?: string;
+  /** Expands channel names of env.spec (whose hosts get the credentials); default DEFAULT_CHANNEL_ALIAS. */
+  channelAlias?: string;
   engine: Engine;
   prune: boolean;
   keep: number;
@@ -84,6 +86,11 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials, Site
   pkgCache?: string;
   /** Parallel downloads. */
   concurrency?: number;
+  /**
+   * The platform (conda subdir) whose locks to install; default this machine's. Another platform
+   * than the machine's is deployed for machines sharing the file system: nothing of it is run here.
+   */
+  platform?: string;
 }
 
 /** Services the core gets injected instead of reaching for globals. */
@@ -136,7 +143,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
   { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
   { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
-  { name: 'platform', kind: 'string', phases: ['resolve'], metavar: 'SUBDIR', help: `conda platform to resolve for (default ${DEFAULT_PLATFORM}); noarch is always added` },
+  { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
   { name: 'channel-alias', kind: 'string', phases: ['resolve'], metavar: 'URL', help: `base URL that channel names expand with (default ${DEFAULT_CHANNEL_ALIAS})` },
   { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
   { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
@@ -334,14 +341,19 @@ function credentials(r: Reader): ChannelCredentials {
   return { apiUser, apiKey };
 }
 
-const PLATFORM = /^(noarch|(linux|osx|win|freebsd|emscripten|wasi|zos)-[a-z0-9]+)$/;
+const PLATFORM = /^(linux|osx|win|freebsd|emscripten|wasi|zos)-[a-z0-9]+$/;
+
+function platformOption(r: Reader): string | undefined {
+  const platform = r.string('platform');
+  if (platform !== undefined && !PLATFORM.test(platform)) {
+    throw r.refuse('platform', `must be a conda platform such as linux-64, linux-aarch64, osx-arm64 or win-64, got "${platform}"`);
+  }
+  return platform;
+}
 
 export function parseResolveSettings(raw: RawSettings): ResolveSettings {
   const r = new Reader(raw);
-  const platform = r.string('platform') ?? DEFAULT_PLATFORM;
-  if (!PLATFORM.test(platform) || platform === 'noarch') {
-    throw r.refuse('platform', `must be a conda platform such as linux-64, linux-aarch64, osx-arm64 or win-64, got "${platform}"`);
-  }
+  const platform = platformOption(r) ?? DEFAULT_PLATFORM;
   const condarc = readCondarcOption(r);
   const modes = raw.frontEnd === 'cli' ? RESOLVE_MODES.filter((m) => m !== 'pull-request') : RESOLVE_MODES;
   const mode = r.choice('mode', modes, 'push');
@@ -397,7 +409,8 @@ export function parseDeploySettings(raw: RawSettings): DeploySettings {
     prune: r.bool('prune'),
     keep: r.int('keep', DEFAULT_KEEP),
     pkgCache: r.string('pkg-cache'),
-    ...(condarc ? { condarc } : {}),
+    platform: platformOption(r),
+    ...(condarc ? { condarc, ...(condarc.channelAlias ? { channelAlias: condarc.channelAlias } : {}) } : {}),
   };
 }
 

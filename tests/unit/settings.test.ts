@@ -113,7 +113,9 @@ describe('typed settings from strings', () => {
       pkgCache: '/c',
       engine: 'builtin',
     });
-    expect(parseDeploySettings(raw({ ...base, target: '/t' }).settings)).toMatchObject({ envLabels: ['*'], keep: 2, prune: false });
+    expect(parseDeploySettings(raw({ ...base, target: '/t' }).settings)).toMatchObject({ envLabels: ['*'], keep: 2, prune: false, platform: undefined });
+    expect(parseDeploySettings(raw({ ...base, target: '/t', platform: 'osx-arm64' }).settings).platform).toBe('osx-arm64');
+    expect(() => parseDeploySettings(raw({ ...base, target: '/t', platform: 'noarch' }).settings)).toThrow('Input platform must be a conda platform');
   });
 
   test('setup', () => {
