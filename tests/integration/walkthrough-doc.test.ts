@@ -76,6 +76,7 @@ test('docs/walkthrough.md: every command prints the lines the doc shows', async 
   const steps = stepsOf(await fs.readFile(DOC, 'utf8'));
   expect(steps.filter((s) => s.command).length).toBeGreaterThan(10);
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-walkthrough-'));
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-walkthrough-tmp-'));
   const script = ['set -e'];
   steps.forEach((s, i) => {
     const text = (s.script ?? s.command ?? '').split(DOC_ROOT).join(root);
@@ -92,6 +93,9 @@ test('docs/walkthrough.md: every command prints the lines the doc shows', async 
       GIT_CONFIG_GLOBAL: '/dev/null',
       GITENV_DEBUG: '',
       LC_ALL: 'C',
+      // A temporary directory of its own: gitenv sweeps stale clones other runs left in the shared one, and says so.
+      // (Beside the walk-through's directory, which its first block removes.)
+      TMPDIR: tmp,
     };
     const out = await new Promise<string>((resolve, reject) => {
       execFile('bash', ['-c', script.join('\n')], { cwd: ROOT, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
@@ -113,5 +117,6 @@ test('docs/walkthrough.md: every command prints the lines the doc shows', async 
     expect(got).toEqual(want);
   } finally {
     await fs.rm(root, { recursive: true, force: true });
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }, 300_000);
