@@ -1,28 +1,17 @@
 import { deploy } from '../phases/deploy.js';
-import { splitList } from '../util/glob.js';
-import { getBool, getCommonSettings, getEngine, getInt, getRequired, getSecret, getString, Inputs, Outputs } from './inputs.js';
+import { parseDeploySettings } from '../phases/settings.js';
+import { applySiteSettings } from '../phases/site.js';
+import { actionInputs, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
 
 export async function run(): Promise<void> {
   await runAction(
     'deploy',
-    (logger) =>
-      deploy(
-        {
-          ...getCommonSettings(),
-          target: getRequired(Inputs.Target),
-          envLabels: splitList(getString(Inputs.EnvLabels) ?? '*'),
-          mirror: getString(Inputs.Mirror),
-          apiUser: getSecret(Inputs.ApiUser),
-          apiKey: getSecret(Inputs.ApiKey),
-          engine: getEngine(),
-          prune: getBool(Inputs.Prune),
-          keep: getInt(Inputs.Keep, 2),
-          pkgCache: getString(Inputs.PkgCache),
-          platform: getString(Inputs.Platform),
-        },
-        { logger },
-      ),
+    (logger) => {
+      const settings = parseDeploySettings(actionInputs());
+      applySiteSettings(settings, logger);
+      return deploy(settings, { logger });
+    },
     (r) => ({ [Outputs.Deployed]: r.deployed }),
   );
 }

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Engine } from '../phases/settings.js';
+import type { Engine } from '../engines/types.js';
 import { GitenvError } from '../util/errors.js';
 
 /** The completion marker, written last into the staging prefix. */

@@ -10,6 +10,7 @@
  * Credentials never go into a URL, a log line or the cache.
  */
 import * as path from 'node:path';
+import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
 import type { FetchLike } from '../engines/types.js';
 import type { Logger } from '../util/logger.js';
@@ -33,6 +34,8 @@ export interface FetchWrapperOptions {
    */
   otherRetry?: RetryPolicy;
   logger?: Logger;
+  /** How often a repodata download still running is reported (default 5 s): never silent for long. */
+  progressEveryMs?: number;
   /** The fetch underneath (default: the global fetch at construction time). */
   baseFetch?: FetchLike;
 }
@@ -199,7 +202,7 @@ export class FetchWrapper {
         async () => {
           this.stats.requests++;
           const r = await this.base(url, init).catch((err: unknown) => {
-            throw asRetryable(err);
+            throw asRetryable(err, url);
           });
           if (isRetryableStatus(r.status)) {
             await r.body?.cancel();
@@ -213,7 +216,7 @@ export class FetchWrapper {
       return buffer ? response : this.counted(response, url);
     } catch (err) {
       const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
-      const message = status ? `HTTP ${status}` : networkMessage(err);
+      const message = status ? `HTTP ${status}` : networkMessage(err, url);
       this.failures.push({ url, status: status ? Number(status) : undefined, message });
       if (status) {
         // Keep the server's Retry-After: a caller with a retry budget of its own (downloads) honours it.
@@ -226,9 +229,9 @@ export class FetchWrapper {
   }
 
   private async buffered(r: Response, url: string): Promise<Response> {
-    let body: ArrayBuffer;
+    let body: Uint8Array;
     try {
-      body = await r.arrayBuffer();
+      body = await this.readReporting(r, url);
     } catch (err) {
       throw new RetryableError(`body of ${url} cut short: ${errorMessage(err)}`);
     }
@@ -237,6 +240,33 @@ export class FetchWrapper {
     headers.delete('content-encoding');
     headers.set('content-length', String(body.byteLength));
     return withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+  }
+
+  /** Reads a body whole, saying every few seconds how far it got (a 24 MB repodata on a slow line). */
+  private async readReporting(r: Response, url: string): Promise<Uint8Array> {
+    if (!r.body) return new Uint8Array(0);
+    const total = Number(r.headers.get('content-length')) || undefined;
+    const every = this.options.progressEveryMs ?? 5_000;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    let last = Date.now();
+    const reader = r.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.byteLength;
+      if (Date.now() - last >= every) {
+        last = Date.now();
+        this.options.logger?.info(`Fetching ${this.shownRepodata(url)}: ${megabytes(received)}${total ? ` of ${megabytes(total)}` : ''} so far`);
+      }
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** A repodata URL as a person reads it: the real channel URL and subdir, no credentials. */
+  private shownRepodata(url: string): string {
+    return this.realUrl(url).replace(/\/\/[^/@]*@/, '//');
   }
 
   /** Counts the body's bytes as they are read, whoever reads them. */
@@ -301,7 +331,7 @@ export class FetchWrapper {
       const hit = await cache.read(url);
       if (hit) {
         this.stats.notModified++;
-        this.options.logger?.debug(`${url}: not modified, ${hit.body.length} bytes from the cache`);
+        this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: not modified (${megabytes(hit.body.length)} from the cache)`);
         return { response: this.repodataResponse(url, hit.body), body: hit.body };
       }
       // The body went missing since the validators were read: ask again, unconditionally.
@@ -311,6 +341,7 @@ export class FetchWrapper {
     }
     if (response.status !== 200) return { response };
     const body = new Uint8Array(await response.arrayBuffer());
+    this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: ${megabytes(body.length)}`);
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;
     if (cache && (etag || lastModified)) {
@@ -328,14 +359,16 @@ export class FetchWrapper {
   }
 }
 
+const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
+
 /**
  * fetch's own network failures as RetryableError. Checked by name and message rather than
  * `instanceof`: the error may come from another realm (jest's VM modules, the WASM glue).
  */
-function asRetryable(err: unknown): unknown {
+function asRetryable(err: unknown, url: string): unknown {
   const e = err as { name?: string; message?: string; cause?: unknown };
   if (isRetryableError(err) || (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? ''))) {
-    const retryable = new RetryableError(networkMessage(err));
+    const retryable = new RetryableError(networkMessage(err, url));
     retryable.cause = err;
     return retryable;
   }
@@ -343,9 +376,11 @@ function asRetryable(err: unknown): unknown {
 }
 
 /** The most telling line of a network error: its cause's code and message when there is one. */
-function networkMessage(err: unknown): string {
+function networkMessage(err: unknown, url: string): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause);
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return errorMessage(err);
+  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause, url);
+  const proxy = proxyFor(url);
+  const via = proxy ? ` (through the proxy ${proxy}, from the proxy variables or condarc proxy_servers: is it running and reachable?)` : '';
+  if (cause?.message) return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + via;
+  return errorMessage(err) + via;
 }

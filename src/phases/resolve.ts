@@ -104,7 +104,8 @@ export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?
  * Where repodata is cached between runs unless the settings say otherwise: the user's cache
  * directory, which outlives a job on self-hosted runners and between CLI runs (RUNNER_TEMP would not).
  */
-function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
+/** Where resolve keeps its repodata cache: `cacheDir`, else `$XDG_CACHE_HOME/gitenv/repodata` (default `~/.cache`). */
+export function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
   if (settings.cacheDir) return settings.cacheDir;
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitenv', 'repodata');
 }
@@ -298,12 +299,19 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
   try {
     const specText = (await ctx.repo.readFile(branch.commit, ENV_SPEC_FILE)) ?? Buffer.alloc(0);
     const spec = parseEnvSpec(specText, { env: name });
-    const channels = expandChannels(spec.channels, { channelAlias: settings.channelAlias });
+    const channels = expandChannels(spec.channels, {
+      channelAlias: settings.channelAlias,
+      customChannels: settings.customChannels,
+      defaultChannels: settings.defaultChannels,
+    });
     const platforms = spec.platforms ?? [settings.platform];
     const solved: { platform: string; records: PackageRecord[] }[] = [];
     // One after the other: the platforms share the run's repodata (noarch fetched and parsed once).
     for (const platform of platforms) {
+      logger.info(`Solving ${name}: ${spec.specs.length} spec(s) over ${channels.length} channel(s) for ${platform}`);
+      const started = Date.now();
       const records = await solveFor(platform, spec.platforms !== undefined, { specs: spec.specs, channels, env: name }, ctx);
+      logger.info(`Solved ${name}${platforms.length > 1 ? ` for ${platform}` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       checkRecords(records, channels, name);
       solved.push({ platform, records });
     }
