@@ -18,6 +18,10 @@ export interface SolveRequest {
 /** Resolves specs into records (dependencies included, virtual packages excluded). */
 export interface SolverEngine {
   solve(request: SolveRequest): Promise<PackageRecord[]>;
+  /** Solves worth running at once (default 1). */
+  readonly concurrency?: number;
+  /** Releases what the engine holds (threads). */
+  close?(): Promise<void>;
 }
 
 export interface InstallRequest {

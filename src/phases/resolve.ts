@@ -31,6 +31,7 @@ import { EnvRepository, type EnvBranch, type RefUpdate, openForPhase } from '../
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
+import { solvePoolOptions } from '../solver/solve-pool.js';
 import { virtualPackages } from '../solver/virtual-packages.js';
 import { ConfigurationError, errorMessage, HttpError } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
@@ -76,7 +77,7 @@ export interface EnvOutcome {
 export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?: NodeJS.ProcessEnv): SolverEngine {
   switch (settings.engine) {
     case 'builtin':
-      return new RattlerSolver(fetcher);
+      return new RattlerSolver(fetcher, solvePoolOptions(env));
     case 'micromamba':
       return new OnDemandMicromambaSolver({
         env,
@@ -113,11 +114,12 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
     const snapshot = await repo.snapshot();
     const envs = review ? await reviewedEnv(repo, snapshot.envs, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
     if (envs.length === 0 && !review) logger.warning(`No environment branches${settings.envs.length ? ` matching ${settings.envs.join(' ')}` : ''} in ${repo.displayName}`);
+    const ctx: EnvContext = { repo, solver, settings, logger, env };
+    // Solves run ahead (one per solver thread); each environment is reported in its turn.
+    const solving = startInOrder(envs, solver.concurrency ?? 1, (branch) => solveEnv(branch, ctx));
     const outcomes: EnvOutcome[] = [];
-    for (const branch of envs) {
-      const outcome = await logger.group(`Resolving ${branch.name}`, () =>
-        resolveEnv(branch, snapshot.branches.get(manifestBranch(branch.name)), { repo, solver, settings, logger, env }),
-      );
+    for (const [i, branch] of envs.entries()) {
+      const outcome = await logger.group(`Resolving ${branch.name}`, () => resolveEnv(branch, snapshot.branches.get(manifestBranch(branch.name)), ctx, solving[i]));
       outcomes.push(outcome);
     }
     const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
@@ -136,8 +138,26 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
     logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
     return { ...result, failed };
   } finally {
+    await solver.close?.();
     await repo.close();
   }
+}
+
+/** `fn` over `items`, at most `limit` at once, started in order; `fn` must not reject. */
+function startInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R>[] {
+  const settlers: ((r: R) => void)[] = [];
+  const results = items.map(() => new Promise<R>((resolve) => settlers.push(resolve)));
+  let next = 0;
+  const launch = (): void => {
+    if (next >= items.length) return;
+    const i = next++;
+    void fn(items[i]).then((r) => {
+      settlers[i](r);
+      launch();
+    });
+  };
+  for (let k = 0; k < Math.max(1, limit); k++) launch();
+  return results;
 }
 
 interface ReportContext {
@@ -251,8 +271,11 @@ interface EnvContext {
   env: NodeJS.ProcessEnv;
 }
 
-/** Solves one environment and compares the result with its manifest branch; never throws. */
-async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, ctx: EnvContext): Promise<EnvOutcome> {
+/** What solving one environment gave: its env.spec and records, or the error. */
+type Solved = { specText: Buffer; records: PackageRecord[] } | { error: unknown };
+
+/** Reads, parses and solves one environment's env.spec; never throws. */
+async function solveEnv(branch: EnvBranch, ctx: EnvContext): Promise<Solved> {
   const { logger, settings } = ctx;
   const name = branch.name;
   try {
@@ -267,6 +290,20 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
       env: name,
       logger,
     });
+    return { specText, records };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Compares one environment's solve with its manifest branch; never throws. */
+async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, ctx: EnvContext, solving: Promise<Solved>): Promise<EnvOutcome> {
+  const { logger, settings } = ctx;
+  const name = branch.name;
+  try {
+    const solved = await solving;
+    if ('error' in solved) throw solved.error;
+    const { specText, records } = solved;
     const files = manifestFiles(records, specText, name, settings.platform);
     const old = manifestHead ? await readManifestFiles(ctx.repo, manifestHead) : undefined;
     const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], name, logger);

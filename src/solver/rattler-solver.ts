@@ -1,21 +1,23 @@
 /**
- * The builtin solver: @conda-org/rattler's WASM build of resolvo (the solver pixi uses). It
- * fetches repodata through the global fetch, which is swapped for gitenv's FetchWrapper for the
- * duration of a solve; virtual packages go in as locked packages and are taken out again.
+ * The builtin solver: @conda-org/rattler's WASM build of resolvo (the solver pixi uses), run in a
+ * worker thread per solve (solve-pool.ts: its own WASM instance, a memory limit, a timeout). The
+ * thread's requests come back here and go through gitenv's FetchWrapper; virtual packages go in
+ * as locked packages and are taken out again.
  * Before each solve the repodata is surveyed through the same wrapper and the solver is served
  * only the records the specs can reach (repodata-pruner.ts); the full records behind the result
  * (constrains, license, timestamp, noarch) come from that parsed repodata.
  */
-import { simpleSolve, type Platform, type SolvedPackage } from '@conda-org/rattler';
 import type { PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { errorMessage, HttpError } from '../util/errors.js';
-import { UnsolvableError } from './errors.js';
+import { SolverCrashError, UnsolvableError } from './errors.js';
 import { decompress as zstdDecompress } from 'fzstd';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from './virtual-packages.js';
 import { zstdStored } from './zstd-stored.js';
+import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
+import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 
 const VIRTUAL_REPO = 'virtual';
 
@@ -61,50 +63,69 @@ function lockedVirtual(v: VirtualPackage, platform: string): Record<string, unkn
   };
 }
 
+/** A copy of `bytes` in an ArrayBuffer of its own (a Buffer may be a view into a shared pool). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
 export class RattlerSolver implements SolverEngine {
   /** Parsed repodata of this run, by real URL (a run asks for the same repodata per environment). */
   private readonly parsed = new Map<string, { size: number; parsed: ParsedRepodata }>();
 
-  constructor(private readonly fetcher: FetchWrapper) {}
+  private readonly pool: SolvePool;
+
+  /** `pool`: the threads' settings (default: from the GITENV_SOLVER_* variables). */
+  constructor(
+    private readonly fetcher: FetchWrapper,
+    pool: Partial<SolvePoolOptions> = {},
+  ) {
+    this.pool = new SolvePool({ ...solvePoolOptions(), ...pool });
+  }
+
+  /** Environments worth solving at once: one per thread. */
+  get concurrency(): number {
+    return this.pool.options.jobs;
+  }
+
+  /** Ends the solver threads. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
 
   async solve(request: SolveRequest): Promise<PackageRecord[]> {
     const { env, platform, logger } = request;
     const channels: Channel[] = request.channels.map((c) => ({ real: c.replace(/\/+$/, ''), solver: this.fetcher.solverUrl(c).replace(/\/+$/, '') }));
-    const platforms = (platform === 'noarch' ? ['noarch'] : [platform, 'noarch']) as Platform[];
+    const platforms = platform === 'noarch' ? ['noarch'] : [platform, 'noarch'];
     const locked = request.virtualPackages.map((v) => lockedVirtual(v, platform));
     const failuresBefore = this.fetcher.failures.length;
-    let solved: SolvedPackage[];
+    let solved: SolvedJson[];
     let served: Served[] = [];
     try {
       served = await this.survey(channels, platforms);
-      const stopPruning = this.prune(request.specs, served, logger, env);
-      try {
-        solved = await this.fetcher.asGlobal(() =>
-          simpleSolve(
-            request.specs,
-            channels.map((c) => c.solver),
-            platforms,
-            locked,
-          ),
-        );
-      } finally {
-        stopPruning();
-      }
+      const pruned = this.prune(request.specs, served, logger, env);
+      solved = await this.pool.solve({ specs: request.specs, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned));
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
       const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));
       throw this.explain(err, env, channels.map((c) => c.real), ours);
     }
-    try {
-      const records = solved
-        .filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName))
-        .map((p) => this.toRecord(p, channels, served));
-      logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
-      return records;
-    } finally {
-      for (const p of solved) p.free();
-    }
+    const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served));
+    logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
+    return records;
+  }
+
+  /** Answers a request of the solver thread: a pruned repodata, or whatever the fetch wrapper answers. */
+  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array>): Promise<FetchReply> {
+    const body = request.method === 'GET' ? pruned.get(this.fetcher.realUrl(request.url)) : undefined;
+    if (body) return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: ownBuffer(body) };
+    const response = await this.fetcher.fetch(request.url, { method: request.method, headers: request.headers });
+    const headers: [string, string][] = [];
+    response.headers.forEach((v, k) => headers.push([k, v]));
+    const bytes = request.method === 'HEAD' || response.status === 304 ? null : await response.arrayBuffer();
+    return { status: response.status, statusText: response.statusText, headers, body: bytes };
   }
 
   /**
@@ -149,11 +170,11 @@ export class RattlerSolver implements SolverEngine {
     }
   }
 
-  /** Serves each parsed repodata pruned to the names the specs can reach; returns the undo. */
-  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string): () => void {
-    if (served.length === 0 || served.some((s) => !s.parsed)) return () => {};
+  /** Each parsed repodata pruned to the names the specs can reach, by real URL (none: serve them whole). */
+  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string): Map<string, Uint8Array> {
+    if (served.length === 0 || served.some((s) => !s.parsed)) return new Map();
     const names = reachableNames(specs, served.map((s) => s.parsed as ParsedRepodata));
-    if (!names) return () => {};
+    if (!names) return new Map();
     const bodies = new Map(
       served.map((s) => {
         const json = (s.parsed as ParsedRepodata).pruned(names);
@@ -161,10 +182,10 @@ export class RattlerSolver implements SolverEngine {
       }),
     );
     logger.debug(`${env}: the solver gets the records of ${names.size} reachable package names`);
-    return this.fetcher.transformRepodata((url) => bodies.get(url));
+    return bodies;
   }
 
-  private toRecord(p: SolvedPackage, channels: Channel[], served: Served[]): PackageRecord {
+  private toRecord(p: SolvedJson, channels: Channel[], served: Served[]): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
@@ -203,6 +224,7 @@ export class RattlerSolver implements SolverEngine {
    * failure) into an error naming the environment and, when a channel is at fault, the channel.
    */
   private explain(err: unknown, env: string, channels: string[], failures: RequestFailure[]): Error {
+    if (err instanceof SolverCrash) return new SolverCrashError(env, err.reason);
     const channelOf = (url: string): string => channels.find((c) => url.startsWith(c + '/')) ?? url;
     if (err instanceof ChannelAnswerError && err.status !== 404 && !failures.some((f) => f.url === err.url)) {
       return new HttpError(err.url, err.status, `environment "${env}": channel ${channelOf(err.url)} answered ${err.status} for ${err.url}`);
