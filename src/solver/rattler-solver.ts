@@ -15,6 +15,7 @@ import { SolverCrashError, UnsolvableError } from './errors.js';
 import { decompress as zstdDecompress } from 'fzstd';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from './virtual-packages.js';
+import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { zstdStored } from './zstd-stored.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
@@ -63,6 +64,15 @@ function lockedVirtual(v: VirtualPackage, platform: string): Record<string, unkn
   };
 }
 
+/** A record's dependencies with their conditions decided (conditional-deps.ts). */
+function decided(record: RepodataRecordJson, virtuals: VirtualPackage[]): string[] {
+  try {
+    return applyConditions(record.depends ?? [], virtuals);
+  } catch (err) {
+    throw new UnsupportedConditionError(`${record.name}-${record.version}-${record.build}: ${errorMessage(err)}`);
+  }
+}
+
 /** A copy of `bytes` in an ArrayBuffer of its own (a Buffer may be a view into a shared pool). */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const copy = new Uint8Array(bytes.length);
@@ -100,12 +110,13 @@ export class RattlerSolver implements SolverEngine {
     const platforms = platform === 'noarch' ? ['noarch'] : [platform, 'noarch'];
     const locked = request.virtualPackages.map((v) => lockedVirtual(v, platform));
     const failuresBefore = this.fetcher.failures.length;
+    const specs = applyConditions(request.specs, request.virtualPackages);
     let solved: SolvedJson[];
     let served: Served[] = [];
     try {
       served = await this.survey(channels, platforms);
-      const pruned = this.prune(request.specs, served, logger, env);
-      solved = await this.pool.solve({ specs: request.specs, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned));
+      const pruned = this.prune(specs, served, logger, env, request.virtualPackages);
+      solved = await this.pool.solve({ specs, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned));
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
@@ -171,13 +182,13 @@ export class RattlerSolver implements SolverEngine {
   }
 
   /** Each parsed repodata pruned to the names the specs can reach, by real URL (none: serve them whole). */
-  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string): Map<string, Uint8Array> {
+  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string, virtuals: VirtualPackage[]): Map<string, Uint8Array> {
     if (served.length === 0 || served.some((s) => !s.parsed)) return new Map();
     const names = reachableNames(specs, served.map((s) => s.parsed as ParsedRepodata));
     if (!names) return new Map();
     const bodies = new Map(
       served.map((s) => {
-        const json = (s.parsed as ParsedRepodata).pruned(names);
+        const json = (s.parsed as ParsedRepodata).pruned(names, (record) => (hasCondition(record.depends) ? decided(record, virtuals) : undefined));
         return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
       }),
     );
@@ -203,7 +214,8 @@ export class RattlerSolver implements SolverEngine {
       channel,
       fn,
       url,
-      depends: p.depends ?? full?.depends ?? [],
+      // The repodata's own list: what the solver was given may have had its conditions decided.
+      depends: full?.depends ?? p.depends ?? [],
       constrains: full?.constrains ?? [],
     };
     const md5 = p.md5 ?? full?.md5;
@@ -225,6 +237,7 @@ export class RattlerSolver implements SolverEngine {
    */
   private explain(err: unknown, env: string, channels: string[], failures: RequestFailure[]): Error {
     if (err instanceof SolverCrash) return new SolverCrashError(env, err.reason);
+    if (err instanceof UnsupportedConditionError) return new UnsupportedConditionError(`environment "${env}": ${err.message}`);
     const channelOf = (url: string): string => channels.find((c) => url.startsWith(c + '/')) ?? url;
     if (err instanceof ChannelAnswerError && err.status !== 404 && !failures.some((f) => f.url === err.url)) {
       return new HttpError(err.url, err.status, `environment "${env}": channel ${channelOf(err.url)} answered ${err.status} for ${err.url}`);

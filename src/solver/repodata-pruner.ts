@@ -75,11 +75,17 @@ export class ParsedRepodata {
     return this.json['packages.conda']?.[fn] ?? this.json.packages?.[fn];
   }
 
-  /** This repodata with only the records of `names`, as JSON bytes. */
-  pruned(names: Set<string>): Uint8Array {
+  /**
+   * This repodata with only the records of `names`, as JSON bytes. `rewrite` may give a record
+   * other dependencies for this solve (undefined: the record as it is).
+   */
+  pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson) => string[] | undefined): Uint8Array {
     const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
     for (const name of names) {
-      for (const entry of this.byName.get(name) ?? []) parts[entry.table].push(this.fragment(entry));
+      for (const entry of this.byName.get(name) ?? []) {
+        const depends = rewrite?.(entry.record);
+        parts[entry.table].push(depends ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, depends })}` : this.fragment(entry));
+      }
     }
     const meta = JSON.stringify({ info: this.json.info, repodata_version: this.json.repodata_version }).slice(1, -1);
     return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);
