@@ -16,6 +16,7 @@ import { decompress as zstdDecompress } from 'fzstd';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from './virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
+import { PrefixWidener } from './prefix-compat.js';
 import { zstdStored } from './zstd-stored.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
@@ -62,6 +63,24 @@ function lockedVirtual(v: VirtualPackage, platform: string): Record<string, unkn
     filename: v.name,
     repoName: VIRTUAL_REPO,
   };
+}
+
+/**
+ * What the WASM solver must see of a record to answer as conda and today's rattler do: conditions
+ * decided (conditional-deps.ts), prefix terms widened (prefix-compat.ts), a tie with a featured build broken;
+ * undefined when the record stays as it is.
+ */
+function rewritten(record: RepodataRecordJson, virtuals: VirtualPackage[], widener: PrefixWidener, tieBreak: number | undefined): Partial<RepodataRecordJson> | undefined {
+  const changes: Partial<RepodataRecordJson> = {};
+  // A plain build wins its tie against a featured one, as in conda (repodata-pruner.ts).
+  if (tieBreak !== undefined) changes.timestamp = tieBreak;
+  const depends = record.depends;
+  if (depends && depends.length > 0) {
+    const decidedDepends = hasCondition(depends) ? decided(record, virtuals) : depends;
+    const widened = decidedDepends.map((d) => widener.widenSpec(d));
+    if (decidedDepends !== depends || widened.some((d, i) => d !== depends[i])) changes.depends = widened;
+  }
+  return Object.keys(changes).length > 0 ? changes : undefined;
 }
 
 /** A record's dependencies with their conditions decided (conditional-deps.ts). */
@@ -115,8 +134,13 @@ export class RattlerSolver implements SolverEngine {
     let served: Served[] = [];
     try {
       served = await this.survey(channels, platforms);
-      const pruned = this.prune(specs, served, logger, env, request.virtualPackages);
-      solved = await this.pool.solve({ specs, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned));
+      const parsed = served.map((s) => s.parsed).filter((p): p is ParsedRepodata => p !== undefined);
+      const widener = new PrefixWidener(function* (name) {
+        for (const p of parsed) for (const { record } of p.byName.get(name) ?? []) yield record.version;
+      });
+      const asked = specs.map((s) => widener.widenSpec(s));
+      const pruned = this.prune(asked, served, logger, env, request.virtualPackages, widener);
+      solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned));
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
@@ -182,13 +206,14 @@ export class RattlerSolver implements SolverEngine {
   }
 
   /** Each parsed repodata pruned to the names the specs can reach, by real URL (none: serve them whole). */
-  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string, virtuals: VirtualPackage[]): Map<string, Uint8Array> {
+  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string, virtuals: VirtualPackage[], widener: PrefixWidener): Map<string, Uint8Array> {
     if (served.length === 0 || served.some((s) => !s.parsed)) return new Map();
     const names = reachableNames(specs, served.map((s) => s.parsed as ParsedRepodata));
     if (!names) return new Map();
     const bodies = new Map(
       served.map((s) => {
-        const json = (s.parsed as ParsedRepodata).pruned(names, (record) => (hasCondition(record.depends) ? decided(record, virtuals) : undefined));
+        const parsed = s.parsed as ParsedRepodata;
+        const json = parsed.pruned(names, (record, fn) => rewritten(record, virtuals, widener, parsed.tieBreaks(String(record.name).toLowerCase()).get(fn)));
         return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
       }),
     );
