@@ -207,17 +207,20 @@ export class RattlerSolver implements SolverEngine {
 
   /** Each parsed repodata pruned to the names the specs can reach, by real URL (none: serve them whole). */
   private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string, virtuals: VirtualPackage[], widener: PrefixWidener): Map<string, Uint8Array> {
-    if (served.length === 0 || served.some((s) => !s.parsed)) return new Map();
-    const names = reachableNames(specs, served.map((s) => s.parsed as ParsedRepodata));
-    if (!names) return new Map();
+    const parsed = served.filter((s) => s.parsed);
+    if (parsed.length === 0) return new Map();
+    // Pruning needs every subdir parsed (a record of another could reach further); a glob spec
+    // reaches anything. The records are still rewritten then, all of them.
+    const reachable = parsed.length === served.length ? reachableNames(specs, parsed.map((s) => s.parsed as ParsedRepodata)) : undefined;
     const bodies = new Map(
-      served.map((s) => {
-        const parsed = s.parsed as ParsedRepodata;
-        const json = parsed.pruned(names, (record, fn) => rewritten(record, virtuals, widener, parsed.tieBreaks(String(record.name).toLowerCase()).get(fn)));
+      parsed.map((s) => {
+        const repodata = s.parsed as ParsedRepodata;
+        const names = reachable ?? new Set(repodata.byName.keys());
+        const json = repodata.pruned(names, (record, fn) => rewritten(record, virtuals, widener, repodata.tieBreaks(String(record.name).toLowerCase()).get(fn)));
         return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
       }),
     );
-    logger.debug(`${env}: the solver gets the records of ${names.size} reachable package names`);
+    logger.debug(reachable ? `${env}: the solver gets the records of ${reachable.size} reachable package names` : `${env}: the solver gets every record (not pruned)`);
     return bodies;
   }
 

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { buildSeedChannel, SEED_VERSIONS } from '../fixtures/channel/index.js';
+import { buildSeedChannel, bzip2Compress, SEED_VERSIONS } from '../fixtures/channel/index.js';
 import type { VirtualPackage } from '../../src/conda/types.js';
 import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
 import { prefixMatches } from '../../src/solver/prefix-compat.js';
@@ -172,4 +172,22 @@ test.each([
   ['1', '1dev', true],
 ])('prefix %s.* against %s: %s (as py-rattler 0.28 answers)', (prefix, version, expected) => {
   expect(prefixMatches(prefix, version)).toBe(expected);
+});
+
+test('next to a channel that is not parsed (bz2 only: nothing pruned), the answers are still corrected', async () => {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bz2-'));
+  const solver = new RattlerSolver(new FetchWrapper({}), { jobs: 1 });
+  try {
+    for (const subdir of ['linux-64', 'noarch']) {
+      await fs.mkdir(path.join(tmp, subdir), { recursive: true });
+      await fs.writeFile(path.join(tmp, subdir, 'repodata.json.bz2'), bzip2Compress(Buffer.from(JSON.stringify({ info: { subdir }, packages: {}, 'packages.conda': {} }))));
+    }
+    const logger = new MemoryLogger();
+    const records = await solver.solve({ specs: ['openssl 1.0.2.*'], channels: [channel('conda-index4'), pathToFileURL(tmp).href], platform: 'linux-64', virtualPackages: linux, env: 'mixed', logger });
+    expect(records.find((r) => r.name === 'openssl')?.version).toMatch(/^1\.0\.2[a-z]$/);
+    expect(logger.lines('debug')).toContain('mixed: the solver gets every record (not pruned)');
+  } finally {
+    await solver.close();
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
 });
