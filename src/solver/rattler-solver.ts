@@ -17,6 +17,7 @@ import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repod
 import { isVirtualPackage } from './virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { PrefixWidener } from './prefix-compat.js';
+import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
 import { zstdStored } from './zstd-stored.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
@@ -92,6 +93,46 @@ function decided(record: RepodataRecordJson, virtuals: VirtualPackage[]): string
   }
 }
 
+/** A shard of sharded repodata: `<channel>/<subdir>/<shards base>/<sha256>.msgpack.zst`. */
+const SHARD = /\/[0-9a-f]{64}\.msgpack\.zst$/;
+
+const hex = (v: unknown): string | undefined => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'string' ? v : undefined);
+
+/**
+ * The records of the shards a solve fetched (CEP-16 sharded repodata), for the fields the solver
+ * does not return (constrains, license, timestamp, noarch).
+ */
+class ShardRecords {
+  private readonly byFile = new Map<string, { url: string; record: RepodataRecordJson }[]>();
+
+  add(url: string, body: Uint8Array): void {
+    let shard: MsgpackValue;
+    try {
+      shard = decodeMsgpack(zstdDecompress(body));
+    } catch {
+      return; // the solver says what is wrong with it
+    }
+    if (!shard || typeof shard !== 'object' || Array.isArray(shard) || shard instanceof Uint8Array) return;
+    for (const table of ['packages', 'packages.conda']) {
+      const records = shard[table];
+      if (!records || typeof records !== 'object' || Array.isArray(records) || records instanceof Uint8Array) continue;
+      for (const [fn, raw] of Object.entries(records)) {
+        if (!raw || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Uint8Array) continue;
+        const record = { ...raw, md5: hex(raw.md5), sha256: hex(raw.sha256) } as unknown as RepodataRecordJson;
+        let list = this.byFile.get(fn);
+        if (!list) this.byFile.set(fn, (list = []));
+        list.push({ url, record });
+      }
+    }
+  }
+
+  /** The record of `fn` from a shard of this channel and subdir (the shard's own URL says which). */
+  record(channel: string, subdir: string, fn: string): RepodataRecordJson | undefined {
+    const list = this.byFile.get(fn) ?? [];
+    return (list.find((e) => e.url.startsWith(`${channel}/${subdir}/`)) ?? list.find((e) => e.url.startsWith(`${channel}/`)))?.record;
+  }
+}
+
 /** A copy of `bytes` in an ArrayBuffer of its own (a Buffer may be a view into a shared pool). */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const copy = new Uint8Array(bytes.length);
@@ -132,6 +173,7 @@ export class RattlerSolver implements SolverEngine {
     const specs = applyConditions(request.specs, request.virtualPackages);
     let solved: SolvedJson[];
     let served: Served[] = [];
+    const shards = new ShardRecords();
     try {
       served = await this.survey(channels, platforms);
       const parsed = served.map((s) => s.parsed).filter((p): p is ParsedRepodata => p !== undefined);
@@ -140,26 +182,27 @@ export class RattlerSolver implements SolverEngine {
       });
       const asked = specs.map((s) => widener.widenSpec(s));
       const pruned = this.prune(asked, served, logger, env, request.virtualPackages, widener);
-      solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned));
+      solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned, shards));
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
       const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));
       throw this.explain(err, env, channels.map((c) => c.real), ours);
     }
-    const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served));
+    const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served, shards));
     logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
     return records;
   }
 
   /** Answers a request of the solver thread: a pruned repodata, or whatever the fetch wrapper answers. */
-  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array>): Promise<FetchReply> {
+  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array>, shards: ShardRecords): Promise<FetchReply> {
     const body = request.method === 'GET' ? pruned.get(this.fetcher.realUrl(request.url)) : undefined;
     if (body) return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: ownBuffer(body) };
     const response = await this.fetcher.fetch(request.url, { method: request.method, headers: request.headers });
     const headers: [string, string][] = [];
     response.headers.forEach((v, k) => headers.push([k, v]));
     const bytes = request.method === 'HEAD' || response.status === 304 ? null : await response.arrayBuffer();
+    if (bytes && response.status === 200 && SHARD.test(new URL(request.url).pathname)) shards.add(this.fetcher.realUrl(request.url), new Uint8Array(bytes));
     return { status: response.status, statusText: response.statusText, headers, body: bytes };
   }
 
@@ -224,15 +267,15 @@ export class RattlerSolver implements SolverEngine {
     return bodies;
   }
 
-  private toRecord(p: SolvedJson, channels: Channel[], served: Served[]): PackageRecord {
+  private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
     const subdir = p.subdir ?? m?.[2] ?? '';
     const fn = p.filename || m?.[3] || '';
     const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
-    // Sharded or bz2 repodata is not parsed here: the record then has what the solver returned.
-    const full: RepodataRecordJson | undefined = parsed?.record(fn);
+    // bz2 repodata is not parsed here: the record then has what the solver returned.
+    const full: RepodataRecordJson | undefined = parsed?.record(fn) ?? shards.record(channel, subdir, fn);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,
