@@ -105,11 +105,15 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
   for (const secret of [settings.apiUser, settings.apiKey, settings.token]) if (secret) logger.setSecret(secret);
   const fetcher = new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, cacheDir: defaultCacheDir(settings, env), logger });
   const solver = solverFor(settings, fetcher, env);
+  solver.warm?.();
   // check: report what would change (the summary and the log carry the diff), push nothing.
   const dryRun = settings.dryRun || settings.mode === 'check';
   const review = settings.mode === 'check' ? services.pullRequest : undefined;
 
-  const repo = await openForPhase(settings, services);
+  const repo = await openForPhase(settings, services).catch(async (err: unknown) => {
+    await solver.close?.();
+    throw err;
+  });
   try {
     const snapshot = await repo.snapshot();
     const envs = review ? await reviewedEnv(repo, snapshot.envs, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));

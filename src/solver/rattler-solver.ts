@@ -159,6 +159,11 @@ export class RattlerSolver implements SolverEngine {
     return this.pool.options.jobs;
   }
 
+  /** Starts a solver thread now, ahead of the first solve. */
+  warm(): void {
+    this.pool.warm();
+  }
+
   /** Ends the solver threads. */
   async close(): Promise<void> {
     await this.pool.close();

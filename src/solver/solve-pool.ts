@@ -238,6 +238,17 @@ export class SolvePool {
     }
   }
 
+  /**
+   * Starts a thread ahead of the first solve, so that its start (loading the bundle, compiling the
+   * WASM module) overlaps with what comes before (fetching the repository). Idle, it keeps nobody alive.
+   */
+  warm(): void {
+    if (this.closed || this.idle.length > 0 || this.running > 0) return;
+    const slot = new Slot(this.options);
+    slot.worker.unref();
+    this.idle.push(slot);
+  }
+
   /** Ends the idle threads (a busy one ends when its solve does). */
   async close(): Promise<void> {
     this.closed = true;
