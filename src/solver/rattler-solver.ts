@@ -18,6 +18,7 @@ import { isVirtualPackage } from './virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { PrefixWidener } from './prefix-compat.js';
 import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
+import { decompressWhole } from '../installer/zstd.js';
 import { zstdStored } from './zstd-stored.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
@@ -96,6 +97,9 @@ function decided(record: RepodataRecordJson, virtuals: VirtualPackage[]): string
 /** A shard of sharded repodata: `<channel>/<subdir>/<shards base>/<sha256>.msgpack.zst`. */
 const SHARD = /\/[0-9a-f]{64}\.msgpack\.zst$/;
 
+/** The most a shard may hold decompressed (conda-forge's largest are a few MB). */
+const SHARD_LIMIT = 256 * 1024 * 1024;
+
 const hex = (v: unknown): string | undefined => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'string' ? v : undefined);
 
 /**
@@ -108,7 +112,10 @@ class ShardRecords {
   add(url: string, body: Uint8Array): void {
     let shard: MsgpackValue;
     try {
-      shard = decodeMsgpack(zstdDecompress(body));
+      // A shard from a hostile channel may be a zstd bomb: only a declared size within bounds is read.
+      const raw = decompressWhole(body, SHARD_LIMIT);
+      if (!raw) return;
+      shard = decodeMsgpack(raw);
     } catch {
       return; // the solver says what is wrong with it
     }
