@@ -37,6 +37,8 @@ export interface DeployMarker {
   packages: number;
   /** Apparent size in bytes of the prefix when it was completed (for the summary). */
   sizeBytes?: number;
+  /** The platform whose lock was installed (absent: deployed before platforms were recorded, or adopted). */
+  platform?: string;
 }
 
 /** `<target>/<env>`. A name that could leave the target or hide among gitenv's own entries is refused. */
@@ -89,7 +91,9 @@ export async function isComplete(prefix: string, tag?: string): Promise<boolean>
 export async function writeMarker(stagingDir: string, marker: DeployMarker): Promise<void> {
   const file = path.join(stagingDir, MARKER_FILE);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const handle = await fs.open(file, 'w');
+  // A new file: whatever stands at its path (a package's file hard linked from the cache) is removed, never written into.
+  await fs.rm(file, { force: true });
+  const handle = await fs.open(file, 'wx');
   try {
     await handle.writeFile(JSON.stringify(marker, null, 2) + '\n');
     await handle.sync();

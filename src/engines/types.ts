@@ -42,7 +42,18 @@ export interface InstallRequest {
   concurrency?: number;
   /** HTTP access with channel credentials applied (default: the global fetch). */
   fetch?: FetchLike;
+  /**
+   * Hosts (`host[:port]`) that may get the channel credentials: those of env.spec's channels and the
+   * mirror. Undefined: every channel of the packages (callers that trust their package list).
+   */
+  trustedHosts?: string[];
   logger: Logger;
+  /**
+   * The packages are for another platform than this machine's (deploy's explicit `platform`
+   * override): the prefix is built for machines that share the file system, and nothing of it is
+   * run here (no post-link scripts, no byte-compiling).
+   */
+  foreignPlatform?: string;
 }
 
 export interface InstallReport {

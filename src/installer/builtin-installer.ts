@@ -37,6 +37,7 @@ export class BuiltinInstaller implements InstallerEngine {
 
   async install(request: InstallRequest): Promise<InstallReport> {
     const { logger, packages } = request;
+    keepFileSizeSignalIgnored();
     // Nothing is installed that cannot be verified: a lock line without a hash names no content.
     const unverifiable = packages.find((p) => !p.sha256 && !p.md5);
     if (unverifiable) {
@@ -61,11 +62,18 @@ export class BuiltinInstaller implements InstallerEngine {
       concurrency: 8,
     });
     timer('link');
-    const pycs = await this.compileNoarch(linked, request, pythonVersion);
+    if (request.foreignPlatform) {
+      // Nothing of another platform's prefix can run here: no python to byte-compile with, and
+      // post-link scripts written for that machine.
+      logger.info(`Built for ${request.foreignPlatform}: post-link scripts not run, noarch python modules not byte-compiled`);
+    }
+    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, pythonVersion);
     timer('byte-compile');
-    for (const l of linked) {
-      const { name, version, build_number } = l.unit.info.index;
-      await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
+    if (!request.foreignPlatform) {
+      for (const l of linked) {
+        const { name, version, build_number } = l.unit.info.index;
+        await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
+      }
     }
     timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({
@@ -146,6 +154,19 @@ export class BuiltinInstaller implements InstallerEngine {
     }
     return byPackage;
   }
+}
+
+let fileSizeSignal = false;
+
+/**
+ * A write past a file-size limit (`ulimit -f`) must fail with EFBIG, failing its package, not kill the
+ * whole deploy: Node ignores SIGXFSZ, but signal-exit (proper-lockfile's, for the cache locks) catches
+ * it and raises it again when no other listener is there. One listener that does nothing keeps it ignored.
+ */
+function keepFileSizeSignalIgnored(): void {
+  if (fileSizeSignal || process.platform === 'win32') return;
+  fileSizeSignal = true;
+  process.on('SIGXFSZ', () => undefined);
 }
 
 /** `<mirror>/<channel's last segment>/<subdir>/<fn>` when a mirror is set, else the locked URL. */
