@@ -30,6 +30,9 @@ async def main(url, virtuals, specs):
     print(json.dumps(sorted(f"{r.name.normalized}-{r.version}-{r.build}" for r in records)))
 
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
+sys.stdout.flush()
+import os
+os._exit(0)  # py-rattler 0.28 has been seen to crash on interpreter shutdown, after its answer
 `;
 
 function pyRattlerPresent(): boolean {
