@@ -27,6 +27,12 @@ export interface SolveRequest {
 /** Resolves specs into records (dependencies included, virtual packages excluded). */
 export interface SolverEngine {
   solve(request: SolveRequest): Promise<PackageRecord[]>;
+  /** Solves worth running at once (default 1). */
+  readonly concurrency?: number;
+  /** Gets ready to solve (starts a thread) while the caller does other work. */
+  warm?(): void;
+  /** Releases what the engine holds (threads). */
+  close?(): Promise<void>;
 }
 
 export interface InstallRequest {

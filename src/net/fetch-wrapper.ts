@@ -9,6 +9,7 @@
  * - counts of requests and bytes, for the log and the benchmark.
  * Credentials never go into a URL, a log line or the cache.
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,8 @@ export interface FetchStats {
   reused: number;
   /** Bytes read from local files. */
   bytesFromDisk: number;
+  /** Shards of sharded repodata taken from the cache (no request at all: a shard never changes). */
+  shardsFromCache: number;
 }
 
 export type RepodataListener = (url: string, body: Uint8Array) => void;
@@ -67,17 +70,25 @@ export interface RequestFailure {
 
 const SYNTHETIC = /^http:\/\/local-channel-(\d+)\.gitenv\.invalid(?=\/|$)/;
 
+/**
+ * A shard of sharded repodata (CEP-16): named by the sha256 of its bytes, so it never changes and
+ * is cached without ever being asked for again.
+ */
+const SHARD = /\/([0-9a-f]{64})\.msgpack\.zst$/;
+
 /** The repodata files the solver asks for, in the order it asks. */
 const REPODATA = /\/(repodata\.json|repodata\.json\.zst|repodata\.json\.bz2|repodata_shards\.msgpack\.zst)$/;
 
 export class FetchWrapper {
-  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, reused: 0, bytesFromDisk: 0 };
+  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, reused: 0, bytesFromDisk: 0, shardsFromCache: 0 };
   readonly failures: RequestFailure[] = [];
   private readonly local: string[] = [];
   private readonly listeners = new Set<RepodataListener>();
   private transform?: RepodataTransform;
   /** Repodata answers of this run (a run is short; channels do not change under it in a way that matters). */
   private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined>>();
+  /** Shards of this run, by URL. */
+  private readonly shards = new Map<string, Promise<Uint8Array>>();
   private readonly hosts = new Set<string>();
   private readonly auth?: string;
   private readonly cache?: RepodataCache;
@@ -170,6 +181,8 @@ export class FetchWrapper {
     const host = new URL(url).host;
     if (this.auth && this.hosts.has(host) && !headers.has('authorization')) headers.set('authorization', this.auth);
     if (method === 'GET' && REPODATA.test(new URL(url).pathname)) return this.remembered(url, headers);
+    const shard = method === 'GET' ? SHARD.exec(new URL(url).pathname) : null;
+    if (shard) return this.shard(url, shard[1], headers);
     const body = init?.body ?? (input instanceof Request ? input.body : undefined);
     return this.send(url, { ...init, method, headers, body }, false, this.options.otherRetry);
   }
@@ -315,6 +328,35 @@ export class FetchWrapper {
       this.answers.delete(url);
       throw err;
     }
+  }
+
+  /**
+   * A shard: from this run's answers, else from the cache (checked against its name), else from
+   * the server (checked, then cached). Never revalidated: its name is its content.
+   */
+  private async shard(url: string, sha256: string, headers: Headers): Promise<Response> {
+    const known = this.shards.get(url);
+    if (known) {
+      this.stats.reused++;
+      return withUrl(new Response(await known, { status: 200 }), url);
+    }
+    const cached = await this.cache?.read(url);
+    if (cached && createHash('sha256').update(cached.body).digest('hex') === sha256) {
+      this.stats.shardsFromCache++;
+      this.shards.set(url, Promise.resolve(cached.body));
+      return withUrl(new Response(cached.body, { status: 200, headers: { 'content-length': String(cached.body.length) } }), url);
+    }
+    const response = await this.send(url, { method: 'GET', headers }, true);
+    if (response.status !== 200) return response;
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (createHash('sha256').update(body).digest('hex') !== sha256) {
+      // What the server sent is not the shard asked for: a broken mirror or proxy; nothing kept.
+      this.failures.push({ url, status: 502, message: 'the shard does not match its sha256 name' });
+      return withUrl(new Response('shard content does not match its name', { status: 502, statusText: 'Bad Gateway' }), url);
+    }
+    this.shards.set(url, Promise.resolve(body));
+    await this.cache?.write({ url, size: body.length }, body).catch((err: unknown) => this.options.logger?.debug(`shard not cached: ${errorMessage(err)}`));
+    return withUrl(new Response(body, { status: 200, headers: { 'content-length': String(body.length) } }), url);
   }
 
   /**
