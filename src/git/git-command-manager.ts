@@ -3,7 +3,8 @@ import * as io from '@actions/io';
 import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { authHeaderConfig, redactUrl } from './auth.js';
+import { redactUrls } from '../util/secrets.js';
+import { authHeaderConfig } from './auth.js';
 
 /**
  * The one wrapper around the git CLI (actions/checkout's shape): every call builds an argument
@@ -97,7 +98,7 @@ export class GitCommandManager {
   async exec(args: string[], opts: ExecOptions = {}): Promise<GitResult> {
     const full = ['--git-dir', this.gitDir, ...args];
     for (let attempt = 1; ; attempt++) {
-      this.options.logger.debug(`git ${args.map(redactUrl).join(' ')}`);
+      this.options.logger.debug(`git ${args.map(redactUrls).join(' ')}`);
       const result = await runGit(this.gitPath, full, this.env, opts.input);
       if (result.exitCode === 0) return result;
       // Checked before okCodes: a push cut off by the network also exits 1. Retrying a push is
@@ -108,7 +109,7 @@ export class GitCommandManager {
         throw this.failure(args, result, opts.what);
       }
       const delay = retryDelay(this.retry, attempt);
-      this.options.logger.info(`git ${args[0]} failed (${tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
+      this.options.logger.info(`git ${args[0]} failed (${tailLines(redactUrls(result.stderr), 1)}); retrying in ${Math.round(delay)} ms`);
       await sleep(delay);
     }
   }
@@ -127,13 +128,13 @@ export class GitCommandManager {
   /** Fetches `refspecs` from `remote` (a URL or a local path). */
   async fetch(remote: string, refspecs: string[], prune = true): Promise<void> {
     const args = ['fetch', '--quiet', '--no-tags', '--update-head-ok', ...(prune ? ['--prune'] : []), remote, ...refspecs];
-    await this.exec(args, { network: true, what: `git fetch from ${redactUrl(remote)} failed` });
+    await this.exec(args, { network: true, what: `git fetch from ${redactUrls(remote)} failed` });
   }
 
   /** Pushes `refspecs`; returns git's porcelain output and exit code for the caller to judge. */
   async push(remote: string, refspecs: string[], atomic: boolean): Promise<GitResult> {
     const args = ['push', '--porcelain', '--no-verify', ...(atomic ? ['--atomic'] : []), remote, ...refspecs];
-    return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrl(remote)} failed` });
+    return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrls(remote)} failed` });
   }
 
   async hashObject(content: string | Buffer): Promise<string> {
@@ -235,8 +236,8 @@ export class GitCommandManager {
   }
 
   private failure(args: string[], result: GitResult, what?: string): CommandError {
-    const tail = tailLines(result.stderr, 10);
-    const shown = args.map(redactUrl);
+    const tail = tailLines(redactUrls(result.stderr), 10); // git quotes the URL it could not reach
+    const shown = args.map(redactUrls);
     if (AUTH_FAILURE.test(result.stderr)) {
       const summary =
         `${what ?? 'git ' + args[0] + ' failed'}: the remote refused the credentials or asked for some. ` +

@@ -11,7 +11,8 @@ import { compilePyc, pythonShortVersion } from './noarch-python.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
 import { runPostLink } from './post-link.js';
-import { mirroredUrl, redactUrl } from './url.js';
+import { redactUrls } from '../util/secrets.js';
+import { mirroredUrl } from './url.js';
 
 export interface BuiltinInstallerOptions {
   retry?: RetryPolicy;
@@ -40,7 +41,7 @@ export class BuiltinInstaller implements InstallerEngine {
     // Nothing is installed that cannot be verified: a lock line without a hash names no content.
     const unverifiable = packages.find((p) => !p.sha256 && !p.md5);
     if (unverifiable) {
-      throw new PackageError(unverifiable.dist, `no sha256 (nor md5) for ${redactUrl(unverifiable.url)} in the lock: gitenv installs nothing it cannot verify`);
+      throw new PackageError(unverifiable.dist, `no sha256 (nor md5) for ${redactUrls(unverifiable.url)} in the lock: gitenv installs nothing it cannot verify`);
     }
     const timer = stageTimer(logger);
     const entries = await this.fillCache(request);

@@ -4,7 +4,7 @@ import type { LockedPackage } from '../conda/types.js';
 import type { Digest } from './download.js';
 import type { LinkedPackage, LinkedPath } from './link.js';
 import { VERSION } from '../version.js';
-import { redactUrl } from './url.js';
+import { redactUrls } from '../util/secrets.js';
 
 /** Everything conda-meta/<dist>.json is made from. */
 export interface MetaInput {
@@ -31,8 +31,8 @@ export function prefixRecord(input: MetaInput): Record<string, unknown> {
     version: index.version,
     build: index.build,
     build_number: index.build_number ?? 0,
-    channel: redactUrl(pkg.channel),
-    url: redactUrl(pkg.url),
+    channel: redactUrls(pkg.channel),
+    url: redactUrls(pkg.url),
     fn: pkg.fn,
     md5: digest.md5,
     sha256: digest.sha256,
@@ -74,7 +74,7 @@ function specName(spec: string): string {
 export function historyEntry(packages: LockedPackage[], specs: readonly string[], when: Date, cmd: string): string {
   const stamp = when.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
   const lines = [`==> ${stamp} <==`, `# cmd: ${cmd}`, `# gitenv version: ${VERSION}`];
-  for (const p of packages) lines.push(`+${redactUrl(p.channel)}/${p.subdir}::${p.dist}`);
+  for (const p of packages) lines.push(`+${redactUrls(p.channel)}/${p.subdir}::${p.dist}`);
   if (specs.length > 0) lines.push(`# update specs: ${JSON.stringify([...specs])}`);
   return lines.join('\n') + '\n';
 }

@@ -6,7 +6,8 @@ import type { FetchLike } from '../engines/types.js';
 import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
 import { GitenvError, HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { localPath, redactUrl, scrubCredentials, splitCredentials } from './url.js';
+import { redactUrls, splitCredentials } from '../util/secrets.js';
+import { localPath } from './url.js';
 
 /** What an archive must match before anything is extracted from it. */
 export interface Expected {
@@ -38,7 +39,7 @@ export interface DownloadOptions {
  * bodies are retried; a hash mismatch is not (the server would send the same bytes again).
  */
 export async function downloadVerified(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
-  const shown = redactUrl(url);
+  const shown = redactUrls(url);
   const policy = options.retry ?? DEFAULT_RETRY;
   try {
     return await withRetries(
@@ -46,7 +47,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       () => fetchOnce(url, dest, expect, pkg, options),
       (err, n, delay) =>
         options.logger.warning(
-          `${pkg}: download of ${shown} failed (${scrubCredentials(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`,
+          `${pkg}: download of ${shown} failed (${redactUrls(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`,
         ),
     );
   } catch (err) {
@@ -55,7 +56,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       const reason = err.message.startsWith(`${pkg}: `) ? err.message.slice(pkg.length + 2) : err.message;
       throw new PackageError(pkg, `${reason} (downloaded from ${shown})`, { cause: err });
     }
-    throw new PackageError(pkg, `download of ${shown} failed: ${scrubCredentials(errorMessage(err))}`);
+    throw new PackageError(pkg, `download of ${shown} failed: ${redactUrls(errorMessage(err))}`);
   }
 }
 
@@ -78,7 +79,7 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
       await res.body?.cancel().catch(() => undefined);
       const message = `HTTP ${res.status} ${res.statusText}`.trim();
       if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')));
-      throw new HttpError(redactUrl(url), res.status, message);
+      throw new HttpError(redactUrls(url), res.status, message);
     }
     if (!res.body) throw new RetryableError('empty response body');
     return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, (n) => {
@@ -103,7 +104,7 @@ function asRetryable(err: unknown): unknown {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name !== 'TypeError' && e.name !== 'AbortError' && !e.cause?.code) return err;
   const cause = e.cause?.code ?? e.cause?.message;
-  return new RetryableError(scrubCredentials(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`));
+  return new RetryableError(redactUrls(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`));
 }
 
 async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {

@@ -10,7 +10,7 @@ import { digestFile, matches, type Digest, type Expected } from './download.js';
 import { extractPackage, type Digests } from './extract.js';
 import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
 import { joinInside } from './path-safety.js';
-import { redactUrl } from './url.js';
+import { redactUrls } from '../util/secrets.js';
 
 /** Written last into an extracted directory: until it is there, the directory does not count. */
 export const COMPLETE_MARKER = '.gitenv-complete.json';
@@ -134,7 +134,7 @@ export class PackageCache {
       await verifyExtracted(scratch, info.paths, digests, pkg.dist);
       const record = repodataRecord(info.index, pkg, digest);
       await fs.writeFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
-      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrl(pkg.url) };
+      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrls(pkg.url) };
       await fs.writeFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
       await replaceDir(scratch, dir, this.root);
     } catch (err) {
@@ -204,12 +204,12 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /** conda's info/repodata_record.json: index.json plus where the package came from (no credentials). */
-function repodataRecord(index: IndexJson, pkg: LockedPackage, digest: Digest): Record<string, unknown> {
+export function repodataRecord(index: IndexJson, pkg: LockedPackage, digest: Digest): Record<string, unknown> {
   return {
     ...index,
     fn: pkg.fn,
-    url: redactUrl(pkg.url),
-    channel: redactUrl(pkg.channel),
+    url: redactUrls(pkg.url),
+    channel: redactUrls(pkg.channel),
     md5: digest.md5,
     sha256: digest.sha256,
     size: digest.size,

@@ -38,11 +38,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GitCommandManager, parseTree, type TreeEntry } from '../git/git-command-manager.js';
-import { redactUrl, splitUrlCredentials } from '../git/auth.js';
 import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX, WORK_PREFIX } from './names.js';
 import { compareTagNames, parseTag } from './tags.js';
 
@@ -146,7 +146,7 @@ export class EnvRepository {
 
   /** The repository as shown in messages (credentials removed). */
   get displayName(): string {
-    return redactUrl(this.remote);
+    return redactUrls(this.remote);
   }
 
   /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
@@ -447,7 +447,11 @@ export function latestTag(snapshot: RepositorySnapshot, env: string): TagRef | u
 function remoteOf(repository: string): { url: string; token?: string } {
   const trimmed = repository.trim();
   if (trimmed === '') throw new ConfigurationError('The repository is empty: give a git URL or a local path');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) return splitUrlCredentials(trimmed);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    // A user who pasted credentials into the URL still gets header auth: the password (or a lone user) is the token.
+    const { url, user, password } = splitCredentials(trimmed);
+    return { url, token: password || user || undefined };
+  }
   if (/^[^/\s]+@[^/\s:]+:/.test(trimmed)) return { url: trimmed }; // scp-like ssh: git@host:org/repo
   return { url: path.resolve(trimmed) };
 }

@@ -14,8 +14,9 @@ import * as tc from '@actions/tool-cache';
 import { micromambaVersion } from '../engines/micromamba-command.js';
 import type { Services } from '../phases/settings.js';
 import { ConfigurationError, HttpError, errorMessage } from '../util/errors.js';
+import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { downloadKind, extractMicromamba } from './micromamba-archive.js';
-import { expandUrlTemplate, micromambaExeName, micromambaPlatform, redactUrl } from './micromamba-platform.js';
+import { expandUrlTemplate, micromambaExeName, micromambaPlatform } from './micromamba-platform.js';
 
 export interface SetupSettings {
   version: string;
@@ -88,7 +89,9 @@ export async function ensureMicromamba(settings: Partial<SetupSettings>, service
 /** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
 async function download(settings: SetupSettings, version: string, workDir: string, services: Services): Promise<string> {
   const platform = micromambaPlatform();
-  const { url, auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform), services);
+  // user:password in a mirror URL becomes a Basic header, so it never reaches a log line.
+  const { url, password, authorization: auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform));
+  if (password) services.logger.setSecret(password);
   // downloadTool refuses an existing destination: clear what an interrupted run may have left.
   if (existsSync(workDir)) services.logger.info(`Removing a leftover download in ${workDir}`);
   await io.rmRF(workDir);
@@ -98,11 +101,11 @@ async function download(settings: SetupSettings, version: string, workDir: strin
     await tc.downloadTool(url, dest, auth);
   } catch (err) {
     const status = (err as { httpStatusCode?: number }).httpStatusCode;
-    throw new HttpError(redactUrl(url), status, `Downloading micromamba from ${redactUrl(url)} failed: ${errorMessage(err)}`, {
+    throw new HttpError(redactUrls(url), status, `Downloading micromamba from ${redactUrls(url)} failed: ${errorMessage(err)}`, {
       cause: err,
     });
   }
-  services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrl(url)}`);
+  services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrls(url)}`);
   if (settings.sha256) await verifySha256(dest, settings.sha256);
   const kind = await downloadKind(dest);
   return kind === 'executable' ? dest : extractMicromamba(dest, kind, path.join(workDir, 'extract'));
@@ -121,18 +124,6 @@ async function verifySha256(file: string, expected: string): Promise<void> {
       `The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`,
     );
   }
-}
-
-/** user:password in a mirror URL becomes a Basic header, so it never reaches a log line. */
-function splitCredentials(raw: string, services: Services): { url: string; auth?: string } {
-  const u = new URL(raw);
-  if (!u.username && !u.password) return { url: raw };
-  const user = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
-  services.logger.setSecret(password);
-  u.username = '';
-  u.password = '';
-  return { url: u.toString(), auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
 function finish(dir: string, exeName: string, version: string): SetupResult {
