@@ -11,9 +11,10 @@ import { distName } from '../conda/types.js';
 import { parseLock } from '../manifest/lock.js';
 import { parseManifest } from '../manifest/manifest.js';
 import type { Engine } from '../phases/settings.js';
+import { sha256Hex } from '../util/files.js';
 import { VERSION } from '../version.js';
 import { MARKER_FILE, type DeployMarker } from './layout.js';
-import { sha256, type TagFileReader } from './packages.js';
+import type { TagFileReader } from './packages.js';
 import type { SelectedPrefix } from './selection.js';
 
 export type AdoptFn = (selected: SelectedPrefix, prefix: string) => Promise<Omit<DeployMarker, 'time' | 'sizeBytes'> | undefined>;
@@ -54,7 +55,7 @@ export function adoptFromRepository(repo: TagFileReader, engine: Engine): AdoptF
       tag: selected.tag,
       deployedName: selected.deployedName,
       commit: selected.commit,
-      lockSha256: sha256(source),
+      lockSha256: sha256Hex(source),
       engine,
       gitenvVersion: VERSION,
       packages: wanted.length,

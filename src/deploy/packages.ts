@@ -2,7 +2,6 @@
  * The packages a tag deploys: its env.lock, or for a tag made by the old tool (env.manifest only)
  * the manifest's dists looked up in the channels' repodata.
  */
-import { createHash } from 'node:crypto';
 import type { LockedPackage } from '../conda/types.js';
 import type { FetchLike } from '../engines/types.js';
 import { parseLock } from '../manifest/lock.js';
@@ -11,6 +10,7 @@ import { parseEnvSpec } from '../repo/env-spec.js';
 import { DEFAULT_CHANNEL_ALIAS } from '../phases/settings.js';
 import { expandChannels } from '../solver/channels.js';
 import { ConfigurationError, errorMessage } from '../util/errors.js';
+import { sha256Hex } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { lockFromManifest } from './old-manifest.js';
 import type { SelectedPrefix } from './selection.js';
@@ -45,7 +45,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const spec = readSpec(specText, selected, options.logger);
   if (lock) {
     const packages = parseWhere(() => parseLock(lock.toString('utf8'), `env.lock of ${selected.tag}`), selected, 'env.lock');
-    return { packages, lockSha256: sha256(lock), specs: spec?.specs ?? [], source: 'env.lock' };
+    return { packages, lockSha256: sha256Hex(lock), specs: spec?.specs ?? [], source: 'env.lock' };
   }
   if (!manifest) {
     throw new ConfigurationError(`tag ${selected.tag} has neither env.lock nor env.manifest`, { env: selected.env });
@@ -55,7 +55,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
   for (const url of new Set([...entries.map((e) => e.channel), ...specChannels])) options.trustChannel?.(url);
   const packages = await lockFromManifest(entries, { fetch: options.fetch, specChannels, mirror: options.mirror });
-  return { packages, lockSha256: sha256(manifest), specs: spec?.specs ?? [], source: 'env.manifest' };
+  return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], source: 'env.manifest' };
 }
 
 function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[] } | undefined {
@@ -84,8 +84,4 @@ function parseWhere<T>(parse: () => T, selected: SelectedPrefix, file: string): 
   } catch (err) {
     throw new ConfigurationError(errorMessage(err), { env: selected.env, file });
   }
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }

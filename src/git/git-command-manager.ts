@@ -194,16 +194,6 @@ export class GitCommandManager {
     return r.exitCode === 0;
   }
 
-  /** The type (`blob`, `tree`, `commit`, `tag`) of many objects at once; undefined when missing. */
-  async objectTypes(names: string[]): Promise<Map<string, string | undefined>> {
-    const types = new Map<string, string | undefined>();
-    if (names.length === 0) return types;
-    const out = await this.text(['cat-file', '--batch-check=%(objecttype)'], { input: names.map((n) => n + '\n').join('') });
-    const lines = out.split('\n');
-    names.forEach((name, i) => types.set(name, /^(blob|tree|commit|tag)$/.test(lines[i] ?? '') ? lines[i] : undefined));
-    return types;
-  }
-
   /**
    * Reads many objects (`<rev>:<path>` or a sha) with one `cat-file --batch`; a missing one maps
    * to undefined, as does one that is not a blob.

@@ -1,8 +1,10 @@
 import fs from 'node:fs/promises';
+import { mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
 import type { FetchLike, InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { PackageError } from '../util/errors.js';
+import { redactUrls } from '../util/secrets.js';
 import { mapLimit } from './concurrency.js';
 import { historyEntry, requestedSpecFor, writeCondaMeta, type MetaInput } from './conda-meta.js';
 import { DownloadProgress, downloadVerified } from './download.js';
@@ -11,8 +13,6 @@ import { compilePyc, pythonShortVersion } from './noarch-python.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
 import { runPostLink } from './post-link.js';
-import { redactUrls } from '../util/secrets.js';
-import { mirroredUrl } from './url.js';
 
 export interface BuiltinInstallerOptions {
   retry?: RetryPolicy;

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { LockedPackage } from '../conda/types.js';
+import { specName, type LockedPackage } from '../conda/types.js';
+import { redactUrls } from '../util/secrets.js';
 import type { Digest } from './download.js';
 import type { LinkedPackage, LinkedPath } from './link.js';
 import { VERSION } from '../version.js';
-import { redactUrls } from '../util/secrets.js';
 
 /** Everything conda-meta/<dist>.json is made from. */
 export interface MetaInput {
@@ -62,12 +62,6 @@ export function recordFileName(index: { name: string; version: string; build: st
 /** The spec among `specs` that names `name` (`numpy >=2` names numpy), if any. */
 export function requestedSpecFor(name: string, specs: readonly string[] = []): string | undefined {
   return specs.find((s) => specName(s) === name.toLowerCase());
-}
-
-function specName(spec: string): string {
-  // `channel::name`, `name 1.2`, `name>=1`, `name[version=...]`
-  const bare = spec.trim().replace(/^.*::/, '');
-  return (/^[^\s=<>!~[]+/.exec(bare)?.[0] ?? '').toLowerCase();
 }
 
 /** One conda-meta/history revision: what conda writes after `conda create`. */

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FetchLike } from '../engines/types.js';
-import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
-import { GitenvError, HttpError, PackageError, errorMessage } from '../util/errors.js';
+import { DEFAULT_RETRY, RetryableError, asRetryable, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
+import { HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { localPath } from './url.js';
@@ -93,18 +93,6 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * fetch's own failures (refused, reset, "terminated" mid-body) as RetryableError. They are TypeErrors
- * from undici, which may come from another realm (jest's VM modules), so they are recognised by shape.
- */
-function asRetryable(err: unknown): unknown {
-  if (err instanceof GitenvError || err instanceof RetryableError || typeof err !== 'object' || err === null) return err;
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name !== 'TypeError' && e.name !== 'AbortError' && !e.cause?.code) return err;
-  const cause = e.cause?.code ?? e.cause?.message;
-  return new RetryableError(redactUrls(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`));
 }
 
 async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {

@@ -1,12 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** `<mirror>/<last path segment of the channel>/<subdir>/<fn>`, the old tool's mirror rule. */
-export function mirroredUrl(channel: string, subdir: string, fn: string, mirror: string): string {
-  const segment = channel.replace(/\/+$/, '').split('/').pop() ?? '';
-  return `${mirror.replace(/\/+$/, '')}/${segment}/${subdir}/${fn}`;
-}
-
 /** A local file behind `url` (file:// or a plain path), or undefined for a remote URL. */
 export function localPath(url: string): string | undefined {
   if (url.startsWith('file://')) return fileURLToPath(url);

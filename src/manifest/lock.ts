@@ -2,21 +2,13 @@
  * env.lock: a conda explicit file (`conda create --file`, `micromamba create -f`) listing full
  * package URLs with their sha256 (md5 when no sha256 is known), dependencies first.
  */
-import { distName, type LockedPackage, type PackageRecord } from '../conda/types.js';
+import { distName, specName, type LockedPackage, type PackageRecord } from '../conda/types.js';
 import { isVirtualPackage } from '../solver/virtual-packages.js';
 import { VERSION } from '../version.js';
 
 export interface LockHeader {
   platform: string;
   env: string;
-}
-
-/** The name a match spec (`numpy >=2`, `conda-forge::python 3.12.*`, `pkg[version=1]`) asks for. */
-export function specName(spec: string): string {
-  let s = spec.trim();
-  const colons = s.lastIndexOf('::');
-  if (colons >= 0) s = s.slice(colons + 2);
-  return s.split(/[\s=<>!~[(]/, 1)[0].toLowerCase();
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/errors.js';
 import { fileResponse, withUrl } from './local-files.js';
 import { RepodataCache } from './repodata-cache.js';
-import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries, type RetryPolicy } from './retry.js';
+import { asRetryable, DEFAULT_RETRY, isRetryableStatus, networkMessage, parseRetryAfter, RetryableError, withRetries, type RetryPolicy } from './retry.js';
 
 export interface FetchWrapperOptions {
   apiUser?: string;
@@ -326,26 +326,4 @@ export class FetchWrapper {
     const served = this.transform?.(url, body) ?? body;
     return withUrl(new Response(served, { status: 200, headers: { 'content-length': String(served.length) } }), asUrl);
   }
-}
-
-/**
- * fetch's own network failures as RetryableError. Checked by name and message rather than
- * `instanceof`: the error may come from another realm (jest's VM modules, the WASM glue).
- */
-function asRetryable(err: unknown): unknown {
-  const e = err as { name?: string; message?: string; cause?: unknown };
-  if (isRetryableError(err) || (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? ''))) {
-    const retryable = new RetryableError(networkMessage(err));
-    retryable.cause = err;
-    return retryable;
-  }
-  return err;
-}
-
-/** The most telling line of a network error: its cause's code and message when there is one. */
-function networkMessage(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause);
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return errorMessage(err);
 }

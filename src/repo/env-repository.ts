@@ -44,7 +44,7 @@ import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX, WORK_PREFIX } from './names.js';
-import { compareTagNames, parseTag } from './tags.js';
+import { compareTagNames, latestOf, parseTag } from './tags.js';
 
 export interface OpenOptions {
   /** Git URL (https://, file://, ssh) or local path. */
@@ -432,15 +432,9 @@ export function tagsOf(snapshot: RepositorySnapshot, env: string): TagRef[] {
   return snapshot.tags.filter((t) => t.env === env);
 }
 
-/** `latest`: the tag whose commit is newest by committer date; ties go to the greater tag name. */
+/** `latest` of one environment (the rule is `latestOf`'s). */
 export function latestTag(snapshot: RepositorySnapshot, env: string): TagRef | undefined {
-  let best: TagRef | undefined;
-  for (const t of tagsOf(snapshot, env)) {
-    const newer = !best || t.committerDate.getTime() > best.committerDate.getTime();
-    const tie = best && t.committerDate.getTime() === best.committerDate.getTime() && compareTagNames(t.name, best.name) > 0;
-    if (newer || tie) best = t;
-  }
-  return best;
+  return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
 }
 
 /** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */

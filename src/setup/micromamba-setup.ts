@@ -3,8 +3,7 @@
  * `cacheFile` → PATH. A self-hosted runner downloads each version once; a leftover file from an
  * earlier, interrupted run does not break the download (setup-micromamba's failure mode).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import * as tc from '@actions/tool-cache';
 import { micromambaVersion } from '../engines/micromamba-command.js';
 import type { Services } from '../phases/settings.js';
 import { ConfigurationError, HttpError, errorMessage } from '../util/errors.js';
+import { sha256File } from '../util/files.js';
 import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { downloadKind, extractMicromamba } from './micromamba-archive.js';
 import { expandUrlTemplate, micromambaExeName, micromambaPlatform } from './micromamba-platform.js';
@@ -116,9 +116,7 @@ async function verifySha256(file: string, expected: string): Promise<void> {
   if (!/^[0-9a-f]{64}$/.test(want)) {
     throw new ConfigurationError(`Input micromamba-sha256 must be 64 hex digits, got "${expected}"`);
   }
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  const got = hash.digest('hex');
+  const got = await sha256File(file);
   if (got !== want) {
     throw new ConfigurationError(
       `The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`,

@@ -1,5 +1,6 @@
 import { joinInside, safeMode, unsafeLinkReason, unsafePathReason } from '../../src/installer/path-safety.js';
-import { localPath, mirroredUrl } from '../../src/installer/url.js';
+import { mirroredUrl } from '../../src/conda/mirror.js';
+import { localPath } from '../../src/installer/url.js';
 
 describe('paths inside a package', () => {
   test.each(['bin/python', 'lib/a/b/c.so', 'a..b/c', '.hidden/x'])('%s is fine', (p) => {
