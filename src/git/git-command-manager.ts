@@ -137,6 +137,41 @@ export class GitCommandManager {
     return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrls(remote)} failed` });
   }
 
+  /**
+   * Fetches one ref that the remote may not have (`refs/pull/7/head`): false when it has none,
+   * a CommandError for any other failure.
+   */
+  async fetchIfPresent(remote: string, remoteRef: string, localRef: string): Promise<boolean> {
+    const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `+${remoteRef}:${localRef}`], { network: true, okCodes: [1, 128] });
+    if (result.exitCode === 0) return true;
+    if (/couldn't find remote ref/i.test(result.stderr)) return false;
+    throw this.failure(['fetch', remote, `+${remoteRef}:${localRef}`], result, `git fetch of ${remoteRef} from ${redactUrls(remote)} failed`);
+  }
+
+  /** The rows of `for-each-ref` over `patterns`, one array of `fields` (format atoms) per ref. */
+  async forEachRef(fields: string[], patterns: string[]): Promise<string[][]> {
+    const out = await this.text(['for-each-ref', `--format=${fields.join('%00')}`, ...patterns]);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\0'));
+  }
+
+  /** The tree of a commit. */
+  async treeOf(commit: string): Promise<string> {
+    return this.text(['rev-parse', `${commit}^{tree}`]);
+  }
+
+  /** A commit's tree and parents, as one comparable string (equal for commits that differ only in message or dates). */
+  async treeAndParents(commit: string): Promise<string> {
+    return this.text(['rev-parse', `${commit}^{tree}`, `${commit}^@`]);
+  }
+
+  /** A commit's author as `Name <email>`. */
+  async author(commit: string): Promise<string> {
+    return this.text(['log', '-1', '--format=%an <%ae>', commit]);
+  }
+
   async hashObject(content: string | Buffer): Promise<string> {
     return this.text(['hash-object', '-w', '--stdin'], { input: content });
   }

@@ -170,7 +170,7 @@ async function reviewedEnv(repo: EnvRepository, envs: EnvBranch[], pr: PullReque
     logger.info(`Pull request #${pr.number} goes into ${name}, which is ${known ? 'not among the environments asked for' : 'no environment branch'}: nothing to check`);
     return [];
   }
-  let head = await repo.git.resolveRef(pr.headSha);
+  let head = await repo.resolveRef(pr.headSha);
   if (!head) {
     head = await repo.fetchRef(`refs/pull/${pr.number}/head`, 'refs/gitenv/pull-head');
     if (!head) throw new ConfigurationError(`Pull request #${pr.number}: its head ${pr.headSha} is neither a branch of ${repo.displayName} nor refs/pull/${pr.number}/head`);
@@ -358,7 +358,7 @@ async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger
       for (const o of outcomes) {
         const files = o.files as ManifestFiles;
         const branch = manifestBranch(o.env);
-        const head = await repo.git.resolveRef(`refs/heads/${branch}`);
+        const head = await repo.resolveRef(`refs/heads/${branch}`);
         const old = head ? await readManifestFiles(repo, head) : undefined;
         if (old && sameFiles(old, files)) continue; // someone pushed the same result first
         const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], o.env, logger);

@@ -25,7 +25,10 @@
  *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
  *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
  *     await repo.refresh([branches])             // fetch again (all, or just these branches)
- *     repo.git                                   // the GitCommandManager, for anything else
+ *     await repo.resolveRef(rev)                 // the commit, or undefined
+ *     await repo.fetchRef(remoteRef, localRef)   // one ref the remote may lack (refs/pull/7/head)
+ *     await repo.sameTreeAndParents(a, b)        // commits that differ at most in message and dates
+ *   (the GitCommandManager stays private: every git command is a named method of it)
  *   } finally {
  *     await repo.close();                        // removes the temporary repository
  *   }
@@ -137,7 +140,7 @@ export class EnvRepository {
   private readonly warned = new Set<string>();
 
   private constructor(
-    readonly git: GitCommandManager,
+    private readonly git: GitCommandManager,
     /** What git fetches from and pushes to (credentials removed). */
     private readonly remote: string,
     private readonly tempDir: string,
@@ -183,12 +186,7 @@ export class EnvRepository {
 
   /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
   async fetchRef(remoteRef: string, localRef: string): Promise<string | undefined> {
-    const refspec = `+${remoteRef}:${localRef}`;
-    const result = await this.git.exec(['fetch', '--quiet', '--no-tags', this.remote, refspec], { network: true, okCodes: [1, 128] });
-    if (result.exitCode !== 0) {
-      if (/couldn't find remote ref/i.test(result.stderr)) return undefined;
-      throw new CommandError('git', ['fetch', this.displayName, refspec], result.exitCode, tailLines(result.stderr), `git fetch of ${remoteRef} from ${this.displayName} failed`);
-    }
+    if (!(await this.git.fetchIfPresent(this.remote, remoteRef, localRef))) return undefined;
     return this.git.resolveRef(localRef);
   }
 
@@ -251,7 +249,7 @@ export class EnvRepository {
    * `commit` the parent, when the tree came out the same.
    */
   async writeCommit(parent: string | undefined, files: FileChanges, message: string): Promise<{ commit: string; changed: boolean }> {
-    const baseTree = parent ? await this.git.text(['rev-parse', `${parent}^{tree}`]) : undefined;
+    const baseTree = parent ? await this.git.treeOf(parent) : undefined;
     const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
     const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
     if (parent && tree === baseTree) return { commit: parent, changed: false };
@@ -331,6 +329,22 @@ export class EnvRepository {
     );
   }
 
+  /** The commit a ref or revision names, or undefined when there is none here. */
+  async resolveRef(rev: string): Promise<string | undefined> {
+    return this.git.resolveRef(rev);
+  }
+
+  /** Whether two commits have the same tree and the same parents (they differ at most in message and dates). */
+  async sameTreeAndParents(a: string, b: string): Promise<boolean> {
+    const [x, y] = await Promise.all([a, b].map((c) => this.git.treeAndParents(c)));
+    return x === y;
+  }
+
+  /** A commit's author as `Name <email>`. */
+  async authorOf(commit: string): Promise<string> {
+    return this.git.author(commit);
+  }
+
   /** Whether `ancestor` is `descendant` or one of its ancestors. */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     return this.git.isAncestor(ancestor, descendant);
@@ -343,17 +357,12 @@ export class EnvRepository {
   }
 
   private async listRefs(): Promise<{ ref: string; commit: string; date: Date; annotated: boolean }[]> {
-    const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
-    const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
-    return out
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const [ref, type, sha, peeled, date, peeledDate] = line.split('\0');
-        const annotated = type === 'tag';
-        const raw = annotated ? peeledDate : date;
-        return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
-      });
+    const fields = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'];
+    return (await this.git.forEachRef(fields, ['refs/heads', 'refs/tags'])).map(([ref, type, sha, peeled, date, peeledDate]) => {
+      const annotated = type === 'tag';
+      const raw = annotated ? peeledDate : date;
+      return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
+    });
   }
 
   /**
