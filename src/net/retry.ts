@@ -22,7 +22,7 @@ const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EH
 /**
  * The one "is this worth another try" rule for errors (statuses: `isRetryableStatus`): a
  * RetryableError, a timeout or abort, an error of the network itself (reset, refused, DNS, body
- * cut short) by its code or its cause's, and fetch's own "fetch failed" TypeErrors. Recognised by
+ * cut short) by its code or its cause's, and fetch's own TypeErrors. Recognised by
  * name, code and message rather than `instanceof`: the error may come from another realm (jest's
  * VM modules, the WASM glue).
  */
@@ -33,7 +33,8 @@ export function isRetryableError(err: unknown): boolean {
   if (e.name === 'RetryableError' || e.name === 'AbortError' || e.name === 'TimeoutError') return true;
   const code = e.code ?? e.cause?.code;
   if (code && NETWORK_CODES.test(code)) return true;
-  return e.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? '');
+  // undici's own failures are TypeErrors: "fetch failed" and "terminated", or any with a socket error as the cause.
+  return e.name === 'TypeError' && (e.cause?.code !== undefined || /fetch failed|terminated|other side closed/i.test(e.message ?? ''));
 }
 
 /**
@@ -55,11 +56,16 @@ export function networkMessage(err: unknown): string {
   return errorMessage(err);
 }
 
-/** Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body). */
+/**
+ * Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body);
+ * `status` is the HTTP status when a server's answer was the failure, so nobody reads it back out
+ * of the message.
+ */
 export class RetryableError extends Error {
   constructor(
     message: string,
     readonly retryAfterMs?: number,
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'RetryableError';
