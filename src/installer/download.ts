@@ -78,7 +78,7 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const message = `HTTP ${res.status} ${res.statusText}`.trim();
-      if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')));
+      if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')), res.status);
       throw new HttpError(redactUrls(url), res.status, message);
     }
     if (!res.body) throw new RetryableError('empty response body');

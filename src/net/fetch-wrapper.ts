@@ -203,7 +203,7 @@ export class FetchWrapper {
           });
           if (isRetryableStatus(r.status)) {
             await r.body?.cancel();
-            throw new RetryableError(`HTTP ${r.status} from ${url}`, parseRetryAfter(r.headers.get('retry-after')));
+            throw new RetryableError(`HTTP ${r.status} from ${url}`, parseRetryAfter(r.headers.get('retry-after')), r.status);
           }
           return buffer ? this.buffered(r, url) : r;
         },
@@ -212,14 +212,14 @@ export class FetchWrapper {
       if (response.status === 404) this.noteMissing(url);
       return buffer ? response : this.counted(response, url);
     } catch (err) {
-      const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
+      const status = err instanceof RetryableError ? err.status : undefined;
       const message = status ? `HTTP ${status}` : networkMessage(err);
-      this.failures.push({ url, status: status ? Number(status) : undefined, message });
+      this.failures.push({ url, status, message });
       if (status) {
         // Keep the server's Retry-After: a caller with a retry budget of its own (downloads) honours it.
-        const wait = err instanceof RetryableError ? err.retryAfterMs : undefined;
+        const wait = (err as RetryableError).retryAfterMs;
         const headers = wait === undefined ? undefined : { 'retry-after': String(Math.ceil(wait / 1000)) };
-        return withUrl(new Response(`HTTP ${status}`, { status: Number(status), headers }), url);
+        return withUrl(new Response(`HTTP ${status}`, { status, headers }), url);
       }
       throw err instanceof RetryableError && err.cause ? err.cause : err;
     }

@@ -58,19 +58,28 @@ export interface ManifestFiles {
   [ENV_SPEC_FILE]: Buffer;
 }
 
-/** What happened to one environment. */
-export interface EnvOutcome {
+/** What happened to one environment: solved (changed or not), or failed. */
+export type EnvOutcome = SolvedEnv | FailedOutcome;
+
+export interface SolvedEnv {
   env: string;
-  status: 'changed' | 'unchanged' | 'failed';
-  packages?: number;
-  diff?: ManifestDiff;
-  files?: ManifestFiles;
+  status: 'changed' | 'unchanged';
+  packages: number;
+  diff: ManifestDiff;
+  files: ManifestFiles;
   /** The solved records (sizes for the pull request's body). */
-  records?: PackageRecord[];
+  records: PackageRecord[];
   /** The `manifest/<env>` head compared with; undefined when the branch does not exist. */
   base?: string;
-  error?: string;
 }
+
+export interface FailedOutcome {
+  env: string;
+  status: 'failed';
+  error: string;
+}
+
+const isChanged = (o: EnvOutcome): o is SolvedEnv => o.status === 'changed';
 
 /** The one place that picks the solver for the settings' engine. */
 export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?: NodeJS.ProcessEnv): SolverEngine {
@@ -120,7 +129,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
       );
       outcomes.push(outcome);
     }
-    const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
+    const failed: FailedEnv[] = outcomes.flatMap((o) => (o.status === 'failed' ? [{ env: o.env, message: o.error }] : []));
     const extras = { repo, logger, fetch: fetcher.fetch, dryRun: settings.dryRun };
     let result: ResolveResult;
     if (settings.mode === 'pull-request') {
@@ -129,7 +138,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
     } else if (review) {
       result = await reviewPullRequest(outcomes, review, services.github, extras);
     } else {
-      const changed = outcomes.filter((o) => o.status === 'changed');
+      const changed = outcomes.filter(isChanged);
       if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger);
       result = { changed: changed.map((o) => o.env), failed: [], summary: resolveSummary(outcomes, { dryRun }) };
     }
@@ -148,11 +157,11 @@ interface ReportContext {
 }
 
 /** The readable diff of a changed environment against its manifest branch. */
-async function renderChange(o: EnvOutcome, ctx: ReportContext): Promise<{ text: string; counts: string }> {
-  const files = o.files as ManifestFiles;
+async function renderChange(o: SolvedEnv, ctx: ReportContext): Promise<{ text: string; counts: string }> {
+  const files = o.files;
   const input = await manifestChangeInput(
     ctx.repo,
-    { env: o.env, base: o.base, manifest: files[MANIFEST_FILE], spec: files[ENV_SPEC_FILE], records: o.records ?? [] },
+    { env: o.env, base: o.base, manifest: files[MANIFEST_FILE], spec: files[ENV_SPEC_FILE], records: o.records },
     { fetch: ctx.fetch, logger: ctx.logger },
   );
   return { text: renderManifestChange(input), counts: changeCounts(classifyChanges(input.before, input.after)) };
@@ -188,7 +197,7 @@ async function reviewPullRequest(outcomes: EnvOutcome[], pr: PullRequestEvent, g
   const parts = [resolveSummary(outcomes, { dryRun: true, check: true })];
   for (const o of outcomes) {
     const verdict: CheckVerdict =
-      o.status === 'failed' ? { kind: 'failed', error: o.error ?? 'failed' } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };
+      o.status === 'failed' ? { kind: 'failed', error: o.error } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };
     const body = checkCommentBody(o.env, pr.headSha, verdict);
     parts.push(body);
     if (github) await writeCheckComment(github, pr, o.env, body, ctx.logger);
@@ -214,7 +223,7 @@ async function writeCheckComment(github: GitHubClient, pr: PullRequestEvent, env
 
 /** pull-request mode: open, refresh or close each environment's pull request. */
 async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: ReportContext): Promise<ResolveResult> {
-  const fresh = outcomes.filter((o) => o.status === 'changed' && !o.base);
+  const fresh = outcomes.filter(isChanged).filter((o) => !o.base);
   if (fresh.length > 0 && !ctx.dryRun) await pushManifests(ctx.repo, fresh, ctx.logger);
   const pullRequests: PullRequestOutcome[] = [];
   const rows: Parameters<typeof pullRequestSummary>[0] = [];
@@ -224,8 +233,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
     let change = 'no change';
     if (o.status === 'changed' && o.base) {
       const rendered = await renderChange(o, ctx);
-      const files = o.files as ManifestFiles;
-      const diff = o.diff as ManifestDiff;
+      const { files, diff } = o;
       const message = commitMessage(o.env, diff, diff.changes.length === 0 ? note(await readManifestFiles(ctx.repo, o.base), files) : undefined);
       pr = await propose({ env: o.env, base: o.base, files: { ...files }, message, body: pullRequestBody(o.env, rendered.text) }, pctx);
       change = rendered.counts;
@@ -236,7 +244,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
       pr = await withdraw(o.env, pctx);
     }
     if (pr) pullRequests.push(pr);
-    rows.push({ env: o.env, packages: o.packages, change, pr, failed: o.status === 'failed' });
+    rows.push({ env: o.env, packages: o.status === 'failed' ? undefined : o.packages, change, pr, failed: o.status === 'failed' });
   }
   const open = new Set(pullRequests.filter((p) => !['closed', 'declined', 'would close'].includes(p.action)).map((p) => p.env));
   const changed = outcomes.filter((o) => open.has(o.env) || (o.status === 'changed' && !o.base)).map((o) => o.env);
@@ -279,7 +287,7 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
   }
 }
 
-function failure(env: string, err: unknown, logger: Logger): EnvOutcome {
+function failure(env: string, err: unknown, logger: Logger): FailedOutcome {
   let message = errorMessage(err);
   if (!message.includes(`"${env}"`)) message = `environment "${env}": ${message}`;
   if (err instanceof ConfigurationError && err.where.file) {
@@ -350,13 +358,13 @@ function note(old: OldFiles | undefined, now: ManifestFiles): string | undefined
  * the remote moved meanwhile, the repository model fetches again and this plans again: the
  * commits are remade on the new heads (the solve stands; only the diff is against a new parent).
  */
-async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger: Logger): Promise<void> {
+async function pushManifests(repo: EnvRepository, outcomes: SolvedEnv[], logger: Logger): Promise<void> {
   // After a race everything is fetched again: a branch new here may have been created there.
   await repo.retryWhenStale(
     async () => {
       const updates: RefUpdate[] = [];
       for (const o of outcomes) {
-        const files = o.files as ManifestFiles;
+        const files = o.files;
         const branch = manifestBranch(o.env);
         const head = await repo.resolveRef(`refs/heads/${branch}`);
         const old = head ? await readManifestFiles(repo, head) : undefined;
