@@ -8,6 +8,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { distName } from '../conda/types.js';
+import { LOCK_FILE, MANIFEST_FILE } from '../manifest/files.js';
 import { parseLock } from '../manifest/lock.js';
 import { parseManifest } from '../manifest/manifest.js';
 import type { Engine } from '../phases/settings.js';
@@ -40,7 +41,7 @@ export function adoptFromRepository(repo: TagFileReader, engine: Engine): AdoptF
   return async (selected, prefix) => {
     const present = await condaMetaDists(prefix);
     if (!present || present.length === 0) return undefined;
-    const [lock, manifest] = await repo.readFiles(['env.lock', 'env.manifest'].map((p) => ({ rev: selected.commit, path: p })));
+    const [lock, manifest] = await repo.readFiles([LOCK_FILE, MANIFEST_FILE].map((p) => ({ rev: selected.commit, path: p })));
     const source = lock ?? manifest;
     if (!source) return undefined;
     let wanted: string[];

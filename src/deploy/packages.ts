@@ -3,16 +3,18 @@
  * the manifest's dists looked up in the channels' repodata.
  */
 import type { LockedPackage } from '../conda/types.js';
-import type { FetchLike } from '../engines/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import { LOCK_FILE, MANIFEST_FILE } from '../manifest/files.js';
 import { parseLock } from '../manifest/lock.js';
 import { parseManifest } from '../manifest/manifest.js';
+import { lockFromManifest } from '../manifest/old-manifest.js';
 import { parseEnvSpec } from '../repo/env-spec.js';
+import { ENV_SPEC_FILE } from '../repo/names.js';
 import { DEFAULT_CHANNEL_ALIAS } from '../phases/settings.js';
 import { expandChannels } from '../solver/channels.js';
 import { ConfigurationError, errorMessage } from '../util/errors.js';
 import { sha256Hex } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
-import { lockFromManifest } from './old-manifest.js';
 import type { SelectedPrefix } from './selection.js';
 
 /** What deploy needs of the repository to read a tag's files (EnvRepository has it). */
@@ -26,7 +28,7 @@ export interface TagPackages {
   lockSha256: string;
   /** The match specs of the tag's env.spec (conda-meta's requested specs); empty when unreadable. */
   specs: string[];
-  source: 'env.lock' | 'env.manifest';
+  source: typeof LOCK_FILE | typeof MANIFEST_FILE;
 }
 
 export interface TagPackagesOptions {
@@ -40,22 +42,22 @@ export interface TagPackagesOptions {
 
 export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefix, options: TagPackagesOptions): Promise<TagPackages> {
   const [lock, manifest, specText] = await repo.readFiles(
-    ['env.lock', 'env.manifest', 'env.spec'].map((path) => ({ rev: selected.commit, path })),
+    [LOCK_FILE, MANIFEST_FILE, ENV_SPEC_FILE].map((path) => ({ rev: selected.commit, path })),
   );
   const spec = readSpec(specText, selected, options.logger);
   if (lock) {
-    const packages = parseWhere(() => parseLock(lock.toString('utf8'), `env.lock of ${selected.tag}`), selected, 'env.lock');
-    return { packages, lockSha256: sha256Hex(lock), specs: spec?.specs ?? [], source: 'env.lock' };
+    const packages = parseWhere(() => parseLock(lock.toString('utf8'), `${LOCK_FILE} of ${selected.tag}`), selected, LOCK_FILE);
+    return { packages, lockSha256: sha256Hex(lock), specs: spec?.specs ?? [], source: LOCK_FILE };
   }
   if (!manifest) {
     throw new ConfigurationError(`tag ${selected.tag} has neither env.lock nor env.manifest`, { env: selected.env });
   }
-  const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `env.manifest of ${selected.tag}`), selected, 'env.manifest');
+  const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `${MANIFEST_FILE} of ${selected.tag}`), selected, MANIFEST_FILE);
   options.logger.info(`${selected.tag} has no env.lock (made by the old tool): looking its ${entries.length} packages up in the channels`);
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
   for (const url of new Set([...entries.map((e) => e.channel), ...specChannels])) options.trustChannel?.(url);
   const packages = await lockFromManifest(entries, { fetch: options.fetch, specChannels, mirror: options.mirror });
-  return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], source: 'env.manifest' };
+  return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], source: MANIFEST_FILE };
 }
 
 function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[] } | undefined {

@@ -10,7 +10,7 @@
  * when a channel had them, so the channel is taken from `url` and matched back to the requested one.
  */
 import type { PackageRecord } from '../conda/types.js';
-import { isVirtualPackage } from '../solver/virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { PackageError } from '../util/errors.js';
 
 export interface DryRunAnswer {

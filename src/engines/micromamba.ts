@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LockedPackage, PackageRecord } from '../conda/types.js';
+import { LOCK_FILE } from '../manifest/files.js';
 import type { ChannelCredentials } from '../phases/settings.js';
 import { CommandError, ConfigurationError, PackageError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -142,7 +143,7 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
     const channels = [...new Set(request.packages.map((p) => mirroredChannel(p.channel, request.mirror)))];
     await this.withScratch(channels, extra, async (scratch, env) => {
-      const file = path.join(scratch, 'env.lock');
+      const file = path.join(scratch, LOCK_FILE);
       await writeFile(file, lock);
       const args = installArgs(request, file);
       request.logger.info(`micromamba ${version.text}: installing ${request.packages.length} packages into ${request.prefix}`);

@@ -1,8 +1,6 @@
 import type { LockedPackage, PackageRecord, VirtualPackage } from '../conda/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
 import type { Logger } from '../util/logger.js';
-
-/** The fetch the engines use: the global fetch wrapped with auth, file:// and caching. */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export interface SolveRequest {
   /** Match specs from env.spec, in order. */

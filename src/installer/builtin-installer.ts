@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import { mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
-import type { FetchLike, InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import type { InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { PackageError } from '../util/errors.js';
 import { redactUrls } from '../util/secrets.js';

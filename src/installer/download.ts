@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FetchLike } from '../engines/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
 import { DEFAULT_RETRY, RetryableError, asRetryable, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
 import { HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';

@@ -3,8 +3,9 @@
  * package URLs with their sha256 (md5 when no sha256 is known), dependencies first.
  */
 import { distName, specName, type LockedPackage, type PackageRecord } from '../conda/types.js';
-import { isVirtualPackage } from '../solver/virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { VERSION } from '../version.js';
+import { LOCK_FILE } from './files.js';
 
 export interface LockHeader {
   platform: string;
@@ -71,7 +72,7 @@ export interface LockFile {
 }
 
 /** Parses an env.lock (or any conda explicit file) with its `# platform:` and `# env:` comments. */
-export function parseLockFile(text: string, file = 'env.lock'): LockFile {
+export function parseLockFile(text: string, file = LOCK_FILE): LockFile {
   const out: LockFile = { packages: [] };
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -87,7 +88,7 @@ export function parseLockFile(text: string, file = 'env.lock'): LockFile {
 }
 
 /** The packages of an env.lock, in its order. */
-export function parseLock(text: string, file = 'env.lock'): LockedPackage[] {
+export function parseLock(text: string, file = LOCK_FILE): LockedPackage[] {
   return parseLockFile(text, file).packages;
 }
 

@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FetchLike } from '../engines/types.js';
+import type { FetchLike } from './fetch-like.js';
 import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/errors.js';
 import { fileResponse, withUrl } from './local-files.js';

@@ -13,8 +13,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PackageRecord } from '../conda/types.js';
-import { OnDemandMicromambaSolver } from '../engines/on-demand.js';
-import type { FetchLike, SolverEngine } from '../engines/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import type { SolverEngine } from '../engines/types.js';
 import { checkCommentBody, upsertCheckComment, type CheckVerdict } from '../github/check-comment.js';
 import type { GitHubClient, GitHubServices } from '../github/client.js';
 import type { PullRequestEvent } from '../github/event.js';
@@ -22,6 +22,7 @@ import { manifestChangeInput } from '../github/manifest-change.js';
 import { propose, pullRequestBody, pullRequestSummary, withdraw, type PullRequestOutcome, type ProposeContext } from '../github/pull-requests.js';
 import { changeCounts, classifyChanges, renderManifestChange } from '../manifest/pr-body.js';
 import { commitMessage, diffManifests, formatChange, type ManifestDiff } from '../manifest/diff.js';
+import { LOCK_FILE, MANIFEST_FILE } from '../manifest/files.js';
 import { formatLock } from '../manifest/lock.js';
 import { formatManifest } from '../manifest/manifest.js';
 import { resolveSummary } from '../manifest/summary.js';
@@ -31,7 +32,8 @@ import { EnvRepository, type EnvBranch, type RefUpdate, openForPhase } from '../
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
-import { virtualPackages } from '../solver/virtual-packages.js';
+import { OnDemandMicromambaSolver } from '../setup/on-demand.js';
+import { virtualPackages } from '../conda/virtual-packages.js';
 import { ConfigurationError, errorMessage, HttpError } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
@@ -48,8 +50,6 @@ export interface ResolveResult extends PhaseResult {
   pullRequests?: PullRequestOutcome[];
 }
 
-export const MANIFEST_FILE = 'env.manifest';
-export const LOCK_FILE = 'env.lock';
 
 /** The three files of a manifest branch. */
 export interface ManifestFiles {

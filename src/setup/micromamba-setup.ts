@@ -11,8 +11,8 @@ import * as core from '@actions/core';
 import * as io from '@actions/io';
 import * as tc from '@actions/tool-cache';
 import { micromambaVersion } from '../engines/micromamba-command.js';
-import type { Services } from '../phases/settings.js';
 import { ConfigurationError, HttpError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
 import { sha256File } from '../util/files.js';
 import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { downloadKind, extractMicromamba } from './micromamba-archive.js';
@@ -29,13 +29,20 @@ export interface SetupResult {
   version: string;
 }
 
+/** What setup needs of the phases' services (the core's Services fits). */
+export interface SetupServices {
+  logger: Logger;
+  /** Environment variables (MAMBA_EXE, XDG_CACHE_HOME); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** micromamba-releases tags carry a build number (`2.3.3-0`); the tool cache keys on the whole tag. */
 export const DEFAULT_MICROMAMBA_VERSION = '2.3.3-0';
 export const DEFAULT_MICROMAMBA_URL =
   'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
 const TOOL = 'micromamba';
 
-export async function setupMicromamba(settings: SetupSettings, services: Services): Promise<SetupResult> {
+export async function setupMicromamba(settings: SetupSettings, services: SetupServices): Promise<SetupResult> {
   const { logger } = services;
   const version = settings.version.trim();
   if (!tc.isExplicitVersion(version)) {
@@ -67,7 +74,7 @@ export async function setupMicromamba(settings: SetupSettings, services: Service
  * The micromamba resolve and deploy use: `MAMBA_EXE`, else one on PATH, else the setup step with
  * the given (or default) version and URL template.
  */
-export async function ensureMicromamba(settings: Partial<SetupSettings>, services: Services): Promise<SetupResult> {
+export async function ensureMicromamba(settings: Partial<SetupSettings>, services: SetupServices): Promise<SetupResult> {
   const env = services.env ?? process.env;
   const fromEnv = env.MAMBA_EXE && existsSync(env.MAMBA_EXE) && statSync(env.MAMBA_EXE).isFile() ? env.MAMBA_EXE : '';
   const found = fromEnv || (await io.which('micromamba', false));
@@ -87,7 +94,7 @@ export async function ensureMicromamba(settings: Partial<SetupSettings>, service
 }
 
 /** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
-async function download(settings: SetupSettings, version: string, workDir: string, services: Services): Promise<string> {
+async function download(settings: SetupSettings, version: string, workDir: string, services: SetupServices): Promise<string> {
   const platform = micromambaPlatform();
   // user:password in a mirror URL becomes a Basic header, so it never reaches a log line.
   const { url, password, authorization: auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform));

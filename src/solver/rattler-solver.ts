@@ -15,7 +15,7 @@ import { errorMessage, HttpError } from '../util/errors.js';
 import { UnsolvableError } from './errors.js';
 import { decompress as zstdDecompress } from 'fzstd';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
-import { isVirtualPackage } from './virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { zstdStored } from './zstd-stored.js';
 
 const VIRTUAL_REPO = 'virtual';

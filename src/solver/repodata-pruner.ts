@@ -6,7 +6,7 @@
  * solution, from a fraction of the records. This is what rattler's sharded repodata does natively.
  */
 import { specName } from '../conda/types.js';
-import { isVirtualPackage } from './virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 
 /** The fields of a repodata.json record gitenv reads. */
 export interface RepodataRecordJson {

@@ -1,5 +1,5 @@
 import { mirroredChannel } from '../../src/conda/mirror.js';
-import { lockFromManifest } from '../../src/deploy/old-manifest.js';
+import { lockFromManifest } from '../../src/manifest/old-manifest.js';
 import { parseManifest } from '../../src/manifest/manifest.js';
 
 const CH = 'https://conda.example.org/scitools';

@@ -6,9 +6,9 @@
  */
 import { mirroredChannel } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
-import type { FetchLike } from '../engines/types.js';
-import { dependencyOrder } from '../manifest/lock.js';
-import type { ManifestEntry } from '../manifest/manifest.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import { dependencyOrder } from './lock.js';
+import type { ManifestEntry } from './manifest.js';
 import { HttpError, PackageError } from '../util/errors.js';
 
 interface RepodataRecord {
