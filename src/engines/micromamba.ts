@@ -14,7 +14,7 @@ import { CommandError, ConfigurationError, PackageError, tailLines } from '../ut
 import type { Logger } from '../util/logger.js';
 import { atLeast, micromambaVersion, runMicromamba, type MicromambaVersion } from './micromamba-command.js';
 import { overrideVariables, baseEnvironment, writeAuthHome } from './micromamba-env.js';
-import { explicitFile, mirroredChannel } from './micromamba-explicit.js';
+import { channelOrMirror, explicitFile } from './micromamba-explicit.js';
 import { linkRecords, parseDryRunOutput, solverProblems } from './micromamba-json.js';
 import type { InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
 
@@ -141,7 +141,7 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     const cached = request.packages.filter((p) => inPackageCache(request.pkgCache, p));
     const extra: Record<string, string> = { CONDA_PKGS_DIRS: request.pkgCache };
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
-    const channels = [...new Set(request.packages.map((p) => mirroredChannel(p.channel, request.mirror)))];
+    const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))];
     await this.withScratch(channels, extra, async (scratch, env) => {
       const file = path.join(scratch, LOCK_FILE);
       await writeFile(file, lock);
