@@ -28370,7 +28370,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7796:
+/***/ 3790:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28847,72 +28847,6 @@ function io_copyFile(srcFile, destFile, force) {
     });
 }
 //# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: ./src/net/retry.ts
-const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
-/** 5xx, 408 and 429 are worth another try; other 4xx are not (tool-cache's rule). */
-function isRetryableStatus(status) {
-    return status >= 500 || status === 408 || status === 429;
-}
-/** Errors of the network itself (reset, refused, timeout, body cut short) are retried. */
-function isRetryableError(err) {
-    if (err instanceof RetryableError)
-        return true;
-    if (!(err instanceof Error))
-        return false;
-    if (err.name === 'AbortError' || err.name === 'TimeoutError')
-        return true;
-    const code = err.code ?? err.cause?.code;
-    if (code && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)) {
-        return true;
-    }
-    return err instanceof TypeError && /fetch failed|terminated|other side closed/i.test(err.message);
-}
-/** Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body). */
-class RetryableError extends Error {
-    retryAfterMs;
-    constructor(message, retryAfterMs) {
-        super(message);
-        this.retryAfterMs = retryAfterMs;
-        this.name = 'RetryableError';
-    }
-}
-/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0)
-        return seconds * 1000;
-    const date = Date.parse(value);
-    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-/** The delay before attempt `attempt` (1-based retry count), honouring a server's Retry-After. */
-function retryDelay(policy, attempt, retryAfterMs) {
-    if (retryAfterMs !== undefined)
-        return Math.min(retryAfterMs, policy.maxDelayMs);
-    const exp = policy.baseDelayMs * 2 ** (attempt - 1);
-    return Math.min(exp / 2 + Math.random() * (exp / 2), policy.maxDelayMs);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * Runs `attempt` until it succeeds, fails with something not retryable, or the policy runs out.
- * `onRetry` is told why, so the log can say it.
- */
-async function withRetries(policy, attempt, onRetry) {
-    for (let n = 1;; n++) {
-        try {
-            return await attempt(n);
-        }
-        catch (err) {
-            if (n >= policy.attempts || !isRetryableError(err))
-                throw err;
-            const delay = retryDelay(policy, n, err instanceof RetryableError ? err.retryAfterMs : undefined);
-            onRetry?.(err, n, delay);
-            await sleep(delay);
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/util/errors.ts
 /** Base class: every error gitenv raises on purpose. The message is meant for a person. */
 class GitenvError extends Error {
@@ -28963,7 +28897,7 @@ class HttpError extends GitenvError {
     }
 }
 /** One line for a person: the error's message, whatever was thrown. */
-function errorMessage(err) {
+function errors_errorMessage(err) {
     if (err instanceof Error)
         return err.message;
     return String(err);
@@ -28978,12 +28912,166 @@ function tailLines(text, n = 10) {
         .join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/net/retry.ts
+
+const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
+/** 5xx, 408 and 429 are worth another try; other 4xx are not (tool-cache's rule). */
+function isRetryableStatus(status) {
+    return status >= 500 || status === 408 || status === 429;
+}
+const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/;
+/**
+ * The one "is this worth another try" rule for errors (statuses: `isRetryableStatus`): a
+ * RetryableError, a timeout or abort, an error of the network itself (reset, refused, DNS, body
+ * cut short) by its code or its cause's, and fetch's own TypeErrors. Recognised by
+ * name, code and message rather than `instanceof`: the error may come from another realm (jest's
+ * VM modules, the WASM glue).
+ */
+function isRetryableError(err) {
+    if (err instanceof RetryableError)
+        return true;
+    if (typeof err !== 'object' || err === null)
+        return false;
+    const e = err;
+    if (e.name === 'RetryableError' || e.name === 'AbortError' || e.name === 'TimeoutError')
+        return true;
+    const code = e.code ?? e.cause?.code;
+    if (code && NETWORK_CODES.test(code))
+        return true;
+    // undici's own failures are TypeErrors: "fetch failed" and "terminated", or any with a socket error as the cause.
+    return e.name === 'TypeError' && (e.cause?.code !== undefined || /fetch failed|terminated|other side closed/i.test(e.message ?? ''));
+}
+/**
+ * A retryable failure of fetch itself as a RetryableError whose message is its most telling line
+ * (the cause's code and message) and whose cause is the original; anything else as it is.
+ */
+function asRetryable(err) {
+    if (err instanceof RetryableError || !isRetryableError(err))
+        return err;
+    const retryable = new RetryableError(networkMessage(err));
+    retryable.cause = err;
+    return retryable;
+}
+/** The most telling line of a network error: its cause's code and message when there is one. */
+function networkMessage(err) {
+    const cause = err?.cause;
+    if (err instanceof RetryableError && err.cause)
+        return networkMessage(err.cause);
+    if (cause?.message)
+        return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
+    return errorMessage(err);
+}
+/**
+ * Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body);
+ * `status` is the HTTP status when a server's answer was the failure, so nobody reads it back out
+ * of the message.
+ */
+class RetryableError extends Error {
+    retryAfterMs;
+    status;
+    constructor(message, retryAfterMs, status) {
+        super(message);
+        this.retryAfterMs = retryAfterMs;
+        this.status = status;
+        this.name = 'RetryableError';
+    }
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0)
+        return seconds * 1000;
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+/** The delay before attempt `attempt` (1-based retry count), honouring a server's Retry-After. */
+function retryDelay(policy, attempt, retryAfterMs) {
+    if (retryAfterMs !== undefined)
+        return Math.min(retryAfterMs, policy.maxDelayMs);
+    const exp = policy.baseDelayMs * 2 ** (attempt - 1);
+    return Math.min(exp / 2 + Math.random() * (exp / 2), policy.maxDelayMs);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Runs `attempt` until it succeeds, fails with something not retryable, or the policy runs out.
+ * `onRetry` is told why, so the log can say it.
+ */
+async function withRetries(policy, attempt, onRetry) {
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(n);
+        }
+        catch (err) {
+            if (n >= policy.attempts || !isRetryableError(err))
+                throw err;
+            const delay = retryDelay(policy, n, err instanceof RetryableError ? err.retryAfterMs : undefined);
+            onRetry?.(err, n, delay);
+            await sleep(delay);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/util/secrets.ts
+/**
+ * The one home of the rules that keep credentials carried by URLs out of log lines, error messages,
+ * git files, prefixes and the package cache's records: what a URL shows (`redactUrls`) and how its
+ * user info becomes a header instead (`splitCredentials`).
+ */
+/** A `scheme://` URL inside a text: up to white space, a quote or a bracket. */
+const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"'`<>()[\]{}]*)/gi;
+/**
+ * `text` (one URL, a path, a message or an argument quoting URLs) with, in every `scheme://` URL but
+ * file:// ones, the user info removed, a `/t/<token>/` segment (anaconda.org's tokens) shown as
+ * `/t/***\/` and the query string dropped. Anything that is no such URL is left as it is.
+ */
+function redactUrls(text) {
+    return text.replace(URL_IN_TEXT, (_whole, scheme, rest) => {
+        if (scheme.toLowerCase() === 'file://')
+            return scheme + rest;
+        const cut = rest.search(/[/?#]/);
+        const authority = cut < 0 ? rest : rest.slice(0, cut);
+        let tail = cut < 0 ? '' : rest.slice(cut);
+        const at = authority.lastIndexOf('@');
+        tail = tail.replace(/\?[^#]*/, '').replace(/\/t\/[^/?#]+\//g, '/t/***/');
+        return scheme + authority.slice(at + 1) + tail;
+    });
+}
+/**
+ * Takes user info out of an http(s) URL (fetch refuses URLs that carry credentials, and git must
+ * not see them): `https://user:secret@host/x` becomes `https://host/x` with user `user`, password
+ * `secret` and their basic Authorization header. Any other URL, or text that is no URL, is returned
+ * as it is.
+ */
+function splitCredentials(raw) {
+    let u;
+    try {
+        u = new URL(raw);
+    }
+    catch {
+        return { url: raw };
+    }
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || (!u.username && !u.password))
+        return { url: raw };
+    const user = decodeURIComponent(u.username);
+    const password = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.toString(), user, password, authorization: `Basic ${basicCredentials(user, password)}` };
+}
+/** The base64 `user:password` of HTTP basic authentication. */
+function basicCredentials(user, password) {
+    return Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+}
+
 ;// CONCATENATED MODULE: ./src/git/auth.ts
 /**
  * Token authentication for https remotes, the way actions/checkout does it: an
  * `http.<origin>/.extraheader` with a basic Authorization header, scoped to the remote's origin so
  * the token never travels to another host, and never written into a URL.
  */
+
 /** The git config entry that sends `token` to `remoteUrl`'s origin; undefined for non-http remotes. */
 function authHeaderConfig(remoteUrl, token) {
     let url;
@@ -28995,34 +29083,12 @@ function authHeaderConfig(remoteUrl, token) {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
         return undefined;
-    const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+    const basic = basicCredentials('x-access-token', token);
     return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
-}
-/** Removes `user:password@` from URLs inside a text (messages, argument lists). */
-function redactUrl(text) {
-    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
-}
-/**
- * Takes credentials out of an http(s) URL: `https://user:secret@host/x` becomes `https://host/x`
- * with `secret` as the token (a user who pasted such a URL still gets header auth).
- */
-function splitUrlCredentials(remote) {
-    let url;
-    try {
-        url = new URL(remote);
-    }
-    catch {
-        return { url: remote };
-    }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || (!url.username && !url.password))
-        return { url: remote };
-    const token = decodeURIComponent(url.password || url.username);
-    url.username = '';
-    url.password = '';
-    return { url: url.toString(), token };
 }
 
 ;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
+
 
 
 
@@ -29064,7 +29130,7 @@ class GitCommandManager {
     async exec(args, opts = {}) {
         const full = ['--git-dir', this.gitDir, ...args];
         for (let attempt = 1;; attempt++) {
-            this.options.logger.debug(`git ${args.map(redactUrl).join(' ')}`);
+            this.options.logger.debug(`git ${args.map(redactUrls).join(' ')}`);
             const result = await runGit(this.gitPath, full, this.env, opts.input);
             if (result.exitCode === 0)
                 return result;
@@ -29077,7 +29143,7 @@ class GitCommandManager {
                 throw this.failure(args, result, opts.what);
             }
             const delay = retryDelay(this.retry, attempt);
-            this.options.logger.info(`git ${args[0]} failed (${tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
+            this.options.logger.info(`git ${args[0]} failed (${tailLines(redactUrls(result.stderr), 1)}); retrying in ${Math.round(delay)} ms`);
             await sleep(delay);
         }
     }
@@ -29093,12 +29159,44 @@ class GitCommandManager {
     /** Fetches `refspecs` from `remote` (a URL or a local path). */
     async fetch(remote, refspecs, prune = true) {
         const args = ['fetch', '--quiet', '--no-tags', '--update-head-ok', ...(prune ? ['--prune'] : []), remote, ...refspecs];
-        await this.exec(args, { network: true, what: `git fetch from ${redactUrl(remote)} failed` });
+        await this.exec(args, { network: true, what: `git fetch from ${redactUrls(remote)} failed` });
     }
     /** Pushes `refspecs`; returns git's porcelain output and exit code for the caller to judge. */
     async push(remote, refspecs, atomic) {
         const args = ['push', '--porcelain', '--no-verify', ...(atomic ? ['--atomic'] : []), remote, ...refspecs];
-        return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrl(remote)} failed` });
+        return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrls(remote)} failed` });
+    }
+    /**
+     * Fetches one ref that the remote may not have (`refs/pull/7/head`): false when it has none,
+     * a CommandError for any other failure.
+     */
+    async fetchIfPresent(remote, remoteRef, localRef) {
+        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `+${remoteRef}:${localRef}`], { network: true, okCodes: [1, 128] });
+        if (result.exitCode === 0)
+            return true;
+        if (/couldn't find remote ref/i.test(result.stderr))
+            return false;
+        throw this.failure(['fetch', remote, `+${remoteRef}:${localRef}`], result, `git fetch of ${remoteRef} from ${redactUrls(remote)} failed`);
+    }
+    /** The rows of `for-each-ref` over `patterns`, one array of `fields` (format atoms) per ref. */
+    async forEachRef(fields, patterns) {
+        const out = await this.text(['for-each-ref', `--format=${fields.join('%00')}`, ...patterns]);
+        return out
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => line.split('\0'));
+    }
+    /** The tree of a commit. */
+    async treeOf(commit) {
+        return this.text(['rev-parse', `${commit}^{tree}`]);
+    }
+    /** A commit's tree and parents, as one comparable string (equal for commits that differ only in message or dates). */
+    async treeAndParents(commit) {
+        return this.text(['rev-parse', `${commit}^{tree}`, `${commit}^@`]);
+    }
+    /** A commit's author as `Name <email>`. */
+    async author(commit) {
+        return this.text(['log', '-1', '--format=%an <%ae>', commit]);
     }
     async hashObject(content) {
         return this.text(['hash-object', '-w', '--stdin'], { input: content });
@@ -29149,16 +29247,6 @@ class GitCommandManager {
         const r = await this.exec(['merge-base', '--is-ancestor', ancestor, descendant], { okCodes: [1] });
         return r.exitCode === 0;
     }
-    /** The type (`blob`, `tree`, `commit`, `tag`) of many objects at once; undefined when missing. */
-    async objectTypes(names) {
-        const types = new Map();
-        if (names.length === 0)
-            return types;
-        const out = await this.text(['cat-file', '--batch-check=%(objecttype)'], { input: names.map((n) => n + '\n').join('') });
-        const lines = out.split('\n');
-        names.forEach((name, i) => types.set(name, /^(blob|tree|commit|tag)$/.test(lines[i] ?? '') ? lines[i] : undefined));
-        return types;
-    }
     /**
      * Reads many objects (`<rev>:<path>` or a sha) with one `cat-file --batch`; a missing one maps
      * to undefined, as does one that is not a blob.
@@ -29190,8 +29278,8 @@ class GitCommandManager {
         return found;
     }
     failure(args, result, what) {
-        const tail = tailLines(result.stderr, 10);
-        const shown = args.map(redactUrl);
+        const tail = tailLines(redactUrls(result.stderr), 10); // git quotes the URL it could not reach
+        const shown = args.map(redactUrls);
         if (AUTH_FAILURE.test(result.stderr)) {
             const summary = `${what ?? 'git ' + args[0] + ' failed'}: the remote refused the credentials or asked for some. ` +
                 'Give a token that may read and push the repository (action input token, or --token / GITENV_TOKEN)';
@@ -29426,7 +29514,7 @@ function nextTagName(env, when, exists) {
  * Orders deployed names (or whole tags of one environment): by date, then by the numeric
  * serial (so `-10` comes after `-9`), then as plain strings for anything else.
  */
-function tags_compareTagNames(a, b) {
+function compareTagNames(a, b) {
     const pa = parseTag(a) ?? deployedOnly(a);
     const pb = parseTag(b) ?? deployedOnly(b);
     if (pa && pb && pa.env === pb.env) {
@@ -29440,6 +29528,24 @@ function tags_compareTagNames(a, b) {
 function deployedOnly(name) {
     const d = DEPLOYED.exec(name);
     return d ? { env: '', deployedName: name, date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) } : undefined;
+}
+/**
+ * The one `latest` rule: the tag whose commit is newest by committer date, ties going to the greater
+ * tag name (`compareTagNames`); a tag whose date is unknown counts as the oldest.
+ */
+function tags_latestOf(tags, name, date) {
+    let best;
+    for (const t of tags) {
+        if (best === undefined) {
+            best = t;
+            continue;
+        }
+        const a = date(t)?.getTime() ?? 0;
+        const b = date(best)?.getTime() ?? 0;
+        if (a > b || (a === b && compareTagNames(name(t), name(best)) > 0))
+            best = t;
+    }
+    return best;
 }
 
 ;// CONCATENATED MODULE: ./src/repo/env-repository.ts
@@ -29470,7 +29576,10 @@ function deployedOnly(name) {
  *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
  *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
  *     await repo.refresh([branches])             // fetch again (all, or just these branches)
- *     repo.git                                   // the GitCommandManager, for anything else
+ *     await repo.resolveRef(rev)                 // the commit, or undefined
+ *     await repo.fetchRef(remoteRef, localRef)   // one ref the remote may lack (refs/pull/7/head)
+ *     await repo.sameTreeAndParents(a, b)        // commits that differ at most in message and dates
+ *   (the GitCommandManager stays private: every git command is a named method of it)
  *   } finally {
  *     await repo.close();                        // removes the temporary repository
  *   }
@@ -29510,7 +29619,7 @@ class EnvRepository {
     }
     /** The repository as shown in messages (credentials removed). */
     get displayName() {
-        return redactUrl(this.remote);
+        return redactUrls(this.remote);
     }
     /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
     static async open(options) {
@@ -29545,13 +29654,8 @@ class EnvRepository {
     }
     /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
     async fetchRef(remoteRef, localRef) {
-        const refspec = `+${remoteRef}:${localRef}`;
-        const result = await this.git.exec(['fetch', '--quiet', '--no-tags', this.remote, refspec], { network: true, okCodes: [1, 128] });
-        if (result.exitCode !== 0) {
-            if (/couldn't find remote ref/i.test(result.stderr))
-                return undefined;
-            throw new CommandError('git', ['fetch', this.displayName, refspec], result.exitCode, tailLines(result.stderr), `git fetch of ${remoteRef} from ${this.displayName} failed`);
-        }
+        if (!(await this.git.fetchIfPresent(this.remote, remoteRef, localRef)))
+            return undefined;
         return this.git.resolveRef(localRef);
     }
     /** Deletes branches on the remote (and here); missing ones are no error. */
@@ -29580,7 +29684,7 @@ class EnvRepository {
                 continue;
             tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
         }
-        tags.sort((a, b) => tags_compareTagNames(a.name, b.name));
+        tags.sort((a, b) => compareTagNames(a.name, b.name));
         const envs = await this.envBranches(branches);
         const manifests = [];
         for (const r of refs) {
@@ -29612,7 +29716,7 @@ class EnvRepository {
      * `commit` the parent, when the tree came out the same.
      */
     async writeCommit(parent, files, message) {
-        const baseTree = parent ? await this.git.text(['rev-parse', `${parent}^{tree}`]) : undefined;
+        const baseTree = parent ? await this.git.treeOf(parent) : undefined;
         const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
         const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
         if (parent && tree === baseTree)
@@ -29686,6 +29790,19 @@ class EnvRepository {
             return { commit, pushed: true, attempts: attempt };
         }, options.attempts, [branch]);
     }
+    /** The commit a ref or revision names, or undefined when there is none here. */
+    async resolveRef(rev) {
+        return this.git.resolveRef(rev);
+    }
+    /** Whether two commits have the same tree and the same parents (they differ at most in message and dates). */
+    async sameTreeAndParents(a, b) {
+        const [x, y] = await Promise.all([a, b].map((c) => this.git.treeAndParents(c)));
+        return x === y;
+    }
+    /** A commit's author as `Name <email>`. */
+    async authorOf(commit) {
+        return this.git.author(commit);
+    }
     /** Whether `ancestor` is `descendant` or one of its ancestors. */
     async isAncestor(ancestor, descendant) {
         return this.git.isAncestor(ancestor, descendant);
@@ -29697,13 +29814,8 @@ class EnvRepository {
         this.logger.warning(message);
     }
     async listRefs() {
-        const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
-        const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
-        return out
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => {
-            const [ref, type, sha, peeled, date, peeledDate] = line.split('\0');
+        const fields = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'];
+        return (await this.git.forEachRef(fields, ['refs/heads', 'refs/tags'])).map(([ref, type, sha, peeled, date, peeledDate]) => {
             const annotated = type === 'tag';
             const raw = annotated ? peeledDate : date;
             return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
@@ -29792,24 +29904,20 @@ class EnvRepository {
 function tagsOf(snapshot, env) {
     return snapshot.tags.filter((t) => t.env === env);
 }
-/** `latest`: the tag whose commit is newest by committer date; ties go to the greater tag name. */
+/** `latest` of one environment (the rule is `latestOf`'s). */
 function latestTag(snapshot, env) {
-    let best;
-    for (const t of tagsOf(snapshot, env)) {
-        const newer = !best || t.committerDate.getTime() > best.committerDate.getTime();
-        const tie = best && t.committerDate.getTime() === best.committerDate.getTime() && compareTagNames(t.name, best.name) > 0;
-        if (newer || tie)
-            best = t;
-    }
-    return best;
+    return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
 }
 /** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
 function remoteOf(repository) {
     const trimmed = repository.trim();
     if (trimmed === '')
         throw new errors_ConfigurationError('The repository is empty: give a git URL or a local path');
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed))
-        return splitUrlCredentials(trimmed);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+        // A user who pasted credentials into the URL still gets header auth: the password (or a lone user) is the token.
+        const { url, user, password } = splitCredentials(trimmed);
+        return { url, token: password || user || undefined };
+    }
     if (/^[^/\s]+@[^/\s:]+:/.test(trimmed))
         return { url: trimmed }; // scp-like ssh: git@host:org/repo
     return { url: external_node_path_default().resolve(trimmed) };
@@ -35367,7 +35475,7 @@ async function runAction(phase, body, outputs) {
         }
     }
     catch (err) {
-        setFailed(`gitenv ${phase}: ${errorMessage(err)}`);
+        setFailed(`gitenv ${phase}: ${errors_errorMessage(err)}`);
     }
 }
 
@@ -35391,7 +35499,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_label_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7796);
+/* harmony import */ var _actions_label_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3790);
 
 await (0,_actions_label_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

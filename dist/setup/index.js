@@ -31609,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4488:
+/***/ 7217:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -34632,8 +34632,6 @@ function errors_tailLines(text, n = 10) {
         .join('\n');
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -35491,6 +35489,110 @@ function atLeast(v, major, minor, patch = 0) {
     return v.patch >= patch;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/util/files.ts
+/**
+ * File rules used in several places, each in one home: content hashes, and "rename aside, then
+ * replace" for directories that readers may hold open.
+ */
+
+
+
+/** The hex sha256 of bytes or text. */
+function sha256Hex(data) {
+    return createHash('sha256').update(data).digest('hex');
+}
+/** The hex sha256 of a file, read as a stream. */
+async function sha256File(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file, { highWaterMark: 1 << 20 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Renames `dir` to a hidden name beside it, `<trashPrefix><name>-<random>` (atomic); returns that path. */
+async function moveAside(dir, trashPrefix) {
+    const trash = path.join(path.dirname(dir), `${trashPrefix}${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
+    await fs.rename(dir, trash);
+    return trash;
+}
+/**
+ * Puts the directory `from` at `to` by rename. A directory already standing at `to` is kept when
+ * `keepExisting` says so (`from` is then removed), else it is renamed aside first (rename is atomic,
+ * rm is not; readers that hold its files open keep them) and removed once `from` is in place.
+ */
+async function renameReplacing(from, to, trashPrefix, keepExisting) {
+    try {
+        await fs.rename(from, to);
+        return 'renamed';
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST')
+            throw err;
+    }
+    if (keepExisting && (await keepExisting(to))) {
+        await fs.rm(from, { recursive: true, force: true });
+        return 'kept';
+    }
+    const trash = await moveAside(to, trashPrefix);
+    await fs.rename(from, to);
+    await fs.rm(trash, { recursive: true, force: true });
+    return 'replaced';
+}
+
+;// CONCATENATED MODULE: ./src/util/secrets.ts
+/**
+ * The one home of the rules that keep credentials carried by URLs out of log lines, error messages,
+ * git files, prefixes and the package cache's records: what a URL shows (`redactUrls`) and how its
+ * user info becomes a header instead (`splitCredentials`).
+ */
+/** A `scheme://` URL inside a text: up to white space, a quote or a bracket. */
+const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"'`<>()[\]{}]*)/gi;
+/**
+ * `text` (one URL, a path, a message or an argument quoting URLs) with, in every `scheme://` URL but
+ * file:// ones, the user info removed, a `/t/<token>/` segment (anaconda.org's tokens) shown as
+ * `/t/***\/` and the query string dropped. Anything that is no such URL is left as it is.
+ */
+function redactUrls(text) {
+    return text.replace(URL_IN_TEXT, (_whole, scheme, rest) => {
+        if (scheme.toLowerCase() === 'file://')
+            return scheme + rest;
+        const cut = rest.search(/[/?#]/);
+        const authority = cut < 0 ? rest : rest.slice(0, cut);
+        let tail = cut < 0 ? '' : rest.slice(cut);
+        const at = authority.lastIndexOf('@');
+        tail = tail.replace(/\?[^#]*/, '').replace(/\/t\/[^/?#]+\//g, '/t/***/');
+        return scheme + authority.slice(at + 1) + tail;
+    });
+}
+/**
+ * Takes user info out of an http(s) URL (fetch refuses URLs that carry credentials, and git must
+ * not see them): `https://user:secret@host/x` becomes `https://host/x` with user `user`, password
+ * `secret` and their basic Authorization header. Any other URL, or text that is no URL, is returned
+ * as it is.
+ */
+function splitCredentials(raw) {
+    let u;
+    try {
+        u = new URL(raw);
+    }
+    catch {
+        return { url: raw };
+    }
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || (!u.username && !u.password))
+        return { url: raw };
+    const user = decodeURIComponent(u.username);
+    const password = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.toString(), user, password, authorization: `Basic ${basicCredentials(user, password)}` };
+}
+/** The base64 `user:password` of HTTP basic authentication. */
+function basicCredentials(user, password) {
+    return Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+}
+
 ;// CONCATENATED MODULE: ./src/setup/micromamba-archive.ts
 /**
  * What a micromamba download is: the bare executable (micromamba-releases) or a tar archive
@@ -35536,6 +35638,7 @@ async function extractMicromamba(archive, kind, dest) {
  * micromamba's names for the machine it runs on, and the download URL built from a template.
  */
 
+
 const PLATFORMS = {
     'linux-x64': 'linux-64',
     'linux-arm64': 'linux-aarch64',
@@ -35559,13 +35662,9 @@ function micromambaExeName(platform = process.platform) {
 /** Expands `{version}` and `{platform}` in a download URL template (both may appear several times). */
 function expandUrlTemplate(template, version, platform) {
     if (!/^https?:\/\//i.test(template)) {
-        throw new errors_ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrl(template)}"`);
+        throw new errors_ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrls(template)}"`);
     }
     return template.split('{version}').join(version).split('{platform}').join(platform);
-}
-/** The URL with any user:password removed, for log lines and errors. */
-function redactUrl(url) {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
 ;// CONCATENATED MODULE: ./src/setup/micromamba-setup.ts
@@ -35574,6 +35673,7 @@ function redactUrl(url) {
  * `cacheFile` → PATH. A self-hosted runner downloads each version once; a leftover file from an
  * earlier, interrupted run does not break the download (setup-micromamba's failure mode).
  */
+
 
 
 
@@ -35638,7 +35738,10 @@ async function ensureMicromamba(settings, services) {
 /** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
 async function download(settings, version, workDir, services) {
     const platform = micromambaPlatform();
-    const { url, auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform), services);
+    // user:password in a mirror URL becomes a Basic header, so it never reaches a log line.
+    const { url, password, authorization: auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform));
+    if (password)
+        services.logger.setSecret(password);
     // downloadTool refuses an existing destination: clear what an interrupted run may have left.
     if ((0,external_node_fs_namespaceObject.existsSync)(workDir))
         services.logger.info(`Removing a leftover download in ${workDir}`);
@@ -35650,11 +35753,11 @@ async function download(settings, version, workDir, services) {
     }
     catch (err) {
         const status = err.httpStatusCode;
-        throw new HttpError(redactUrl(url), status, `Downloading micromamba from ${redactUrl(url)} failed: ${errorMessage(err)}`, {
+        throw new HttpError(redactUrls(url), status, `Downloading micromamba from ${redactUrls(url)} failed: ${errorMessage(err)}`, {
             cause: err,
         });
     }
-    services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrl(url)}`);
+    services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrls(url)}`);
     if (settings.sha256)
         await verifySha256(dest, settings.sha256);
     const kind = await downloadKind(dest);
@@ -35665,25 +35768,10 @@ async function verifySha256(file, expected) {
     if (!/^[0-9a-f]{64}$/.test(want)) {
         throw new errors_ConfigurationError(`Input micromamba-sha256 must be 64 hex digits, got "${expected}"`);
     }
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
-        hash.update(chunk);
-    const got = hash.digest('hex');
+    const got = await sha256File(file);
     if (got !== want) {
         throw new errors_ConfigurationError(`The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`);
     }
-}
-/** user:password in a mirror URL becomes a Basic header, so it never reaches a log line. */
-function splitCredentials(raw, services) {
-    const u = new URL(raw);
-    if (!u.username && !u.password)
-        return { url: raw };
-    const user = decodeURIComponent(u.username);
-    const password = decodeURIComponent(u.password);
-    services.logger.setSecret(password);
-    u.username = '';
-    u.password = '';
-    return { url: u.toString(), auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 function finish(dir, exeName, version) {
     addToPath(dir);
@@ -38625,7 +38713,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_setup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4488);
+/* harmony import */ var _actions_setup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7217);
 
 await (0,_actions_setup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
