@@ -122,18 +122,18 @@ class TarWriter {
     const abs = path.join(this.dest, info.path);
     switch (info.type) {
       case 'Directory':
-        this.track(this.dir(abs));
+        void this.track(this.dir(abs)); // track never rejects: a failure is kept in this.failure
         entry.resume();
         return;
       case 'SymbolicLink':
         this.symlinks.add(info.path);
-        this.track(this.dir(path.dirname(abs)).then(() => replace(abs, () => fs.symlink(info.linkpath, abs))));
+        void this.track(this.dir(path.dirname(abs)).then(() => replace(abs, () => fs.symlink(info.linkpath, abs))));
         entry.resume();
         return;
       case 'Link': {
         const target = info.linkpath.replace(/^(\.\/)+/, '');
         const source = this.written.get(target) as Promise<void>;
-        this.track(Promise.all([source, this.dir(path.dirname(abs))]).then(() => replace(abs, () => fs.link(path.join(this.dest, target), abs))));
+        void this.track(Promise.all([source, this.dir(path.dirname(abs))]).then(() => replace(abs, () => fs.link(path.join(this.dest, target), abs))));
         entry.resume();
         return;
       }

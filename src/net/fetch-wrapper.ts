@@ -147,7 +147,7 @@ export class FetchWrapper {
    */
   async asGlobal<T>(fn: () => Promise<T>): Promise<T> {
     const saved = globalThis.fetch;
-    globalThis.fetch = this.fetch as typeof globalThis.fetch;
+    globalThis.fetch = this.fetch;
     try {
       return await fn();
     } finally {

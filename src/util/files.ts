@@ -30,12 +30,7 @@ export async function moveAside(dir: string, trashPrefix: string): Promise<strin
  * `keepExisting` says so (`from` is then removed), else it is renamed aside first (rename is atomic,
  * rm is not; readers that hold its files open keep them) and removed once `from` is in place.
  */
-export async function renameReplacing(
-  from: string,
-  to: string,
-  trashPrefix: string,
-  keepExisting?: (dir: string) => Promise<boolean>,
-): Promise<'renamed' | 'replaced' | 'kept'> {
+export async function renameReplacing(from: string, to: string, trashPrefix: string, keepExisting?: (dir: string) => Promise<boolean>): Promise<'renamed' | 'replaced' | 'kept'> {
   try {
     await fs.rename(from, to);
     return 'renamed';

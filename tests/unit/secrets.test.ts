@@ -37,7 +37,12 @@ const TABLE: Row[] = [
   { what: 'an @ inside the password', url: 'http://u:p@ss@{host}/ch/linux-64/a-1-0.conda', secrets: ['p@ss'], shown: 'http://{host}/ch/linux-64/a-1-0.conda' },
   { what: 'an anaconda.org token segment', url: 'http://{host}/t/tk-12345/ch/linux-64/a-1-0.conda', secrets: ['tk-12345'], shown: 'http://{host}/t/***/ch/linux-64/a-1-0.conda' },
   { what: 'a token in the query', url: 'http://{host}/ch/linux-64/a-1-0.conda?token=qs-s3cret', secrets: ['qs-s3cret'], shown: 'http://{host}/ch/linux-64/a-1-0.conda' },
-  { what: 'all at once', url: 'https://u:all-s3cret@{host}/t/all-tk/ch/linux-64/a-1-0.conda?k=all-q', secrets: ['all-s3cret', 'all-tk', 'all-q'], shown: 'https://{host}/t/***/ch/linux-64/a-1-0.conda' },
+  {
+    what: 'all at once',
+    url: 'https://u:all-s3cret@{host}/t/all-tk/ch/linux-64/a-1-0.conda?k=all-q',
+    secrets: ['all-s3cret', 'all-tk', 'all-q'],
+    shown: 'https://{host}/t/***/ch/linux-64/a-1-0.conda',
+  },
 ];
 
 const HOST = 'conda.example:8080';
