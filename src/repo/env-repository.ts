@@ -12,7 +12,7 @@
  *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
  *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
  *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
- *     tagsOf(snap, env) / latestTag(snap, env)   // `latest` as DESIGN.md computes it
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest`: newest commit date, ties to the greater name
  *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
  *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
  *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)

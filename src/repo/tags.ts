@@ -1,5 +1,6 @@
 /**
- * The tag grammar (DESIGN.md § Tags): `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right.
+ * The tag grammar: `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right (an environment name may
+ * itself hold `-` and digits).
  * The part after the environment is the **deployed name** (the prefix directory's name).
  */
 
