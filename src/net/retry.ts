@@ -39,21 +39,22 @@ export function isRetryableError(err: unknown): boolean {
 
 /**
  * A retryable failure of fetch itself as a RetryableError whose message is its most telling line
- * (the cause's code and message) and whose cause is the original; anything else as it is.
+ * (the cause's code and message, then `note` when given) and whose cause is the original; anything
+ * else as it is.
  */
-export function asRetryable(err: unknown): unknown {
+export function asRetryable(err: unknown, note = ''): unknown {
   if (err instanceof RetryableError || !isRetryableError(err)) return err;
-  const retryable = new RetryableError(networkMessage(err));
+  const retryable = new RetryableError(networkMessage(err, note));
   retryable.cause = err;
   return retryable;
 }
 
-/** The most telling line of a network error: its cause's code and message when there is one. */
-export function networkMessage(err: unknown): string {
+/** The most telling line of a network error: its cause's code and message when there is one; then `note`. */
+export function networkMessage(err: unknown, note = ''): string {
   const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause);
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return errorMessage(err);
+  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause, note);
+  if (cause?.message) return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + note;
+  return errorMessage(err) + note;
 }
 
 /**
