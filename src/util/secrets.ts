@@ -24,6 +24,17 @@ export function redactUrls(text: string): string {
   });
 }
 
+/**
+ * A URL as it is to be recorded (a lock, a manifest) or compared with a channel: user info, the
+ * `/t/<token>` segment right after the host and the query string removed, not masked.
+ */
+export function withoutCredentials(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)\/t\/[^/]+/i, '$1')
+    .replace(/^((?!file:)[a-z][a-z0-9+.-]*:\/\/[^?#]*)\?[^#]*/i, '$1');
+}
+
 /** An http(s) URL without its user info, and that user info (decoded) for a header. */
 export interface SplitUrl {
   url: string;

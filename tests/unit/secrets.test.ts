@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import type { LockedPackage } from '../../src/conda/types.js';
+import { toRecord } from '../../src/engines/micromamba-json.js';
 import { GitCommandManager } from '../../src/git/git-command-manager.js';
 import { historyEntry, prefixRecord } from '../../src/installer/conda-meta.js';
 import { downloadVerified } from '../../src/installer/download.js';
@@ -64,6 +65,13 @@ describe.each(TABLE)('$what', (row) => {
     const pkg = lockedAt(url);
     expectNoSecret(row, JSON.stringify(prefixRecord({ pkg, linked: linkedFor(pkg), digest, archive: '/cache/a-1-0.conda' })));
     expectNoSecret(row, historyEntry([pkg], ['a'], new Date(0), 'gitenv deploy'));
+  });
+
+  test("micromamba's link record (env.lock, env.manifest)", () => {
+    const subdir = url.includes('/noarch/') ? 'noarch' : 'linux-64';
+    const record = toRecord({ name: 'a', version: '1', build_string: '0', url, subdir, fn: 'a-1-0.conda' }, []);
+    expect(record.url).toMatch(/^https?:\/\/conda\.example:8080\/ch\/(linux-64|noarch)\/a-1-0\.conda$/);
+    expectNoSecret(row, JSON.stringify(record));
   });
 
   test('package cache record', () => {
