@@ -28943,23 +28943,24 @@ function isRetryableError(err) {
 }
 /**
  * A retryable failure of fetch itself as a RetryableError whose message is its most telling line
- * (the cause's code and message) and whose cause is the original; anything else as it is.
+ * (the cause's code and message, then `note` when given) and whose cause is the original; anything
+ * else as it is.
  */
-function asRetryable(err) {
+function asRetryable(err, note = '') {
     if (err instanceof RetryableError || !isRetryableError(err))
         return err;
-    const retryable = new RetryableError(networkMessage(err));
+    const retryable = new RetryableError(networkMessage(err, note));
     retryable.cause = err;
     return retryable;
 }
-/** The most telling line of a network error: its cause's code and message when there is one. */
-function networkMessage(err) {
+/** The most telling line of a network error: its cause's code and message when there is one; then `note`. */
+function networkMessage(err, note = '') {
     const cause = err?.cause;
     if (err instanceof RetryableError && err.cause)
-        return networkMessage(err.cause);
+        return networkMessage(err.cause, note);
     if (cause?.message)
-        return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-    return errorMessage(err);
+        return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + note;
+    return errorMessage(err) + note;
 }
 /**
  * Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body);
@@ -29037,6 +29038,16 @@ function redactUrls(text) {
         tail = tail.replace(/\?[^#]*/, '').replace(/\/t\/[^/?#]+\//g, '/t/***/');
         return scheme + authority.slice(at + 1) + tail;
     });
+}
+/**
+ * A URL as it is to be recorded (a lock, a manifest) or compared with a channel: user info, the
+ * `/t/<token>` segment right after the host and the query string removed, not masked.
+ */
+function withoutCredentials(url) {
+    return url
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)\/t\/[^/]+/i, '$1')
+        .replace(/^((?!file:)[a-z][a-z0-9+.-]*:\/\/[^?#]*)\?[^#]*/i, '$1');
 }
 /**
  * Takes user info out of an http(s) URL (fetch refuses URLs that carry credentials, and git must
@@ -29408,8 +29419,9 @@ class PushRejectedError extends GitenvError {
 
 ;// CONCATENATED MODULE: ./src/repo/names.ts
 /**
- * The naming rules of an environments repository (DESIGN.md § The environments repository):
- * which branch names are environments and which label names are allowed.
+ * The naming rules of an environments repository: which branch names are environments (a branch
+ * with env.spec at its root, not `manifest/*` nor gitenv's own work branches) and which label
+ * names are allowed.
  */
 /** The file whose presence at a branch's root makes the branch an environment. */
 const ENV_SPEC_FILE = 'env.spec';
@@ -29480,7 +29492,8 @@ function updateBranch(env) {
 
 ;// CONCATENATED MODULE: ./src/repo/tags.ts
 /**
- * The tag grammar (DESIGN.md § Tags): `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right.
+ * The tag grammar: `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right (an environment name may
+ * itself hold `-` and digits).
  * The part after the environment is the **deployed name** (the prefix directory's name).
  */
 const TAG = /^env-(.+)-(\d{4}_\d{2}_\d{2}(?:-\d+)?)$/;
@@ -29563,7 +29576,7 @@ function tags_latestOf(tags, name, date) {
  *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
  *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
  *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
- *     tagsOf(snap, env) / latestTag(snap, env)   // `latest` as DESIGN.md computes it
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest`: newest commit date, ties to the greater name
  *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
  *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
  *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
@@ -32747,7 +32760,7 @@ function splitList(value) {
 
 
 /**
- * DESIGN.md § Tags: every manifest head that carries no `env-<env>-*` tag gets
+ * The tag rule: every manifest head that carries no `env-<env>-*` tag gets
  * `env-<env>-<YYYY_MM_DD of its committer date, UTC>`, or the first free `-N` after it.
  */
 function planTags(snapshot, envGlobs) {

@@ -35567,6 +35567,16 @@ function redactUrls(text) {
     });
 }
 /**
+ * A URL as it is to be recorded (a lock, a manifest) or compared with a channel: user info, the
+ * `/t/<token>` segment right after the host and the query string removed, not masked.
+ */
+function withoutCredentials(url) {
+    return url
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)\/t\/[^/]+/i, '$1')
+        .replace(/^((?!file:)[a-z][a-z0-9+.-]*:\/\/[^?#]*)\?[^#]*/i, '$1');
+}
+/**
  * Takes user info out of an http(s) URL (fetch refuses URLs that carry credentials, and git must
  * not see them): `https://user:secret@host/x` becomes `https://host/x` with user `user`, password
  * `secret` and their basic Authorization header. Any other URL, or text that is no URL, is returned
