@@ -27,7 +27,7 @@ import {
 import type { EnvOutcome, PrefixOutcome } from './outcome.js';
 import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune.js';
 import { mayRemoveLabel, type EnvSelection, type SelectedPrefix } from './selection.js';
-import { applyLinks, planLinks, readLabelLinks, type LinkChange } from './symlinks.js';
+import { applyLinks, planLinks, readLabelLinks, readPointedTo, type LinkChange } from './symlinks.js';
 
 /** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`); the marker's facts back. */
 export type InstallFn = (
@@ -96,6 +96,8 @@ async function makePlan(selection: EnvSelection, dir: string, options: EnvDeploy
     const changed = new Set(links.map((c) => c.label));
     const protect = new Set([...selection.links.values()].map((w) => w.deployedName));
     for (const [label, name] of current) if (!changed.has(label)) protect.add(name);
+    // links the site made (not gitenv's labels) protect what they lead to
+    for (const name of await readPointedTo(dir, new Set(current.keys()))) protect.add(name);
     prune = await planPrune(dir, protect, options.keep);
   }
   return { markers, missing, links, leftovers, prune };
@@ -120,7 +122,12 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
   const failed = outcome.prefixes.filter((p) => p.status === 'failed');
   if (failed.length > 0) outcome.error = failed.map((p) => `${p.tag}: ${p.error}`).join('; ');
 
-  outcome.links = await relink(selection, dir, options, failed.length === 0);
+  const relinked = await relink(selection, dir, options, failed.length === 0);
+  outcome.links = relinked.applied;
+  if (relinked.failed.length > 0) {
+    const labels = relinked.failed.map((f) => `label ${f.change.label}: ${f.message}`).join('; ');
+    outcome.error = outcome.error ? `${outcome.error}; ${labels}` : labels;
+  }
   if (options.prune && failed.length === 0) outcome.pruned = await prune(selection, dir, options);
   return outcome;
 }
@@ -169,19 +176,25 @@ async function adoptOne(selected: SelectedPrefix, prefix: string, options: EnvDe
  * Switches the labels to their (complete) prefixes; a label whose prefix failed stays where it was.
  * Links of labels gone from the repository are removed only when every install succeeded.
  */
-async function relink(selection: EnvSelection, dir: string, options: EnvDeployOptions, allInstalled: boolean): Promise<LinkChange[]> {
+async function relink(
+  selection: EnvSelection,
+  dir: string,
+  options: EnvDeployOptions,
+  allInstalled: boolean,
+): Promise<{ applied: LinkChange[]; failed: { change: LinkChange; message: string }[] }> {
   const current = await readLabelLinks(dir);
   const changes = planLinks(current, selection.links, (l) => allInstalled && mayRemoveLabel(selection, l, options.envLabels));
   options.logger.debug(`deploy: relinking ${selection.env}: ${changes.map((c) => `${c.label}→${c.to ?? '(removed)'}`).join(', ') || 'nothing to change'}`);
-  const { applied, skipped } = await applyLinks(dir, changes);
+  const { applied, skipped, failed } = await applyLinks(dir, changes);
   for (const c of applied) logLinkChange(selection.env, c, options.logger, false);
   for (const c of skipped) options.logger.warning(`${selection.env}/${c.label} stays at ${c.from ?? '(nothing)'}: ${c.tag} is not deployed`);
-  return applied;
+  for (const f of failed) options.logger.error(`${selection.env}/${f.change.label}: ${f.message}`, { file: `labels/${f.change.label}.txt` });
+  return { applied, failed };
 }
 
 async function prune(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<PruneCandidate[]> {
   const pointedTo = async (): Promise<Set<string>> =>
-    new Set([...(await readLabelLinks(dir)).values(), ...[...selection.links.values()].map((w) => w.deployedName)]);
+    new Set([...(await readLabelLinks(dir)).values(), ...(await readPointedTo(dir)), ...[...selection.links.values()].map((w) => w.deployedName)]);
   const candidates = await planPrune(dir, await pointedTo(), options.keep);
   const removed = await applyPrune(candidates, async (name) => (await pointedTo()).has(name));
   for (const p of removed) options.logger.info(`Pruned ${selection.env}/${p.deployedName}, freeing ${formatBytes(p.bytes)}`);

@@ -34,8 +34,6 @@ export interface TagPackages {
 export interface TagPackagesOptions {
   /** Needed only for old-tool tags (repodata lookups). */
   fetch: FetchLike;
-  /** Told each channel an old-tool manifest will be read from (the fetch wrapper sends credentials there). */
-  trustChannel?: (url: string) => void;
   mirror?: string;
   logger: Logger;
 }
@@ -55,9 +53,24 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `${MANIFEST_FILE} of ${selected.tag}`), selected, MANIFEST_FILE);
   options.logger.info(`${selected.tag} has no env.lock (made by the old tool): looking its ${entries.length} packages up in the channels`);
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
-  for (const url of new Set([...entries.map((e) => e.channel), ...specChannels])) options.trustChannel?.(url);
   const packages = await lockFromManifest(entries, { fetch: options.fetch, specChannels, mirror: options.mirror });
   return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], source: MANIFEST_FILE };
+}
+
+/**
+ * The channels of the env.spec on the environment's branch (`envCommit`), expanded: the only
+ * channels whose hosts get credentials. The env.spec and env.lock of a tag are not asked: both sit
+ * on the manifest branch, which anyone who may push there writes. None when it cannot be read.
+ */
+export async function trustedChannels(repo: TagFileReader, envCommit: string, env: string, channelAlias: string | undefined, logger: Logger): Promise<string[]> {
+  const [text] = await repo.readFiles([{ rev: envCommit, path: 'env.spec' }]);
+  if (!text) return [];
+  try {
+    return expandChannels(parseEnvSpec(text, { env }).channels, { channelAlias: channelAlias ?? DEFAULT_CHANNEL_ALIAS });
+  } catch (err) {
+    logger.warning(`${env}: the env.spec of its branch cannot be read (${errorMessage(err)}): no channel gets credentials`);
+    return [];
+  }
 }
 
 function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[] } | undefined {

@@ -141,7 +141,10 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     const cached = request.packages.filter((p) => inPackageCache(request.pkgCache, p));
     const extra: Record<string, string> = { CONDA_PKGS_DIRS: request.pkgCache };
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
-    const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))];
+    const trusted = request.trustedHosts;
+    const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))].filter(
+      (c) => !trusted || trusted.includes(hostOf(c)),
+    );
     await this.withScratch(channels, extra, async (scratch, env) => {
       const file = path.join(scratch, LOCK_FILE);
       await writeFile(file, lock);
@@ -196,4 +199,13 @@ function packageSize(pkgCache: string, p: LockedPackage): number {
   if (p.size) return p.size;
   const archive = path.join(pkgCache, p.fn);
   return existsSync(archive) ? statSync(archive).size : 0;
+}
+
+/** `host[:port]` of a URL ('' when it has none). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
 }

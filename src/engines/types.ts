@@ -34,6 +34,11 @@ export interface InstallRequest {
   concurrency?: number;
   /** HTTP access with channel credentials applied (default: the global fetch). */
   fetch?: FetchLike;
+  /**
+   * Hosts (`host[:port]`) that may get the channel credentials: those of env.spec's channels and the
+   * mirror. Undefined: every channel of the packages (callers that trust their package list).
+   */
+  trustedHosts?: string[];
   logger: Logger;
 }
 

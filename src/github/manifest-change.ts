@@ -6,6 +6,7 @@
 import type { PackageRecord } from '../conda/types.js';
 import type { FetchLike } from '../net/fetch-like.js';
 import { manifestEntry, parseManifest, type ManifestEntry } from '../manifest/manifest.js';
+import { MANIFEST_FILE } from '../manifest/files.js';
 import { lockFromManifest } from '../manifest/old-manifest.js';
 import { entryKey, type ManifestChangeInput } from '../manifest/pr-body.js';
 import type { EnvRepository } from '../repo/env-repository.js';
@@ -29,7 +30,7 @@ export async function manifestChangeInput(
   options: { fetch?: FetchLike; logger: Logger },
 ): Promise<ManifestChangeInput> {
   const [oldManifest, oldSpec] = proposed.base
-    ? await repo.readFiles([{ rev: proposed.base, path: 'env.manifest' }, { rev: proposed.base, path: ENV_SPEC_FILE }])
+    ? await repo.readFiles([{ rev: proposed.base, path: MANIFEST_FILE }, { rev: proposed.base, path: ENV_SPEC_FILE }])
     : [undefined, undefined];
   const before = readEntries(oldManifest, proposed.env, options.logger);
   const after = parseManifest(proposed.manifest);

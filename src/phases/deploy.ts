@@ -1,9 +1,10 @@
+import * as path from 'node:path';
 import { adoptFromRepository } from '../deploy/adopt.js';
 import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/deploy-env.js';
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
 import { summaryMarkdown, type EnvOutcome } from '../deploy/outcome.js';
-import { packagesOfTag, type TagFileReader } from '../deploy/packages.js';
+import { packagesOfTag, trustedChannels, type TagFileReader } from '../deploy/packages.js';
 import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection.js';
 import type { InstallerEngine } from '../engines/types.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
@@ -29,15 +30,17 @@ export interface DeployResult extends PhaseResult {
  * deploy: every selected environment's labelled tags (and latest) as prefixes under
  * `<target>/<env>/`, with label symlinks; one environment failing leaves the others deploying.
  */
-export async function deploy(settings: DeploySettings, services: Services): Promise<DeployResult> {
+export async function deploy(given: DeploySettings, services: Services): Promise<DeployResult> {
   const { logger } = services;
-  if (!settings.target) throw new ConfigurationError('Input target is empty: give the directory to deploy into');
+  if (!given.target) throw new ConfigurationError('Input target is empty: give the directory to deploy into');
+  const settings = withAbsolutePaths(given);
   if (settings.apiUser) logger.setSecret(settings.apiUser);
   if (settings.apiKey) logger.setSecret(settings.apiKey);
   const repo = await openForPhase(settings, services);
   try {
     const snapshot = await repo.snapshot();
-    const install = installFn(settings, services, repo);
+    const envBranches = new Map(snapshot.envs.map((e) => [e.name, e.commit]));
+    const install = installFn(settings, services, repo, envBranches);
     const outcomes: EnvOutcome[] = [];
     const failed: FailedEnv[] = [];
     for (const state of envStates(snapshot, settings.envs)) {
@@ -67,6 +70,30 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * Characters a shell interprets inside double quotes (and control characters): a prefix path is
+ * written into packages' scripts and entry points, where such a character would run as a command.
+ */
+// eslint-disable-next-line no-control-regex
+const SHELL_ACTIVE = /[$`"\\\x00-\x1f\x7f]/;
+
+/**
+ * The target (and package cache) as absolute paths, resolved once against the working directory:
+ * the prefix path is what placeholders are replaced with, so a relative one would be baked into
+ * every prefix. A target whose path a shell would interpret is refused before anything is written.
+ */
+export function withAbsolutePaths(settings: DeploySettings): DeploySettings {
+  const target = path.resolve(settings.target);
+  const bad = SHELL_ACTIVE.exec(target);
+  if (bad) {
+    throw new ConfigurationError(
+      `target ${JSON.stringify(target)} holds ${JSON.stringify(bad[0])}, which a shell interprets inside double quotes: ` +
+        'prefixes are written into packages\' scripts, so the target must not hold $, `, ", \\ or control characters',
+    );
+  }
+  return { ...settings, target, pkgCache: settings.pkgCache === undefined ? undefined : path.resolve(settings.pkgCache) };
 }
 
 /** deployEnv, with anything unexpected turned into this environment's failure (the others go on). */
@@ -106,9 +133,19 @@ function reportProblems(selection: EnvSelection, failed: FailedEnv[], services: 
  * channels), installed by the chosen engine. The fetch wrapper and the installer are made on first
  * use, so a deploy with nothing to install never touches the network or the package cache.
  */
-function installFn(settings: DeploySettings, services: Services, repo: TagFileReader): InstallFn {
+function installFn(settings: DeploySettings, services: Services, repo: TagFileReader, envBranches: ReadonlyMap<string, string>): InstallFn {
   const { logger } = services;
   let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
+  // Hosts that get the channel credentials: the mirror's, and those of the channels in the env.spec
+  // of each environment's branch (never a host named only by env.lock or env.manifest, which whoever
+  // pushes a manifest branch writes).
+  const trustedHosts = new Set<string>();
+  const trust = (url: string) => {
+    const u = parseUrl(url);
+    if (u?.protocol === 'http:' || u?.protocol === 'https:') trustedHosts.add(u.host);
+    if (u) tools?.wrapper.addChannel(url);
+  };
+  if (settings.mirror) trust(settings.mirror);
   const getTools = () =>
     (tools ??= {
       // The installer's downloader retries package downloads itself (bodies cut short included).
@@ -128,13 +165,11 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
     });
   return async (selected, stagingDir, prefix) => {
     const { wrapper, installer } = getTools();
-    const tag = await packagesOfTag(repo, selected, {
-      fetch: wrapper.fetch,
-      trustChannel: (url) => wrapper.addChannel(url),
-      mirror: settings.mirror,
-      logger,
-    });
-    for (const p of tag.packages) wrapper.addChannel(p.channel);
+    const envBranch = envBranches.get(selected.env);
+    const channels = envBranch ? await trustedChannels(repo, envBranch, selected.env, settings.channelAlias, logger) : [];
+    for (const c of channels) trust(c);
+    const tag = await packagesOfTag(repo, selected, { fetch: wrapper.fetch, mirror: settings.mirror, logger });
+    reportUntrusted(tag.packages, trustedHosts, selected.tag, settings, logger);
     const report = await installer.install({
       packages: tag.packages,
       prefix,
@@ -144,6 +179,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       mirror: settings.mirror,
       concurrency: settings.concurrency,
       fetch: wrapper.fetch,
+      trustedHosts: [...trustedHosts],
       logger,
     });
     return {
@@ -157,4 +193,23 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       packages: report.packages,
     };
   };
+}
+
+/** Says once per tag which package hosts get no credentials (they are not hosts of env.spec's channels). */
+function reportUntrusted(packages: readonly { url: string }[], trusted: ReadonlySet<string>, tag: string, settings: DeploySettings, logger: Services['logger']): void {
+  if ((!settings.apiUser && !settings.apiKey) || settings.mirror) return;
+  const hosts = new Set<string>();
+  for (const p of packages) {
+    const u = parseUrl(p.url);
+    if (u && (u.protocol === 'http:' || u.protocol === 'https:') && !trusted.has(u.host)) hosts.add(u.host);
+  }
+  if (hosts.size > 0) logger.info(`${tag}: no channel credentials sent to ${[...hosts].join(', ')} (not a host of the channels in env.spec)`);
+}
+
+function parseUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }

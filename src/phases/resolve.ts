@@ -12,6 +12,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { checkRecords } from '../conda/record-check.js';
 import type { PackageRecord } from '../conda/types.js';
 import type { FetchLike } from '../net/fetch-like.js';
 import type { SolverEngine } from '../engines/types.js';
@@ -23,8 +24,8 @@ import { propose, pullRequestBody, pullRequestSummary, withdraw, type PullReques
 import { changeCounts, classifyChanges, renderManifestChange } from '../manifest/pr-body.js';
 import { commitMessage, diffManifests, formatChange, type ManifestDiff } from '../manifest/diff.js';
 import { LOCK_FILE, MANIFEST_FILE } from '../manifest/files.js';
-import { formatLock } from '../manifest/lock.js';
-import { formatManifest } from '../manifest/manifest.js';
+import { formatLock, parseLock } from '../manifest/lock.js';
+import { formatManifestEntries, splitDist } from '../manifest/manifest.js';
 import { resolveSummary } from '../manifest/summary.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
@@ -275,6 +276,7 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
       env: name,
       logger,
     });
+    checkRecords(records, channels, name);
     const files = manifestFiles(records, specText, name, settings.platform);
     const old = manifestHead ? await readManifestFiles(ctx.repo, manifestHead) : undefined;
     const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], name, logger);
@@ -313,10 +315,13 @@ function describe(diff: ManifestDiff): string {
   return `${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`;
 }
 
+/** env.lock from the records, and env.manifest from exactly the packages that env.lock lists. */
 function manifestFiles(records: PackageRecord[], spec: Buffer, env: string, platform: string): ManifestFiles {
+  const lock = formatLock(records, { platform, env });
+  const entries = parseLock(lock).map((p) => ({ channel: p.channel, subdir: p.subdir, dist: p.dist, ...splitDist(p.dist) }));
   return {
-    [MANIFEST_FILE]: formatManifest(records),
-    [LOCK_FILE]: formatLock(records, { platform, env }),
+    [MANIFEST_FILE]: formatManifestEntries(entries),
+    [LOCK_FILE]: lock,
     [ENV_SPEC_FILE]: spec,
   };
 }

@@ -47,6 +47,8 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials {
   target: string;
   envLabels: string[];
   mirror?: string;
+  /** Expands channel names of env.spec (whose hosts get the credentials); default DEFAULT_CHANNEL_ALIAS. */
+  channelAlias?: string;
   engine: Engine;
   prune: boolean;
   keep: number;

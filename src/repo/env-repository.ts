@@ -46,6 +46,7 @@ import type { RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redactUrls, splitCredentials } from '../util/secrets.js';
+import { CLONE_PREFIX, sweepOldClones, writeCloneOwner } from './temp-sweep.js';
 import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX, WORK_PREFIX } from './names.js';
 import { compareTagNames, latestOf, parseTag } from './tags.js';
 
@@ -157,8 +158,10 @@ export class EnvRepository {
     const { url, token } = remoteOf(options.repository);
     const base = options.workDir ?? os.tmpdir();
     await fs.mkdir(base, { recursive: true });
-    const tempDir = await fs.mkdtemp(path.join(base, 'gitenv-repo-'));
+    await sweepOldClones(base, options.logger);
+    const tempDir = await fs.mkdtemp(path.join(base, CLONE_PREFIX));
     try {
+      await writeCloneOwner(tempDir);
       const git = await GitCommandManager.create(path.join(tempDir, 'repo.git'), {
         logger: options.logger,
         token: options.token ?? token,
