@@ -21,7 +21,7 @@ const USAGE: Record<string, string> = {
   autotag: 'gitenv autotag <repo> [--envs GLOB...] [--dry-run]',
   label: 'gitenv label <repo> <tag> [--next-only] [--label NAME] [--dry-run]',
   deploy:
-    'gitenv deploy <repo> <target> [--env-labels GLOB...] [--mirror URL] [--prune [--keep N]] [--pkg-cache DIR] [--api-user U --api-key K] [--engine builtin|micromamba] [--dry-run]',
+    'gitenv deploy <repo> <target> [--env-labels GLOB...] [--mirror URL] [--prune [--keep N]] [--pkg-cache DIR] [--api-user U --api-key K] [--engine builtin|micromamba] [--platform P] [--dry-run]',
 };
 
 const HELP = `gitenv ${VERSION}: conda environments deployed from a git repository.
@@ -178,6 +178,7 @@ async function dispatch(command: string, args: string[], values: Values, logger:
           prune: values.prune === true,
           keep,
           pkgCache: str(values, 'pkg-cache'),
+          platform: str(values, 'platform'),
         },
         services,
       );

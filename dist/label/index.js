@@ -29798,6 +29798,13 @@ class EnvRepository {
         const blobs = await this.git.readBlobs(names);
         return names.map((n) => blobs.get(n));
     }
+    /** The names of the files at the root of `rev`'s tree (empty when `rev` does not exist). */
+    async listFiles(rev) {
+        const commit = await this.git.resolveRef(rev);
+        if (!commit)
+            return [];
+        return (await this.git.lsTree(commit)).filter((e) => e.type === 'blob').map((e) => e.name);
+    }
     /**
      * A commit of `parent`'s tree with `files` applied (nothing checked out). `changed` is false, and
      * `commit` the parent, when the tree came out the same.

@@ -19,6 +19,7 @@ export async function run(): Promise<void> {
           prune: getBool(Inputs.Prune),
           keep: getInt(Inputs.Keep, 2),
           pkgCache: getString(Inputs.PkgCache),
+          platform: getString(Inputs.Platform),
         },
         { logger },
       ),

@@ -48,6 +48,13 @@ export interface EnvDeployOptions {
   /** Recognises a complete prefix that has no marker (deployed by conda-gitenv); see adopt.ts. */
   adopt?: AdoptFn;
   lock?: Omit<EnvLockOptions, 'logger'>;
+  /** The platform whose locks are installed (the machine's, or the explicit override). */
+  platform?: string;
+  /**
+   * Another platform than this machine's, by explicit override: the prefixes are for machines
+   * sharing the file system, and nothing in them is run here: no post-link scripts, no smoke tests.
+   */
+  foreignPlatform?: boolean;
 }
 
 interface EnvPlan {
@@ -84,7 +91,7 @@ async function makePlan(selection: EnvSelection, dir: string, options: EnvDeploy
   const markers = new Map<string, DeployMarker>();
   for (const p of selection.prefixes) {
     const marker = await readMarker(path.join(dir, p.deployedName));
-    if (marker?.tag === p.tag) markers.set(p.tag, marker);
+    if (marker?.tag === p.tag && !otherPlatform(marker, options)) markers.set(p.tag, marker);
     else missing.push(p);
   }
   const current = await readLabelLinks(dir);
@@ -112,6 +119,14 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
   for (const selected of selection.prefixes) {
     const prefix = path.join(dir, selected.deployedName);
     const marker = await readMarker(prefix);
+    const foreign = marker?.tag === selected.tag ? otherPlatform(marker, options) : undefined;
+    if (foreign) {
+      // Never taken for this platform's prefix, never replaced: a shared target serves that platform.
+      const error = `${prefix} holds ${selected.tag} for ${foreign}, not ${options.platform}: deploy each platform into a target of its own`;
+      logger.error(`${selected.env}: ${error}`);
+      outcome.prefixes.push({ ...prefixOutcome(selected, prefix, 'failed'), error });
+      continue;
+    }
     if (marker?.tag === selected.tag) {
       outcome.prefixes.push(prefixOutcome(selected, prefix, 'up to date', marker.sizeBytes));
       continue;
@@ -219,6 +234,11 @@ function statusFromPlan(selection: EnvSelection, dir: string, plan: EnvPlan): Pr
     const marker = plan.markers.get(p.tag);
     return prefixOutcome(p, path.join(dir, p.deployedName), marker ? 'up to date' : 'would install', marker?.sizeBytes);
   });
+}
+
+/** The platform a complete prefix was built for, when it is not the one this deploy installs. */
+function otherPlatform(marker: DeployMarker, options: EnvDeployOptions): string | undefined {
+  return marker.platform && options.platform && marker.platform !== options.platform ? marker.platform : undefined;
 }
 
 const countOf = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;

@@ -38,6 +38,8 @@ export interface DeployMarker {
   packages: number;
   /** Apparent size in bytes of the prefix when it was completed (for the summary). */
   sizeBytes?: number;
+  /** The platform whose lock was installed (absent: deployed before platforms were recorded, or adopted). */
+  platform?: string;
 }
 
 /** `<target>/<env>`. A name that could leave the target or hide among gitenv's own entries is refused. */

@@ -34,8 +34,15 @@ export interface EnvOutcome {
   error?: string;
 }
 
+/** The platform deployed when it is not this machine's (the explicit `platform` override). */
+export interface ForeignPlatform {
+  platform: string;
+  /** This machine's platform; undefined when conda has none for it. */
+  machine?: string;
+}
+
 /** The job summary: one row per (environment, label), then what prune freed. */
-export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean): string {
+export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean, foreign?: ForeignPlatform): string {
   const rows: (string | Raw)[][] = [];
   for (const o of outcomes) {
     for (const p of o.prefixes) {
@@ -50,6 +57,7 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     rows.length === 0
       ? 'Nothing selected to deploy.\n'
       : table(['environment', 'label', 'tag', 'prefix', 'status', 'size', 'time'], rows);
+  if (foreign) body = `${foreignPlatformNote(foreign)}\n\n${body}`;
   const pruned = outcomes.flatMap((o) => o.pruned.map((p) => ({ env: o.env, ...p })));
   if (pruned.length > 0) {
     const total = pruned.reduce((n, p) => n + p.bytes, 0);
@@ -57,4 +65,9 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     body += `\n${dryRun ? 'Would prune' : 'Pruned'} ${pruned.length} prefix(es), freeing ${formatBytes(total)}: ${names}\n`;
   }
   return section(`gitenv deploy${dryRun ? ' (dry run)' : ''}`, body);
+}
+
+/** Said in the log and the summary whenever another platform's locks are deployed. */
+export function foreignPlatformNote(f: ForeignPlatform): string {
+  return `Deploying the ${f.platform} locks on a ${f.machine ?? 'non-conda'} machine (explicit platform override): post-link scripts and smoke tests are not run.`;
 }

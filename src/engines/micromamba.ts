@@ -140,6 +140,9 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     });
     const cached = request.packages.filter((p) => inPackageCache(request.pkgCache, p));
     const extra: Record<string, string> = { CONDA_PKGS_DIRS: request.pkgCache };
+    // Another platform's prefix: micromamba runs none of its link scripts (the variable is the
+    // setting of micromamba's --skip-run-link-scripts; installArgs adds --platform).
+    if (request.foreignPlatform) extra.MAMBA_SKIP_RUN_LINK_SCRIPTS = 'true';
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
     const trusted = request.trustedHosts;
     const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))].filter(
@@ -187,6 +190,7 @@ export function installArgs(request: InstallRequest, explicitFilePath: string): 
     request.prefix,
     '--file',
     explicitFilePath,
+    ...(request.foreignPlatform ? ['--platform', request.foreignPlatform] : []),
   ];
 }
 

@@ -40,6 +40,12 @@ export interface InstallRequest {
    */
   trustedHosts?: string[];
   logger: Logger;
+  /**
+   * The packages are for another platform than this machine's (deploy's explicit `platform`
+   * override): the prefix is built for machines that share the file system, and nothing of it is
+   * run here (no post-link scripts, no byte-compiling).
+   */
+  foreignPlatform?: string;
 }
 
 export interface InstallReport {

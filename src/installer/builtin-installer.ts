@@ -63,11 +63,18 @@ export class BuiltinInstaller implements InstallerEngine {
       concurrency: 8,
     });
     timer('link');
-    const pycs = await this.compileNoarch(linked, request, pythonVersion);
+    if (request.foreignPlatform) {
+      // Nothing of another platform's prefix can run here: no python to byte-compile with, and
+      // post-link scripts written for that machine.
+      logger.info(`Built for ${request.foreignPlatform}: post-link scripts not run, noarch python modules not byte-compiled`);
+    }
+    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, pythonVersion);
     timer('byte-compile');
-    for (const l of linked) {
-      const { name, version, build_number } = l.unit.info.index;
-      await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
+    if (!request.foreignPlatform) {
+      for (const l of linked) {
+        const { name, version, build_number } = l.unit.info.index;
+        await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
+      }
     }
     timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({

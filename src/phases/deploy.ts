@@ -3,10 +3,11 @@ import { adoptFromRepository } from '../deploy/adopt.js';
 import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/deploy-env.js';
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
-import { summaryMarkdown, type EnvOutcome } from '../deploy/outcome.js';
+import { foreignPlatformNote, summaryMarkdown, type EnvOutcome, type ForeignPlatform } from '../deploy/outcome.js';
 import { packagesOfTag, trustedChannels, type TagFileReader } from '../deploy/packages.js';
 import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection.js';
 import type { InstallerEngine } from '../engines/types.js';
+import { isKnownPlatform, KNOWN_PLATFORMS, machinePlatform } from '../conda/platforms.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { DEFAULT_RETRY } from '../net/retry.js';
 import { latestTag, tagsOf, type RepositorySnapshot, openForPhase } from '../repo/env-repository.js';
@@ -15,6 +16,7 @@ import { matchesAny } from '../util/glob.js';
 import { VERSION } from '../version.js';
 import type { FailedEnv, PhaseResult } from './result.js';
 import type { DeploySettings, Services } from './settings.js';
+import { LOCK_FILE } from '../manifest/files.js';
 
 export interface DeployedEnv {
   env: string;
@@ -36,11 +38,13 @@ export async function deploy(given: DeploySettings, services: Services): Promise
   const settings = withAbsolutePaths(given);
   if (settings.apiUser) logger.setSecret(settings.apiUser);
   if (settings.apiKey) logger.setSecret(settings.apiKey);
+  const plan = platformPlan(settings.platform);
+  if (plan.foreignPlatform) logger.warning(foreignPlatformNote({ platform: plan.platform, machine: plan.machine }));
   const repo = await openForPhase(settings, services);
   try {
     const snapshot = await repo.snapshot();
     const envBranches = new Map(snapshot.envs.map((e) => [e.name, e.commit]));
-    const install = installFn(settings, services, repo, envBranches);
+    const install = installFn(settings, services, repo, envBranches, plan);
     const outcomes: EnvOutcome[] = [];
     const failed: FailedEnv[] = [];
     for (const state of envStates(snapshot, settings.envs)) {
@@ -58,6 +62,8 @@ export async function deploy(given: DeploySettings, services: Services): Promise
           now: services.now ?? (() => new Date()),
           install,
           adopt: adoptFromRepository(repo, settings.engine),
+          platform: plan.platform,
+          foreignPlatform: plan.foreignPlatform,
         }),
       );
       outcomes.push(outcome);
@@ -66,7 +72,8 @@ export async function deploy(given: DeploySettings, services: Services): Promise
     const deployed = outcomes.flatMap((o) =>
       o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
     );
-    return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun) };
+    const foreign: ForeignPlatform | undefined = plan.foreignPlatform ? { platform: plan.platform, machine: plan.machine } : undefined;
+    return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun, foreign) };
   } finally {
     await repo.close();
   }
@@ -94,6 +101,28 @@ export function withAbsolutePaths(settings: DeploySettings): DeploySettings {
     );
   }
   return { ...settings, target, pkgCache: settings.pkgCache === undefined ? undefined : path.resolve(settings.pkgCache) };
+}
+
+/** The platform deploy installs, and whether it is this machine's. */
+export interface PlatformPlan {
+  platform: string;
+  /** This machine's conda platform (undefined: conda has none for it). */
+  machine?: string;
+  /** An explicit override names another platform: no post-link scripts, no smoke tests. */
+  foreignPlatform: boolean;
+}
+
+/** The machine's platform (OS and CPU → conda subdir), or the explicit override. */
+export function platformPlan(override: string | undefined, detect: () => string | undefined = () => machinePlatform()): PlatformPlan {
+  const machine = detect();
+  if (override !== undefined && !isKnownPlatform(override)) {
+    throw new ConfigurationError(`Input platform: "${override}" is not a conda platform (known: ${KNOWN_PLATFORMS.join(', ')})`);
+  }
+  const platform = override ?? machine;
+  if (!platform) {
+    throw new ConfigurationError(`This machine (${process.platform}/${process.arch}) has no conda platform: give the platform input (--platform) to deploy another platform's locks`);
+  }
+  return { platform, machine, foreignPlatform: platform !== machine };
 }
 
 /** deployEnv, with anything unexpected turned into this environment's failure (the others go on). */
@@ -133,7 +162,7 @@ function reportProblems(selection: EnvSelection, failed: FailedEnv[], services: 
  * channels), installed by the chosen engine. The fetch wrapper and the installer are made on first
  * use, so a deploy with nothing to install never touches the network or the package cache.
  */
-function installFn(settings: DeploySettings, services: Services, repo: TagFileReader, envBranches: ReadonlyMap<string, string>): InstallFn {
+function installFn(settings: DeploySettings, services: Services, repo: TagFileReader, envBranches: ReadonlyMap<string, string>, plan: PlatformPlan): InstallFn {
   const { logger } = services;
   let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
   // Hosts that get the channel credentials: the mirror's, and those of the channels in the env.spec
@@ -168,7 +197,10 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
     const envBranch = envBranches.get(selected.env);
     const channels = envBranch ? await trustedChannels(repo, envBranch, selected.env, settings.channelAlias, logger) : [];
     for (const c of channels) trust(c);
-    const tag = await packagesOfTag(repo, selected, { fetch: wrapper.fetch, mirror: settings.mirror, logger });
+    const tag = await packagesOfTag(repo, selected, { fetch: wrapper.fetch, mirror: settings.mirror, logger, platform: plan.platform });
+    const said = `${selected.tag}: installing ${tag.file} for ${plan.platform}${plan.foreignPlatform ? ` (not this machine's platform, ${plan.machine ?? 'none'})` : ''}`;
+    if (plan.foreignPlatform || tag.file !== LOCK_FILE) logger.info(said);
+    else logger.debug(said);
     reportUntrusted(tag.packages, trustedHosts, selected.tag, settings, logger);
     const report = await installer.install({
       packages: tag.packages,
@@ -181,6 +213,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       fetch: wrapper.fetch,
       trustedHosts: [...trustedHosts],
       logger,
+      foreignPlatform: plan.foreignPlatform ? plan.platform : undefined,
     });
     return {
       env: selected.env,
@@ -191,6 +224,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       engine: settings.engine,
       gitenvVersion: VERSION,
       packages: report.packages,
+      platform: plan.platform,
     };
   };
 }

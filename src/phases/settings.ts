@@ -56,6 +56,11 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials {
   pkgCache?: string;
   /** Parallel downloads. */
   concurrency?: number;
+  /**
+   * The platform (conda subdir) whose locks to install; default this machine's. Another platform
+   * than the machine's is deployed for machines sharing the file system: nothing of it is run here.
+   */
+  platform?: string;
 }
 
 /** Services the core gets injected instead of reaching for globals. */

@@ -1,4 +1,5 @@
 import yaml from 'js-yaml';
+import { isKnownPlatform, KNOWN_PLATFORMS } from '../conda/platforms.js';
 import { ConfigurationError } from '../util/errors.js';
 import { parseMatchSpec, type MatchSpec } from './match-spec.js';
 import { ENV_SPEC_FILE } from './names.js';
@@ -21,6 +22,8 @@ export interface EnvSpec {
   specs: string[];
   /** Each spec taken apart, same order as `specs`. */
   matchSpecs: MatchSpec[];
+  /** The conda subdirs of `platforms:`, as written; undefined when the key is absent. */
+  platforms?: string[];
 }
 
 export interface EnvSpecSource {
@@ -30,7 +33,7 @@ export interface EnvSpecSource {
   file?: string;
 }
 
-const KNOWN_KEYS = ['channels', 'env', 'dependencies'];
+const KNOWN_KEYS = ['channels', 'env', 'dependencies', 'platforms'];
 // Segments of a channel name (`conda-forge`, `conda-forge/label/dev`); never `.` or `..`, which would
 // turn a name into a path on the runner.
 const CHANNEL_NAME = /^(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+)*$/;
@@ -52,7 +55,7 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
 
   for (const key of Object.keys(map)) {
     if (!KNOWN_KEYS.includes(key)) {
-      problem(`unknown key "${key}" (allowed: channels, env, and its synonym dependencies)`, lines.key(key));
+      problem(`unknown key "${key}" (allowed: channels, env, its synonym dependencies, and platforms)`, lines.key(key));
     }
   }
   if ('env' in map && 'dependencies' in map) {
@@ -72,7 +75,22 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
       return problem(`"${spec}" is not a valid match spec: ${(err as Error).message}`, lines.item(specKey, i));
     }
   });
-  return { channels, specs, matchSpecs };
+  const spec: EnvSpec = { channels, specs, matchSpecs };
+  if ('platforms' in map) spec.platforms = platformList(map, lines, problem);
+  return spec;
+}
+
+/** `platforms:`: known conda subdirs, each once, at least one. */
+function platformList(map: Record<string, unknown>, lines: LineFinder, problem: Problem): string[] {
+  const platforms = stringList(map, 'platforms', lines, problem);
+  if (platforms.length === 0) problem('"platforms:" is empty: list at least one platform, or leave the key out', lines.key('platforms'));
+  platforms.forEach((p, i) => {
+    if (!isKnownPlatform(p)) {
+      problem(`"${p}" is not a conda platform (known: ${KNOWN_PLATFORMS.join(', ')}; noarch is always included)`, lines.item('platforms', i));
+    }
+    if (platforms.indexOf(p) !== i) problem(`platform "${p}" is listed twice`, lines.item('platforms', i));
+  });
+  return platforms;
 }
 
 type Problem = (message: string, line?: number) => never;
@@ -114,6 +132,7 @@ interface Scalar {
 function loadYaml(text: string, scalars: Scalar[], problem: Problem): unknown {
   const lineStarts = [0];
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  let lastPosition = -1;
   try {
     // CORE_SCHEMA: no timestamps, no merge keys (`<<`), the usual alias-bomb vehicle; a low maxDepth
     // and the size cap bound the rest. Aliases are only references in js-yaml, and nothing below
@@ -122,7 +141,9 @@ function loadYaml(text: string, scalars: Scalar[], problem: Problem): unknown {
       schema: yaml.CORE_SCHEMA,
       maxDepth: 20, // js-yaml 4.3 option, not yet in @types/js-yaml
       listener(event, state) {
-        if (event === 'close' && typeof state.result === 'string') {
+        // A list item's scalar closes twice (the item and the scalar): keep it once.
+        if (event === 'close' && typeof state.result === 'string' && state.position !== lastPosition) {
+          lastPosition = state.position;
           scalars.push({ value: state.result, line: lineOf(lineStarts, lastContent(text, state.position)) });
         }
       },
