@@ -68,7 +68,7 @@ const POINTS: Point[] = [
   { stage: 'link', what: 'after the first soft link', kill: k('symlink', '/.staging-', 1, 'after') },
   { stage: 'link', what: 'after the first prefix-replaced file', kill: k('writeFile', '/.staging-', 1, 'after') },
   { stage: 'link', what: 'post-link done, before the first conda-meta record', kill: k('writeFile', 'conda-meta', 1) },
-  { stage: 'link', what: 'conda-meta written, completion marker not', kill: k('appendFile', 'history', 1, 'after') },
+  { stage: 'link', what: 'conda-meta written, completion marker not', kill: k('writeFile', 'history', 1, 'after') },
   { stage: 'link', what: 'completion marker opened but empty', kill: k('open', 'gitenv.json', 1, 'after') },
   { stage: 'link', what: 'complete staging prefix not yet moved into place', kill: k('rename', '/.staging-', 1) },
   { stage: 'relink', what: 'prefix in place, no label switched', kill: k('rename', '/.staging-', 1, 'after') },
