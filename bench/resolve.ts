@@ -16,7 +16,7 @@ import { serveChannel } from '../tests/fixtures/channel/index.js';
 import { syntheticSpecs, writeSyntheticChannel, type SyntheticRepodata } from '../tests/fixtures/channel/synthetic.js';
 import { FetchWrapper } from '../src/net/fetch-wrapper.js';
 import { RattlerSolver } from '../src/solver/rattler-solver.js';
-import { virtualPackages } from '../src/solver/virtual-packages.js';
+import { virtualPackages } from '../src/conda/virtual-packages.js';
 import { MemoryLogger } from '../src/util/logger.js';
 
 const RECORDS = Number(process.argv[2] ?? 150_000);

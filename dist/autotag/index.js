@@ -31609,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9911:
+/***/ 8910:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32086,72 +32086,6 @@ function io_copyFile(srcFile, destFile, force) {
     });
 }
 //# sourceMappingURL=io.js.map
-;// CONCATENATED MODULE: ./src/net/retry.ts
-const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
-/** 5xx, 408 and 429 are worth another try; other 4xx are not (tool-cache's rule). */
-function isRetryableStatus(status) {
-    return status >= 500 || status === 408 || status === 429;
-}
-/** Errors of the network itself (reset, refused, timeout, body cut short) are retried. */
-function isRetryableError(err) {
-    if (err instanceof RetryableError)
-        return true;
-    if (!(err instanceof Error))
-        return false;
-    if (err.name === 'AbortError' || err.name === 'TimeoutError')
-        return true;
-    const code = err.code ?? err.cause?.code;
-    if (code && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)) {
-        return true;
-    }
-    return err instanceof TypeError && /fetch failed|terminated|other side closed/i.test(err.message);
-}
-/** Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body). */
-class RetryableError extends Error {
-    retryAfterMs;
-    constructor(message, retryAfterMs) {
-        super(message);
-        this.retryAfterMs = retryAfterMs;
-        this.name = 'RetryableError';
-    }
-}
-/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
-function parseRetryAfter(value, now = Date.now()) {
-    if (!value)
-        return undefined;
-    const seconds = Number(value);
-    if (Number.isFinite(seconds) && seconds >= 0)
-        return seconds * 1000;
-    const date = Date.parse(value);
-    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-/** The delay before attempt `attempt` (1-based retry count), honouring a server's Retry-After. */
-function retryDelay(policy, attempt, retryAfterMs) {
-    if (retryAfterMs !== undefined)
-        return Math.min(retryAfterMs, policy.maxDelayMs);
-    const exp = policy.baseDelayMs * 2 ** (attempt - 1);
-    return Math.min(exp / 2 + Math.random() * (exp / 2), policy.maxDelayMs);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * Runs `attempt` until it succeeds, fails with something not retryable, or the policy runs out.
- * `onRetry` is told why, so the log can say it.
- */
-async function withRetries(policy, attempt, onRetry) {
-    for (let n = 1;; n++) {
-        try {
-            return await attempt(n);
-        }
-        catch (err) {
-            if (n >= policy.attempts || !isRetryableError(err))
-                throw err;
-            const delay = retryDelay(policy, n, err instanceof RetryableError ? err.retryAfterMs : undefined);
-            onRetry?.(err, n, delay);
-            await sleep(delay);
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/util/errors.ts
 
 /** Base class: every error gitenv raises on purpose. The message is meant for a person. */
@@ -32247,12 +32181,177 @@ function errors_tailLines(text, n = 10) {
         .join('\n');
 }
 
+;// CONCATENATED MODULE: ./src/net/retry.ts
+
+const DEFAULT_RETRY = { attempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
+/** 5xx, 408 and 429 are worth another try; other 4xx are not (tool-cache's rule). */
+function isRetryableStatus(status) {
+    return status >= 500 || status === 408 || status === 429;
+}
+const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/;
+/**
+ * The one "is this worth another try" rule for errors (statuses: `isRetryableStatus`): a
+ * RetryableError, a timeout or abort, an error of the network itself (reset, refused, DNS, body
+ * cut short) by its code or its cause's, and fetch's own TypeErrors. Recognised by
+ * name, code and message rather than `instanceof`: the error may come from another realm (jest's
+ * VM modules, the WASM glue).
+ */
+function isRetryableError(err) {
+    if (err instanceof RetryableError)
+        return true;
+    if (typeof err !== 'object' || err === null)
+        return false;
+    const e = err;
+    if (e.name === 'RetryableError' || e.name === 'AbortError' || e.name === 'TimeoutError')
+        return true;
+    const code = e.code ?? e.cause?.code;
+    if (code && NETWORK_CODES.test(code))
+        return true;
+    // undici's own failures are TypeErrors: "fetch failed" and "terminated", or any with a socket error as the cause.
+    return e.name === 'TypeError' && (e.cause?.code !== undefined || /fetch failed|terminated|other side closed/i.test(e.message ?? ''));
+}
+/**
+ * A retryable failure of fetch itself as a RetryableError whose message is its most telling line
+ * (the cause's code and message, then `note` when given) and whose cause is the original; anything
+ * else as it is.
+ */
+function asRetryable(err, note = '') {
+    if (err instanceof RetryableError || !isRetryableError(err))
+        return err;
+    const retryable = new RetryableError(networkMessage(err, note));
+    retryable.cause = err;
+    return retryable;
+}
+/** The most telling line of a network error: its cause's code and message when there is one; then `note`. */
+function networkMessage(err, note = '') {
+    const cause = err?.cause;
+    if (err instanceof RetryableError && err.cause)
+        return networkMessage(err.cause, note);
+    if (cause?.message)
+        return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + note;
+    return errorMessage(err) + note;
+}
+/**
+ * Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body);
+ * `status` is the HTTP status when a server's answer was the failure, so nobody reads it back out
+ * of the message.
+ */
+class RetryableError extends Error {
+    retryAfterMs;
+    status;
+    constructor(message, retryAfterMs, status) {
+        super(message);
+        this.retryAfterMs = retryAfterMs;
+        this.status = status;
+        this.name = 'RetryableError';
+    }
+}
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
+function parseRetryAfter(value, now = Date.now()) {
+    if (!value)
+        return undefined;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds) && seconds >= 0)
+        return seconds * 1000;
+    const date = Date.parse(value);
+    return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+/** The delay before attempt `attempt` (1-based retry count), honouring a server's Retry-After. */
+function retryDelay(policy, attempt, retryAfterMs) {
+    if (retryAfterMs !== undefined)
+        return Math.min(retryAfterMs, policy.maxDelayMs);
+    const exp = policy.baseDelayMs * 2 ** (attempt - 1);
+    return Math.min(exp / 2 + Math.random() * (exp / 2), policy.maxDelayMs);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Runs `attempt` until it succeeds, fails with something not retryable, or the policy runs out.
+ * `onRetry` is told why, so the log can say it.
+ */
+async function withRetries(policy, attempt, onRetry) {
+    for (let n = 1;; n++) {
+        try {
+            return await attempt(n);
+        }
+        catch (err) {
+            if (n >= policy.attempts || !isRetryableError(err))
+                throw err;
+            const delay = retryDelay(policy, n, err instanceof RetryableError ? err.retryAfterMs : undefined);
+            onRetry?.(err, n, delay);
+            await sleep(delay);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/util/secrets.ts
+/**
+ * The one home of the rules that keep credentials carried by URLs out of log lines, error messages,
+ * git files, prefixes and the package cache's records: what a URL shows (`redactUrls`) and how its
+ * user info becomes a header instead (`splitCredentials`).
+ */
+/** A `scheme://` URL inside a text: up to white space, a quote or a bracket. */
+const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"'`<>()[\]{}]*)/gi;
+/**
+ * `text` (one URL, a path, a message or an argument quoting URLs) with, in every `scheme://` URL but
+ * file:// ones, the user info removed, a `/t/<token>/` segment (anaconda.org's tokens) shown as
+ * `/t/***\/` and the query string dropped. Anything that is no such URL is left as it is.
+ */
+function secrets_redactUrls(text) {
+    return text.replace(URL_IN_TEXT, (_whole, scheme, rest) => {
+        if (scheme.toLowerCase() === 'file://')
+            return scheme + rest;
+        const cut = rest.search(/[/?#]/);
+        const authority = cut < 0 ? rest : rest.slice(0, cut);
+        let tail = cut < 0 ? '' : rest.slice(cut);
+        const at = authority.lastIndexOf('@');
+        tail = tail.replace(/\?[^#]*/, '').replace(/\/t\/[^/?#]+\//g, '/t/***/');
+        return scheme + authority.slice(at + 1) + tail;
+    });
+}
+/**
+ * A URL as it is to be recorded (a lock, a manifest) or compared with a channel: user info, the
+ * `/t/<token>` segment right after the host and the query string removed, not masked.
+ */
+function withoutCredentials(url) {
+    return url
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)\/t\/[^/]+/i, '$1')
+        .replace(/^((?!file:)[a-z][a-z0-9+.-]*:\/\/[^?#]*)\?[^#]*/i, '$1');
+}
+/**
+ * Takes user info out of an http(s) URL (fetch refuses URLs that carry credentials, and git must
+ * not see them): `https://user:secret@host/x` becomes `https://host/x` with user `user`, password
+ * `secret` and their basic Authorization header. Any other URL, or text that is no URL, is returned
+ * as it is.
+ */
+function secrets_splitCredentials(raw) {
+    let u;
+    try {
+        u = new URL(raw);
+    }
+    catch {
+        return { url: raw };
+    }
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || (!u.username && !u.password))
+        return { url: raw };
+    const user = decodeURIComponent(u.username);
+    const password = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.toString(), user, password, authorization: `Basic ${basicCredentials(user, password)}` };
+}
+/** The base64 `user:password` of HTTP basic authentication. */
+function basicCredentials(user, password) {
+    return Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+}
+
 ;// CONCATENATED MODULE: ./src/git/auth.ts
 /**
  * Token authentication for https remotes, the way actions/checkout does it: an
  * `http.<origin>/.extraheader` with a basic Authorization header, scoped to the remote's origin so
  * the token never travels to another host, and never written into a URL.
  */
+
 /** The git config entry that sends `token` to `remoteUrl`'s origin; undefined for non-http remotes. */
 function authHeaderConfig(remoteUrl, token) {
     let url;
@@ -32264,34 +32363,12 @@ function authHeaderConfig(remoteUrl, token) {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
         return undefined;
-    const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+    const basic = basicCredentials('x-access-token', token);
     return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
-}
-/** Removes `user:password@` from URLs inside a text (messages, argument lists). */
-function auth_redactUrl(text) {
-    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
-}
-/**
- * Takes credentials out of an http(s) URL: `https://user:secret@host/x` becomes `https://host/x`
- * with `secret` as the token (a user who pasted such a URL still gets header auth).
- */
-function splitUrlCredentials(remote) {
-    let url;
-    try {
-        url = new URL(remote);
-    }
-    catch {
-        return { url: remote };
-    }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || (!url.username && !url.password))
-        return { url: remote };
-    const token = decodeURIComponent(url.password || url.username);
-    url.username = '';
-    url.password = '';
-    return { url: url.toString(), token };
 }
 
 ;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
+
 
 
 
@@ -32333,7 +32410,7 @@ class GitCommandManager {
     async exec(args, opts = {}) {
         const full = ['--git-dir', this.gitDir, ...args];
         for (let attempt = 1;; attempt++) {
-            this.options.logger.debug(`git ${args.map(auth_redactUrl).join(' ')}`);
+            this.options.logger.debug(`git ${args.map(secrets_redactUrls).join(' ')}`);
             const result = await runGit(this.gitPath, full, this.env, opts.input);
             if (result.exitCode === 0)
                 return result;
@@ -32346,7 +32423,7 @@ class GitCommandManager {
                 throw this.failure(args, result, opts.what);
             }
             const delay = retryDelay(this.retry, attempt);
-            this.options.logger.info(`git ${args[0]} failed (${errors_tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
+            this.options.logger.info(`git ${args[0]} failed (${errors_tailLines(secrets_redactUrls(result.stderr), 1)}); retrying in ${Math.round(delay)} ms`);
             await sleep(delay);
         }
     }
@@ -32362,12 +32439,44 @@ class GitCommandManager {
     /** Fetches `refspecs` from `remote` (a URL or a local path). */
     async fetch(remote, refspecs, prune = true) {
         const args = ['fetch', '--quiet', '--no-tags', '--update-head-ok', ...(prune ? ['--prune'] : []), remote, ...refspecs];
-        await this.exec(args, { network: true, what: `git fetch from ${auth_redactUrl(remote)} failed` });
+        await this.exec(args, { network: true, what: `git fetch from ${secrets_redactUrls(remote)} failed` });
     }
     /** Pushes `refspecs`; returns git's porcelain output and exit code for the caller to judge. */
     async push(remote, refspecs, atomic) {
         const args = ['push', '--porcelain', '--no-verify', ...(atomic ? ['--atomic'] : []), remote, ...refspecs];
-        return this.exec(args, { network: true, okCodes: [1], what: `git push to ${auth_redactUrl(remote)} failed` });
+        return this.exec(args, { network: true, okCodes: [1], what: `git push to ${secrets_redactUrls(remote)} failed` });
+    }
+    /**
+     * Fetches one ref that the remote may not have (`refs/pull/7/head`): false when it has none,
+     * a CommandError for any other failure.
+     */
+    async fetchIfPresent(remote, remoteRef, localRef) {
+        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `+${remoteRef}:${localRef}`], { network: true, okCodes: [1, 128] });
+        if (result.exitCode === 0)
+            return true;
+        if (/couldn't find remote ref/i.test(result.stderr))
+            return false;
+        throw this.failure(['fetch', remote, `+${remoteRef}:${localRef}`], result, `git fetch of ${remoteRef} from ${secrets_redactUrls(remote)} failed`);
+    }
+    /** The rows of `for-each-ref` over `patterns`, one array of `fields` (format atoms) per ref. */
+    async forEachRef(fields, patterns) {
+        const out = await this.text(['for-each-ref', `--format=${fields.join('%00')}`, ...patterns]);
+        return out
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => line.split('\0'));
+    }
+    /** The tree of a commit. */
+    async treeOf(commit) {
+        return this.text(['rev-parse', `${commit}^{tree}`]);
+    }
+    /** A commit's tree and parents, as one comparable string (equal for commits that differ only in message or dates). */
+    async treeAndParents(commit) {
+        return this.text(['rev-parse', `${commit}^{tree}`, `${commit}^@`]);
+    }
+    /** A commit's author as `Name <email>`. */
+    async author(commit) {
+        return this.text(['log', '-1', '--format=%an <%ae>', commit]);
     }
     async hashObject(content) {
         return this.text(['hash-object', '-w', '--stdin'], { input: content });
@@ -32418,16 +32527,6 @@ class GitCommandManager {
         const r = await this.exec(['merge-base', '--is-ancestor', ancestor, descendant], { okCodes: [1] });
         return r.exitCode === 0;
     }
-    /** The type (`blob`, `tree`, `commit`, `tag`) of many objects at once; undefined when missing. */
-    async objectTypes(names) {
-        const types = new Map();
-        if (names.length === 0)
-            return types;
-        const out = await this.text(['cat-file', '--batch-check=%(objecttype)'], { input: names.map((n) => n + '\n').join('') });
-        const lines = out.split('\n');
-        names.forEach((name, i) => types.set(name, /^(blob|tree|commit|tag)$/.test(lines[i] ?? '') ? lines[i] : undefined));
-        return types;
-    }
     /**
      * Reads many objects (`<rev>:<path>` or a sha) with one `cat-file --batch`; a missing one maps
      * to undefined, as does one that is not a blob.
@@ -32459,8 +32558,8 @@ class GitCommandManager {
         return found;
     }
     failure(args, result, what) {
-        const tail = errors_tailLines(result.stderr, 10);
-        const shown = args.map(auth_redactUrl);
+        const tail = errors_tailLines(secrets_redactUrls(result.stderr), 10); // git quotes the URL it could not reach
+        const shown = args.map(secrets_redactUrls);
         if (AUTH_FAILURE.test(result.stderr)) {
             const summary = `${what ?? 'git ' + args[0] + ' failed'}: the remote refused the credentials or asked for some. ` +
                 'Give a token that may read and push the repository (action input token, or --token / GITENV_TOKEN)';
@@ -32648,8 +32747,9 @@ function isAlive(pid) {
 
 ;// CONCATENATED MODULE: ./src/repo/names.ts
 /**
- * The naming rules of an environments repository (DESIGN.md § The environments repository):
- * which branch names are environments and which label names are allowed.
+ * The naming rules of an environments repository: which branch names are environments (a branch
+ * with env.spec at its root, not `manifest/*` nor gitenv's own work branches) and which label
+ * names are allowed.
  */
 /** The file whose presence at a branch's root makes the branch an environment. */
 const ENV_SPEC_FILE = 'env.spec';
@@ -32732,7 +32832,8 @@ function updateBranch(env) {
 
 ;// CONCATENATED MODULE: ./src/repo/tags.ts
 /**
- * The tag grammar (DESIGN.md § Tags): `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right.
+ * The tag grammar: `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right (an environment name may
+ * itself hold `-` and digits).
  * The part after the environment is the **deployed name** (the prefix directory's name).
  */
 const TAG = /^env-(.+)-(\d{4}_\d{2}_\d{2}(?:-\d+)?)$/;
@@ -32766,7 +32867,7 @@ function nextTagName(env, when, exists) {
  * Orders deployed names (or whole tags of one environment): by date, then by the numeric
  * serial (so `-10` comes after `-9`), then as plain strings for anything else.
  */
-function tags_compareTagNames(a, b) {
+function compareTagNames(a, b) {
     const pa = tags_parseTag(a) ?? deployedOnly(a);
     const pb = tags_parseTag(b) ?? deployedOnly(b);
     if (pa && pb && pa.env === pb.env) {
@@ -32780,6 +32881,24 @@ function tags_compareTagNames(a, b) {
 function deployedOnly(name) {
     const d = DEPLOYED.exec(name);
     return d ? { env: '', deployedName: name, date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) } : undefined;
+}
+/**
+ * The one `latest` rule: the tag whose commit is newest by committer date, ties going to the greater
+ * tag name (`compareTagNames`); a tag whose date is unknown counts as the oldest.
+ */
+function tags_latestOf(tags, name, date) {
+    let best;
+    for (const t of tags) {
+        if (best === undefined) {
+            best = t;
+            continue;
+        }
+        const a = date(t)?.getTime() ?? 0;
+        const b = date(best)?.getTime() ?? 0;
+        if (a > b || (a === b && compareTagNames(name(t), name(best)) > 0))
+            best = t;
+    }
+    return best;
 }
 
 ;// CONCATENATED MODULE: ./src/repo/env-repository.ts
@@ -32797,7 +32916,7 @@ function deployedOnly(name) {
  *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
  *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
  *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
- *     tagsOf(snap, env) / latestTag(snap, env)   // `latest` as DESIGN.md computes it
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest`: newest commit date, ties to the greater name
  *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
  *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
  *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
@@ -32810,7 +32929,10 @@ function deployedOnly(name) {
  *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
  *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
  *     await repo.refresh([branches])             // fetch again (all, or just these branches)
- *     repo.git                                   // the GitCommandManager, for anything else
+ *     await repo.resolveRef(rev)                 // the commit, or undefined
+ *     await repo.fetchRef(remoteRef, localRef)   // one ref the remote may lack (refs/pull/7/head)
+ *     await repo.sameTreeAndParents(a, b)        // commits that differ at most in message and dates
+ *   (the GitCommandManager stays private: every git command is a named method of it)
  *   } finally {
  *     await repo.close();                        // removes the temporary repository
  *   }
@@ -32851,7 +32973,7 @@ class EnvRepository {
     }
     /** The repository as shown in messages (credentials removed). */
     get displayName() {
-        return auth_redactUrl(this.remote);
+        return secrets_redactUrls(this.remote);
     }
     /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
     static async open(options) {
@@ -32888,13 +33010,8 @@ class EnvRepository {
     }
     /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
     async fetchRef(remoteRef, localRef) {
-        const refspec = `+${remoteRef}:${localRef}`;
-        const result = await this.git.exec(['fetch', '--quiet', '--no-tags', this.remote, refspec], { network: true, okCodes: [1, 128] });
-        if (result.exitCode !== 0) {
-            if (/couldn't find remote ref/i.test(result.stderr))
-                return undefined;
-            throw new errors_CommandError('git', ['fetch', this.displayName, refspec], result.exitCode, errors_tailLines(result.stderr), `git fetch of ${remoteRef} from ${this.displayName} failed`);
-        }
+        if (!(await this.git.fetchIfPresent(this.remote, remoteRef, localRef)))
+            return undefined;
         return this.git.resolveRef(localRef);
     }
     /** Deletes branches on the remote (and here); missing ones are no error. */
@@ -32923,7 +33040,7 @@ class EnvRepository {
                 continue;
             tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
         }
-        tags.sort((a, b) => tags_compareTagNames(a.name, b.name));
+        tags.sort((a, b) => compareTagNames(a.name, b.name));
         const envs = await this.envBranches(branches);
         const manifests = [];
         for (const r of refs) {
@@ -32962,7 +33079,7 @@ class EnvRepository {
      * `commit` the parent, when the tree came out the same.
      */
     async writeCommit(parent, files, message) {
-        const baseTree = parent ? await this.git.text(['rev-parse', `${parent}^{tree}`]) : undefined;
+        const baseTree = parent ? await this.git.treeOf(parent) : undefined;
         const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
         const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
         if (parent && tree === baseTree)
@@ -33036,6 +33153,19 @@ class EnvRepository {
             return { commit, pushed: true, attempts: attempt };
         }, options.attempts, [branch]);
     }
+    /** The commit a ref or revision names, or undefined when there is none here. */
+    async resolveRef(rev) {
+        return this.git.resolveRef(rev);
+    }
+    /** Whether two commits have the same tree and the same parents (they differ at most in message and dates). */
+    async sameTreeAndParents(a, b) {
+        const [x, y] = await Promise.all([a, b].map((c) => this.git.treeAndParents(c)));
+        return x === y;
+    }
+    /** A commit's author as `Name <email>`. */
+    async authorOf(commit) {
+        return this.git.author(commit);
+    }
     /** Whether `ancestor` is `descendant` or one of its ancestors. */
     async isAncestor(ancestor, descendant) {
         return this.git.isAncestor(ancestor, descendant);
@@ -33047,13 +33177,8 @@ class EnvRepository {
         this.logger.warning(message);
     }
     async listRefs() {
-        const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
-        const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
-        return out
-            .split('\n')
-            .filter(Boolean)
-            .map((line) => {
-            const [ref, type, sha, peeled, date, peeledDate] = line.split('\0');
+        const fields = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'];
+        return (await this.git.forEachRef(fields, ['refs/heads', 'refs/tags'])).map(([ref, type, sha, peeled, date, peeledDate]) => {
             const annotated = type === 'tag';
             const raw = annotated ? peeledDate : date;
             return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
@@ -33142,24 +33267,20 @@ class EnvRepository {
 function tagsOf(snapshot, env) {
     return snapshot.tags.filter((t) => t.env === env);
 }
-/** `latest`: the tag whose commit is newest by committer date; ties go to the greater tag name. */
+/** `latest` of one environment (the rule is `latestOf`'s). */
 function latestTag(snapshot, env) {
-    let best;
-    for (const t of tagsOf(snapshot, env)) {
-        const newer = !best || t.committerDate.getTime() > best.committerDate.getTime();
-        const tie = best && t.committerDate.getTime() === best.committerDate.getTime() && compareTagNames(t.name, best.name) > 0;
-        if (newer || tie)
-            best = t;
-    }
-    return best;
+    return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
 }
 /** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
 function remoteOf(repository) {
     const trimmed = repository.trim();
     if (trimmed === '')
         throw new errors_ConfigurationError('The repository is empty: give a git URL or a local path');
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed))
-        return splitUrlCredentials(trimmed);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+        // A user who pasted credentials into the URL still gets header auth: the password (or a lone user) is the token.
+        const { url, user, password } = secrets_splitCredentials(trimmed);
+        return { url, token: password || user || undefined };
+    }
     if (/^[^/\s]+@[^/\s:]+:/.test(trimmed))
         return { url: trimmed }; // scp-like ssh: git@host:org/repo
     return { url: external_node_path_default().resolve(trimmed) };
@@ -35995,7 +36116,7 @@ function splitList(value) {
 
 
 /**
- * DESIGN.md § Tags: every manifest head that carries no `env-<env>-*` tag gets
+ * The tag rule: every manifest head that carries no `env-<env>-*` tag gets
  * `env-<env>-<YYYY_MM_DD of its committer date, UTC>`, or the first free `-N` after it.
  */
 function planTags(snapshot, envGlobs) {
@@ -39199,8 +39320,48 @@ function condarc_readCondarc(file) {
     return rc;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/conda/platforms.ts
+/**
+ * Conda platforms (subdirs): the ones an environment may be resolved for, and the one the machine
+ * running gitenv is.
+ */
+/** The subdirs an env.spec may list under `platforms:` (`noarch` is always added, never listed). */
+/** The platform resolve solves for when neither env.spec nor the platform input names one. */
+const platforms_DEFAULT_PLATFORM = 'linux-64';
+const KNOWN_PLATFORMS = (/* unused pure expression or super */ null && ([
+    'linux-64',
+    'linux-aarch64',
+    'linux-ppc64le',
+    'linux-s390x',
+    'linux-32',
+    'linux-armv6l',
+    'linux-armv7l',
+    'osx-64',
+    'osx-arm64',
+    'win-64',
+    'win-arm64',
+    'win-32',
+]));
+function isKnownPlatform(name) {
+    return KNOWN_PLATFORMS.includes(name);
+}
+const NODE_OS = { linux: 'linux', darwin: 'osx', win32: 'win' };
+const NODE_ARCH = { x64: '64', arm64: 'aarch64', ppc64: 'ppc64le', s390x: 's390x', ia32: '32', arm: 'armv7l' };
+/**
+ * The conda subdir of a machine from Node's `process.platform` and `process.arch` (`linux`/`arm64`
+ * → `linux-aarch64`, `darwin`/`arm64` → `osx-arm64`); undefined for a machine conda has no subdir for.
+ */
+function machinePlatform(platform = process.platform, arch = process.arch) {
+    const os = NODE_OS[platform];
+    if (!os)
+        return undefined;
+    const cpu = os === 'osx' && arch === 'arm64' ? 'arm64' : os === 'win' && arch === 'arm64' ? 'arm64' : NODE_ARCH[arch];
+    if (!cpu)
+        return undefined;
+    const name = `${os}-${cpu}`;
+    return isKnownPlatform(name) ? name : undefined;
+}
+
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "os"
@@ -42537,6 +42698,58 @@ function atLeast(v, major, minor, patch = 0) {
     return v.patch >= patch;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/util/files.ts
+/**
+ * File rules used in several places, each in one home: content hashes, and "rename aside, then
+ * replace" for directories that readers may hold open.
+ */
+
+
+
+/** The hex sha256 of bytes or text. */
+function sha256Hex(data) {
+    return createHash('sha256').update(data).digest('hex');
+}
+/** The hex sha256 of a file, read as a stream. */
+async function files_sha256File(file) {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Renames `dir` to a hidden name beside it, `<trashPrefix><name>-<random>` (atomic); returns that path. */
+async function moveAside(dir, trashPrefix) {
+    const trash = path.join(path.dirname(dir), `${trashPrefix}${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
+    await fs.rename(dir, trash);
+    return trash;
+}
+/**
+ * Puts the directory `from` at `to` by rename. A directory already standing at `to` is kept when
+ * `keepExisting` says so (`from` is then removed), else it is renamed aside first (rename is atomic,
+ * rm is not; readers that hold its files open keep them) and removed once `from` is in place.
+ */
+async function renameReplacing(from, to, trashPrefix, keepExisting) {
+    try {
+        await fs.rename(from, to);
+        return 'renamed';
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST')
+            throw err;
+    }
+    if (keepExisting && (await keepExisting(to))) {
+        await fs.rm(from, { recursive: true, force: true });
+        return 'kept';
+    }
+    const trash = await moveAside(to, trashPrefix);
+    await fs.rename(from, to);
+    await fs.rm(trash, { recursive: true, force: true });
+    return 'replaced';
+}
+
 ;// CONCATENATED MODULE: ./src/setup/micromamba-archive.ts
 /**
  * What a micromamba download is: the bare executable (micromamba-releases) or a tar archive
@@ -42582,6 +42795,7 @@ async function micromamba_archive_extractMicromamba(archive, kind, dest) {
  * micromamba's names for the machine it runs on, and the download URL built from a template.
  */
 
+
 const PLATFORMS = {
     'linux-x64': 'linux-64',
     'linux-arm64': 'linux-aarch64',
@@ -42605,13 +42819,9 @@ function micromamba_platform_micromambaExeName(platform = process.platform) {
 /** Expands `{version}` and `{platform}` in a download URL template (both may appear several times). */
 function micromamba_platform_expandUrlTemplate(template, version, platform) {
     if (!/^https?:\/\//i.test(template)) {
-        throw new ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${micromamba_platform_redactUrl(template)}"`);
+        throw new ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrls(template)}"`);
     }
     return template.split('{version}').join(version).split('{platform}').join(platform);
-}
-/** The URL with any user:password removed, for log lines and errors. */
-function micromamba_platform_redactUrl(url) {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
 ;// CONCATENATED MODULE: ./src/setup/micromamba-setup.ts
@@ -42620,6 +42830,7 @@ function micromamba_platform_redactUrl(url) {
  * `cacheFile` → PATH. A self-hosted runner downloads each version once; a leftover file from an
  * earlier, interrupted run does not break the download (setup-micromamba's failure mode).
  */
+
 
 
 
@@ -42684,7 +42895,10 @@ async function ensureMicromamba(settings, services) {
 /** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
 async function download(settings, version, workDir, services) {
     const platform = micromambaPlatform();
-    const { url, auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform), services);
+    // user:password in a mirror URL becomes a Basic header, so it never reaches a log line.
+    const { url, password, authorization: auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform));
+    if (password)
+        services.logger.setSecret(password);
     // downloadTool refuses an existing destination: clear what an interrupted run may have left.
     if (existsSync(workDir))
         services.logger.info(`Removing a leftover download in ${workDir}`);
@@ -42696,11 +42910,11 @@ async function download(settings, version, workDir, services) {
     }
     catch (err) {
         const status = err.httpStatusCode;
-        throw new HttpError(redactUrl(url), status, `Downloading micromamba from ${redactUrl(url)} failed: ${errorMessage(err)}`, {
+        throw new HttpError(redactUrls(url), status, `Downloading micromamba from ${redactUrls(url)} failed: ${errorMessage(err)}`, {
             cause: err,
         });
     }
-    services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrl(url)}`);
+    services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrls(url)}`);
     if (settings.sha256)
         await verifySha256(dest, settings.sha256);
     const kind = await downloadKind(dest);
@@ -42711,25 +42925,10 @@ async function verifySha256(file, expected) {
     if (!/^[0-9a-f]{64}$/.test(want)) {
         throw new ConfigurationError(`Input micromamba-sha256 must be 64 hex digits, got "${expected}"`);
     }
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file))
-        hash.update(chunk);
-    const got = hash.digest('hex');
+    const got = await sha256File(file);
     if (got !== want) {
         throw new ConfigurationError(`The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`);
     }
-}
-/** user:password in a mirror URL becomes a Basic header, so it never reaches a log line. */
-function splitCredentials(raw, services) {
-    const u = new URL(raw);
-    if (!u.username && !u.password)
-        return { url: raw };
-    const user = decodeURIComponent(u.username);
-    const password = decodeURIComponent(u.password);
-    services.logger.setSecret(password);
-    u.username = '';
-    u.password = '';
-    return { url: u.toString(), auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 function finish(dir, exeName, version) {
     addToPath(dir);
@@ -42838,10 +43037,11 @@ function expandChannels(channels, options) {
 
 
 
+
 const ENGINES = (/* unused pure expression or super */ null && (['builtin', 'micromamba']));
 const RESOLVE_MODES = (/* unused pure expression or super */ null && (['push', 'pull-request', 'check']));
 const LOG_LEVELS = ['info', 'debug'];
-const DEFAULT_PLATFORM = 'linux-64';
+
 const DEFAULT_KEEP = 2;
 const PHASES = ['resolve', 'autotag', 'label', 'deploy', 'setup'];
 const ALL = ['resolve', 'autotag', 'label', 'deploy'];
@@ -42852,7 +43052,7 @@ const OPTIONS = [
     { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
     { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
     { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
-    { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
+    { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${platforms_DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
     { name: 'channel-alias', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'URL', help: `base URL that channel names expand with (default ${channels_DEFAULT_CHANNEL_ALIAS})` },
     { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
     { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
@@ -43229,10 +43429,10 @@ class SiteDispatcher extends undici/* Dispatcher */.mk {
         return this.pick(options.origin).dispatch(options, handler);
     }
     async close() {
-        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map((d) => d?.close()));
+        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.close(); }));
     }
     async destroy() {
-        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map((d) => d?.destroy()));
+        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.destroy(); }));
     }
 }
 /** The extra CA certificates the site gave, in PEM. */
@@ -43396,15 +43596,15 @@ function advice(message) {
 }
 function reportError(err) {
     if (err instanceof GitenvError) {
-        const message = auth_redactUrl(err.message);
+        const message = secrets_redactUrls(err.message);
         return { message: [message, ...advice(message)].join('\n'), bug: false };
     }
     const system = systemErrorMessage(err);
     if (system)
-        return { message: auth_redactUrl(system), bug: false };
+        return { message: secrets_redactUrls(system), bug: false };
     const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
     return {
-        message: `unexpected error (a bug in gitenv; please report it with this text):\n${auth_redactUrl(stack)}`,
+        message: `unexpected error (a bug in gitenv; please report it with this text):\n${secrets_redactUrls(stack)}`,
         bug: true,
     };
 }
@@ -43516,7 +43716,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9911);
+/* harmony import */ var _actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8910);
 
 await (0,_actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -31609,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4002:
+/***/ 8485:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37806,8 +37806,48 @@ function condarc_readCondarc(file) {
     return rc;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/conda/platforms.ts
+/**
+ * Conda platforms (subdirs): the ones an environment may be resolved for, and the one the machine
+ * running gitenv is.
+ */
+/** The subdirs an env.spec may list under `platforms:` (`noarch` is always added, never listed). */
+/** The platform resolve solves for when neither env.spec nor the platform input names one. */
+const platforms_DEFAULT_PLATFORM = 'linux-64';
+const KNOWN_PLATFORMS = (/* unused pure expression or super */ null && ([
+    'linux-64',
+    'linux-aarch64',
+    'linux-ppc64le',
+    'linux-s390x',
+    'linux-32',
+    'linux-armv6l',
+    'linux-armv7l',
+    'osx-64',
+    'osx-arm64',
+    'win-64',
+    'win-arm64',
+    'win-32',
+]));
+function isKnownPlatform(name) {
+    return KNOWN_PLATFORMS.includes(name);
+}
+const NODE_OS = { linux: 'linux', darwin: 'osx', win32: 'win' };
+const NODE_ARCH = { x64: '64', arm64: 'aarch64', ppc64: 'ppc64le', s390x: 's390x', ia32: '32', arm: 'armv7l' };
+/**
+ * The conda subdir of a machine from Node's `process.platform` and `process.arch` (`linux`/`arm64`
+ * → `linux-aarch64`, `darwin`/`arm64` → `osx-arm64`); undefined for a machine conda has no subdir for.
+ */
+function machinePlatform(platform = process.platform, arch = process.arch) {
+    const os = NODE_OS[platform];
+    if (!os)
+        return undefined;
+    const cpu = os === 'osx' && arch === 'arm64' ? 'arm64' : os === 'win' && arch === 'arm64' ? 'arm64' : NODE_ARCH[arch];
+    if (!cpu)
+        return undefined;
+    const name = `${os}-${cpu}`;
+    return isKnownPlatform(name) ? name : undefined;
+}
+
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
@@ -38661,6 +38701,120 @@ function atLeast(v, major, minor, patch = 0) {
     return v.patch >= patch;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/util/files.ts
+/**
+ * File rules used in several places, each in one home: content hashes, and "rename aside, then
+ * replace" for directories that readers may hold open.
+ */
+
+
+
+/** The hex sha256 of bytes or text. */
+function sha256Hex(data) {
+    return createHash('sha256').update(data).digest('hex');
+}
+/** The hex sha256 of a file, read as a stream. */
+async function sha256File(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file, { highWaterMark: 1 << 20 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Renames `dir` to a hidden name beside it, `<trashPrefix><name>-<random>` (atomic); returns that path. */
+async function moveAside(dir, trashPrefix) {
+    const trash = path.join(path.dirname(dir), `${trashPrefix}${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
+    await fs.rename(dir, trash);
+    return trash;
+}
+/**
+ * Puts the directory `from` at `to` by rename. A directory already standing at `to` is kept when
+ * `keepExisting` says so (`from` is then removed), else it is renamed aside first (rename is atomic,
+ * rm is not; readers that hold its files open keep them) and removed once `from` is in place.
+ */
+async function renameReplacing(from, to, trashPrefix, keepExisting) {
+    try {
+        await fs.rename(from, to);
+        return 'renamed';
+    }
+    catch (err) {
+        const code = err.code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST')
+            throw err;
+    }
+    if (keepExisting && (await keepExisting(to))) {
+        await fs.rm(from, { recursive: true, force: true });
+        return 'kept';
+    }
+    const trash = await moveAside(to, trashPrefix);
+    await fs.rename(from, to);
+    await fs.rm(trash, { recursive: true, force: true });
+    return 'replaced';
+}
+
+;// CONCATENATED MODULE: ./src/util/secrets.ts
+/**
+ * The one home of the rules that keep credentials carried by URLs out of log lines, error messages,
+ * git files, prefixes and the package cache's records: what a URL shows (`redactUrls`) and how its
+ * user info becomes a header instead (`splitCredentials`).
+ */
+/** A `scheme://` URL inside a text: up to white space, a quote or a bracket. */
+const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s"'`<>()[\]{}]*)/gi;
+/**
+ * `text` (one URL, a path, a message or an argument quoting URLs) with, in every `scheme://` URL but
+ * file:// ones, the user info removed, a `/t/<token>/` segment (anaconda.org's tokens) shown as
+ * `/t/***\/` and the query string dropped. Anything that is no such URL is left as it is.
+ */
+function redactUrls(text) {
+    return text.replace(URL_IN_TEXT, (_whole, scheme, rest) => {
+        if (scheme.toLowerCase() === 'file://')
+            return scheme + rest;
+        const cut = rest.search(/[/?#]/);
+        const authority = cut < 0 ? rest : rest.slice(0, cut);
+        let tail = cut < 0 ? '' : rest.slice(cut);
+        const at = authority.lastIndexOf('@');
+        tail = tail.replace(/\?[^#]*/, '').replace(/\/t\/[^/?#]+\//g, '/t/***/');
+        return scheme + authority.slice(at + 1) + tail;
+    });
+}
+/**
+ * A URL as it is to be recorded (a lock, a manifest) or compared with a channel: user info, the
+ * `/t/<token>` segment right after the host and the query string removed, not masked.
+ */
+function withoutCredentials(url) {
+    return url
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')
+        .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)\/t\/[^/]+/i, '$1')
+        .replace(/^((?!file:)[a-z][a-z0-9+.-]*:\/\/[^?#]*)\?[^#]*/i, '$1');
+}
+/**
+ * Takes user info out of an http(s) URL (fetch refuses URLs that carry credentials, and git must
+ * not see them): `https://user:secret@host/x` becomes `https://host/x` with user `user`, password
+ * `secret` and their basic Authorization header. Any other URL, or text that is no URL, is returned
+ * as it is.
+ */
+function splitCredentials(raw) {
+    let u;
+    try {
+        u = new URL(raw);
+    }
+    catch {
+        return { url: raw };
+    }
+    if ((u.protocol !== 'https:' && u.protocol !== 'http:') || (!u.username && !u.password))
+        return { url: raw };
+    const user = decodeURIComponent(u.username);
+    const password = decodeURIComponent(u.password);
+    u.username = '';
+    u.password = '';
+    return { url: u.toString(), user, password, authorization: `Basic ${basicCredentials(user, password)}` };
+}
+/** The base64 `user:password` of HTTP basic authentication. */
+function basicCredentials(user, password) {
+    return Buffer.from(`${user}:${password}`, 'utf8').toString('base64');
+}
+
 ;// CONCATENATED MODULE: ./src/setup/micromamba-archive.ts
 /**
  * What a micromamba download is: the bare executable (micromamba-releases) or a tar archive
@@ -38706,6 +38860,7 @@ async function extractMicromamba(archive, kind, dest) {
  * micromamba's names for the machine it runs on, and the download URL built from a template.
  */
 
+
 const PLATFORMS = {
     'linux-x64': 'linux-64',
     'linux-arm64': 'linux-aarch64',
@@ -38729,13 +38884,9 @@ function micromambaExeName(platform = process.platform) {
 /** Expands `{version}` and `{platform}` in a download URL template (both may appear several times). */
 function expandUrlTemplate(template, version, platform) {
     if (!/^https?:\/\//i.test(template)) {
-        throw new errors_ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrl(template)}"`);
+        throw new errors_ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrls(template)}"`);
     }
     return template.split('{version}').join(version).split('{platform}').join(platform);
-}
-/** The URL with any user:password removed, for log lines and errors. */
-function redactUrl(url) {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
 ;// CONCATENATED MODULE: ./src/setup/micromamba-setup.ts
@@ -38744,6 +38895,7 @@ function redactUrl(url) {
  * `cacheFile` → PATH. A self-hosted runner downloads each version once; a leftover file from an
  * earlier, interrupted run does not break the download (setup-micromamba's failure mode).
  */
+
 
 
 
@@ -38808,7 +38960,10 @@ async function ensureMicromamba(settings, services) {
 /** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
 async function download(settings, version, workDir, services) {
     const platform = micromambaPlatform();
-    const { url, auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform), services);
+    // user:password in a mirror URL becomes a Basic header, so it never reaches a log line.
+    const { url, password, authorization: auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform));
+    if (password)
+        services.logger.setSecret(password);
     // downloadTool refuses an existing destination: clear what an interrupted run may have left.
     if ((0,external_node_fs_namespaceObject.existsSync)(workDir))
         services.logger.info(`Removing a leftover download in ${workDir}`);
@@ -38820,11 +38975,11 @@ async function download(settings, version, workDir, services) {
     }
     catch (err) {
         const status = err.httpStatusCode;
-        throw new HttpError(redactUrl(url), status, `Downloading micromamba from ${redactUrl(url)} failed: ${errorMessage(err)}`, {
+        throw new HttpError(redactUrls(url), status, `Downloading micromamba from ${redactUrls(url)} failed: ${errorMessage(err)}`, {
             cause: err,
         });
     }
-    services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrl(url)}`);
+    services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrls(url)}`);
     if (settings.sha256)
         await verifySha256(dest, settings.sha256);
     const kind = await downloadKind(dest);
@@ -38835,25 +38990,10 @@ async function verifySha256(file, expected) {
     if (!/^[0-9a-f]{64}$/.test(want)) {
         throw new errors_ConfigurationError(`Input micromamba-sha256 must be 64 hex digits, got "${expected}"`);
     }
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(file))
-        hash.update(chunk);
-    const got = hash.digest('hex');
+    const got = await sha256File(file);
     if (got !== want) {
         throw new errors_ConfigurationError(`The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`);
     }
-}
-/** user:password in a mirror URL becomes a Basic header, so it never reaches a log line. */
-function splitCredentials(raw, services) {
-    const u = new URL(raw);
-    if (!u.username && !u.password)
-        return { url: raw };
-    const user = decodeURIComponent(u.username);
-    const password = decodeURIComponent(u.password);
-    services.logger.setSecret(password);
-    u.username = '';
-    u.password = '';
-    return { url: u.toString(), auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 function finish(dir, exeName, version) {
     addToPath(dir);
@@ -41728,10 +41868,11 @@ function splitList(value) {
 
 
 
+
 const ENGINES = (/* unused pure expression or super */ null && (['builtin', 'micromamba']));
 const RESOLVE_MODES = (/* unused pure expression or super */ null && (['push', 'pull-request', 'check']));
 const LOG_LEVELS = ['info', 'debug'];
-const DEFAULT_PLATFORM = 'linux-64';
+
 const DEFAULT_KEEP = 2;
 const PHASES = ['resolve', 'autotag', 'label', 'deploy', 'setup'];
 const ALL = ['resolve', 'autotag', 'label', 'deploy'];
@@ -41742,7 +41883,7 @@ const OPTIONS = [
     { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
     { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
     { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
-    { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
+    { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${platforms_DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
     { name: 'channel-alias', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'URL', help: `base URL that channel names expand with (default ${channels_DEFAULT_CHANNEL_ALIAS})` },
     { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
     { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
@@ -42177,10 +42318,10 @@ class SiteDispatcher extends undici/* Dispatcher */.mk {
         return this.pick(options.origin).dispatch(options, handler);
     }
     async close() {
-        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map((d) => d?.close()));
+        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.close(); }));
     }
     async destroy() {
-        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map((d) => d?.destroy()));
+        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.destroy(); }));
     }
 }
 /** The extra CA certificates the site gave, in PEM. */
@@ -42315,50 +42456,6 @@ function actionInputs(env = process.env) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/git/auth.ts
-/**
- * Token authentication for https remotes, the way actions/checkout does it: an
- * `http.<origin>/.extraheader` with a basic Authorization header, scoped to the remote's origin so
- * the token never travels to another host, and never written into a URL.
- */
-/** The git config entry that sends `token` to `remoteUrl`'s origin; undefined for non-http remotes. */
-function authHeaderConfig(remoteUrl, token) {
-    let url;
-    try {
-        url = new URL(remoteUrl);
-    }
-    catch {
-        return undefined;
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-        return undefined;
-    const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
-    return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
-}
-/** Removes `user:password@` from URLs inside a text (messages, argument lists). */
-function auth_redactUrl(text) {
-    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
-}
-/**
- * Takes credentials out of an http(s) URL: `https://user:secret@host/x` becomes `https://host/x`
- * with `secret` as the token (a user who pasted such a URL still gets header auth).
- */
-function splitUrlCredentials(remote) {
-    let url;
-    try {
-        url = new URL(remote);
-    }
-    catch {
-        return { url: remote };
-    }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || (!url.username && !url.password))
-        return { url: remote };
-    const token = decodeURIComponent(url.password || url.username);
-    url.username = '';
-    url.password = '';
-    return { url: url.toString(), token };
-}
-
 ;// CONCATENATED MODULE: ./src/phases/error-report.ts
 /**
  * What the front ends tell a person about an error that ended a phase, and with which exit code.
@@ -42388,15 +42485,15 @@ function advice(message) {
 }
 function reportError(err) {
     if (err instanceof GitenvError) {
-        const message = auth_redactUrl(err.message);
+        const message = redactUrls(err.message);
         return { message: [message, ...advice(message)].join('\n'), bug: false };
     }
     const system = systemErrorMessage(err);
     if (system)
-        return { message: auth_redactUrl(system), bug: false };
+        return { message: redactUrls(system), bug: false };
     const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
     return {
-        message: `unexpected error (a bug in gitenv; please report it with this text):\n${auth_redactUrl(stack)}`,
+        message: `unexpected error (a bug in gitenv; please report it with this text):\n${redactUrls(stack)}`,
         bug: true,
     };
 }
@@ -42521,7 +42618,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_setup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4002);
+/* harmony import */ var _actions_setup_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8485);
 
 await (0,_actions_setup_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 

@@ -4,6 +4,9 @@
  */
 
 /** The subdirs an env.spec may list under `platforms:` (`noarch` is always added, never listed). */
+/** The platform resolve solves for when neither env.spec nor the platform input names one. */
+export const DEFAULT_PLATFORM = 'linux-64';
+
 export const KNOWN_PLATFORMS = [
   'linux-64',
   'linux-aarch64',

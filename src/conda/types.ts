@@ -57,3 +57,11 @@ export interface VirtualPackage {
 export function distName(fn: string): string {
   return fn.replace(/\.(conda|tar\.bz2)$/, '');
 }
+
+/** The name a match spec (`numpy >=2`, `conda-forge::python 3.12.*`, `pkg[version=1]`) asks for. */
+export function specName(spec: string): string {
+  let s = spec.trim();
+  const colons = s.lastIndexOf('::');
+  if (colons >= 0) s = s.slice(colons + 2);
+  return s.split(/[\s=<>!~[(]/, 1)[0].toLowerCase();
+}

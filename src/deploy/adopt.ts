@@ -8,12 +8,14 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { distName } from '../conda/types.js';
+import { LOCK_FILE, MANIFEST_FILE } from '../manifest/files.js';
 import { parseLock } from '../manifest/lock.js';
 import { parseManifest } from '../manifest/manifest.js';
 import type { Engine } from '../engines/types.js';
+import { sha256Hex } from '../util/files.js';
 import { VERSION } from '../version.js';
 import { MARKER_FILE, type DeployMarker } from './layout.js';
-import { sha256, type TagFileReader } from './packages.js';
+import type { TagFileReader } from './packages.js';
 import type { SelectedPrefix } from './selection.js';
 
 export type AdoptFn = (selected: SelectedPrefix, prefix: string) => Promise<Omit<DeployMarker, 'time' | 'sizeBytes'> | undefined>;
@@ -39,7 +41,7 @@ export function adoptFromRepository(repo: TagFileReader, engine: Engine): AdoptF
   return async (selected, prefix) => {
     const present = await condaMetaDists(prefix);
     if (!present || present.length === 0) return undefined;
-    const [lock, manifest] = await repo.readFiles(['env.lock', 'env.manifest'].map((p) => ({ rev: selected.commit, path: p })));
+    const [lock, manifest] = await repo.readFiles([LOCK_FILE, MANIFEST_FILE].map((p) => ({ rev: selected.commit, path: p })));
     const source = lock ?? manifest;
     if (!source) return undefined;
     let wanted: string[];
@@ -54,7 +56,7 @@ export function adoptFromRepository(repo: TagFileReader, engine: Engine): AdoptF
       tag: selected.tag,
       deployedName: selected.deployedName,
       commit: selected.commit,
-      lockSha256: sha256(source),
+      lockSha256: sha256Hex(source),
       engine,
       gitenvVersion: VERSION,
       packages: wanted.length,

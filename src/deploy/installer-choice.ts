@@ -2,7 +2,7 @@
  * The one place deploy picks its installer from the `engine` setting.
  */
 import type { ChannelCredentials, Engine, InstallerEngine } from '../engines/types.js';
-import { OnDemandMicromambaInstaller } from '../engines/on-demand.js';
+import { OnDemandMicromambaInstaller } from '../setup/on-demand.js';
 import { BuiltinInstaller } from '../installer/builtin-installer.js';
 
 export interface InstallerChoiceOptions {

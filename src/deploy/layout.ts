@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../engines/types.js';
 import { GitenvError } from '../util/errors.js';
+import { moveAside, renameReplacing } from '../util/files.js';
 
 /** The completion marker, written last into the staging prefix. */
 export const MARKER_FILE = path.join('conda-meta', 'gitenv.json');
@@ -47,10 +48,6 @@ export function envDir(target: string, env: string): string {
     throw new GitenvError(`"${env}" cannot be deployed: an environment directory name must not start with "." or hold "/"`);
   }
   return path.join(target, env);
-}
-
-export function prefixPath(target: string, env: string, deployedName: string): string {
-  return path.join(target, env, deployedName);
 }
 
 export function defaultPkgCache(target: string): string {
@@ -109,28 +106,13 @@ export async function writeMarker(stagingDir: string, marker: DeployMarker): Pro
  * there (only possible if the environment's lock was lost) is kept and the staging one dropped.
  */
 export async function moveIntoPlace(stagingDir: string, prefix: string): Promise<{ replaced: boolean; kept?: boolean }> {
-  try {
-    await fs.rename(stagingDir, prefix);
-    return { replaced: false };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-  }
-  if (await isComplete(prefix)) {
-    await fs.rm(stagingDir, { recursive: true, force: true });
-    return { replaced: false, kept: true };
-  }
-  const trash = await moveToTrash(prefix);
-  await fs.rename(stagingDir, prefix);
-  await fs.rm(trash, { recursive: true, force: true });
-  return { replaced: true };
+  const done = await renameReplacing(stagingDir, prefix, TRASH_PREFIX, isComplete);
+  return done === 'kept' ? { replaced: false, kept: true } : { replaced: done === 'replaced' };
 }
 
 /** Renames a directory to a hidden trash name beside it (atomic), to be removed at leisure. */
 export async function moveToTrash(dir: string): Promise<string> {
-  const trash = path.join(path.dirname(dir), `${TRASH_PREFIX}${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
-  await fs.rename(dir, trash);
-  return trash;
+  return moveAside(dir, TRASH_PREFIX);
 }
 
 /** Hidden leftovers of a killed run: staging prefixes, half-removed prefixes, temporary symlinks. */

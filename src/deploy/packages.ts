@@ -4,18 +4,19 @@
  * the manifest's dists looked up in the channels' repodata. A tag with nothing for the platform is
  * refused, naming what it has: a lock is never installed on a machine it was not solved for.
  */
-import { createHash } from 'node:crypto';
 import type { LockedPackage } from '../conda/types.js';
-import type { FetchLike } from '../engines/types.js';
 import { parseLockFile } from '../manifest/lock.js';
 import { parseManifest } from '../manifest/manifest.js';
+import { lockFromManifest } from '../manifest/old-manifest.js';
 import { LOCK_FILE, MANIFEST_FILE, platformFileNames, platformsOfTree } from '../manifest/platform-files.js';
+import type { FetchLike } from '../net/fetch-like.js';
 import { parseEnvSpec } from '../repo/env-spec.js';
-import { DEFAULT_PLATFORM } from '../phases/settings.js';
+import { ENV_SPEC_FILE } from '../repo/names.js';
+import { DEFAULT_PLATFORM } from '../conda/platforms.js';
 import { DEFAULT_CHANNEL_ALIAS, expandChannels } from '../solver/channels.js';
 import { ConfigurationError, errorMessage } from '../util/errors.js';
+import { sha256Hex } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
-import { lockFromManifest } from './old-manifest.js';
 import type { SelectedPrefix } from './selection.js';
 
 /** What deploy needs of the repository to read a tag's files (EnvRepository has it). */
@@ -31,7 +32,7 @@ export interface TagPackages {
   lockSha256: string;
   /** The match specs of the tag's env.spec (conda-meta's requested specs); empty when unreadable. */
   specs: string[];
-  source: 'env.lock' | 'env.manifest';
+  source: typeof LOCK_FILE | typeof MANIFEST_FILE;
   /** The lock file read (`env.lock`, `env.<platform>.lock`) or env.manifest. */
   file: string;
 }
@@ -49,7 +50,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const platform = options.platform ?? DEFAULT_PLATFORM;
   const own = platformFileNames(platform, true).lock;
   const [lock, ownLock, manifest, specText] = await repo.readFiles(
-    [LOCK_FILE, own, MANIFEST_FILE, 'env.spec'].map((path) => ({ rev: selected.commit, path })),
+    [LOCK_FILE, own, MANIFEST_FILE, ENV_SPEC_FILE].map((path) => ({ rev: selected.commit, path })),
   );
   const spec = readSpec(specText, selected, options.logger);
   // `single`: the platform of env.lock or env.manifest when they do not say it themselves.
@@ -66,19 +67,19 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
       if (file === own) throw new ConfigurationError(`${file} of ${selected.tag} says "# platform: ${lockedFor}"`, { env: selected.env, file });
       return refuse(lockedFor);
     }
-    return { packages: parsed.packages, lockSha256: sha256(text), specs: spec?.specs ?? [], source: 'env.lock', file };
+    return { packages: parsed.packages, lockSha256: sha256Hex(text), specs: spec?.specs ?? [], source: LOCK_FILE, file };
   }
   if (!manifest) {
     if ((await repo.listFiles?.(selected.commit))?.some((n) => /^env\..+\.lock$/.test(n))) return refuse();
     throw new ConfigurationError(`tag ${selected.tag} has neither env.lock nor env.manifest`, { env: selected.env });
   }
-  const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `env.manifest of ${selected.tag}`), selected, 'env.manifest');
+  const entries = parseWhere(() => parseManifest(manifest.toString('utf8'), `${MANIFEST_FILE} of ${selected.tag}`), selected, MANIFEST_FILE);
   const manifestFor = subdirOf(entries);
   if (manifestFor !== undefined && manifestFor !== platform) return refuse(manifestFor);
   options.logger.info(`${selected.tag} has no env.lock (made by the old tool): looking its ${entries.length} packages up in the channels`);
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
   const packages = await lockFromManifest(entries, { fetch: options.fetch, specChannels, mirror: options.mirror });
-  return { packages, lockSha256: sha256(manifest), specs: spec?.specs ?? [], source: 'env.manifest', file: MANIFEST_FILE };
+  return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], source: MANIFEST_FILE, file: MANIFEST_FILE };
 }
 
 /** The platform packages are for: the subdir of the first that is not noarch (undefined: all noarch). */
@@ -92,7 +93,7 @@ function subdirOf(packages: readonly { subdir: string }[]): string | undefined {
  * on the manifest branch, which anyone who may push there writes. None when it cannot be read.
  */
 export async function trustedChannels(repo: TagFileReader, envCommit: string, env: string, channelAlias: string | undefined, logger: Logger): Promise<string[]> {
-  const [text] = await repo.readFiles([{ rev: envCommit, path: 'env.spec' }]);
+  const [text] = await repo.readFiles([{ rev: envCommit, path: ENV_SPEC_FILE }]);
   if (!text) return [];
   try {
     return expandChannels(parseEnvSpec(text, { env }).channels, { channelAlias: channelAlias ?? DEFAULT_CHANNEL_ALIAS });
@@ -130,6 +131,3 @@ function parseWhere<T>(parse: () => T, selected: SelectedPrefix, file: string): 
   }
 }
 
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}

@@ -4,7 +4,7 @@
  * one tag give one prefix.
  */
 import { LATEST_LABEL } from '../repo/names.js';
-import { compareTagNames, parseTag } from '../repo/tags.js';
+import { compareTagNames, latestOf, parseTag } from '../repo/tags.js';
 import { matchesAny } from '../util/glob.js';
 import { isLabelName, type WantedLink } from './symlinks.js';
 
@@ -40,19 +40,9 @@ export interface EnvSelection {
   problems: { label: string; message: string }[];
 }
 
-/** The newest tag: newest commit date, ties broken by the greater tag name (DESIGN.md). */
+/** The newest tag (the rule is `latestOf`'s). */
 export function latestTag(tags: EnvState['tags']): string | undefined {
-  let best: string | undefined;
-  for (const [name, { date }] of tags) {
-    if (best === undefined) {
-      best = name;
-      continue;
-    }
-    const a = date?.getTime() ?? 0;
-    const b = tags.get(best)?.date?.getTime() ?? 0;
-    if (a > b || (a === b && compareTagNames(name, best) > 0)) best = name;
-  }
-  return best;
+  return latestOf(tags, ([name]) => name, ([, t]) => t.date)?.[0];
 }
 
 /** Picks the prefixes and links of one environment. */

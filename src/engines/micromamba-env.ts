@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { VirtualPackage } from '../conda/types.js';
 import type { ChannelCredentials } from './types.js';
-import { OVERRIDES } from '../solver/virtual-packages.js';
+import { OVERRIDES } from '../conda/virtual-packages.js';
 
 
 /**

@@ -2,6 +2,7 @@
  * The explicit file micromamba installs from: env.lock's packages, with the mirror applied and
  * the hash form the given micromamba reads (`#sha256` from 2.1.0, `#md5` before).
  */
+import { mirroredChannel, mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
 import { ConfigurationError } from '../util/errors.js';
 
@@ -24,14 +25,12 @@ export function explicitFile(packages: readonly LockedPackage[], options: Explic
 }
 
 export function packageUrl(p: LockedPackage, mirror?: string): string {
-  return mirror ? `${mirroredChannel(p.channel, mirror)}/${p.subdir}/${p.fn}` : p.url;
+  return mirror ? mirroredUrl(p.channel, p.subdir, p.fn, mirror) : p.url;
 }
 
-/** `<mirror>/<last path segment of the channel>`, or the channel itself without a mirror. */
-export function mirroredChannel(channel: string, mirror?: string): string {
-  const base = channel.replace(/\/+$/, '');
-  if (!mirror) return base;
-  return `${mirror.replace(/\/+$/, '')}/${base.slice(base.lastIndexOf('/') + 1)}`;
+/** The channel as micromamba is to read it: the mirror's (conda/mirror.ts), or the channel itself. */
+export function channelOrMirror(channel: string, mirror?: string): string {
+  return mirror ? mirroredChannel(channel, mirror) : channel.replace(/\/+$/, '');
 }
 
 function hashSuffix(p: LockedPackage, options: ExplicitOptions): string {

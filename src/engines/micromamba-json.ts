@@ -10,8 +10,9 @@
  * when a channel had them, so the channel is taken from `url` and matched back to the requested one.
  */
 import type { PackageRecord } from '../conda/types.js';
-import { isVirtualPackage } from '../solver/virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { PackageError } from '../util/errors.js';
+import { withoutCredentials } from '../util/secrets.js';
 
 export interface DryRunAnswer {
   success?: boolean;
@@ -74,7 +75,7 @@ export function toRecord(entry: LinkEntry, channels: readonly string[]): Package
   if (!entry.name || !entry.version || !entry.url || !entry.subdir) {
     throw new PackageError(name, 'micromamba listed it without name, version, url or subdir (micromamba 2.x is required)');
   }
-  const url = stripUrlCredentials(entry.url);
+  const url = withoutCredentials(entry.url);
   const fn = entry.fn || url.slice(url.lastIndexOf('/') + 1);
   const suffix = `/${entry.subdir}/${fn}`;
   if (!url.endsWith(suffix)) {
@@ -101,13 +102,6 @@ export function toRecord(entry: LinkEntry, channels: readonly string[]): Package
   return record;
 }
 
-/** Removes `user:password@` and a conda token path segment (`/t/<token>`) from a URL. */
-export function stripUrlCredentials(raw: string): string {
-  return raw
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1')
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)\/t\/[^/]+/i, '$1');
-}
-
 /** The requested channel URL that `base` names (spelling as the user gave it), else `base` itself. */
 export function requestedChannel(base: string, channels: readonly string[]): string {
   const key = comparable(base);
@@ -116,7 +110,7 @@ export function requestedChannel(base: string, channels: readonly string[]): str
 }
 
 function comparable(url: string): string {
-  const clean = stripUrlCredentials(url).replace(/\/+$/, '');
+  const clean = withoutCredentials(url).replace(/\/+$/, '');
   try {
     return decodeURI(new URL(clean).href).replace(/\/+$/, '');
   } catch {

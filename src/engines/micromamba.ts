@@ -8,11 +8,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LockedPackage, PackageRecord } from '../conda/types.js';
+import { LOCK_FILE } from '../manifest/files.js';
 import { CommandError, ConfigurationError, PackageError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { atLeast, micromambaVersion, runMicromamba, type MicromambaVersion } from './micromamba-command.js';
 import { overrideVariables, baseEnvironment, writeAuthHome } from './micromamba-env.js';
-import { explicitFile, mirroredChannel } from './micromamba-explicit.js';
+import { channelOrMirror, explicitFile } from './micromamba-explicit.js';
 import { linkRecords, parseDryRunOutput, solverProblems } from './micromamba-json.js';
 import type { ChannelCredentials, InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
 
@@ -143,11 +144,11 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     if (request.foreignPlatform) extra.MAMBA_SKIP_RUN_LINK_SCRIPTS = 'true';
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
     const trusted = request.trustedHosts;
-    const channels = [...new Set(request.packages.map((p) => mirroredChannel(p.channel, request.mirror)))].filter(
+    const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))].filter(
       (c) => !trusted || trusted.includes(hostOf(c)),
     );
     await this.withScratch(channels, extra, async (scratch, env) => {
-      const file = path.join(scratch, 'env.lock');
+      const file = path.join(scratch, LOCK_FILE);
       await writeFile(file, lock);
       const args = installArgs(request, file);
       request.logger.info(`micromamba ${version.text}: installing ${request.packages.length} packages into ${request.prefix}`);

@@ -1,4 +1,5 @@
 import type { LockedPackage, PackageRecord, VirtualPackage } from '../conda/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
 import type { Logger } from '../util/logger.js';
 
 /** The engines that resolve and deploy can use. */
@@ -9,9 +10,6 @@ export interface ChannelCredentials {
   apiUser?: string;
   apiKey?: string;
 }
-
-/** The fetch the engines use: the global fetch wrapped with auth, file:// and caching. */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export interface SolveRequest {
   /** Match specs from env.spec, in order. */

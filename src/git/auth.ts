@@ -3,6 +3,7 @@
  * `http.<origin>/.extraheader` with a basic Authorization header, scoped to the remote's origin so
  * the token never travels to another host, and never written into a URL.
  */
+import { basicCredentials } from '../util/secrets.js';
 
 export interface ConfigEntry {
   key: string;
@@ -18,29 +19,6 @@ export function authHeaderConfig(remoteUrl: string, token: string): ConfigEntry 
     return undefined;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
-  const basic = Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+  const basic = basicCredentials('x-access-token', token);
   return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
-}
-
-/** Removes `user:password@` from URLs inside a text (messages, argument lists). */
-export function redactUrl(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
-}
-
-/**
- * Takes credentials out of an http(s) URL: `https://user:secret@host/x` becomes `https://host/x`
- * with `secret` as the token (a user who pasted such a URL still gets header auth).
- */
-export function splitUrlCredentials(remote: string): { url: string; token?: string } {
-  let url: URL;
-  try {
-    url = new URL(remote);
-  } catch {
-    return { url: remote };
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || (!url.username && !url.password)) return { url: remote };
-  const token = decodeURIComponent(url.password || url.username);
-  url.username = '';
-  url.password = '';
-  return { url: url.toString(), token };
 }

@@ -3,7 +3,8 @@ import * as io from '@actions/io';
 import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { authHeaderConfig, redactUrl } from './auth.js';
+import { redactUrls } from '../util/secrets.js';
+import { authHeaderConfig } from './auth.js';
 
 /**
  * The one wrapper around the git CLI (actions/checkout's shape): every call builds an argument
@@ -97,7 +98,7 @@ export class GitCommandManager {
   async exec(args: string[], opts: ExecOptions = {}): Promise<GitResult> {
     const full = ['--git-dir', this.gitDir, ...args];
     for (let attempt = 1; ; attempt++) {
-      this.options.logger.debug(`git ${args.map(redactUrl).join(' ')}`);
+      this.options.logger.debug(`git ${args.map(redactUrls).join(' ')}`);
       const result = await runGit(this.gitPath, full, this.env, opts.input);
       if (result.exitCode === 0) return result;
       // Checked before okCodes: a push cut off by the network also exits 1. Retrying a push is
@@ -108,7 +109,7 @@ export class GitCommandManager {
         throw this.failure(args, result, opts.what);
       }
       const delay = retryDelay(this.retry, attempt);
-      this.options.logger.info(`git ${args[0]} failed (${tailLines(result.stderr, 1)}); retrying in ${Math.round(delay)} ms`);
+      this.options.logger.info(`git ${args[0]} failed (${tailLines(redactUrls(result.stderr), 1)}); retrying in ${Math.round(delay)} ms`);
       await sleep(delay);
     }
   }
@@ -127,13 +128,48 @@ export class GitCommandManager {
   /** Fetches `refspecs` from `remote` (a URL or a local path). */
   async fetch(remote: string, refspecs: string[], prune = true): Promise<void> {
     const args = ['fetch', '--quiet', '--no-tags', '--update-head-ok', ...(prune ? ['--prune'] : []), remote, ...refspecs];
-    await this.exec(args, { network: true, what: `git fetch from ${redactUrl(remote)} failed` });
+    await this.exec(args, { network: true, what: `git fetch from ${redactUrls(remote)} failed` });
   }
 
   /** Pushes `refspecs`; returns git's porcelain output and exit code for the caller to judge. */
   async push(remote: string, refspecs: string[], atomic: boolean): Promise<GitResult> {
     const args = ['push', '--porcelain', '--no-verify', ...(atomic ? ['--atomic'] : []), remote, ...refspecs];
-    return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrl(remote)} failed` });
+    return this.exec(args, { network: true, okCodes: [1], what: `git push to ${redactUrls(remote)} failed` });
+  }
+
+  /**
+   * Fetches one ref that the remote may not have (`refs/pull/7/head`): false when it has none,
+   * a CommandError for any other failure.
+   */
+  async fetchIfPresent(remote: string, remoteRef: string, localRef: string): Promise<boolean> {
+    const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `+${remoteRef}:${localRef}`], { network: true, okCodes: [1, 128] });
+    if (result.exitCode === 0) return true;
+    if (/couldn't find remote ref/i.test(result.stderr)) return false;
+    throw this.failure(['fetch', remote, `+${remoteRef}:${localRef}`], result, `git fetch of ${remoteRef} from ${redactUrls(remote)} failed`);
+  }
+
+  /** The rows of `for-each-ref` over `patterns`, one array of `fields` (format atoms) per ref. */
+  async forEachRef(fields: string[], patterns: string[]): Promise<string[][]> {
+    const out = await this.text(['for-each-ref', `--format=${fields.join('%00')}`, ...patterns]);
+    return out
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\0'));
+  }
+
+  /** The tree of a commit. */
+  async treeOf(commit: string): Promise<string> {
+    return this.text(['rev-parse', `${commit}^{tree}`]);
+  }
+
+  /** A commit's tree and parents, as one comparable string (equal for commits that differ only in message or dates). */
+  async treeAndParents(commit: string): Promise<string> {
+    return this.text(['rev-parse', `${commit}^{tree}`, `${commit}^@`]);
+  }
+
+  /** A commit's author as `Name <email>`. */
+  async author(commit: string): Promise<string> {
+    return this.text(['log', '-1', '--format=%an <%ae>', commit]);
   }
 
   async hashObject(content: string | Buffer): Promise<string> {
@@ -193,16 +229,6 @@ export class GitCommandManager {
     return r.exitCode === 0;
   }
 
-  /** The type (`blob`, `tree`, `commit`, `tag`) of many objects at once; undefined when missing. */
-  async objectTypes(names: string[]): Promise<Map<string, string | undefined>> {
-    const types = new Map<string, string | undefined>();
-    if (names.length === 0) return types;
-    const out = await this.text(['cat-file', '--batch-check=%(objecttype)'], { input: names.map((n) => n + '\n').join('') });
-    const lines = out.split('\n');
-    names.forEach((name, i) => types.set(name, /^(blob|tree|commit|tag)$/.test(lines[i] ?? '') ? lines[i] : undefined));
-    return types;
-  }
-
   /**
    * Reads many objects (`<rev>:<path>` or a sha) with one `cat-file --batch`; a missing one maps
    * to undefined, as does one that is not a blob.
@@ -235,8 +261,8 @@ export class GitCommandManager {
   }
 
   private failure(args: string[], result: GitResult, what?: string): CommandError {
-    const tail = tailLines(result.stderr, 10);
-    const shown = args.map(redactUrl);
+    const tail = tailLines(redactUrls(result.stderr), 10); // git quotes the URL it could not reach
+    const shown = args.map(redactUrls);
     if (AUTH_FAILURE.test(result.stderr)) {
       const summary =
         `${what ?? 'git ' + args[0] + ' failed'}: the remote refused the credentials or asked for some. ` +

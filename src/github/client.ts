@@ -130,14 +130,14 @@ export class OctokitGitHubClient implements GitHubClient {
     const made = await this.call(`open a pull request from ${pr.head} into ${pr.base}`, () =>
       this.octokit.rest.pulls.create({ owner: this.owner, repo: this.repo, ...pr, maintainer_can_modify: false }),
     );
-    return pull(made.data as RawPull);
+    return pull(made.data);
   }
 
   async updatePullRequest(number: number, change: { title?: string; body?: string; state?: 'open' | 'closed' }): Promise<PullRequest> {
     const made = await this.call(`update pull request #${number}`, () =>
       this.octokit.rest.pulls.update({ owner: this.owner, repo: this.repo, pull_number: number, ...change }),
     );
-    return pull(made.data as RawPull);
+    return pull(made.data);
   }
 
   async listComments(issue: number): Promise<IssueComment[]> {
@@ -151,14 +151,14 @@ export class OctokitGitHubClient implements GitHubClient {
     const made = await this.call(`comment on #${issue}`, () =>
       this.octokit.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: issue, body }),
     );
-    return comment(made.data as RawComment);
+    return comment(made.data);
   }
 
   async updateComment(id: number, body: string): Promise<IssueComment> {
     const made = await this.call(`edit comment ${id}`, () =>
       this.octokit.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body }),
     );
-    return comment(made.data as RawComment);
+    return comment(made.data);
   }
 
   /** Turns octokit's errors into an HttpError that says what was attempted (no token in it). */

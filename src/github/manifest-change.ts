@@ -4,13 +4,14 @@
  * records, the old side's looked up in the channels' repodata (unknown when a package is gone).
  */
 import type { PackageRecord } from '../conda/types.js';
-import { lockFromManifest } from '../deploy/old-manifest.js';
-import type { FetchLike } from '../engines/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
 import { manifestEntry, parseManifest, type ManifestEntry } from '../manifest/manifest.js';
+import { MANIFEST_FILE } from '../manifest/files.js';
+import { lockFromManifest } from '../manifest/old-manifest.js';
 import { entryKey, type ManifestChangeInput } from '../manifest/pr-body.js';
 import type { EnvRepository } from '../repo/env-repository.js';
 import { ENV_SPEC_FILE } from '../repo/names.js';
-import { isVirtualPackage } from '../solver/virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 
@@ -31,7 +32,7 @@ export async function manifestChangeInput(
   options: { fetch?: FetchLike; logger: Logger },
 ): Promise<ManifestChangeInput> {
   const [oldManifest, oldSpec] = proposed.base
-    ? await repo.readFiles([{ rev: proposed.base, path: proposed.baseManifest ?? 'env.manifest' }, { rev: proposed.base, path: ENV_SPEC_FILE }])
+    ? await repo.readFiles([{ rev: proposed.base, path: proposed.baseManifest ?? MANIFEST_FILE }, { rev: proposed.base, path: ENV_SPEC_FILE }])
     : [undefined, undefined];
   const before = readEntries(oldManifest, proposed.env, options.logger);
   const after = parseManifest(proposed.manifest);

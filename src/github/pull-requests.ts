@@ -114,8 +114,7 @@ export async function withdraw(env: string, ctx: ProposeContext): Promise<PullRe
 
 /** Same parent and same tree: pushing again would change nothing but the commit's date. */
 async function sameProposal(repo: EnvRepository, current: string, commit: string): Promise<boolean> {
-  const [a, b] = await Promise.all([current, commit].map((c) => repo.git.text(['rev-parse', `${c}^{tree}`, `${c}^@`])));
-  return a === b;
+  return repo.sameTreeAndParents(current, commit);
 }
 
 const outcome = (env: string, action: PullRequestAction, pr: PullRequest): PullRequestOutcome => ({ env, action, number: pr.number, url: pr.url });

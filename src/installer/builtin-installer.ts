@@ -1,8 +1,11 @@
 import fs from 'node:fs/promises';
+import { mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
-import type { FetchLike, InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import type { InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { PackageError } from '../util/errors.js';
+import { redactUrls } from '../util/secrets.js';
 import { mapLimit } from './concurrency.js';
 import { historyEntry, requestedSpecFor, writeCondaMeta, type MetaInput } from './conda-meta.js';
 import { DownloadProgress, downloadVerified } from './download.js';
@@ -12,7 +15,6 @@ import { packageCodeEnv } from './package-env.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
 import { runPostLinkScripts } from './post-link.js';
-import { mirroredUrl, redactUrl } from './url.js';
 
 export interface BuiltinInstallerOptions {
   retry?: RetryPolicy;
@@ -45,7 +47,7 @@ export class BuiltinInstaller implements InstallerEngine {
     // Nothing is installed that cannot be verified: a lock line without a hash names no content.
     const unverifiable = packages.find((p) => !p.sha256 && !p.md5);
     if (unverifiable) {
-      throw new PackageError(unverifiable.dist, `no sha256 (nor md5) for ${redactUrl(unverifiable.url)} in the lock: gitenv installs nothing it cannot verify`);
+      throw new PackageError(unverifiable.dist, `no sha256 (nor md5) for ${redactUrls(unverifiable.url)} in the lock: gitenv installs nothing it cannot verify`);
     }
     const timer = stageTimer(logger);
     const entries = await this.fillCache(request);

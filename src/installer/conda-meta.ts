@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { LockedPackage } from '../conda/types.js';
+import { specName, type LockedPackage } from '../conda/types.js';
+import { redactUrls } from '../util/secrets.js';
 import type { Digest } from './download.js';
 import type { LinkedPackage, LinkedPath } from './link.js';
 import { VERSION } from '../version.js';
-import { redactUrl } from './url.js';
 
 /** Everything conda-meta/<dist>.json is made from. */
 export interface MetaInput {
@@ -31,8 +31,8 @@ export function prefixRecord(input: MetaInput): Record<string, unknown> {
     version: index.version,
     build: index.build,
     build_number: index.build_number ?? 0,
-    channel: redactUrl(pkg.channel),
-    url: redactUrl(pkg.url),
+    channel: redactUrls(pkg.channel),
+    url: redactUrls(pkg.url),
     fn: pkg.fn,
     md5: digest.md5,
     sha256: digest.sha256,
@@ -68,17 +68,11 @@ export function requestedSpecFor(name: string, specs: readonly string[] = []): s
   return specs.find((s) => specName(s) === name.toLowerCase());
 }
 
-function specName(spec: string): string {
-  // `channel::name`, `name 1.2`, `name>=1`, `name[version=...]`
-  const bare = spec.trim().replace(/^.*::/, '');
-  return (/^[^\s=<>!~[]+/.exec(bare)?.[0] ?? '').toLowerCase();
-}
-
 /** One conda-meta/history revision: what conda writes after `conda create`. */
 export function historyEntry(packages: LockedPackage[], specs: readonly string[], when: Date, cmd: string): string {
   const stamp = when.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
   const lines = [`==> ${stamp} <==`, `# cmd: ${cmd}`, `# gitenv version: ${VERSION}`];
-  for (const p of packages) lines.push(`+${redactUrl(p.channel)}/${p.subdir}::${p.dist}`);
+  for (const p of packages) lines.push(`+${redactUrls(p.channel)}/${p.subdir}::${p.dist}`);
   if (specs.length > 0) lines.push(`# update specs: ${JSON.stringify([...specs])}`);
   return lines.join('\n') + '\n';
 }

@@ -2,11 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FetchLike } from '../engines/types.js';
-import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
-import { GitenvError, HttpError, PackageError, errorMessage } from '../util/errors.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import { DEFAULT_RETRY, RetryableError, asRetryable, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
+import { HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { localPath, redactUrl, scrubCredentials, splitCredentials } from './url.js';
+import { redactUrls, splitCredentials } from '../util/secrets.js';
+import { localPath } from './url.js';
 
 /** What an archive must match before anything is extracted from it. */
 export interface Expected {
@@ -38,7 +39,7 @@ export interface DownloadOptions {
  * bodies are retried; a hash mismatch is not (the server would send the same bytes again).
  */
 export async function downloadVerified(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
-  const shown = redactUrl(url);
+  const shown = redactUrls(url);
   const policy = options.retry ?? DEFAULT_RETRY;
   try {
     return await withRetries(
@@ -46,7 +47,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       () => fetchOnce(url, dest, expect, pkg, options),
       (err, n, delay) =>
         options.logger.warning(
-          `${pkg}: download of ${shown} failed (${scrubCredentials(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`,
+          `${pkg}: download of ${shown} failed (${redactUrls(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`,
         ),
     );
   } catch (err) {
@@ -55,7 +56,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       const reason = err.message.startsWith(`${pkg}: `) ? err.message.slice(pkg.length + 2) : err.message;
       throw new PackageError(pkg, `${reason} (downloaded from ${shown})`, { cause: err });
     }
-    throw new PackageError(pkg, `download of ${shown} failed: ${scrubCredentials(errorMessage(err))}`);
+    throw new PackageError(pkg, `download of ${shown} failed: ${redactUrls(errorMessage(err))}`);
   }
 }
 
@@ -77,8 +78,8 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const message = `HTTP ${res.status} ${res.statusText}`.trim();
-      if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')));
-      throw new HttpError(redactUrl(url), res.status, message);
+      if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')), res.status);
+      throw new HttpError(redactUrls(url), res.status, message);
     }
     if (!res.body) throw new RetryableError('empty response body');
     return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, (n) => {
@@ -92,18 +93,6 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * fetch's own failures (refused, reset, "terminated" mid-body) as RetryableError. They are TypeErrors
- * from undici, which may come from another realm (jest's VM modules), so they are recognised by shape.
- */
-function asRetryable(err: unknown): unknown {
-  if (err instanceof GitenvError || err instanceof RetryableError || typeof err !== 'object' || err === null) return err;
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name !== 'TypeError' && e.name !== 'AbortError' && !e.cause?.code) return err;
-  const cause = e.cause?.code ?? e.cause?.message;
-  return new RetryableError(scrubCredentials(`${e.message ?? 'network error'}${cause ? ` (${cause})` : ''}`));
 }
 
 async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError, errorMessage } from '../util/errors.js';
+import { sha256Hex } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { mapLimit } from './concurrency.js';
 import { entryPointScript, noarchTarget, parseEntryPoint } from './noarch-python.js';
@@ -322,7 +322,7 @@ async function linkCostly(dir: ConfinedDir, unit: LinkUnit, planned: Planned, ow
   if (planned.script !== undefined) {
     if (owned) await writeFresh(dir, planned.target, planned.script, 0o755);
     const data = Buffer.from(planned.script);
-    return { path: { _path: planned.target, path_type: 'unix_python_entry_point', sha256: sha256(data), size_in_bytes: data.length }, copied: false };
+    return { path: { _path: planned.target, path_type: 'unix_python_entry_point', sha256: sha256Hex(data), size_in_bytes: data.length }, copied: false };
   }
   const p = planned.source as PackagePath;
   const source = joinInside(unit.dir, p.path);
@@ -352,7 +352,7 @@ async function writeReplaced(
     throw err;
   }
   await writeFresh(dir, dest, out, safeMode(st.mode & 0o7777) as number);
-  return { sha256_in_prefix: sha256(out), size_in_bytes: out.length };
+  return { sha256_in_prefix: sha256Hex(out), size_in_bytes: out.length };
 }
 
 /** Hard links `source` at `dest`; false when it must be copied instead (no_link, another file system). */
@@ -375,8 +375,4 @@ async function writeFresh(dir: ConfinedDir, dest: string, data: string | Buffer,
     await fsp.writeFile(tmp, data, { mode, flag: 'wx' });
     await fsp.chmod(tmp, mode); // writeFile's mode is filtered by the umask
   });
-}
-
-function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
 }

@@ -1,18 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { LockedPackage } from '../conda/types.js';
 import { PackageError, errorMessage } from '../util/errors.js';
+import { renameReplacing, sha256File } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Slots } from './concurrency.js';
+import { redactUrls } from '../util/secrets.js';
 import { digestFile, matches, type Digest, type Expected } from './download.js';
 import { extractPackage, type Digests } from './extract.js';
 import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
 import { joinInside } from './path-safety.js';
-import { redactUrl } from './url.js';
 
 /** Written last into an extracted directory: until it is there, the directory does not count. */
 export const COMPLETE_MARKER = '.gitenv-complete.json';
@@ -171,9 +171,9 @@ export class PackageCache {
       const record = repodataRecord(info.index, pkg, digest);
       // New files (what the package may have put at these paths is removed, never written into).
       await writeNewFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
-      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrl(pkg.url), layout: LAYOUT };
+      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrls(pkg.url), layout: LAYOUT };
       await writeNewFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
-      await replaceDir(scratch, dir, this.root);
+      await renameReplacing(scratch, dir, '.trash-');
     } catch (err) {
       await fs.rm(scratch, { recursive: true, force: true });
       throw err;
@@ -243,36 +243,15 @@ async function verifyExtracted(dir: string, paths: PackagePath[], digests: Diges
   }
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** conda's info/repodata_record.json: index.json plus where the package came from (no credentials). */
-function repodataRecord(index: IndexJson, pkg: LockedPackage, digest: Digest): Record<string, unknown> {
+export function repodataRecord(index: IndexJson, pkg: LockedPackage, digest: Digest): Record<string, unknown> {
   return {
     ...index,
     fn: pkg.fn,
-    url: redactUrl(pkg.url),
-    channel: redactUrl(pkg.channel),
+    url: redactUrls(pkg.url),
+    channel: redactUrls(pkg.channel),
     md5: digest.md5,
     sha256: digest.sha256,
     size: digest.size,
   };
-}
-
-/** Puts `scratch` at `dir`, moving a stale `dir` aside first (rename is atomic; rm is not). */
-async function replaceDir(scratch: string, dir: string, root: string): Promise<void> {
-  try {
-    await fs.rename(scratch, dir);
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-  }
-  const trash = path.join(root, `.trash-${path.basename(dir)}-${randomBytes(4).toString('hex')}`);
-  await fs.rename(dir, trash);
-  await fs.rename(scratch, dir);
-  await fs.rm(trash, { recursive: true, force: true });
 }

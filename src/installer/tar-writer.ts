@@ -180,21 +180,21 @@ class TarWriter {
     for (let p = info.path; p !== '.' && !this.occupied.has(p); p = path.posix.dirname(p)) this.occupied.add(p);
     switch (info.type) {
       case 'Directory':
-        this.track(this.dir(abs));
+        void this.track(this.dir(abs)); // track never rejects: a failure is kept in this.failure
         entry.resume();
         return;
       case 'SymbolicLink': {
         this.symlinks.add(info.path);
         // Over a directory of this archive: only once nothing is being written under it any more.
         const before = replacing ? Promise.allSettled([...this.pending]) : Promise.resolve();
-        this.track(before.then(() => this.dir(path.dirname(abs))).then(() => replace(abs, () => fs.symlink(info.linkpath, abs))));
+        void this.track(before.then(() => this.dir(path.dirname(abs))).then(() => replace(abs, () => fs.symlink(info.linkpath, abs))));
         entry.resume();
         return;
       }
       case 'Link': {
         const target = normalizeRel(info.linkpath);
         const source = this.written.get(target) as Promise<void>;
-        this.track(Promise.all([source, this.dir(path.dirname(abs))]).then(() => replace(abs, () => fs.link(path.join(this.dest, target), abs))));
+        void this.track(Promise.all([source, this.dir(path.dirname(abs))]).then(() => replace(abs, () => fs.link(path.join(this.dest, target), abs))));
         entry.resume();
         return;
       }

@@ -2,21 +2,14 @@
  * env.lock: a conda explicit file (`conda create --file`, `micromamba create -f`) listing full
  * package URLs with their sha256 (md5 when no sha256 is known), dependencies first.
  */
-import { distName, type LockedPackage, type PackageRecord } from '../conda/types.js';
-import { isVirtualPackage } from '../solver/virtual-packages.js';
+import { distName, specName, type LockedPackage, type PackageRecord } from '../conda/types.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { VERSION } from '../version.js';
+import { LOCK_FILE } from './files.js';
 
 export interface LockHeader {
   platform: string;
   env: string;
-}
-
-/** The name a match spec (`numpy >=2`, `conda-forge::python 3.12.*`, `pkg[version=1]`) asks for. */
-export function specName(spec: string): string {
-  let s = spec.trim();
-  const colons = s.lastIndexOf('::');
-  if (colons >= 0) s = s.slice(colons + 2);
-  return s.split(/[\s=<>!~[(]/, 1)[0].toLowerCase();
 }
 
 /**
@@ -79,7 +72,7 @@ export interface LockFile {
 }
 
 /** Parses an env.lock (or any conda explicit file) with its `# platform:` and `# env:` comments. */
-export function parseLockFile(text: string, file = 'env.lock'): LockFile {
+export function parseLockFile(text: string, file = LOCK_FILE): LockFile {
   const out: LockFile = { packages: [] };
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -95,7 +88,7 @@ export function parseLockFile(text: string, file = 'env.lock'): LockFile {
 }
 
 /** The packages of an env.lock, in its order. */
-export function parseLock(text: string, file = 'env.lock'): LockedPackage[] {
+export function parseLock(text: string, file = LOCK_FILE): LockedPackage[] {
   return parseLockFile(text, file).packages;
 }
 

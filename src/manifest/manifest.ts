@@ -3,7 +3,8 @@
  * `<channel-url>/<subdir>` TAB `<name>-<version>-<build>`, sorted by the lower-cased dist name.
  */
 import type { PackageRecord } from '../conda/types.js';
-import { isVirtualPackage } from '../solver/virtual-packages.js';
+import { MANIFEST_FILE } from './files.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 
 /** One line of an env.manifest. */
 export interface ManifestEntry {
@@ -58,7 +59,7 @@ export function formatManifestEntries(entries: readonly ManifestEntry[]): string
  * Parses an env.manifest, also the old tool's variants: runs of spaces instead of the tab and a
  * trailing `/` on the channel URL. Blank lines and `#` comments are skipped.
  */
-export function parseManifest(text: string, file = 'env.manifest'): ManifestEntry[] {
+export function parseManifest(text: string, file = MANIFEST_FILE): ManifestEntry[] {
   const entries: ManifestEntry[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();

@@ -4,10 +4,10 @@
  * `env.<platform>.manifest` and `env.<platform>.lock` per platform. Both keep `env.spec` beside them.
  */
 import { isKnownPlatform } from '../conda/platforms.js';
+import { LOCK_FILE, MANIFEST_FILE } from './files.js';
 import { parseLockFile } from './lock.js';
 
-export const MANIFEST_FILE = 'env.manifest';
-export const LOCK_FILE = 'env.lock';
+export { LOCK_FILE, MANIFEST_FILE };
 
 export interface PlatformFileNames {
   manifest: string;

@@ -77,10 +77,6 @@ export function classifyChanges(before: readonly ManifestEntry[], after: readonl
   return out;
 }
 
-export function countChanges(c: ClassifiedChanges): number {
-  return c.added.length + c.removed.length + c.upgraded.length + c.downgraded.length + c.rebuilt.length + c.moved.length;
-}
-
 /** `12.3 MB`, `-4.0 kB`, `512 B` (decimal units, as conda and GitHub show sizes). */
 export function formatBytes(bytes: number, signed = false): string {
   const sign = bytes < 0 ? '-' : signed && bytes > 0 ? '+' : '';

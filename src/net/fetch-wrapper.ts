@@ -13,12 +13,12 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
-import type { FetchLike } from '../engines/types.js';
+import type { FetchLike } from './fetch-like.js';
 import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/errors.js';
 import { fileResponse, withUrl } from './local-files.js';
 import { RepodataCache } from './repodata-cache.js';
-import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, RetryableError, withRetries, type RetryPolicy } from './retry.js';
+import { asRetryable, DEFAULT_RETRY, isRetryableStatus, networkMessage, parseRetryAfter, RetryableError, withRetries, type RetryPolicy } from './retry.js';
 
 export interface FetchWrapperOptions {
   apiUser?: string;
@@ -161,7 +161,7 @@ export class FetchWrapper {
    */
   async asGlobal<T>(fn: () => Promise<T>): Promise<T> {
     const saved = globalThis.fetch;
-    globalThis.fetch = this.fetch as typeof globalThis.fetch;
+    globalThis.fetch = this.fetch;
     try {
       return await fn();
     } finally {
@@ -215,11 +215,11 @@ export class FetchWrapper {
         async () => {
           this.stats.requests++;
           const r = await this.base(url, init).catch((err: unknown) => {
-            throw asRetryable(err, url);
+            throw asRetryable(err, proxyNote(url));
           });
           if (isRetryableStatus(r.status)) {
             await r.body?.cancel();
-            throw new RetryableError(`HTTP ${r.status} from ${url}`, parseRetryAfter(r.headers.get('retry-after')));
+            throw new RetryableError(`HTTP ${r.status} from ${url}`, parseRetryAfter(r.headers.get('retry-after')), r.status);
           }
           return buffer ? this.buffered(r, url) : r;
         },
@@ -228,14 +228,14 @@ export class FetchWrapper {
       if (response.status === 404) this.noteMissing(url);
       return buffer ? response : this.counted(response, url);
     } catch (err) {
-      const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
-      const message = status ? `HTTP ${status}` : networkMessage(err, url);
-      this.failures.push({ url, status: status ? Number(status) : undefined, message });
+      const status = err instanceof RetryableError ? err.status : undefined;
+      const message = status ? `HTTP ${status}` : networkMessage(err, proxyNote(url));
+      this.failures.push({ url, status, message });
       if (status) {
         // Keep the server's Retry-After: a caller with a retry budget of its own (downloads) honours it.
-        const wait = err instanceof RetryableError ? err.retryAfterMs : undefined;
+        const wait = (err as RetryableError).retryAfterMs;
         const headers = wait === undefined ? undefined : { 'retry-after': String(Math.ceil(wait / 1000)) };
-        return withUrl(new Response(`HTTP ${status}`, { status: Number(status), headers }), url);
+        return withUrl(new Response(`HTTP ${status}`, { status, headers }), url);
       }
       throw err instanceof RetryableError && err.cause ? err.cause : err;
     }
@@ -263,7 +263,7 @@ export class FetchWrapper {
     const chunks: Uint8Array[] = [];
     let received = 0;
     let last = Date.now();
-    const reader = r.body.getReader();
+    const reader = (r.body as ReadableStream<Uint8Array>).getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -403,26 +403,8 @@ export class FetchWrapper {
 
 const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
-/**
- * fetch's own network failures as RetryableError. Checked by name and message rather than
- * `instanceof`: the error may come from another realm (jest's VM modules, the WASM glue).
- */
-function asRetryable(err: unknown, url: string): unknown {
-  const e = err as { name?: string; message?: string; cause?: unknown };
-  if (isRetryableError(err) || (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? ''))) {
-    const retryable = new RetryableError(networkMessage(err, url));
-    retryable.cause = err;
-    return retryable;
-  }
-  return err;
-}
-
-/** The most telling line of a network error: its cause's code and message when there is one. */
-function networkMessage(err: unknown, url: string): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause, url);
+/** What a network error's message adds when the request went through a proxy: the proxy, and where it came from. */
+function proxyNote(url: string): string {
   const proxy = proxyFor(url);
-  const via = proxy ? ` (through the proxy ${proxy}, from the proxy variables or condarc proxy_servers: is it running and reachable?)` : '';
-  if (cause?.message) return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + via;
-  return errorMessage(err) + via;
+  return proxy ? ` (through the proxy ${proxy}, from the proxy variables or condarc proxy_servers: is it running and reachable?)` : '';
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from '../util/errors.js';
+
 /** Retry policy shared by every HTTP user (repodata, package downloads, micromamba download). */
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -15,23 +17,56 @@ export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
-/** Errors of the network itself (reset, refused, timeout, body cut short) are retried. */
+const NETWORK_CODES = /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/;
+
+/**
+ * The one "is this worth another try" rule for errors (statuses: `isRetryableStatus`): a
+ * RetryableError, a timeout or abort, an error of the network itself (reset, refused, DNS, body
+ * cut short) by its code or its cause's, and fetch's own TypeErrors. Recognised by
+ * name, code and message rather than `instanceof`: the error may come from another realm (jest's
+ * VM modules, the WASM glue).
+ */
 export function isRetryableError(err: unknown): boolean {
   if (err instanceof RetryableError) return true;
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'AbortError' || err.name === 'TimeoutError') return true;
-  const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
-  if (code && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)) {
-    return true;
-  }
-  return err instanceof TypeError && /fetch failed|terminated|other side closed/i.test(err.message);
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string } };
+  if (e.name === 'RetryableError' || e.name === 'AbortError' || e.name === 'TimeoutError') return true;
+  const code = e.code ?? e.cause?.code;
+  if (code && NETWORK_CODES.test(code)) return true;
+  // undici's own failures are TypeErrors: "fetch failed" and "terminated", or any with a socket error as the cause.
+  return e.name === 'TypeError' && (e.cause?.code !== undefined || /fetch failed|terminated|other side closed/i.test(e.message ?? ''));
 }
 
-/** Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body). */
+/**
+ * A retryable failure of fetch itself as a RetryableError whose message is its most telling line
+ * (the cause's code and message, then `note` when given) and whose cause is the original; anything
+ * else as it is.
+ */
+export function asRetryable(err: unknown, note = ''): unknown {
+  if (err instanceof RetryableError || !isRetryableError(err)) return err;
+  const retryable = new RetryableError(networkMessage(err, note));
+  retryable.cause = err;
+  return retryable;
+}
+
+/** The most telling line of a network error: its cause's code and message when there is one; then `note`. */
+export function networkMessage(err: unknown, note = ''): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause, note);
+  if (cause?.message) return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + note;
+  return errorMessage(err) + note;
+}
+
+/**
+ * Thrown by a caller to say "this attempt failed in a way worth retrying" (e.g. a truncated body);
+ * `status` is the HTTP status when a server's answer was the failure, so nobody reads it back out
+ * of the message.
+ */
 export class RetryableError extends Error {
   constructor(
     message: string,
     readonly retryAfterMs?: number,
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'RetryableError';

@@ -117,11 +117,11 @@ class SiteDispatcher extends Dispatcher {
   }
 
   override async close(): Promise<void> {
-    await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map((d) => d?.close()));
+    await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.close(); }));
   }
 
   override async destroy(): Promise<void> {
-    await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map((d) => d?.destroy()));
+    await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.destroy(); }));
   }
 }
 

@@ -23,7 +23,7 @@ export interface TagPlanEntry {
 }
 
 /**
- * DESIGN.md § Tags: every manifest head that carries no `env-<env>-*` tag gets
+ * The tag rule: every manifest head that carries no `env-<env>-*` tag gets
  * `env-<env>-<YYYY_MM_DD of its committer date, UTC>`, or the first free `-N` after it.
  */
 export function planTags(snapshot: RepositorySnapshot, envGlobs: string[]): TagPlanEntry[] {

@@ -16,6 +16,7 @@ import { matchesAny } from '../util/glob.js';
 import { VERSION } from '../version.js';
 import type { FailedEnv, PhaseResult } from './result.js';
 import type { DeploySettings, Services } from './settings.js';
+import { LOCK_FILE } from '../manifest/files.js';
 
 export interface DeployedEnv {
   env: string;
@@ -198,7 +199,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
     for (const c of channels) trust(c);
     const tag = await packagesOfTag(repo, selected, { fetch: wrapper.fetch, mirror: settings.mirror, logger, platform: plan.platform });
     const said = `${selected.tag}: installing ${tag.file} for ${plan.platform}${plan.foreignPlatform ? ` (not this machine's platform, ${plan.machine ?? 'none'})` : ''}`;
-    if (plan.foreignPlatform || tag.file !== 'env.lock') logger.info(said);
+    if (plan.foreignPlatform || tag.file !== LOCK_FILE) logger.info(said);
     else logger.debug(said);
     reportUntrusted(tag.packages, trustedHosts, selected.tag, settings, logger);
     const report = await installer.install({

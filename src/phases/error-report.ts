@@ -4,7 +4,7 @@
  * with advice where gitenv knows it; a file-system refusal names the path and the user; anything
  * else is a bug in gitenv: its stack, and an exit code of its own.
  */
-import { redactUrl } from '../git/auth.js';
+import { redactUrls } from '../util/secrets.js';
 import { GitenvError, runningAs, systemErrorMessage } from '../util/errors.js';
 
 /** A phase or an environment failed for a reason the message gives. */
@@ -37,14 +37,14 @@ function advice(message: string): string[] {
 
 export function reportError(err: unknown): ErrorReport {
   if (err instanceof GitenvError) {
-    const message = redactUrl(err.message);
+    const message = redactUrls(err.message);
     return { message: [message, ...advice(message)].join('\n'), bug: false };
   }
   const system = systemErrorMessage(err);
-  if (system) return { message: redactUrl(system), bug: false };
+  if (system) return { message: redactUrls(system), bug: false };
   const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
   return {
-    message: `unexpected error (a bug in gitenv; please report it with this text):\n${redactUrl(stack)}`,
+    message: `unexpected error (a bug in gitenv; please report it with this text):\n${redactUrls(stack)}`,
     bug: true,
   };
 }

@@ -14,8 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkRecords } from '../conda/record-check.js';
 import type { PackageRecord } from '../conda/types.js';
-import { OnDemandMicromambaSolver } from '../engines/on-demand.js';
-import type { FetchLike, SolverEngine } from '../engines/types.js';
+import { virtualPackages } from '../conda/virtual-packages.js';
+import type { SolverEngine } from '../engines/types.js';
 import { checkCommentBody, upsertCheckComment, type CheckVerdict } from '../github/check-comment.js';
 import type { GitHubClient, GitHubServices } from '../github/client.js';
 import type { PullRequestEvent } from '../github/event.js';
@@ -27,14 +27,15 @@ import { formatLock, parseLock } from '../manifest/lock.js';
 import { formatManifestEntries, splitDist } from '../manifest/manifest.js';
 import { isManifestFile, LOCK_FILE, MANIFEST_FILE, platformFileNames, platformsOfTree, type PlatformFiles } from '../manifest/platform-files.js';
 import { resolveSummary } from '../manifest/summary.js';
+import type { FetchLike } from '../net/fetch-like.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
 import { EnvRepository, type EnvBranch, type FileChanges, type RefUpdate, openForPhase } from '../repo/env-repository.js';
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
+import { OnDemandMicromambaSolver } from '../setup/on-demand.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
 import { solvePoolOptions } from '../solver/solve-pool.js';
-import { virtualPackages } from '../solver/virtual-packages.js';
 import { ConfigurationError, errorMessage, HttpError } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
@@ -71,21 +72,30 @@ export interface PlatformOutcome {
   changed: boolean;
 }
 
-/** What happened to one environment. */
-export interface EnvOutcome {
+/** What happened to one environment: solved (changed or not), or failed. */
+export type EnvOutcome = SolvedEnv | FailedOutcome;
+
+export interface SolvedEnv {
   env: string;
-  status: 'changed' | 'unchanged' | 'failed';
-  packages?: number;
-  diff?: ManifestDiff;
-  files?: ManifestFiles;
+  status: 'changed' | 'unchanged';
+  packages: number;
+  diff: ManifestDiff;
+  files: ManifestFiles;
   /** The solved records (sizes for the pull request's body); of the first platform. */
-  records?: PackageRecord[];
+  records: PackageRecord[];
   /** Each platform, in the env.spec's order (one: the resolve platform). */
-  platforms?: PlatformOutcome[];
+  platforms: PlatformOutcome[];
   /** The `manifest/<env>` head compared with; undefined when the branch does not exist. */
   base?: string;
-  error?: string;
 }
+
+export interface FailedOutcome {
+  env: string;
+  status: 'failed';
+  error: string;
+}
+
+const isChanged = (o: EnvOutcome): o is SolvedEnv => o.status === 'changed';
 
 /** The one place that picks the solver for the settings' engine. */
 export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?: NodeJS.ProcessEnv): SolverEngine {
@@ -141,7 +151,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
       const outcome = await logger.group(`Resolving ${branch.name}`, () => resolveEnv(branch, snapshot.branches.get(manifestBranch(branch.name)), ctx, solving[i]));
       outcomes.push(outcome);
     }
-    const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
+    const failed: FailedEnv[] = outcomes.flatMap((o) => (o.status === 'failed' ? [{ env: o.env, message: o.error }] : []));
     const extras = { repo, logger, fetch: fetcher.fetch, dryRun: settings.dryRun, platform: settings.platform };
     let result: ResolveResult;
     if (settings.mode === 'pull-request') {
@@ -150,7 +160,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
     } else if (review) {
       result = await reviewPullRequest(outcomes, review, services.github, extras);
     } else {
-      const changed = outcomes.filter((o) => o.status === 'changed');
+      const changed = outcomes.filter(isChanged);
       if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger, settings.platform);
       result = { changed: changed.map((o) => o.env), failed: [], summary: resolveSummary(outcomes, { dryRun }) };
     }
@@ -192,9 +202,9 @@ interface ReportContext {
  * The readable diff of a changed environment against its manifest branch; with several platforms,
  * one section per platform that changed (and the env.spec diff once).
  */
-async function renderChange(o: EnvOutcome, ctx: ReportContext): Promise<{ text: string; counts: string }> {
-  const files = o.files as ManifestFiles;
-  const platforms = o.platforms ?? [];
+async function renderChange(o: SolvedEnv, ctx: ReportContext): Promise<{ text: string; counts: string }> {
+  const files = o.files;
+  const platforms = o.platforms;
   const one = async (p: PlatformOutcome, withSpec: boolean) => {
     const input = await manifestChangeInput(
       ctx.repo,
@@ -237,7 +247,7 @@ async function reviewedEnv(repo: EnvRepository, envs: EnvBranch[], pr: PullReque
     logger.info(`Pull request #${pr.number} goes into ${name}, which is ${known ? 'not among the environments asked for' : 'no environment branch'}: nothing to check`);
     return [];
   }
-  let head = await repo.git.resolveRef(pr.headSha);
+  let head = await repo.resolveRef(pr.headSha);
   if (!head) {
     head = await repo.fetchRef(`refs/pull/${pr.number}/head`, 'refs/gitenv/pull-head');
     if (!head) throw new ConfigurationError(`Pull request #${pr.number}: its head ${pr.headSha} is neither a branch of ${repo.displayName} nor refs/pull/${pr.number}/head`);
@@ -255,7 +265,7 @@ async function reviewPullRequest(outcomes: EnvOutcome[], pr: PullRequestEvent, g
   const parts = [resolveSummary(outcomes, { dryRun: true, check: true })];
   for (const o of outcomes) {
     const verdict: CheckVerdict =
-      o.status === 'failed' ? { kind: 'failed', error: o.error ?? 'failed' } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };
+      o.status === 'failed' ? { kind: 'failed', error: o.error } : o.status === 'changed' ? { kind: 'changed', change: (await renderChange(o, ctx)).text } : { kind: 'unchanged' };
     const body = checkCommentBody(o.env, pr.headSha, verdict);
     parts.push(body);
     if (github) await writeCheckComment(github, pr, o.env, body, ctx.logger);
@@ -281,7 +291,7 @@ async function writeCheckComment(github: GitHubClient, pr: PullRequestEvent, env
 
 /** pull-request mode: open, refresh or close each environment's pull request. */
 async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: ReportContext): Promise<ResolveResult> {
-  const fresh = outcomes.filter((o) => o.status === 'changed' && !o.base);
+  const fresh = outcomes.filter(isChanged).filter((o) => !o.base);
   if (fresh.length > 0 && !ctx.dryRun) await pushManifests(ctx.repo, fresh, ctx.logger, ctx.platform);
   const pullRequests: PullRequestOutcome[] = [];
   const rows: Parameters<typeof pullRequestSummary>[0] = [];
@@ -301,7 +311,7 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
       pr = await withdraw(o.env, pctx);
     }
     if (pr) pullRequests.push(pr);
-    rows.push({ env: o.env, packages: o.packages, change, pr, failed: o.status === 'failed' });
+    rows.push({ env: o.env, packages: o.status === 'failed' ? undefined : o.packages, change, pr, failed: o.status === 'failed' });
   }
   const open = new Set(pullRequests.filter((p) => !['closed', 'declined', 'would close'].includes(p.action)).map((p) => p.env));
   const changed = outcomes.filter((o) => open.has(o.env) || (o.status === 'changed' && !o.base)).map((o) => o.env);
@@ -519,9 +529,9 @@ function note(old: OldBranch | undefined, now: ManifestFiles): string | undefine
  * The commit of an environment's new files on top of its manifest branch: the files of the other
  * layout removed (one platform ↔ several), the message grouped by platform when there are several.
  */
-function commitFor(o: EnvOutcome, old: OldBranch | undefined, logger: Logger): { files: FileChanges; message: string } {
-  const now = o.files as ManifestFiles;
-  const platforms = o.platforms ?? [];
+function commitFor(o: SolvedEnv, old: OldBranch | undefined, logger: Logger): { files: FileChanges; message: string } {
+  const now = o.files;
+  const platforms = o.platforms;
   const several = platforms.length > 1;
   const diffs = platforms.map((p) => {
     const base = old ? oldManifestFile(old, p.platform, several) : undefined;
@@ -539,15 +549,15 @@ function commitFor(o: EnvOutcome, old: OldBranch | undefined, logger: Logger): {
  * the remote moved meanwhile, the repository model fetches again and this plans again: the
  * commits are remade on the new heads (the solve stands; only the diff is against a new parent).
  */
-async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger: Logger, fallbackPlatform: string): Promise<void> {
+async function pushManifests(repo: EnvRepository, outcomes: SolvedEnv[], logger: Logger, fallbackPlatform: string): Promise<void> {
   // After a race everything is fetched again: a branch new here may have been created there.
   await repo.retryWhenStale(
     async () => {
       const updates: RefUpdate[] = [];
       for (const o of outcomes) {
-        const files = o.files as ManifestFiles;
+        const files = o.files;
         const branch = manifestBranch(o.env);
-        const head = await repo.git.resolveRef(`refs/heads/${branch}`);
+        const head = await repo.resolveRef(`refs/heads/${branch}`);
         const old = head ? await readOldBranch(repo, head, fallbackPlatform) : undefined;
         if (old && sameFiles(old, files)) continue; // someone pushed the same result first
         const next = commitFor(o, old, logger);

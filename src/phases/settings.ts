@@ -10,6 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readCondarc, type Condarc } from '../conda/condarc.js';
+import { DEFAULT_PLATFORM } from '../conda/platforms.js';
 import type { ChannelCredentials, Engine } from '../engines/types.js';
 import { labelNameProblem } from '../repo/names.js';
 import { parseTag } from '../repo/tags.js';
@@ -102,7 +103,7 @@ export interface Services {
   now?: () => Date;
 }
 
-export const DEFAULT_PLATFORM = 'linux-64';
+export { DEFAULT_PLATFORM };
 export const DEFAULT_KEEP = 2;
 
 // ---------------------------------------------------------------------------------------------

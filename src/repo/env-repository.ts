@@ -12,7 +12,7 @@
  *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
  *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
  *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
- *     tagsOf(snap, env) / latestTag(snap, env)   // `latest` as DESIGN.md computes it
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest`: newest commit date, ties to the greater name
  *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
  *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
  *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
@@ -25,7 +25,10 @@
  *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
  *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
  *     await repo.refresh([branches])             // fetch again (all, or just these branches)
- *     repo.git                                   // the GitCommandManager, for anything else
+ *     await repo.resolveRef(rev)                 // the commit, or undefined
+ *     await repo.fetchRef(remoteRef, localRef)   // one ref the remote may lack (refs/pull/7/head)
+ *     await repo.sameTreeAndParents(a, b)        // commits that differ at most in message and dates
+ *   (the GitCommandManager stays private: every git command is a named method of it)
  *   } finally {
  *     await repo.close();                        // removes the temporary repository
  *   }
@@ -38,14 +41,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GitCommandManager, parseTree, type TreeEntry } from '../git/git-command-manager.js';
-import { redactUrl, splitUrlCredentials } from '../git/auth.js';
 import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { CLONE_PREFIX, sweepOldClones, writeCloneOwner } from './temp-sweep.js';
 import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX, WORK_PREFIX } from './names.js';
-import { compareTagNames, parseTag } from './tags.js';
+import { compareTagNames, latestOf, parseTag } from './tags.js';
 
 export interface OpenOptions {
   /** Git URL (https://, file://, ssh) or local path. */
@@ -138,7 +141,7 @@ export class EnvRepository {
   private readonly warned = new Set<string>();
 
   private constructor(
-    readonly git: GitCommandManager,
+    private readonly git: GitCommandManager,
     /** What git fetches from and pushes to (credentials removed). */
     private readonly remote: string,
     private readonly tempDir: string,
@@ -147,7 +150,7 @@ export class EnvRepository {
 
   /** The repository as shown in messages (credentials removed). */
   get displayName(): string {
-    return redactUrl(this.remote);
+    return redactUrls(this.remote);
   }
 
   /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
@@ -186,12 +189,7 @@ export class EnvRepository {
 
   /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
   async fetchRef(remoteRef: string, localRef: string): Promise<string | undefined> {
-    const refspec = `+${remoteRef}:${localRef}`;
-    const result = await this.git.exec(['fetch', '--quiet', '--no-tags', this.remote, refspec], { network: true, okCodes: [1, 128] });
-    if (result.exitCode !== 0) {
-      if (/couldn't find remote ref/i.test(result.stderr)) return undefined;
-      throw new CommandError('git', ['fetch', this.displayName, refspec], result.exitCode, tailLines(result.stderr), `git fetch of ${remoteRef} from ${this.displayName} failed`);
-    }
+    if (!(await this.git.fetchIfPresent(this.remote, remoteRef, localRef))) return undefined;
     return this.git.resolveRef(localRef);
   }
 
@@ -261,7 +259,7 @@ export class EnvRepository {
    * `commit` the parent, when the tree came out the same.
    */
   async writeCommit(parent: string | undefined, files: FileChanges, message: string): Promise<{ commit: string; changed: boolean }> {
-    const baseTree = parent ? await this.git.text(['rev-parse', `${parent}^{tree}`]) : undefined;
+    const baseTree = parent ? await this.git.treeOf(parent) : undefined;
     const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
     const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
     if (parent && tree === baseTree) return { commit: parent, changed: false };
@@ -341,6 +339,22 @@ export class EnvRepository {
     );
   }
 
+  /** The commit a ref or revision names, or undefined when there is none here. */
+  async resolveRef(rev: string): Promise<string | undefined> {
+    return this.git.resolveRef(rev);
+  }
+
+  /** Whether two commits have the same tree and the same parents (they differ at most in message and dates). */
+  async sameTreeAndParents(a: string, b: string): Promise<boolean> {
+    const [x, y] = await Promise.all([a, b].map((c) => this.git.treeAndParents(c)));
+    return x === y;
+  }
+
+  /** A commit's author as `Name <email>`. */
+  async authorOf(commit: string): Promise<string> {
+    return this.git.author(commit);
+  }
+
   /** Whether `ancestor` is `descendant` or one of its ancestors. */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     return this.git.isAncestor(ancestor, descendant);
@@ -353,17 +367,12 @@ export class EnvRepository {
   }
 
   private async listRefs(): Promise<{ ref: string; commit: string; date: Date; annotated: boolean }[]> {
-    const format = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'].join('%00');
-    const out = await this.git.text(['for-each-ref', `--format=${format}`, 'refs/heads', 'refs/tags']);
-    return out
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => {
-        const [ref, type, sha, peeled, date, peeledDate] = line.split('\0');
-        const annotated = type === 'tag';
-        const raw = annotated ? peeledDate : date;
-        return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
-      });
+    const fields = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'];
+    return (await this.git.forEachRef(fields, ['refs/heads', 'refs/tags'])).map(([ref, type, sha, peeled, date, peeledDate]) => {
+      const annotated = type === 'tag';
+      const raw = annotated ? peeledDate : date;
+      return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
+    });
   }
 
   /**
@@ -442,22 +451,20 @@ export function tagsOf(snapshot: RepositorySnapshot, env: string): TagRef[] {
   return snapshot.tags.filter((t) => t.env === env);
 }
 
-/** `latest`: the tag whose commit is newest by committer date; ties go to the greater tag name. */
+/** `latest` of one environment (the rule is `latestOf`'s). */
 export function latestTag(snapshot: RepositorySnapshot, env: string): TagRef | undefined {
-  let best: TagRef | undefined;
-  for (const t of tagsOf(snapshot, env)) {
-    const newer = !best || t.committerDate.getTime() > best.committerDate.getTime();
-    const tie = best && t.committerDate.getTime() === best.committerDate.getTime() && compareTagNames(t.name, best.name) > 0;
-    if (newer || tie) best = t;
-  }
-  return best;
+  return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
 }
 
 /** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
 function remoteOf(repository: string): { url: string; token?: string } {
   const trimmed = repository.trim();
   if (trimmed === '') throw new ConfigurationError('The repository is empty: give a git URL or a local path');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) return splitUrlCredentials(trimmed);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    // A user who pasted credentials into the URL still gets header auth: the password (or a lone user) is the token.
+    const { url, user, password } = splitCredentials(trimmed);
+    return { url, token: password || user || undefined };
+  }
   if (/^[^/\s]+@[^/\s:]+:/.test(trimmed)) return { url: trimmed }; // scp-like ssh: git@host:org/repo
   return { url: path.resolve(trimmed) };
 }

@@ -5,8 +5,8 @@ import { parseMatchSpec, type MatchSpec } from './match-spec.js';
 import { ENV_SPEC_FILE } from './names.js';
 
 /**
- * env.spec: the YAML file at the root of an environment branch (DESIGN.md § The environments
- * repository). Every problem is a ConfigurationError naming the file, the line when known and the
+ * env.spec: the YAML file at the root of an environment branch (`channels:` and `env:`, the old
+ * tool's format; its presence is what makes the branch an environment). Every problem is a ConfigurationError naming the file, the line when known and the
  * environment.
  */
 

@@ -1,6 +1,7 @@
 /**
- * The naming rules of an environments repository (DESIGN.md § The environments repository):
- * which branch names are environments and which label names are allowed.
+ * The naming rules of an environments repository: which branch names are environments (a branch
+ * with env.spec at its root, not `manifest/*` nor gitenv's own work branches) and which label
+ * names are allowed.
  */
 
 /** The file whose presence at a branch's root makes the branch an environment. */

@@ -1,5 +1,6 @@
 /**
- * The tag grammar (DESIGN.md § Tags): `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right.
+ * The tag grammar: `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right (an environment name may
+ * itself hold `-` and digits).
  * The part after the environment is the **deployed name** (the prefix directory's name).
  */
 
@@ -60,4 +61,22 @@ export function compareTagNames(a: string, b: string): number {
 function deployedOnly(name: string): ParsedTag | undefined {
   const d = DEPLOYED.exec(name);
   return d ? { env: '', deployedName: name, date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) } : undefined;
+}
+
+/**
+ * The one `latest` rule: the tag whose commit is newest by committer date, ties going to the greater
+ * tag name (`compareTagNames`); a tag whose date is unknown counts as the oldest.
+ */
+export function latestOf<T>(tags: Iterable<T>, name: (t: T) => string, date: (t: T) => Date | undefined): T | undefined {
+  let best: T | undefined;
+  for (const t of tags) {
+    if (best === undefined) {
+      best = t;
+      continue;
+    }
+    const a = date(t)?.getTime() ?? 0;
+    const b = date(best)?.getTime() ?? 0;
+    if (a > b || (a === b && compareTagNames(name(t), name(best)) > 0)) best = t;
+  }
+  return best;
 }

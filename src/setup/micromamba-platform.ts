@@ -2,6 +2,7 @@
  * micromamba's names for the machine it runs on, and the download URL built from a template.
  */
 import { ConfigurationError } from '../util/errors.js';
+import { redactUrls } from '../util/secrets.js';
 
 const PLATFORMS: Record<string, string> = {
   'linux-x64': 'linux-64',
@@ -31,12 +32,7 @@ export function micromambaExeName(platform: string = process.platform): string {
 /** Expands `{version}` and `{platform}` in a download URL template (both may appear several times). */
 export function expandUrlTemplate(template: string, version: string, platform: string): string {
   if (!/^https?:\/\//i.test(template)) {
-    throw new ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrl(template)}"`);
+    throw new ConfigurationError(`Input micromamba-url must be an http(s) URL template, got "${redactUrls(template)}"`);
   }
   return template.split('{version}').join(version).split('{platform}').join(platform);
-}
-
-/** The URL with any user:password removed, for log lines and errors. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }

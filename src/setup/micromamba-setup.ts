@@ -3,8 +3,7 @@
  * `cacheFile` → PATH. A self-hosted runner downloads each version once; a leftover file from an
  * earlier, interrupted run does not break the download (setup-micromamba's failure mode).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,10 +11,12 @@ import * as core from '@actions/core';
 import * as io from '@actions/io';
 import * as tc from '@actions/tool-cache';
 import { micromambaVersion } from '../engines/micromamba-command.js';
-import type { Services } from '../phases/settings.js';
 import { ConfigurationError, HttpError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { sha256File } from '../util/files.js';
+import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { downloadKind, extractMicromamba } from './micromamba-archive.js';
-import { expandUrlTemplate, micromambaExeName, micromambaPlatform, redactUrl } from './micromamba-platform.js';
+import { expandUrlTemplate, micromambaExeName, micromambaPlatform } from './micromamba-platform.js';
 
 export interface SetupSettings {
   version: string;
@@ -28,13 +29,20 @@ export interface SetupResult {
   version: string;
 }
 
+/** What setup needs of the phases' services (the core's Services fits). */
+export interface SetupServices {
+  logger: Logger;
+  /** Environment variables (MAMBA_EXE, XDG_CACHE_HOME); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** micromamba-releases tags carry a build number (`2.3.3-0`); the tool cache keys on the whole tag. */
 export const DEFAULT_MICROMAMBA_VERSION = '2.3.3-0';
 export const DEFAULT_MICROMAMBA_URL =
   'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
 const TOOL = 'micromamba';
 
-export async function setupMicromamba(settings: SetupSettings, services: Services): Promise<SetupResult> {
+export async function setupMicromamba(settings: SetupSettings, services: SetupServices): Promise<SetupResult> {
   const { logger } = services;
   const version = settings.version.trim();
   if (!tc.isExplicitVersion(version)) {
@@ -66,7 +74,7 @@ export async function setupMicromamba(settings: SetupSettings, services: Service
  * The micromamba resolve and deploy use: `MAMBA_EXE`, else one on PATH, else the setup step with
  * the given (or default) version and URL template.
  */
-export async function ensureMicromamba(settings: Partial<SetupSettings>, services: Services): Promise<SetupResult> {
+export async function ensureMicromamba(settings: Partial<SetupSettings>, services: SetupServices): Promise<SetupResult> {
   const env = services.env ?? process.env;
   const fromEnv = env.MAMBA_EXE && existsSync(env.MAMBA_EXE) && statSync(env.MAMBA_EXE).isFile() ? env.MAMBA_EXE : '';
   const found = fromEnv || (await io.which('micromamba', false));
@@ -86,9 +94,11 @@ export async function ensureMicromamba(settings: Partial<SetupSettings>, service
 }
 
 /** Downloads into a fixed place under RUNNER_TEMP (a leftover is removed first) and returns the executable. */
-async function download(settings: SetupSettings, version: string, workDir: string, services: Services): Promise<string> {
+async function download(settings: SetupSettings, version: string, workDir: string, services: SetupServices): Promise<string> {
   const platform = micromambaPlatform();
-  const { url, auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform), services);
+  // user:password in a mirror URL becomes a Basic header, so it never reaches a log line.
+  const { url, password, authorization: auth } = splitCredentials(expandUrlTemplate(settings.urlTemplate, version, platform));
+  if (password) services.logger.setSecret(password);
   // downloadTool refuses an existing destination: clear what an interrupted run may have left.
   if (existsSync(workDir)) services.logger.info(`Removing a leftover download in ${workDir}`);
   await io.rmRF(workDir);
@@ -98,11 +108,11 @@ async function download(settings: SetupSettings, version: string, workDir: strin
     await tc.downloadTool(url, dest, auth);
   } catch (err) {
     const status = (err as { httpStatusCode?: number }).httpStatusCode;
-    throw new HttpError(redactUrl(url), status, `Downloading micromamba from ${redactUrl(url)} failed: ${errorMessage(err)}`, {
+    throw new HttpError(redactUrls(url), status, `Downloading micromamba from ${redactUrls(url)} failed: ${errorMessage(err)}`, {
       cause: err,
     });
   }
-  services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrl(url)}`);
+  services.logger.info(`Downloaded micromamba ${version} for ${platform} from ${redactUrls(url)}`);
   if (settings.sha256) await verifySha256(dest, settings.sha256);
   const kind = await downloadKind(dest);
   return kind === 'executable' ? dest : extractMicromamba(dest, kind, path.join(workDir, 'extract'));
@@ -113,26 +123,12 @@ async function verifySha256(file: string, expected: string): Promise<void> {
   if (!/^[0-9a-f]{64}$/.test(want)) {
     throw new ConfigurationError(`Input micromamba-sha256 must be 64 hex digits, got "${expected}"`);
   }
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  const got = hash.digest('hex');
+  const got = await sha256File(file);
   if (got !== want) {
     throw new ConfigurationError(
       `The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`,
     );
   }
-}
-
-/** user:password in a mirror URL becomes a Basic header, so it never reaches a log line. */
-function splitCredentials(raw: string, services: Services): { url: string; auth?: string } {
-  const u = new URL(raw);
-  if (!u.username && !u.password) return { url: raw };
-  const user = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
-  services.logger.setSecret(password);
-  u.username = '';
-  u.password = '';
-  return { url: u.toString(), auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
 function finish(dir: string, exeName: string, version: string): SetupResult {

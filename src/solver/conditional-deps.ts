@@ -8,9 +8,9 @@
  */
 import { Version, VersionSpec } from '@conda-org/rattler';
 import type { VirtualPackage } from '../conda/types.js';
-import { specName } from '../manifest/lock.js';
+import { specName } from '../conda/types.js';
 import { GitenvError } from '../util/errors.js';
-import { isVirtualPackage } from './virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 
 /** A condition the builtin solver cannot decide. */
 export class UnsupportedConditionError extends GitenvError {}

@@ -10,11 +10,12 @@
 import type { PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
+import { isRetryableStatus } from '../net/retry.js';
 import { errorMessage, HttpError } from '../util/errors.js';
 import { decompressZstd } from '../util/zstd.js';
 import { SolverCrashError, UnsolvableError } from './errors.js';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
-import { isVirtualPackage } from './virtual-packages.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { PrefixWidener } from './prefix-compat.js';
 import { ShardRecords } from './shard-records.js';
@@ -282,7 +283,7 @@ export class RattlerSolver implements SolverEngine {
       return new HttpError(err.url, err.status, `environment "${env}": channel ${channelOf(err.url)} answered ${err.status} for ${err.url}`);
     }
     const message = this.fetcher.realUrl(typeof err === 'string' ? err : errorMessage(err));
-    const broken = failures.find((f) => f.status === undefined || f.status >= 500 || f.status === 408 || f.status === 429);
+    const broken = failures.find((f) => f.status === undefined || isRetryableStatus(f.status));
     if (broken) {
       return new HttpError(broken.url, broken.status, `environment "${env}": channel ${channelOf(broken.url)} cannot be reached (${broken.message} for ${broken.url})`);
     }

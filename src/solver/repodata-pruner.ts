@@ -5,8 +5,8 @@
  * of a reachable name (constrains never pull a package in), so the rest is left out: the same
  * solution, from a fraction of the records. This is what rattler's sharded repodata does natively.
  */
-import { specName } from '../manifest/lock.js';
-import { isVirtualPackage } from './virtual-packages.js';
+import { specName } from '../conda/types.js';
+import { isVirtualPackage } from '../conda/virtual-packages.js';
 
 /** The fields of a repodata.json record gitenv reads. */
 export interface RepodataRecordJson {

@@ -170,7 +170,7 @@ class Slot {
           this.worker.unref();
           if (err) reject(err);
           else if (result?.packages) resolve(result.packages);
-          else reject(result?.message ?? 'the solver gave no answer');
+          else reject(new Error(result?.message ?? 'the solver gave no answer'));
         },
       };
       this.worker.postMessage({ type: 'solve', id, ...job } satisfies ToWorker);

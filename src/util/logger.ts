@@ -45,7 +45,7 @@ export interface LogRecord {
   props?: AnnotationProperties;
 }
 
-/** A logger that keeps every line in memory (tests, and the CLI's --quiet mode). */
+/** A logger that keeps every line in memory (tests read it back). */
 export class MemoryLogger implements Logger {
   readonly records: LogRecord[] = [];
   private readonly masker = new SecretMasker();

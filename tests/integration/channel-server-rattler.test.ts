@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildSeedChannel, serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { describeWithTool, runs } from '../fixtures/tools.js';
 
 const RATTLER_SCRIPT = `
 import asyncio, json, sys
@@ -25,18 +26,7 @@ async def main(url, prefix, cache, specs):
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
 `;
 
-function pyRattlerPresent(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import rattler'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const present = pyRattlerPresent();
-if (!present) process.stderr.write('\n!!! py-rattler is not installed: channel-server-rattler is SKIPPED (bash .ci/setup-extra installs it).\n');
-const maybe = present ? describe : describe.skip;
+const maybe = describeWithTool('py-rattler', runs('python3', ['-c', 'import rattler']));
 
 maybe('py-rattler installs from the served seed channel', () => {
   let tmp: string;

@@ -11,10 +11,10 @@ import { GitFixture } from '../fixtures/git-repo.js';
 import { buildBundles, envEntries, py3Packages, setLabel, tagManifest } from './deploy-support.js';
 
 const ROOT = path.resolve('.');
-const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
+let CLI: string;
 
 beforeAll(async () => {
-  await buildBundles(ROOT, ['cli']);
+  ({ cli: CLI } = await buildBundles(ROOT, ['cli']));
 }, 120_000);
 
 let fx: GitFixture;

@@ -82,7 +82,7 @@ export async function envEntries(target: string, env: string): Promise<string[]>
   return (await fs.readdir(path.join(target, env))).filter((n) => !n.startsWith('.gitenv')).sort();
 }
 
-/** The bundles the deploy tests run (see tests/fixtures/bundles.ts). */
-export async function buildBundles(_root: string, entries: string[]): Promise<void> {
-  await ensureBundles(entries);
+/** The bundles the deploy tests run (see tests/fixtures/bundles.ts): `{ entry: path }`. */
+export async function buildBundles(_root: string, entries: string[]): Promise<Record<string, string>> {
+  return ensureBundles(entries);
 }

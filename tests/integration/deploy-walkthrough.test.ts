@@ -12,11 +12,11 @@ import { buildBundles, envEntries, snapshotTree } from './deploy-support.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve('.');
-const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
-const ACTION = path.join(ROOT, 'dist', 'deploy', 'index.js');
+let CLI: string;
+let ACTION: string;
 
 beforeAll(async () => {
-  await buildBundles(ROOT, ['cli', 'deploy']);
+  ({ cli: CLI, deploy: ACTION } = await buildBundles(ROOT, ['cli', 'deploy']));
 }, 180_000);
 
 let fx: GitFixture;

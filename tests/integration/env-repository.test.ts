@@ -235,7 +235,7 @@ test('commits as the configured identity, or as gitenv when user.name or user.em
     const repo = await EnvRepository.open({ repository: fx.origin, logger, workDir: fx.root, env });
     try {
       const { commit } = await repo.writeCommit(undefined, { 'a.txt': 'a' }, 'm');
-      return await repo.git.text(['log', '-1', '--format=%an <%ae>', commit]);
+      return await repo.authorOf(commit);
     } finally {
       await repo.close();
     }

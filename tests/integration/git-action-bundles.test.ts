@@ -1,16 +1,18 @@
 /**
  * The autotag and label actions as GitHub runs them: `node dist/<phase>/index.js` with INPUT_*
- * variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files (dist/, rebuilt only when stale).
+ * variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files (dist/, or a build of the current sources beside it).
  */
 import path from 'node:path';
 import { ensureBundles } from '../fixtures/bundles.js';
 import type { GitFixture } from '../fixtures/git-repo.js';
 import { runAction, untaggedDefault } from '../fixtures/git-frontends.js';
 
+let bundles: Record<string, string>;
+
 let fx: GitFixture;
 
 beforeAll(async () => {
-  await ensureBundles(['autotag', 'label']);
+  bundles = await ensureBundles(['autotag', 'label']);
 }, 300_000);
 beforeEach(async () => {
   fx = await untaggedDefault();
@@ -21,13 +23,13 @@ afterEach(async () => {
 
 test('autotag: dry-run, then for real; tags output and summary', async () => {
   const common = { repository: fx.origin, token: 'ghs_unused_for_local_paths', envs: '*' };
-  const dry = await runAction('dist/autotag/index.js', { ...common, 'dry-run': 'true' }, path.join(fx.root, 'run1'));
+  const dry = await runAction(bundles.autotag, { ...common, 'dry-run': 'true' }, path.join(fx.root, 'run1'));
   expect(dry.code).toBe(0);
   expect(dry.stdout).toContain('Would push tag env-default-2015_11_12 (dry run)');
   expect(JSON.parse(dry.outputs.tags)).toEqual(['env-default-2015_11_12']);
   expect(await fx.tags()).toEqual([]);
 
-  const real = await runAction('dist/autotag/index.js', { ...common, 'dry-run': 'false' }, path.join(fx.root, 'run2'));
+  const real = await runAction(bundles.autotag, { ...common, 'dry-run': 'false' }, path.join(fx.root, 'run2'));
   expect(real.stderr).toBe('');
   expect(real.code).toBe(0);
   expect(real.stdout).toContain('Pushing tag env-default-2015_11_12');
@@ -41,7 +43,7 @@ test('autotag: dry-run, then for real; tags output and summary', async () => {
 test('label: labels output and summary; an unknown tag fails the step and pushes nothing', async () => {
   await fx.tag('env-default-2015_11_12', 'manifest/default');
   const ok = await runAction(
-    'dist/label/index.js',
+    bundles.label,
     { repository: fx.origin, tag: 'env-default-2015_11_12', 'next-only': 'false', 'dry-run': 'false' },
     path.join(fx.root, 'run1'),
   );
@@ -51,13 +53,13 @@ test('label: labels output and summary; an unknown tag fails the step and pushes
   expect(await fx.show('default', 'labels/next.txt')).toBe('env-default-2015_11_12');
 
   const before = await fx.refs();
-  const bad = await runAction('dist/label/index.js', { repository: fx.origin, tag: 'env-default-2099_01_01' }, path.join(fx.root, 'run2'));
+  const bad = await runAction(bundles.label, { repository: fx.origin, tag: 'env-default-2099_01_01' }, path.join(fx.root, 'run2'));
   expect(bad.code).toBe(1);
   expect(bad.stdout).toContain('::error::gitenv label: Tag env-default-2099_01_01 does not exist');
   expect(bad.outputs).toEqual({});
   expect(await fx.refs()).toEqual(before);
 
-  const missing = await runAction('dist/label/index.js', { repository: fx.origin }, path.join(fx.root, 'run3'));
+  const missing = await runAction(bundles.label, { repository: fx.origin }, path.join(fx.root, 'run3'));
   expect(missing.code).toBe(1);
   expect(missing.stdout).toContain('::error::gitenv label: Input required and not supplied: tag');
 });

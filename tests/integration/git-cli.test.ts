@@ -1,4 +1,4 @@
-/** `gitenv autotag` and `gitenv label` through the CLI bundle (dist/cli, rebuilt only when stale). */
+/** `gitenv autotag` and `gitenv label` through the CLI bundle (dist/cli, or a build of the current sources beside it). */
 import { ensureBundles } from '../fixtures/bundles.js';
 import type { GitFixture } from '../fixtures/git-repo.js';
 import { cleanEnv, runNode, untaggedDefault } from '../fixtures/git-frontends.js';

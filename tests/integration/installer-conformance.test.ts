@@ -12,16 +12,9 @@ import { BuiltinInstaller } from '../../src/installer/builtin-installer.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { buildFixtureEnv, type FixtureEnv } from '../conformance/fixture-env.js';
 import { hasPyRattler, rattlerInstall, run, snapshotPrefix, type PathFacts } from '../conformance/prefix-snapshot.js';
+import { describeWithTool } from '../fixtures/tools.js';
 
-const rattlerPresent = await hasPyRattler();
-if (!rattlerPresent) {
-  const message =
-    '\n!!! py-rattler is not installed: the installer conformance test is SKIPPED.\n' +
-    '!!! Install it with `bash .ci/setup-extra` (pip install py-rattler, pinned) to run it.\n';
-  if (process.env.CI) throw new Error(`py-rattler missing in CI: .ci/setup-extra should have installed it.${message}`);
-  console.warn(message);
-}
-const describeWithRattler = rattlerPresent ? describe : describe.skip;
+const describeWithRattler = describeWithTool('py-rattler', await hasPyRattler(), 'bash .ci/setup-extra installs it: pip install py-rattler, pinned');
 
 /** Differences explained in docs/installer-differences.md. */
 const KNOWN = {

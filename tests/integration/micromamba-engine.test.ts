@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { LockedPackage, PackageRecord } from '../../src/conda/types.js';
 import { MicromambaInstaller, MicromambaSolver } from '../../src/engines/micromamba.js';
 import type { SolveRequest } from '../../src/engines/types.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import { CommandError, ConfigurationError, PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 

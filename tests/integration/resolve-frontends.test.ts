@@ -11,6 +11,7 @@ import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+let bundles: Record<string, string>;
 const USER = 'bundle-user';
 const KEY = 'bundle-k3y-do-not-print';
 
@@ -42,7 +43,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 beforeAll(async () => {
-  await ensureBundles(['cli', 'resolve']);
+  bundles = await ensureBundles(['cli', 'resolve']);
   fx = await GitFixture.create();
   channel = await buildSeedChannel(path.join(fx.root, 'channel'));
   server = await serveChannel(path.join(fx.root, 'channel'), { auth: { user: USER, password: KEY } });
@@ -55,7 +56,7 @@ afterAll(async () => {
 test('gitenv resolve (CLI bundle): pushes, prints the old tool\'s line, credentials from GITENV_API_*', async () => {
   await fx.commit('default', { 'env.spec': `channels:\n  - ${server.url}\nenv:\n  - python 2.*\n` });
   await fx.commit('broken', { 'env.spec': `channels:\n  - ${channel.url}\nenv:\n  - python 9.*\n` });
-  const ran = await node(['dist/cli/index.js', 'resolve', fx.origin], cleanEnv({ GITENV_API_USER: USER, GITENV_API_KEY: KEY }));
+  const ran = await node([bundles.cli, 'resolve', fx.origin], cleanEnv({ GITENV_API_USER: USER, GITENV_API_KEY: KEY }));
   expect(ran.stdout).toContain('Pushing changes to manifest/default');
   expect(ran.code).toBe(1);
   expect(ran.stderr).toMatch(/environment "broken" cannot be solved/);
@@ -64,7 +65,7 @@ test('gitenv resolve (CLI bundle): pushes, prints the old tool\'s line, credenti
   expect(await fx.show('manifest/default', 'env.manifest')).toContain(`${server.url}/linux-64\tpython-${SEED_VERSIONS.python2}-0`);
 
   // Only the good one, dry-run: nothing to do, exit 0.
-  const again = await node(['dist/cli/index.js', 'resolve', fx.origin, '--envs', 'default', '--dry-run', '--api-user', USER, '--api-key', KEY], cleanEnv({}));
+  const again = await node([bundles.cli, 'resolve', fx.origin, '--envs', 'default', '--dry-run', '--api-user', USER, '--api-key', KEY], cleanEnv({}));
   expect(again.code).toBe(0);
   expect(again.stdout).not.toContain('Pushing changes');
 });
@@ -76,7 +77,7 @@ test('the resolve action bundle: INPUT_* in, changed output and job summary out'
   await fs.writeFile(outputFile, '');
   await fs.writeFile(summaryFile, '');
   const ran = await node(
-    ['dist/resolve/index.js'],
+    [bundles.resolve],
     cleanEnv({
       INPUT_REPOSITORY: fx.origin,
       INPUT_ENVS: 'legacy',

@@ -16,7 +16,7 @@ import { hasPyRattler, rattlerInstall } from '../conformance/prefix-snapshot.js'
 import { parseLockFile } from '../../src/manifest/lock.js';
 import { resolve, type ResolveResult } from '../../src/phases/resolve.js';
 import type { ResolveSettings } from '../../src/phases/settings.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { resolveSettings } from './resolve-support.js';
 

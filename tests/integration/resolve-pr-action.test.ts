@@ -13,6 +13,7 @@ import { GitHubApiServer } from '../fixtures/github-api-server.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+let bundles: Record<string, string>;
 const TOKEN = 'ghs_actionBundleToken456';
 
 let fx: GitFixture;
@@ -23,7 +24,7 @@ function runBundle(extra: NodeJS.ProcessEnv): Promise<{ code: number; stdout: st
   for (const [k, v] of Object.entries(process.env)) if (!/^(INPUT_|GITHUB_|RUNNER_|GITENV_)/.test(k)) env[k] = v;
   Object.assign(env, { XDG_CACHE_HOME: path.join(fx.root, 'xdg cache'), RUNNER_TEMP: path.join(fx.root, 'runner temp') }, extra);
   return new Promise((resolve) => {
-    execFile(process.execPath, ['dist/resolve/index.js'], { cwd: ROOT, env, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [bundles.resolve], { cwd: ROOT, env, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -43,7 +44,7 @@ function outputs(text: string): Record<string, string> {
 }
 
 beforeAll(async () => {
-  await ensureBundles(['resolve']);
+  bundles = await ensureBundles(['resolve']);
 }, 300_000);
 beforeEach(async () => {
   fx = await GitFixture.create();

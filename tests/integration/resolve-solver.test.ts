@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { buildSeedChannel, serveChannel, SEED_VERSIONS, zstdCompress, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
 import { RattlerSolver } from '../../src/solver/rattler-solver.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 
 let tmp: string;

@@ -12,7 +12,7 @@ import { buildChannel, type BuiltChannel } from '../fixtures/channel/index.js';
 import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
 import { applyConditions, splitCondition } from '../../src/solver/conditional-deps.js';
 import { RattlerSolver } from '../../src/solver/rattler-solver.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import type { VirtualPackage } from '../../src/conda/types.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 

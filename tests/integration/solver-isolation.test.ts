@@ -18,7 +18,7 @@ import { SolverCrashError } from '../../src/solver/errors.js';
 import { RattlerSolver } from '../../src/solver/rattler-solver.js';
 import { SolverCrash, SolvePool } from '../../src/solver/solve-pool.js';
 import type { FetchReply, FetchRequest } from '../../src/solver/solve-worker.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { resolveSettings, specText } from './resolve-support.js';
 

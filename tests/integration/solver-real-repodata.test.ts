@@ -16,7 +16,7 @@ import type { VirtualPackage } from '../../src/conda/types.js';
 import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
 import { prefixMatches } from '../../src/solver/prefix-compat.js';
 import { RattlerSolver } from '../../src/solver/rattler-solver.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 
 const execFileAsync = promisify(execFile);

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
 import { parseAction } from '@actions/workflow-parser/actions/action-parser';
 import yaml from 'js-yaml';
+import { testWithTool } from '../fixtures/tools.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve('.');
@@ -82,13 +83,12 @@ function findActionlint(): string | undefined {
 }
 
 const actionlint = findActionlint();
-if (!actionlint) console.warn('actionlint is neither on PATH nor in $(go env GOPATH)/bin: its test is skipped (.ci/setup-extra installs it)');
 
 test('the four example workflows are there', () => {
   expect(workflowFiles).toEqual(['deploy.yml', 'promote.yml', 'resolve.yml', 'review.yml']);
 });
 
-(actionlint ? test : test.skip)('actionlint reports nothing on workflows-examples/', async () => {
+testWithTool('actionlint', actionlint !== undefined, 'looked for on PATH and in $(go env GOPATH)/bin; bash .ci/setup-extra installs it')('actionlint reports nothing on workflows-examples/', async () => {
   const files = workflowFiles.map((f) => path.join(EXAMPLES, f));
   const result = await run(actionlint!, ['-no-color', '-oneline', ...files]).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),

@@ -63,6 +63,16 @@ test('a lock left without holder information is taken over once its mtime is sta
   await fs.mkdir(lockPath(dir), { recursive: true });
   const old = new Date(Date.now() - 3600_000);
   await fs.utimes(lockPath(dir), old, old);
-  const lock = await acquireEnvLock(dir, { logger: new MemoryLogger(), timeoutMs: 5000, staleMs: 2000 });
+  const logger = new MemoryLogger();
+  const lock = await acquireEnvLock(dir, { logger, timeoutMs: 5000, staleMs: 2000 });
+  // Taken over: the holder recorded is this process, and releasing removes the lock.
+  expect(await readHolder(dir)).toMatchObject({ host: os.hostname(), pid: process.pid, token: lock.holder.token });
   await lock.release();
+  await expect(fs.access(lockPath(dir))).rejects.toThrow();
+});
+
+test('a lock left without holder information but a fresh mtime is not taken', async () => {
+  await fs.mkdir(lockPath(dir), { recursive: true });
+  await expect(acquireEnvLock(dir, { logger: new MemoryLogger(), timeoutMs: 300, pollMs: 20, staleMs: 60_000 })).rejects.toThrow(/gave up/);
+  await expect(fs.access(lockPath(dir))).resolves.toBeUndefined();
 });

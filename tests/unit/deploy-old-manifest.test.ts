@@ -1,4 +1,5 @@
-import { lockFromManifest, mirrored } from '../../src/deploy/old-manifest.js';
+import { mirroredChannel } from '../../src/conda/mirror.js';
+import { lockFromManifest } from '../../src/manifest/old-manifest.js';
 import { parseManifest } from '../../src/manifest/manifest.js';
 
 const CH = 'https://conda.example.org/scitools';
@@ -80,7 +81,7 @@ test('with a mirror the repodata is read from the mirror, the URLs stay the chan
   const pkgs = await lockFromManifest(manifest, { fetch, mirror });
   expect(requested.every((u) => u.startsWith(mirror))).toBe(true);
   expect(pkgs.every((p) => p.url.startsWith('https://conda.example.org/'))).toBe(true);
-  expect(mirrored('https://conda.anaconda.org/conda-forge/', 'http://m/')).toBe('http://m/conda-forge');
+  expect(mirroredChannel('https://conda.anaconda.org/conda-forge/', 'http://m/')).toBe('http://m/conda-forge');
 });
 
 test('a server error is an HttpError with the URL', async () => {

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { applyPrune, choosePrunable, formatBytes, freedBytes, planPrune } from '../../src/deploy/prune.js';
+import yaml from 'js-yaml';
+import { applyPrune, choosePrunable, DEFAULT_KEEP, formatBytes, freedBytes, planPrune } from '../../src/deploy/prune.js';
 
 test('choosePrunable keeps every protected prefix and the newest `keep` others', () => {
   const deployed = ['2026_01_01', '2026_01_02', '2026_01_02-1', '2026_01_03', '2026_01_04'];
@@ -46,4 +47,11 @@ describe('on disk', () => {
 test('formatBytes', () => {
   expect(formatBytes(999)).toBe('999 B');
   expect(formatBytes(1_500_000)).toBe('1.5 MB');
+});
+
+test('the default of keep is DEFAULT_KEEP in both action.yml files', async () => {
+  for (const file of ['action.yml', 'actions/deploy/action.yml']) {
+    const action = yaml.load(await fs.readFile(file, 'utf8')) as { inputs: Record<string, { default?: string }> };
+    expect(action.inputs.keep.default).toBe(String(DEFAULT_KEEP));
+  }
 });

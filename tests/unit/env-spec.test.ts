@@ -1,4 +1,5 @@
 import { parseEnvSpec } from '../../src/repo/env-spec.js';
+import { specName } from '../../src/conda/types.js';
 import { parseMatchSpec } from '../../src/repo/match-spec.js';
 import { ConfigurationError } from '../../src/util/errors.js';
 
@@ -134,6 +135,8 @@ describe('parseMatchSpec', () => {
     ["numpy[version='>=2,<3', build=py*]", { name: 'numpy', brackets: { version: '>=2,<3', build: 'py*' } }],
   ])('%s', (text, expected) => {
     expect(parseMatchSpec(text)).toEqual(expected);
+    // The quick name rule the lock, the pruner and conda-meta use agrees with the full parser.
+    expect(specName(text)).toBe(expected.name.toLowerCase());
   });
 
   test.each([[''], ['numpy >>2'], ['num$py'], ['a 1 b c'], ['numpy=1=2=3'], ['numpy[version>2]'], ['numpy 1..2']])(

@@ -1,4 +1,4 @@
-import { authHeaderConfig, redactUrl, splitUrlCredentials } from '../../src/git/auth.js';
+import { authHeaderConfig } from '../../src/git/auth.js';
 import { isStaleRejection, parsePushPorcelain, PushRejectedError } from '../../src/git/push.js';
 
 test('the auth header is scoped to the remote origin and carries basic x-access-token', () => {
@@ -11,21 +11,6 @@ test('the auth header is scoped to the remote origin and carries basic x-access-
   expect(authHeaderConfig('/srv/envs.git', 't')).toBeUndefined();
   expect(authHeaderConfig('file:///srv/envs.git', 't')).toBeUndefined();
   expect(authHeaderConfig('git@github.com:org/envs.git', 't')).toBeUndefined();
-});
-
-test('URLs lose their credentials in messages', () => {
-  expect(redactUrl('fetch https://user:secret@host/x failed')).toBe('fetch https://***@host/x failed');
-  expect(redactUrl('https://tok@host/x')).toBe('https://***@host/x');
-  expect(redactUrl('/local/path@2 and https://host/x')).toBe('/local/path@2 and https://host/x');
-});
-
-test('credentials pasted into an https URL become the token', () => {
-  expect(splitUrlCredentials('https://x-access-token:s%40cret@github.com/o/r.git')).toEqual({
-    url: 'https://github.com/o/r.git',
-    token: 's@cret',
-  });
-  expect(splitUrlCredentials('https://github.com/o/r.git')).toEqual({ url: 'https://github.com/o/r.git' });
-  expect(splitUrlCredentials('ssh://git@host/r.git')).toEqual({ url: 'ssh://git@host/r.git' });
 });
 
 test('push porcelain: accepted, non-fast-forward, checked out, atomic', () => {

@@ -1,5 +1,6 @@
 import type { PackageRecord } from '../../src/conda/types.js';
-import { dependencyOrder, formatLock, parseLock, parseLockFile, specName } from '../../src/manifest/lock.js';
+import { specName } from '../../src/conda/types.js';
+import { dependencyOrder, formatLock, parseLock, parseLockFile } from '../../src/manifest/lock.js';
 import { VERSION } from '../../src/version.js';
 
 const CH = 'https://conda.anaconda.org/conda-forge';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { authKey, baseEnvironment, overrideVariables, writeAuthHome } from '../../src/engines/micromamba-env.js';
-import { virtualPackages } from '../../src/solver/virtual-packages.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 
 describe('CONDA_OVERRIDE_* from virtual packages', () => {
   test('linux-64 defaults: glibc, linux and archspec set, cuda removed', () => {

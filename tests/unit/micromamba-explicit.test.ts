@@ -1,5 +1,5 @@
 import type { LockedPackage } from '../../src/conda/types.js';
-import { explicitFile, mirroredChannel, packageUrl } from '../../src/engines/micromamba-explicit.js';
+import { channelOrMirror, explicitFile, packageUrl } from '../../src/engines/micromamba-explicit.js';
 
 const pkg = (over: Partial<LockedPackage>): LockedPackage => ({
   url: 'https://conda.anaconda.org/conda-forge/linux-64/zlib-1.3.1-hb9d3cd8_2.conda',
@@ -40,6 +40,6 @@ describe('explicit file for micromamba', () => {
     expect(packageUrl(pkg({}), 'https://mirror.site/conda/')).toBe(
       'https://mirror.site/conda/conda-forge/linux-64/zlib-1.3.1-hb9d3cd8_2.conda',
     );
-    expect(mirroredChannel('https://conda.anaconda.org/conda-forge/', undefined)).toBe('https://conda.anaconda.org/conda-forge');
+    expect(channelOrMirror('https://conda.anaconda.org/conda-forge/', undefined)).toBe('https://conda.anaconda.org/conda-forge');
   });
 });

@@ -5,9 +5,9 @@ import {
   parseDryRunOutput,
   requestedChannel,
   solverProblems,
-  stripUrlCredentials,
   toRecord,
 } from '../../src/engines/micromamba-json.js';
+import { withoutCredentials } from '../../src/util/secrets.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/micromamba/${name}`, import.meta.url), 'utf8');
@@ -57,9 +57,9 @@ describe('micromamba dry-run JSON', () => {
 
 describe('channel URLs', () => {
   test('user:password and conda tokens are stripped', () => {
-    expect(stripUrlCredentials('https://u:p@host.example/ch/linux-64/a.conda')).toBe('https://host.example/ch/linux-64/a.conda');
-    expect(stripUrlCredentials('https://host.example/t/tk-123/ch/noarch/a.conda')).toBe('https://host.example/ch/noarch/a.conda');
-    expect(stripUrlCredentials('file:///data/my chan/linux-64/a.conda')).toBe('file:///data/my chan/linux-64/a.conda');
+    expect(withoutCredentials('https://u:p@host.example/ch/linux-64/a.conda')).toBe('https://host.example/ch/linux-64/a.conda');
+    expect(withoutCredentials('https://host.example/t/tk-123/ch/noarch/a.conda')).toBe('https://host.example/ch/noarch/a.conda');
+    expect(withoutCredentials('file:///data/my chan/linux-64/a.conda')).toBe('file:///data/my chan/linux-64/a.conda');
   });
 
   test('the requested spelling wins, without trailing slash; encoded paths match', () => {

@@ -1,5 +1,5 @@
 import { atLeast, parseMicromambaVersion } from '../../src/engines/micromamba-command.js';
-import { expandUrlTemplate, micromambaExeName, micromambaPlatform, redactUrl } from '../../src/setup/micromamba-platform.js';
+import { expandUrlTemplate, micromambaExeName, micromambaPlatform } from '../../src/setup/micromamba-platform.js';
 
 describe('micromamba platform names', () => {
   test.each([
@@ -33,7 +33,6 @@ describe('download URL template', () => {
   test('not http(s) is refused without echoing credentials', () => {
     expect(() => expandUrlTemplate('ftp://u:secret@m.example/{version}', '1', 'x')).toThrow(/micromamba-url/);
     expect(() => expandUrlTemplate('ftp://u:secret@m.example/{version}', '1', 'x')).not.toThrow(/secret/);
-    expect(redactUrl('https://u:secret@m.example/a')).toBe('https://m.example/a');
   });
 });
 

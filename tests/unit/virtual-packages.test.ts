@@ -1,4 +1,4 @@
-import { defaultVirtualPackages, isVirtualPackage, virtualPackages } from '../../src/solver/virtual-packages.js';
+import { defaultVirtualPackages, isVirtualPackage, virtualPackages } from '../../src/conda/virtual-packages.js';
 
 const asText = (ps: { name: string; version: string; build: string }[]) => ps.map((p) => `${p.name} ${p.version} ${p.build}`);
 

@@ -4,52 +4,29 @@
  * runner for it that can preload the kill hook.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { STAMP, sourceHash } from '../../../scripts/source-hash.mjs';
 
 export const ROOT = path.resolve('.');
 const KILL_HOOK = path.join(ROOT, 'tests', 'reliability', 'kill-hook.mjs');
 
-/** A key that changes whenever a file under src/ changes (path, size, mtime), and the newest mtime. */
-function sourceState(): { key: string; newest: number } {
-  const hash = createHash('sha256');
-  let newest = 0;
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = path.join(dir, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else {
-        hash.update(`${path.relative(ROOT, p)} ${st.size} ${st.mtimeMs}\n`);
-        newest = Math.max(newest, st.mtimeMs);
-      }
-    }
-  };
-  walk(path.join(ROOT, 'src'));
-  walk(path.join(ROOT, 'node_modules', '@conda-org'));
-  return { key: hash.digest('hex').slice(0, 16), newest };
-}
-
 /**
- * The CLI bundle for the current sources. In CI (.ci/run builds dist/ first, and nothing else writes
- * it meanwhile) the committed-to-be dist/cli is used when newer than every source file; otherwise the
- * bundle is built (ncc, as scripts/build.mjs does) into a temporary directory per source state.
+ * The CLI bundle for the current sources: the committed dist/cli when its stamp is their content
+ * hash (CI builds dist/ first), else a build (scripts/build.mjs --out) into a temporary directory
+ * per source state.
  */
 export function ensureCli(): string {
-  const { key, newest } = sourceState();
-  const dist = path.join(ROOT, 'dist', 'cli', 'index.js');
-  if (process.env.CI === 'true' && existsSync(dist) && statSync(dist).mtimeMs > newest) return dist;
-  const out = path.join(os.tmpdir(), `gitenv-reliability-cli-${key}`);
-  const bundle = path.join(out, 'index.js');
+  const hash = sourceHash(ROOT);
+  const dist = path.join(ROOT, 'dist', 'cli');
+  if (existsSync(path.join(dist, STAMP)) && readFileSync(path.join(dist, STAMP), 'utf8').trim() === hash) return path.join(dist, 'index.js');
+  const out = path.join(os.tmpdir(), `gitenv-reliability-cli-${hash.slice(0, 16)}`);
+  const bundle = path.join(out, 'cli', 'index.js');
   if (!existsSync(bundle)) {
     const tmp = `${out}.building-${process.pid}`;
-    execFileSync(process.execPath, ['node_modules/@vercel/ncc/dist/ncc/cli.js', 'build', 'src/entries/cli.ts', '-o', tmp, '-q'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
+    execFileSync(process.execPath, ['scripts/build.mjs', '--out', tmp, 'cli'], { cwd: ROOT, stdio: 'inherit' });
     try {
       execFileSync('mv', ['-T', tmp, out]);
     } catch {

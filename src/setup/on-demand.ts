@@ -4,10 +4,11 @@
  * deploy never looks for micromamba at all.
  */
 import type { PackageRecord } from '../conda/types.js';
-import { ensureMicromamba } from '../setup/micromamba-setup.js';
+import type { ChannelCredentials } from '../engines/types.js';
+import { MicromambaInstaller, MicromambaSolver, type MicromambaEngineOptions } from '../engines/micromamba.js';
+import type { InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from '../engines/types.js';
 import type { Logger } from '../util/logger.js';
-import { MicromambaInstaller, MicromambaSolver, type MicromambaEngineOptions } from './micromamba.js';
-import type { ChannelCredentials, InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
+import { ensureMicromamba } from './micromamba-setup.js';
 
 export interface OnDemandOptions {
   env?: NodeJS.ProcessEnv;

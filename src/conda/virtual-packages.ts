@@ -2,7 +2,7 @@
  * Virtual packages: what the solver treats as installed (`__glibc 2.28`), with defaults per
  * platform, overridable conda's way (`CONDA_OVERRIDE_<NAME>`; an empty value removes the package).
  */
-import type { VirtualPackage } from '../conda/types.js';
+import type { VirtualPackage } from './types.js';
 
 /** Virtual package names start with two underscores; they are never installed nor written out. */
 export function isVirtualPackage(name: string): boolean {

@@ -4,10 +4,11 @@
  * dist up in its channel's repodata (then, if missing there, in the tag's env.spec channels), and
  * orders them dependencies first, as an installer expects.
  */
+import { mirroredChannel } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
-import type { FetchLike } from '../engines/types.js';
-import { dependencyOrder } from '../manifest/lock.js';
-import type { ManifestEntry } from '../manifest/manifest.js';
+import type { FetchLike } from '../net/fetch-like.js';
+import { dependencyOrder } from './lock.js';
+import type { ManifestEntry } from './manifest.js';
 import { HttpError, PackageError } from '../util/errors.js';
 
 interface RepodataRecord {
@@ -36,7 +37,7 @@ type Found = LockedPackage & { name: string; depends: string[] };
 
 /** The packages of an old-tool manifest, with URLs, hashes and sizes, dependencies first. */
 export async function lockFromManifest(entries: readonly ManifestEntry[], options: OldManifestOptions): Promise<LockedPackage[]> {
-  const repodata = new RepodataCache(options.fetch, options.mirror);
+  const repodata = new ChannelRepodata(options.fetch, options.mirror);
   const found: Found[] = [];
   for (const entry of entries) {
     const channels = [entry.channel, ...(options.specChannels ?? []).filter((c) => c !== entry.channel)];
@@ -57,7 +58,7 @@ export async function lockFromManifest(entries: readonly ManifestEntry[], option
   return dependencyOrder(found).map(({ name: _n, depends: _d, ...pkg }) => pkg);
 }
 
-async function lookUp(repodata: RepodataCache, channel: string, subdir: string, dist: string): Promise<Found | undefined> {
+async function lookUp(repodata: ChannelRepodata, channel: string, subdir: string, dist: string): Promise<Found | undefined> {
   const data = await repodata.get(channel, subdir);
   // The old tool installed .tar.bz2 files; prefer them so the same bytes are deployed.
   for (const [key, ext] of [['packages', '.tar.bz2'], ['packages.conda', '.conda']] as const) {
@@ -84,7 +85,7 @@ async function lookUp(repodata: RepodataCache, channel: string, subdir: string, 
 }
 
 /** Fetches each `<channel>/<subdir>/repodata.json` once per deploy. */
-class RepodataCache {
+class ChannelRepodata {
   private readonly cache = new Map<string, Promise<Repodata>>();
   constructor(
     private readonly fetch: FetchLike,
@@ -92,7 +93,7 @@ class RepodataCache {
   ) {}
 
   get(channel: string, subdir: string): Promise<Repodata> {
-    const base = this.mirror ? mirrored(channel, this.mirror) : channel;
+    const base = this.mirror ? mirroredChannel(channel, this.mirror) : channel;
     const url = `${base}/${subdir}/repodata.json`;
     let p = this.cache.get(url);
     if (!p) {
@@ -108,10 +109,4 @@ class RepodataCache {
     if (!res.ok) throw new HttpError(url, res.status, `${url}: HTTP ${res.status} while reading repodata`);
     return (await res.json()) as Repodata;
   }
-}
-
-/** `<mirror>/<last path segment of the channel>`. */
-export function mirrored(channel: string, mirror: string): string {
-  const last = channel.replace(/\/+$/, '').split('/').pop() ?? '';
-  return `${mirror.replace(/\/+$/, '')}/${last}`;
 }
