@@ -26,6 +26,8 @@ export interface TagPackages {
   lockSha256: string;
   /** The match specs of the tag's env.spec (conda-meta's requested specs); empty when unreadable. */
   specs: string[];
+  /** The smoke tests of the tag's env.spec (`tests:`); empty when it has none or is unreadable. */
+  tests: string[];
   source: 'env.lock' | 'env.manifest';
 }
 
@@ -45,7 +47,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const spec = readSpec(specText, selected, options.logger);
   if (lock) {
     const packages = parseWhere(() => parseLock(lock.toString('utf8'), `env.lock of ${selected.tag}`), selected, 'env.lock');
-    return { packages, lockSha256: sha256(lock), specs: spec?.specs ?? [], source: 'env.lock' };
+    return { packages, lockSha256: sha256(lock), specs: spec?.specs ?? [], tests: spec?.tests ?? [], source: 'env.lock' };
   }
   if (!manifest) {
     throw new ConfigurationError(`tag ${selected.tag} has neither env.lock nor env.manifest`, { env: selected.env });
@@ -55,10 +57,10 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
   for (const url of new Set([...entries.map((e) => e.channel), ...specChannels])) options.trustChannel?.(url);
   const packages = await lockFromManifest(entries, { fetch: options.fetch, specChannels, mirror: options.mirror });
-  return { packages, lockSha256: sha256(manifest), specs: spec?.specs ?? [], source: 'env.manifest' };
+  return { packages, lockSha256: sha256(manifest), specs: spec?.specs ?? [], tests: spec?.tests ?? [], source: 'env.manifest' };
 }
 
-function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[] } | undefined {
+function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[]; tests: string[] } | undefined {
   if (!text) return undefined;
   try {
     return parseEnvSpec(text, { env: selected.env });

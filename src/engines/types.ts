@@ -37,6 +37,12 @@ export interface InstallRequest {
   /** HTTP access with channel credentials applied (default: the global fetch). */
   fetch?: FetchLike;
   logger: Logger;
+  /**
+   * Leave post-link scripts for `InstallReport.runPostLink`, which the caller calls once the prefix
+   * stands at its final path (conda gives scripts `PREFIX` = that path, and so does deploy). An engine
+   * that cannot defer them (micromamba runs them itself) ignores this and returns no runPostLink.
+   */
+  deferPostLink?: boolean;
 }
 
 export interface InstallReport {
@@ -46,6 +52,8 @@ export interface InstallReport {
   downloadedBytes: number;
   /** Packages taken from the package cache. */
   cacheHits: number;
+  /** With `deferPostLink`: runs the post-link scripts in `prefix` (the final path); how many ran. */
+  runPostLink?: () => Promise<number>;
 }
 
 /** Builds a complete conda prefix in `stagingDir` that is correct once moved to `prefix`. */

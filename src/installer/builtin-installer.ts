@@ -63,11 +63,18 @@ export class BuiltinInstaller implements InstallerEngine {
     timer('link');
     const pycs = await this.compileNoarch(linked, request, pythonVersion);
     timer('byte-compile');
-    for (const l of linked) {
-      const { name, version, build_number } = l.unit.info.index;
-      await runPostLink(request.stagingDir, { name, version, buildNumber: build_number ?? 0 }, this.options.env);
+    const postLink = async (where: string): Promise<number> => {
+      let ran = 0;
+      for (const l of linked) {
+        const { name, version, build_number } = l.unit.info.index;
+        if (await runPostLink(where, { name, version, buildNumber: build_number ?? 0 }, this.options.env)) ran++;
+      }
+      return ran;
+    };
+    if (!request.deferPostLink) {
+      await postLink(request.stagingDir);
+      timer('post-link scripts');
     }
-    timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({
       pkg,
       linked: linked[i],
@@ -83,6 +90,7 @@ export class BuiltinInstaller implements InstallerEngine {
       packages: packages.length,
       downloadedBytes: entries.reduce((n, e) => n + e.downloadedBytes, 0),
       cacheHits: entries.filter((e) => e.hit).length,
+      runPostLink: request.deferPostLink ? () => postLink(request.prefix) : undefined,
     };
     logger.info(
       `Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` +

@@ -2,6 +2,9 @@ import { adoptFromRepository } from '../deploy/adopt.js';
 import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/deploy-env.js';
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
+import { readTemplate } from '../deploy/modulefiles.js';
+import { ensureDir, treeAccess, withUmask, type TreeAccess } from '../deploy/permissions.js';
+import { DEFAULT_TEST_TIMEOUT } from '../deploy/smoke-tests.js';
 import { summaryMarkdown, type EnvOutcome } from '../deploy/outcome.js';
 import { packagesOfTag, type TagFileReader } from '../deploy/packages.js';
 import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection.js';
@@ -34,39 +37,59 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
   if (!settings.target) throw new ConfigurationError('Input target is empty: give the directory to deploy into');
   if (settings.apiUser) logger.setSecret(settings.apiUser);
   if (settings.apiKey) logger.setSecret(settings.apiKey);
+  const access = await treeAccess(settings.group, settings.worldReadable ?? true);
+  const modules = settings.modulefiles
+    ? { dir: settings.modulefiles, format: settings.modulefilesFormat ?? 'lua', template: await readTemplate(settings.modulefilesTemplate) }
+    : undefined;
+  if (settings.skipTests) logger.warning('skip-tests: smoke tests (env.spec tests:) are not run; labels move to untested prefixes');
   const repo = await openForPhase(settings, services);
   try {
     const snapshot = await repo.snapshot();
-    const install = installFn(settings, services, repo);
-    const outcomes: EnvOutcome[] = [];
-    const failed: FailedEnv[] = [];
-    for (const state of envStates(snapshot, settings.envs)) {
-      const selection = selectEnv(state, settings.envLabels);
-      reportProblems(selection, failed, services);
-      if (selection.prefixes.length === 0 && selection.links.size === 0) continue;
-      const outcome = await logger.group(`Deploying ${state.env}`, () =>
-        deployEnvSafely(selection, {
-          target: settings.target,
-          envLabels: settings.envLabels,
-          dryRun: settings.dryRun,
-          prune: settings.prune,
-          keep: settings.keep,
-          logger,
-          now: services.now ?? (() => new Date()),
-          install,
-          adopt: adoptFromRepository(repo, settings.engine),
-        }),
+    // What this run creates is readable as `access` says from the start (installer, micromamba, scripts).
+    return await withUmask(access, async () => {
+      if (!settings.dryRun) await prepareTree(settings, access);
+      const install = installFn(settings, services, repo, access);
+      const outcomes: EnvOutcome[] = [];
+      const failed: FailedEnv[] = [];
+      for (const state of envStates(snapshot, settings.envs)) {
+        const selection = selectEnv(state, settings.envLabels);
+        reportProblems(selection, failed, services);
+        if (selection.prefixes.length === 0 && selection.links.size === 0) continue;
+        const outcome = await logger.group(`Deploying ${state.env}`, () =>
+          deployEnvSafely(selection, {
+            target: settings.target,
+            envLabels: settings.envLabels,
+            dryRun: settings.dryRun,
+            prune: settings.prune,
+            keep: settings.keep,
+            logger,
+            now: services.now ?? (() => new Date()),
+            install,
+            adopt: adoptFromRepository(repo, settings.engine),
+            access,
+            tests: { skip: settings.skipTests === true, timeoutSeconds: settings.testTimeout ?? DEFAULT_TEST_TIMEOUT, workDir: settings.workDir },
+            // Hook for deploys for another platform than the runner's: no package code runs then.
+            packageCode: true,
+            modules,
+          }),
+        );
+        outcomes.push(outcome);
+        if (outcome.error) failed.push({ env: state.env, message: outcome.error });
+      }
+      const deployed = outcomes.flatMap((o) =>
+        o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
       );
-      outcomes.push(outcome);
-      if (outcome.error) failed.push({ env: state.env, message: outcome.error });
-    }
-    const deployed = outcomes.flatMap((o) =>
-      o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
-    );
-    return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun) };
+      return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun) };
+    });
   } finally {
     await repo.close();
   }
+}
+
+/** The target and the modulefiles directory, readable as `access` says (the package cache: on first install). */
+async function prepareTree(settings: DeploySettings, access: TreeAccess): Promise<void> {
+  await ensureDir(settings.target, access);
+  if (settings.modulefiles) await ensureDir(settings.modulefiles, access);
 }
 
 /** deployEnv, with anything unexpected turned into this environment's failure (the others go on). */
@@ -106,7 +129,7 @@ function reportProblems(selection: EnvSelection, failed: FailedEnv[], services: 
  * channels), installed by the chosen engine. The fetch wrapper and the installer are made on first
  * use, so a deploy with nothing to install never touches the network or the package cache.
  */
-function installFn(settings: DeploySettings, services: Services, repo: TagFileReader): InstallFn {
+function installFn(settings: DeploySettings, services: Services, repo: TagFileReader, access: TreeAccess): InstallFn {
   const { logger } = services;
   let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
   const getTools = () =>
@@ -126,8 +149,10 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
         credentials: { apiUser: settings.apiUser, apiKey: settings.apiKey },
       }),
     });
+  const pkgCache = settings.pkgCache ?? defaultPkgCache(settings.target);
   return async (selected, stagingDir, prefix) => {
     const { wrapper, installer } = getTools();
+    await ensureDir(pkgCache, access);
     const tag = await packagesOfTag(repo, selected, {
       fetch: wrapper.fetch,
       trustChannel: (url) => wrapper.addChannel(url),
@@ -139,12 +164,13 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       packages: tag.packages,
       prefix,
       stagingDir,
-      pkgCache: settings.pkgCache ?? defaultPkgCache(settings.target),
+      pkgCache,
       requestedSpecs: tag.specs,
       mirror: settings.mirror,
       concurrency: settings.concurrency,
       fetch: wrapper.fetch,
       logger,
+      deferPostLink: true,
     });
     return {
       env: selected.env,
@@ -155,6 +181,8 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       engine: settings.engine,
       gitenvVersion: VERSION,
       packages: report.packages,
+      tests: tag.tests,
+      runPostLink: report.runPostLink,
     };
   };
 }

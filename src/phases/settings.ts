@@ -1,4 +1,7 @@
+import type { ModulefilesFormat } from '../deploy/modulefiles.js';
 import type { Logger } from '../util/logger.js';
+
+export type { ModulefilesFormat };
 
 /** The engines that resolve and deploy can use. */
 export type Engine = 'builtin' | 'micromamba';
@@ -54,7 +57,21 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials {
   pkgCache?: string;
   /** Parallel downloads. */
   concurrency?: number;
+  /** Do not run env.spec's `tests:` (logged; the marker says the tests were skipped). */
+  skipTests?: boolean;
+  /** Seconds each smoke test may run (default DEFAULT_TEST_TIMEOUT of deploy/smoke-tests.ts). */
+  testTimeout?: number;
+  /** Directory to write modulefiles into (`<dir>/<env>/<label or deployed name>`); none when unset. */
+  modulefiles?: string;
+  modulefilesFormat?: ModulefilesFormat;
+  /** Site text for every modulefile (help line, whatis, extra lines): see src/deploy/modulefiles.ts. */
+  modulefilesTemplate?: string;
+  /** Group that owns the deployed tree (group readable); unset: readable by everyone. */
+  group?: string;
+  /** With `group`: false leaves the tree unreadable by others (default true). */
+  worldReadable?: boolean;
 }
+
 
 /** Services the core gets injected instead of reaching for globals. */
 export interface Services {
