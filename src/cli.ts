@@ -8,6 +8,7 @@ import {
   DEFAULT_CHANNEL_ALIAS,
   DEFAULT_PLATFORM,
   type CommonSettings,
+  type DeploySettings,
   type Engine,
   type ResolveMode,
 } from './phases/settings.js';
@@ -21,7 +22,7 @@ const USAGE: Record<string, string> = {
   autotag: 'gitenv autotag <repo> [--envs GLOB...] [--dry-run]',
   label: 'gitenv label <repo> <tag> [--next-only] [--label NAME] [--dry-run]',
   deploy:
-    'gitenv deploy <repo> <target> [--env-labels GLOB...] [--mirror URL] [--prune [--keep N]] [--pkg-cache DIR] [--api-user U --api-key K] [--engine builtin|micromamba] [--dry-run]',
+    'gitenv deploy <repo> <target> [--env-labels GLOB...] [--mirror URL] [--prune [--keep N]] [--pkg-cache DIR] [--skip-tests] [--test-timeout SEC] [--modulefiles DIR [--modulefiles-format lua|tcl] [--modulefiles-template FILE]] [--group G [--no-world-readable]] [--api-user U --api-key K] [--engine builtin|micromamba] [--dry-run]',
 };
 
 const HELP = `gitenv ${VERSION}: conda environments deployed from a git repository.
@@ -57,6 +58,13 @@ const OPTIONS = {
   prune: { type: 'boolean' },
   keep: { type: 'string' },
   'pkg-cache': { type: 'string' },
+  'skip-tests': { type: 'boolean' },
+  'test-timeout': { type: 'string' },
+  modulefiles: { type: 'string' },
+  'modulefiles-format': { type: 'string' },
+  'modulefiles-template': { type: 'string' },
+  group: { type: 'string' },
+  'no-world-readable': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -133,6 +141,23 @@ function credentials(values: Values, logger: Logger): { apiUser?: string; apiKey
   return { apiUser, apiKey };
 }
 
+/** Deploy's options for shared sites: smoke tests, modulefiles, who may read the tree. */
+function hpcOptions(values: Values): Partial<DeploySettings> {
+  const timeout = Number(str(values, 'test-timeout') ?? '600');
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new ConfigurationError('--test-timeout must be a whole number of seconds');
+  const format = str(values, 'modulefiles-format') ?? 'lua';
+  if (format !== 'lua' && format !== 'tcl') throw new ConfigurationError(`--modulefiles-format must be lua or tcl, got "${format}"`);
+  return {
+    skipTests: values['skip-tests'] === true,
+    testTimeout: timeout,
+    modulefiles: str(values, 'modulefiles'),
+    modulefilesFormat: format,
+    modulefilesTemplate: str(values, 'modulefiles-template'),
+    group: str(values, 'group'),
+    worldReadable: values['no-world-readable'] !== true,
+  };
+}
+
 async function dispatch(command: string, args: string[], values: Values, logger: Logger): Promise<PhaseResult> {
   const services = { logger };
   switch (command) {
@@ -178,6 +203,7 @@ async function dispatch(command: string, args: string[], values: Values, logger:
           prune: values.prune === true,
           keep,
           pkgCache: str(values, 'pkg-cache'),
+          ...hpcOptions(values),
         },
         services,
       );

@@ -1,6 +1,6 @@
 import { deploy } from '../phases/deploy.js';
 import { splitList } from '../util/glob.js';
-import { getBool, getCommonSettings, getEngine, getInt, getRequired, getSecret, getString, Inputs, Outputs } from './inputs.js';
+import { getBool, getCommonSettings, getEngine, getInt, getModulefilesFormat, getRequired, getSecret, getString, Inputs, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
 
 export async function run(): Promise<void> {
@@ -19,6 +19,13 @@ export async function run(): Promise<void> {
           prune: getBool(Inputs.Prune),
           keep: getInt(Inputs.Keep, 2),
           pkgCache: getString(Inputs.PkgCache),
+          skipTests: getBool(Inputs.SkipTests),
+          testTimeout: getInt(Inputs.TestTimeout, 600),
+          modulefiles: getString(Inputs.Modulefiles),
+          modulefilesFormat: getModulefilesFormat(),
+          modulefilesTemplate: getString(Inputs.ModulefilesTemplate),
+          group: getString(Inputs.Group),
+          worldReadable: getBool(Inputs.WorldReadable, true),
         },
         { logger },
       ),

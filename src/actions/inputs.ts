@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { ConfigurationError } from '../util/errors.js';
 import { splitList } from '../util/glob.js';
-import type { CommonSettings, Engine } from '../phases/settings.js';
+import type { CommonSettings, Engine, ModulefilesFormat } from '../phases/settings.js';
 
 /** Input names, in one place (actions/cache's habit). */
 export const Inputs = {
@@ -25,6 +25,13 @@ export const Inputs = {
   Prune: 'prune',
   Keep: 'keep',
   PkgCache: 'pkg-cache',
+  SkipTests: 'skip-tests',
+  TestTimeout: 'test-timeout',
+  Modulefiles: 'modulefiles',
+  ModulefilesFormat: 'modulefiles-format',
+  ModulefilesTemplate: 'modulefiles-template',
+  Group: 'group',
+  WorldReadable: 'world-readable',
   MicromambaVersion: 'micromamba-version',
   MicromambaUrl: 'micromamba-url',
   MicromambaSha256: 'micromamba-sha256',
@@ -71,6 +78,12 @@ export function getEngine(): Engine {
   if (value !== 'builtin' && value !== 'micromamba') {
     throw new ConfigurationError(`Input engine must be builtin or micromamba, got "${value}"`);
   }
+  return value;
+}
+
+export function getModulefilesFormat(): ModulefilesFormat {
+  const value = getString(Inputs.ModulefilesFormat) ?? 'lua';
+  if (value !== 'lua' && value !== 'tcl') throw new ConfigurationError(`Input modulefiles-format must be lua or tcl, got "${value}"`);
   return value;
 }
 

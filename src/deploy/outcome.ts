@@ -50,6 +50,7 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     rows.length === 0
       ? 'Nothing selected to deploy.\n'
       : table(['environment', 'label', 'tag', 'prefix', 'status', 'size', 'time'], rows);
+  body += failureDetails(outcomes);
   const pruned = outcomes.flatMap((o) => o.pruned.map((p) => ({ env: o.env, ...p })));
   if (pruned.length > 0) {
     const total = pruned.reduce((n, p) => n + p.bytes, 0);
@@ -57,4 +58,18 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     body += `\n${dryRun ? 'Would prune' : 'Pruned'} ${pruned.length} prefix(es), freeing ${formatBytes(total)}: ${names}\n`;
   }
   return section(`gitenv deploy${dryRun ? ' (dry run)' : ''}`, body);
+}
+
+/** Errors longer than a line (a smoke test's output, a post-link script's) in full, below the table. */
+function failureDetails(outcomes: readonly EnvOutcome[]): string {
+  let out = '';
+  for (const o of outcomes) {
+    for (const p of o.prefixes) {
+      if (p.status !== 'failed' || !p.error?.includes('\n')) continue;
+      const longest = Math.max(2, ...[...p.error.matchAll(/`+/g)].map((m) => m[0].length));
+      const fence = '`'.repeat(longest + 1);
+      out += `\n${o.env} ${p.tag} failed:\n\n${fence}text\n${p.error}\n${fence}\n`;
+    }
+  }
+  return out;
 }
