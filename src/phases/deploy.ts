@@ -37,6 +37,9 @@ export async function deploy(settings: DeploySettings, services: Services): Prom
   if (!settings.target) throw new ConfigurationError('Input target is empty: give the directory to deploy into');
   if (settings.apiUser) logger.setSecret(settings.apiUser);
   if (settings.apiKey) logger.setSecret(settings.apiKey);
+  if (settings.testTimeout !== undefined && !(settings.testTimeout > 0)) {
+    throw new ConfigurationError(`Input test-timeout must be a positive number of seconds, got ${settings.testTimeout}`);
+  }
   const access = await treeAccess(settings.group, settings.worldReadable ?? true);
   const modules = settings.modulefiles
     ? { dir: settings.modulefiles, format: settings.modulefilesFormat ?? 'lua', template: await readTemplate(settings.modulefilesTemplate) }

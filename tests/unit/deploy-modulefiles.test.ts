@@ -1,0 +1,65 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { diffEnv } from '../../src/deploy/activation.js';
+import { DEFAULT_TEMPLATE, luaString, renderModule, renderRc, syncModules, tclString } from '../../src/deploy/modulefiles.js';
+import { WORLD_READABLE, wantedMode } from '../../src/deploy/permissions.js';
+
+const activation = { set: { GDAL_DATA: '/t/default/2026_01_01/share/gdal' }, prepend: { PROJ_PATHS: ['/t/default/2026_01_01/a', '/b'] }, append: {} };
+const src = { env: 'default', version: 'current', root: '/t/default/current', recordedPrefix: '/t/default/2026_01_01', activation };
+
+test('a label module goes through the label path, activation paths rebased onto it', () => {
+  const lua = renderModule(src, { format: 'lua', template: DEFAULT_TEMPLATE });
+  expect(lua).toContain('local prefix = "/t/default/current"');
+  expect(lua).toContain('setenv("GDAL_DATA", "/t/default/current/share/gdal")');
+  expect(lua).toContain('family("gitenv-default")');
+  // prepended in reverse, so the first entry ends up first
+  expect(lua.indexOf('"/b"')).toBeLessThan(lua.indexOf('"/t/default/current/a"'));
+  const tcl = renderModule(src, { format: 'tcl', template: DEFAULT_TEMPLATE });
+  expect(tcl.startsWith('#%Module1.0\n')).toBe(true);
+  expect(tcl).toContain('conflict "default"');
+  expect(tcl).toContain('setenv "GDAL_DATA" "/t/default/current/share/gdal"');
+  expect(renderRc('default', 'lua')).toContain('module_version("default/latest", "default")');
+  expect(renderRc('default', 'tcl')).toContain('module-version "default/latest" default');
+});
+
+test('hostile values stay string literals in both languages', () => {
+  const evil = 'x"); os.execute("id") --\n]] $(id) [exec id] {a} \\ \u0001 é';
+  const lua = luaString(evil);
+  expect(lua).toBe('"x\\"); os.execute(\\"id\\") --\\010]] $(id) [exec id] {a} \\\\ \\001 \\195\\169"');
+  const tcl = tclString(evil);
+  expect(tcl).toBe('"x\\"); os.execute(\\"id\\") --\\u000a\\]\\] \\$(id) \\[exec id\\] \\{a\\} \\\\ \\u0001 \\u00e9"');
+});
+
+test('activation: what the scripts set, prepend and append; shell bookkeeping and odd names ignored', () => {
+  const before = new Map([['PATH', '/usr/bin'], ['PWD', '/a'], ['KEEP', 'same']]);
+  const after = new Map([['PATH', '/p/bin:/usr/bin'], ['PWD', '/b'], ['KEEP', 'same'], ['GDAL_DATA', '/p/share/gdal'], ['BASH_FUNC_x%%', '() { :; }'], ['MANPATH2', 'x']]);
+  expect(diffEnv(before, after)).toEqual({ set: { GDAL_DATA: '/p/share/gdal', MANPATH2: 'x' }, prepend: { PATH: ['/p/bin'] }, append: {} });
+});
+
+test('modes: read (and search where executable) added for everyone, or the group only; nothing else taken', () => {
+  expect(wantedMode(0o600, false, WORLD_READABLE)).toBe(0o644);
+  expect(wantedMode(0o700, false, WORLD_READABLE)).toBe(0o755);
+  expect(wantedMode(0o444, false, WORLD_READABLE)).toBe(0o444);
+  expect(wantedMode(0o700, true, WORLD_READABLE)).toBe(0o755);
+  const group = { gid: 1234, worldReadable: false };
+  expect(wantedMode(0o600, false, group)).toBe(0o640);
+  expect(wantedMode(0o755, false, group)).toBe(0o750);
+  expect(wantedMode(0o700, true, group)).toBe(0o2750);
+  expect(wantedMode(0o600, false, { gid: 1234, worldReadable: true })).toBe(0o644);
+});
+
+test('sync: writes what changed, removes only generated files, refuses to overwrite a hand-made one', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-mods-'));
+  try {
+    const content = renderModule(src, { format: 'lua', template: DEFAULT_TEMPLATE });
+    await fs.writeFile(path.join(dir, 'hand.lua'), '-- mine\n');
+    expect((await syncModules(dir, new Map([['current.lua', content]]), WORLD_READABLE, true)).written).toEqual([path.join(dir, 'current.lua')]);
+    expect(await syncModules(dir, new Map([['current.lua', content]]), WORLD_READABLE, true)).toEqual({ written: [], removed: [] });
+    expect((await syncModules(dir, new Map(), WORLD_READABLE, true)).removed).toEqual([path.join(dir, 'current.lua')]);
+    expect((await fs.readdir(dir)).sort()).toEqual(['hand.lua']);
+    await expect(syncModules(dir, new Map([['hand.lua', content]]), WORLD_READABLE, true)).rejects.toThrow('was not written by gitenv');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
