@@ -79,6 +79,8 @@ export interface EnvDeployOptions {
 interface EnvPlan {
   /** The complete prefixes' markers, by tag. */
   markers: Map<string, DeployMarker>;
+  /** The label links found (label -> deployed name). */
+  current: Map<string, string>;
   missing: SelectedPrefix[];
   links: LinkChange[];
   leftovers: string[];
@@ -88,7 +90,8 @@ interface EnvPlan {
 export async function deployEnv(selection: EnvSelection, options: EnvDeployOptions): Promise<EnvOutcome> {
   const dir = envDir(options.target, selection.env);
   const plan = await makePlan(selection, dir, options);
-  const modulesStale = options.modules ? (await syncEnvModules(selection.env, dir, options, false)).length > 0 : false;
+  const known = { links: plan.current, markers: new Map([...plan.markers.values()].map((m) => [m.deployedName, m])) };
+  const modulesStale = options.modules ? (await syncEnvModules(selection.env, dir, options, false, known)).length > 0 : false;
   const nothingToDo = plan.missing.length + plan.links.length + plan.leftovers.length + plan.prune.length === 0 && !modulesStale;
   if (nothingToDo || options.dryRun) {
     if (nothingToDo) options.logger.info(`${selection.env} is up to date (${countOf(selection.prefixes.length, 'prefix', 'prefixes')}, ${countOf(selection.links.size, 'label', 'labels')})`);
@@ -125,7 +128,7 @@ async function makePlan(selection: EnvSelection, dir: string, options: EnvDeploy
     for (const [label, name] of current) if (!changed.has(label)) protect.add(name);
     prune = await planPrune(dir, protect, options.keep);
   }
-  return { markers, missing, links, leftovers, prune };
+  return { markers, current, missing, links, leftovers, prune };
 }
 
 async function deployLocked(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<EnvOutcome> {
@@ -158,21 +161,30 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
  * The environment's modulefiles brought in line with its complete prefixes and label links; with
  * `apply` false only compared. Returns the files written or removed (or to be).
  */
-async function syncEnvModules(env: string, dir: string, options: EnvDeployOptions, apply: boolean): Promise<string[]> {
+async function syncEnvModules(
+  env: string,
+  dir: string,
+  options: EnvDeployOptions,
+  apply: boolean,
+  known?: { links: Map<string, string>; markers: Map<string, DeployMarker> },
+): Promise<string[]> {
   const modules = options.modules as ModulesConfig;
   const envDirAbs = path.resolve(dir);
   const wanted = new Map<string, string>();
   const activations = new Map<string, DeployMarker['activation']>();
-  for (const name of await listDeployedNames(dir)) {
+  // A plan made a moment ago has read the links and the selected prefixes' markers already.
+  const [names, links] = await Promise.all([listDeployedNames(dir), known?.links ?? readLabelLinks(dir)]);
+  const markers = await Promise.all(names.map((name) => known?.markers.get(name) ?? readMarker(path.join(envDirAbs, name))));
+  for (const [i, name] of names.entries()) {
     const prefix = path.join(envDirAbs, name);
-    const marker = await readMarker(prefix);
+    const marker = markers[i];
     if (!marker) continue;
     // Prefixes deployed before gitenv recorded activations: read now (the marker is not rewritten).
     const activation = marker.activation ?? (options.packageCode === false ? NO_ACTIVATION : await captureActivation(prefix).catch(() => NO_ACTIVATION));
     activations.set(name, activation);
     wanted.set(moduleFileName(name, modules.format), renderModule({ env, version: name, root: prefix, recordedPrefix: prefix, activation }, modules));
   }
-  for (const [label, name] of await readLabelLinks(dir)) {
+  for (const [label, name] of links) {
     const activation = activations.get(name);
     if (!activation) continue;
     const src = { env, version: label, root: path.join(envDirAbs, label), recordedPrefix: path.join(envDirAbs, name), activation };

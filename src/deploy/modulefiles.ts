@@ -188,9 +188,13 @@ export async function syncModules(
 ): Promise<ModuleSync> {
   const sync: ModuleSync = { written: [], removed: [] };
   const present = await fs.readdir(envModuleDir).catch(() => [] as string[]);
-  for (const [name, content] of wanted) {
+  const entries = [...wanted];
+  const olds = await Promise.all(
+    entries.map(([name]) => (present.includes(name) ? fs.readFile(path.join(envModuleDir, name), 'utf8').catch(() => undefined) : undefined)),
+  );
+  for (const [i, [name, content]] of entries.entries()) {
     const file = path.join(envModuleDir, name);
-    const old = present.includes(name) ? await fs.readFile(file, 'utf8').catch(() => undefined) : undefined;
+    const old = olds[i];
     if (old === content) continue;
     if (old !== undefined && !isGenerated(old)) {
       throw new ConfigurationError(`${file} exists and was not written by gitenv: move it away, or choose another modulefiles directory`);
