@@ -35251,6 +35251,13 @@ const Inputs = {
     Prune: 'prune',
     Keep: 'keep',
     PkgCache: 'pkg-cache',
+    SkipTests: 'skip-tests',
+    TestTimeout: 'test-timeout',
+    Modulefiles: 'modulefiles',
+    ModulefilesFormat: 'modulefiles-format',
+    ModulefilesTemplate: 'modulefiles-template',
+    Group: 'group',
+    WorldReadable: 'world-readable',
     MicromambaVersion: 'micromamba-version',
     MicromambaUrl: 'micromamba-url',
     MicromambaSha256: 'micromamba-sha256',
@@ -35297,6 +35304,12 @@ function getEngine() {
     if (value !== 'builtin' && value !== 'micromamba') {
         throw new ConfigurationError(`Input engine must be builtin or micromamba, got "${value}"`);
     }
+    return value;
+}
+function getModulefilesFormat() {
+    const value = getString(Inputs.ModulefilesFormat) ?? 'lua';
+    if (value !== 'lua' && value !== 'tcl')
+        throw new ConfigurationError(`Input modulefiles-format must be lua or tcl, got "${value}"`);
     return value;
 }
 /** A secret input: registered with the masker before anything can print it. */

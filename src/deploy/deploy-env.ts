@@ -91,7 +91,9 @@ export async function deployEnv(selection: EnvSelection, options: EnvDeployOptio
   const dir = envDir(options.target, selection.env);
   const plan = await makePlan(selection, dir, options);
   const known = { links: plan.current, markers: new Map([...plan.markers.values()].map((m) => [m.deployedName, m])) };
-  const modulesStale = options.modules ? (await syncEnvModules(selection.env, dir, options, false, known)).length > 0 : false;
+  const staleModules = options.modules ? await syncEnvModules(selection.env, dir, options, false, known) : [];
+  const modulesStale = staleModules.length > 0;
+  if (options.dryRun && modulesStale) options.logger.info(`Would write or remove ${countOf(staleModules.length, 'modulefile', 'modulefiles')}: ${staleModules.join(', ')}`);
   const nothingToDo = plan.missing.length + plan.links.length + plan.leftovers.length + plan.prune.length === 0 && !modulesStale;
   if (nothingToDo || options.dryRun) {
     if (nothingToDo) options.logger.info(`${selection.env} is up to date (${countOf(selection.prefixes.length, 'prefix', 'prefixes')}, ${countOf(selection.links.size, 'label', 'labels')})`);
