@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { diffEnv } from '../../src/deploy/activation.js';
 import { DEFAULT_TEMPLATE, luaString, renderModule, renderRc, syncModules, tclString } from '../../src/deploy/modulefiles.js';
-import { WORLD_READABLE, wantedMode } from '../../src/deploy/permissions.js';
+import { treeAccess, WORLD_READABLE, wantedMode } from '../../src/deploy/permissions.js';
+import { main } from '../../src/cli.js';
+import { MemoryLogger } from '../../src/util/logger.js';
 
 const activation = { set: { GDAL_DATA: '/t/default/2026_01_01/share/gdal' }, prepend: { PROJ_PATHS: ['/t/default/2026_01_01/a', '/b'] }, append: {} };
 const src = { env: 'default', version: 'current', root: '/t/default/current', recordedPrefix: '/t/default/2026_01_01', activation };
@@ -62,4 +64,27 @@ test('sync: writes what changed, removes only generated files, refuses to overwr
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+describe('bad input gets a clear error', () => {
+  test('world-readable false without a group; a group that does not exist or is no name', async () => {
+    await expect(treeAccess(undefined, false)).rejects.toThrow('world-readable: false needs input group');
+    await expect(treeAccess('no-such-group-gitenv-test')).rejects.toThrow('no group "no-such-group-gitenv-test"');
+    await expect(treeAccess('-rf /')).rejects.toThrow('is not a group name');
+    expect(await treeAccess('4321', false)).toEqual({ gid: 4321, groupName: '4321', worldReadable: false });
+  });
+
+  test('CLI: a modulefiles format, a test timeout, a template that cannot be read', async () => {
+    const run = async (...args: string[]) => {
+      const logger = new MemoryLogger();
+      const code = await main(['deploy', '/nonexistent/repo', '/nonexistent/target', ...args], logger);
+      return { code, errors: logger.lines('error').join('\n') };
+    };
+    expect(await run('--modulefiles', '/tmp/m', '--modulefiles-format', 'xml')).toEqual({ code: 1, errors: expect.stringContaining('--modulefiles-format must be lua or tcl, got "xml"') });
+    expect(await run('--test-timeout', '0')).toEqual({ code: 1, errors: expect.stringContaining('--test-timeout must be a whole number of seconds') });
+    expect(await run('--modulefiles', '/tmp/m', '--modulefiles-template', '/nonexistent/site.yml')).toEqual({
+      code: 1,
+      errors: expect.stringContaining('modulefiles-template: cannot read /nonexistent/site.yml'),
+    });
+  });
 });
