@@ -98,7 +98,7 @@ export async function deployEnv(selection: EnvSelection, options: EnvDeployOptio
   if (nothingToDo || options.dryRun) {
     if (nothingToDo) options.logger.info(`${selection.env} is up to date (${countOf(selection.prefixes.length, 'prefix', 'prefixes')}, ${countOf(selection.links.size, 'label', 'labels')})`);
     else reportPlan(selection, plan, options.logger);
-    return { env: selection.env, prefixes: statusFromPlan(selection, dir, plan), links: plan.links, pruned: plan.prune, leftovers: plan.leftovers };
+    return { env: selection.env, prefixes: statusFromPlan(selection, dir, plan), links: plan.links, pruned: plan.prune, leftovers: plan.leftovers, modulefiles: staleModules };
   }
   try {
     return await withEnvLock(dir, { ...options.lock, logger: options.logger }, () => deployLocked(selection, dir, options));
@@ -155,7 +155,7 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
 
   outcome.links = await relink(selection, dir, options, failed.length === 0);
   if (options.prune && failed.length === 0) outcome.pruned = await prune(selection, dir, options);
-  if (options.modules) await syncEnvModules(selection.env, dir, options, true);
+  if (options.modules) outcome.modulefiles = await syncEnvModules(selection.env, dir, options, true);
   return outcome;
 }
 

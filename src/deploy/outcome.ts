@@ -30,6 +30,8 @@ export interface EnvOutcome {
   pruned: PruneCandidate[];
   /** Leftovers of killed runs removed. */
   leftovers: string[];
+  /** Modulefiles written or removed (none when the modulefiles input is unset or nothing changed). */
+  modulefiles?: string[];
   /** Set when the environment failed (an install, the lock); its labels were not moved to what failed. */
   error?: string;
 }
@@ -51,6 +53,8 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
       ? 'Nothing selected to deploy.\n'
       : table(['environment', 'label', 'tag', 'prefix', 'status', 'size', 'time'], rows);
   body += failureDetails(outcomes);
+  const modulefiles = outcomes.flatMap((o) => o.modulefiles ?? []);
+  if (modulefiles.length > 0) body += `\n${dryRun ? 'Would update' : 'Updated'} ${modulefiles.length} modulefile(s): ${modulefiles.map((m) => code(m)).join(', ')}\n`;
   const pruned = outcomes.flatMap((o) => o.pruned.map((p) => ({ env: o.env, ...p })));
   if (pruned.length > 0) {
     const total = pruned.reduce((n, p) => n + p.bytes, 0);

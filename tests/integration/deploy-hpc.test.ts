@@ -214,7 +214,9 @@ describe.each(['lua', 'tcl'] as const)('modulefiles (%s)', (format) => {
     const first = await tag(1);
     await setLabel(fx, 'default', 'current', first);
     const opts = { modulefiles: modDir, modulefilesFormat: format };
-    expect((await runDeploy(opts)).result.failed).toEqual([]);
+    const written = await runDeploy(opts);
+    expect(written.result.failed).toEqual([]);
+    expect(written.result.summary).toContain('Updated 4 modulefile(s)');
     const suffix = format === 'lua' ? '.lua' : '';
     expect((await fs.readdir(path.join(modDir, 'default'))).sort()).toEqual(
       [format === 'lua' ? '.modulerc.lua' : '.modulerc', `2026_01_01${suffix}`, `current${suffix}`, `latest${suffix}`].sort(),
