@@ -366,6 +366,13 @@ test('group: the tree belongs to it, a member reads it, others (world-readable f
   const outsider = addUser();
   expect(unreadable(member)).toBe('');
   expect(loginShell(`${JSON.stringify(at('latest', 'bin', 'gdal-tool'))}`, member).output.trim()).toBe('gdal-tool');
+  expect(loginShell(`${JSON.stringify(at('latest', 'bin', 'python'))} -c "import numpy; print(numpy.__version__)"`, member).output.trim()).toBe('1.26.4');
+  const init = await moduleInit('tcl');
+  if (init) {
+    const load = `${init}module use ${JSON.stringify(modDir)}\nmodule load default/latest\necho "GDAL=$GDAL_DATA"\n`;
+    expect(value(loginShell(load, member).output, 'GDAL')).toBe(at('latest', 'share', 'gdal'));
+    expect(value(loginShell(load, outsider).output, 'GDAL')).toBe(''); // cannot even read the modulefiles
+  }
   expect(loginShell(`cat ${JSON.stringify(at('latest', 'share', 'gdal', 'readonly.txt'))}`, outsider).output).toContain('Permission denied');
   const foreign = loginShell(`find ${JSON.stringify(target)} ${JSON.stringify(modDir)} ! -type l ! -group ${group} -print`).output.trim();
   expect(foreign).toBe('');
