@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { captureActivation, NO_ACTIVATION } from './activation.js';
+import { captureActivation, NO_ACTIVATION, type Activation } from './activation.js';
 import type { AdoptFn } from './adopt.js';
 import { withEnvLock, type EnvLockOptions } from './env-lock.js';
 import {
@@ -235,7 +235,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
     }
     await finishInPlace(selected, prefix, runPostLink, options);
     const testRecord = await smokeTest(selected, prefix, tests ?? [], options);
-    const activation = options.packageCode === false ? NO_ACTIVATION : await captureActivation(path.resolve(prefix));
+    const activation = options.packageCode === false ? NO_ACTIVATION : await readActivation(selected, prefix, options);
     await writeMarker(prefix, { ...facts, time: options.now().toISOString(), sizeBytes, tests: testRecord, activation });
     await fs.rm(path.join(prefix, 'conda-meta', 'gitenv.incomplete'), { force: true });
     logger.debug(`deploy: marker written in ${prefix}`);
@@ -265,6 +265,16 @@ async function finishInPlace(selected: SelectedPrefix, prefix: string, runPostLi
   const ran = await runPostLink();
   options.logger.debug(`deploy: ${ran} post-link script(s) ran in ${prefix}`);
   if (ran > 0) await fixTree(prefix, options.access ?? WORLD_READABLE);
+}
+
+/** What the activation scripts export; a script that breaks the shell costs the modulefiles its variables only. */
+async function readActivation(selected: SelectedPrefix, prefix: string, options: EnvDeployOptions): Promise<Activation> {
+  try {
+    return await captureActivation(path.resolve(prefix));
+  } catch (err) {
+    options.logger.warning(`${selected.env}/${selected.deployedName}: ${errorMessage(err)}; its modulefiles set no variables of the activation scripts`);
+    return NO_ACTIVATION;
+  }
 }
 
 /** env.spec's tests in the new prefix; what the marker records of them (nothing when there are none). */

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { diffEnv } from '../../src/deploy/activation.js';
+import { captureActivation, diffEnv } from '../../src/deploy/activation.js';
 import { DEFAULT_TEMPLATE, luaString, renderModule, renderRc, syncModules, tclString } from '../../src/deploy/modulefiles.js';
 import { treeAccess, WORLD_READABLE, wantedMode } from '../../src/deploy/permissions.js';
 import { main } from '../../src/cli.js';
@@ -87,4 +87,18 @@ describe('bad input gets a clear error', () => {
       errors: expect.stringContaining('modulefiles-template: cannot read /nonexistent/site.yml'),
     });
   });
+});
+
+test('activation capture sources the scripts in a bash with CONDA_PREFIX set; a script that exits is an error', async () => {
+  const prefix = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-act-'));
+  try {
+    const dir = path.join(prefix, 'etc', 'conda', 'activate.d');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'a.sh'), 'export A_DATA="$CONDA_PREFIX/share/a"\nexport PATH="$CONDA_PREFIX/extra:$PATH"\n');
+    expect(await captureActivation(prefix)).toEqual({ set: { A_DATA: `${prefix}/share/a` }, prepend: { PATH: [`${prefix}/extra`] }, append: {} });
+    await fs.writeFile(path.join(dir, 'b.sh'), 'exit 3\n');
+    await expect(captureActivation(prefix)).rejects.toThrow('exit status 3');
+  } finally {
+    await fs.rm(prefix, { recursive: true, force: true });
+  }
 });
