@@ -18,7 +18,6 @@ import {
   condaMetaSize,
   envDir,
   findLeftovers,
-  listDeployedNames,
   makeStagingDir,
   markIncomplete,
   moveIntoPlace,
@@ -28,7 +27,7 @@ import {
   writeMarker,
   type DeployMarker,
 } from './layout.js';
-import { moduleFileName, rcFileName, renderModule, renderRc, syncModules, type ModuleOptions } from './modulefiles.js';
+import { syncEnvModules, type EnvModulesContext, type ModulesConfig } from './env-modules.js';
 import type { EnvOutcome, PrefixOutcome } from './outcome.js';
 import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune.js';
 import { mayRemoveLabel, type EnvSelection, type SelectedPrefix } from './selection.js';
@@ -46,11 +45,6 @@ export type InstallResult = Omit<DeployMarker, 'time' | 'sizeBytes' | 'tests' | 
 
 /** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`). */
 export type InstallFn = (selected: SelectedPrefix, stagingDir: string, prefix: string) => Promise<InstallResult>;
-
-/** Where modulefiles go and how they look (deploy input `modulefiles`). */
-export interface ModulesConfig extends ModuleOptions {
-  dir: string;
-}
 
 export interface EnvDeployOptions {
   target: string;
@@ -91,7 +85,7 @@ export async function deployEnv(selection: EnvSelection, options: EnvDeployOptio
   const dir = envDir(options.target, selection.env);
   const plan = await makePlan(selection, dir, options);
   const known = { links: plan.current, markers: new Map([...plan.markers.values()].map((m) => [m.deployedName, m])) };
-  const staleModules = options.modules ? await syncEnvModules(selection.env, dir, options, false, known) : [];
+  const staleModules = options.modules ? await syncEnvModules(selection.env, dir, moduleContext(options), false, known) : [];
   const modulesStale = staleModules.length > 0;
   if (options.dryRun && modulesStale) options.logger.info(`Would write or remove ${countOf(staleModules.length, 'modulefile', 'modulefiles')}: ${staleModules.join(', ')}`);
   const nothingToDo = plan.missing.length + plan.links.length + plan.leftovers.length + plan.prune.length === 0 && !modulesStale;
@@ -155,50 +149,8 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
 
   outcome.links = await relink(selection, dir, options, failed.length === 0);
   if (options.prune && failed.length === 0) outcome.pruned = await prune(selection, dir, options);
-  if (options.modules) outcome.modulefiles = await syncEnvModules(selection.env, dir, options, true);
+  if (options.modules) outcome.modulefiles = await syncEnvModules(selection.env, dir, moduleContext(options), true);
   return outcome;
-}
-
-/**
- * The environment's modulefiles brought in line with its complete prefixes and label links; with
- * `apply` false only compared. Returns the files written or removed (or to be).
- */
-async function syncEnvModules(
-  env: string,
-  dir: string,
-  options: EnvDeployOptions,
-  apply: boolean,
-  known?: { links: Map<string, string>; markers: Map<string, DeployMarker> },
-): Promise<string[]> {
-  const modules = options.modules as ModulesConfig;
-  const envDirAbs = path.resolve(dir);
-  const wanted = new Map<string, string>();
-  const activations = new Map<string, DeployMarker['activation']>();
-  // A plan made a moment ago has read the links and the selected prefixes' markers already.
-  const [names, links] = await Promise.all([listDeployedNames(dir), known?.links ?? readLabelLinks(dir)]);
-  const markers = await Promise.all(names.map((name) => known?.markers.get(name) ?? readMarker(path.join(envDirAbs, name))));
-  for (const [i, name] of names.entries()) {
-    const prefix = path.join(envDirAbs, name);
-    const marker = markers[i];
-    if (!marker) continue;
-    // Prefixes deployed before gitenv recorded activations: read now (the marker is not rewritten).
-    const activation = marker.activation ?? (options.packageCode === false ? NO_ACTIVATION : await captureActivation(prefix).catch(() => NO_ACTIVATION));
-    activations.set(name, activation);
-    wanted.set(moduleFileName(name, modules.format), renderModule({ env, version: name, root: prefix, recordedPrefix: prefix, activation }, modules));
-  }
-  for (const [label, name] of links) {
-    const activation = activations.get(name);
-    if (!activation) continue;
-    const src = { env, version: label, root: path.join(envDirAbs, label), recordedPrefix: path.join(envDirAbs, name), activation };
-    wanted.set(moduleFileName(label, modules.format), renderModule(src, modules));
-  }
-  if (wanted.size > 0) wanted.set(rcFileName(modules.format), renderRc(env, modules.format));
-  const sync = await syncModules(path.join(modules.dir, env), wanted, options.access ?? WORLD_READABLE, apply);
-  if (apply) {
-    for (const f of sync.written) options.logger.info(`Wrote modulefile ${f}`);
-    for (const f of sync.removed) options.logger.info(`Removed modulefile ${f}`);
-  }
-  return [...sync.written, ...sync.removed];
 }
 
 /**
@@ -360,3 +312,7 @@ function prefixOutcome(p: SelectedPrefix, prefix: string, status: PrefixOutcome[
   return { env: p.env, tag: p.tag, deployedName: p.deployedName, prefix, labels: p.labels, status, sizeBytes };
 }
 
+
+function moduleContext(options: EnvDeployOptions): EnvModulesContext {
+  return { modules: options.modules as ModulesConfig, access: options.access ?? WORLD_READABLE, packageCode: options.packageCode !== false, logger: options.logger };
+}
