@@ -274,8 +274,8 @@ describe.each(['lua', 'tcl'] as const)('modulefiles (%s)', (format) => {
   });
 });
 
-test('a site template adds help, whatis and extra lines; a file gitenv did not write is never overwritten', async () => {
-  await tag(1);
+test('a site template adds help, whatis and extra lines; a file gitenv did not write is never touched; a label gone takes its module', async () => {
+  await setLabel(fx, 'default', 'current', await tag(1));
   const template = path.join(fx.root, 'site.yml');
   await fs.writeFile(template, 'help: "{env} {version}: ask hpc-help@example.org"\nwhatis: "Site env {env}"\nlua: |\n  setenv("SITE_FLAG", "1")\n');
   await fs.mkdir(path.join(modDir, 'default'), { recursive: true });
@@ -287,6 +287,12 @@ test('a site template adds help, whatis and extra lines; a file gitenv did not w
   expect(text).toContain('whatis("Site env default")');
   expect(text).toContain('setenv("SITE_FLAG", "1")');
   expect(await fs.readFile(path.join(modDir, 'default', 'mine.lua'), 'utf8')).toBe('-- hand made\n');
+  expect(await fs.readdir(path.join(modDir, 'default'))).toContain('current.lua');
+
+  await setLabel(fx, 'default', 'current', null);
+  const gone = await runDeploy({ modulefiles: modDir, modulefilesTemplate: template });
+  expect(gone.text).toContain(`Removed modulefile ${path.join(modDir, 'default', 'current.lua')}`);
+  expect((await fs.readdir(path.join(modDir, 'default'))).sort()).toEqual(['.modulerc.lua', '2026_01_01.lua', 'latest.lua', 'mine.lua']);
 
   await fs.writeFile(template, 'colour: red\n');
   await expect(runDeploy({ modulefiles: modDir, modulefilesTemplate: template })).rejects.toThrow('unknown key "colour"');
