@@ -22,7 +22,7 @@ const USAGE: Record<string, string> = {
   autotag: 'gitenv autotag <repo> [--envs GLOB...] [--dry-run]',
   label: 'gitenv label <repo> <tag> [--next-only] [--label NAME] [--dry-run]',
   deploy:
-    'gitenv deploy <repo> <target> [--env-labels GLOB...] [--mirror URL] [--prune [--keep N]] [--pkg-cache DIR] [--skip-tests] [--test-timeout SEC] [--modulefiles DIR [--modulefiles-format lua|tcl] [--modulefiles-template FILE]] [--group G [--no-world-readable]] [--api-user U --api-key K] [--engine builtin|micromamba] [--dry-run]',
+    'gitenv deploy <repo> <target> [--env-labels GLOB...] [--mirror URL] [--prune [--keep N]] [--pkg-cache DIR] [--skip-tests] [--test-timeout SEC] [--modulefiles DIR [--modulefiles-format lua|tcl] [--modulefiles-template FILE]] [--group G [--no-world-readable]] [--api-user U --api-key K] [--engine builtin|micromamba] [--platform P] [--dry-run]',
 };
 
 const HELP = `gitenv ${VERSION}: conda environments deployed from a git repository.
@@ -204,6 +204,7 @@ async function dispatch(command: string, args: string[], values: Values, logger:
           keep,
           pkgCache: str(values, 'pkg-cache'),
           ...hpcOptions(values),
+          platform: str(values, 'platform'),
         },
         services,
       );

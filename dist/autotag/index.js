@@ -28370,7 +28370,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5666:
+/***/ 8139:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -29318,6 +29318,65 @@ class PushRejectedError extends GitenvError {
     }
 }
 
+;// CONCATENATED MODULE: ./src/repo/temp-sweep.ts
+/**
+ * The temporary clones of the environments repository (`<workDir>/gitenv-repo-*`) that killed runs
+ * left behind. Each clone holds a small owner file (host, pid); a clone is swept when it is older
+ * than an hour and its owner is gone: a process of this host that no longer runs, or (no owner file,
+ * or another host's) after a day. A live run's clone is never touched, however long the run.
+ */
+
+
+
+const CLONE_PREFIX = 'gitenv-repo-';
+const OWNER_FILE = 'gitenv-owner.json';
+const HOUR = 3_600_000;
+/** Records this process as the owner of the clone directory `dir`. */
+async function writeCloneOwner(dir) {
+    const owner = { host: external_node_os_namespaceObject.hostname(), pid: process.pid };
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, OWNER_FILE), JSON.stringify(owner) + '\n');
+}
+/** Removes the old clones of dead runs from `base` (the work directory clones are made in). */
+async function sweepOldClones(base, logger, olderThanMs = HOUR) {
+    const names = await external_node_fs_namespaceObject.promises.readdir(base).catch(() => []);
+    const removed = [];
+    const now = Date.now();
+    for (const name of names) {
+        if (!name.startsWith(CLONE_PREFIX))
+            continue;
+        const dir = external_node_path_namespaceObject.join(base, name);
+        const st = await external_node_fs_namespaceObject.promises.lstat(dir).catch(() => undefined);
+        if (!st?.isDirectory() || st.uid !== process.getuid?.() || now - st.mtimeMs < olderThanMs)
+            continue;
+        const owner = await readOwner(dir);
+        const gone = owner && owner.host === external_node_os_namespaceObject.hostname() ? !isAlive(owner.pid) : now - st.mtimeMs >= 24 * HOUR;
+        if (!gone)
+            continue;
+        await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        removed.push(dir);
+        logger?.info(`Removed ${dir}, a temporary clone left by an interrupted run`);
+    }
+    return removed;
+}
+async function readOwner(dir) {
+    try {
+        const o = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, OWNER_FILE), 'utf8'));
+        return typeof o.host === 'string' && Number.isInteger(o.pid) ? o : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/repo/names.ts
 /**
  * The naming rules of an environments repository (DESIGN.md § The environments repository):
@@ -29335,12 +29394,22 @@ const ENV_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
 /** A name ending like a tag's deployed name would make `env-<env>-<date>` ambiguous. */
 const TAG_SUFFIX = /-\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
 const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
+/**
+ * The longest environment name: every ref and path gitenv makes from it must fit the 255 bytes a
+ * path component may hold, the longest being the lock file git writes for a tag,
+ * `env-<env>-YYYY_MM_DD-NNNN.lock` (a name that does not fit fails the one push of all tags).
+ */
+const MAX_ENV_NAME = 200;
+/** The longest label name a new label may have (its symlink's temporary name must fit too). */
+const MAX_LABEL_NAME = 100;
 /** Why `name` cannot be an environment's name, or undefined when it can. */
 function envNameProblem(name) {
     if (name === '')
         return 'the name is empty';
     if (name.includes('/'))
         return 'an environment name cannot contain "/"';
+    if (name.length > MAX_ENV_NAME)
+        return `an environment name is at most ${MAX_ENV_NAME} characters long (this one has ${name.length})`;
     if (!ENV_NAME.test(name)) {
         return 'an environment name is made of letters, digits, "_", "." and "-" and cannot start with "-"';
     }
@@ -29371,6 +29440,8 @@ function newLabelNameProblem(name) {
     const problem = labelNameProblem(name);
     if (problem)
         return problem;
+    if (name.length > MAX_LABEL_NAME)
+        return `a label name is at most ${MAX_LABEL_NAME} characters long (this one has ${name.length})`;
     if (name.startsWith('.'))
         return `"${name}" starts with ".": label names are never hidden`;
     if (/^\d{4}_\d{2}_\d{2}(?:-\d+)?$/.test(name))
@@ -29488,6 +29559,7 @@ function deployedOnly(name) {
 
 
 
+
 /** The repository a phase names in its settings (repository, token, workDir), with its services. */
 function openForPhase(settings, services) {
     return EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger: services.logger, env: services.env });
@@ -29517,8 +29589,10 @@ class EnvRepository {
         const { url, token } = remoteOf(options.repository);
         const base = options.workDir ?? external_node_os_default().tmpdir();
         await external_node_fs_namespaceObject.promises.mkdir(base, { recursive: true });
-        const tempDir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_default().join(base, 'gitenv-repo-'));
+        await sweepOldClones(base, options.logger);
+        const tempDir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_default().join(base, CLONE_PREFIX));
         try {
+            await writeCloneOwner(tempDir);
             const git = await GitCommandManager.create(external_node_path_default().join(tempDir, 'repo.git'), {
                 logger: options.logger,
                 token: options.token ?? token,
@@ -29606,6 +29680,13 @@ class EnvRepository {
         const names = requests.map((r) => `${r.rev}:${r.path}`);
         const blobs = await this.git.readBlobs(names);
         return names.map((n) => blobs.get(n));
+    }
+    /** The names of the files at the root of `rev`'s tree (empty when `rev` does not exist). */
+    async listFiles(rev) {
+        const commit = await this.git.resolveRef(rev);
+        if (!commit)
+            return [];
+        return (await this.git.lsTree(commit)).filter((e) => e.type === 'blob').map((e) => e.name);
     }
     /**
      * A commit of `parent`'s tree with `files` applied (nothing checked out). `changed` is false, and
@@ -35364,7 +35445,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5666);
+/* harmony import */ var _actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8139);
 
 await (0,_actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -26,6 +26,7 @@ export async function run(): Promise<void> {
           modulefilesTemplate: getString(Inputs.ModulefilesTemplate),
           group: getString(Inputs.Group),
           worldReadable: getBool(Inputs.WorldReadable, true),
+          platform: getString(Inputs.Platform),
         },
         { logger },
       ),

@@ -33,7 +33,7 @@ import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune
 import { mayRemoveLabel, type EnvSelection, type SelectedPrefix } from './selection.js';
 import { ensureDir, fixTree, WORLD_READABLE, wantedMode, type TreeAccess } from './permissions.js';
 import { DEFAULT_TEST_TIMEOUT, runSmokeTests, SmokeTestError, type TestRecord } from './smoke-tests.js';
-import { applyLinks, planLinks, readLabelLinks, type LinkChange } from './symlinks.js';
+import { applyLinks, planLinks, readLabelLinks, readPointedTo, type LinkChange } from './symlinks.js';
 
 /** What an install gives back: the marker's facts, the tag's smoke tests, and deferred post-link scripts. */
 export type InstallResult = Omit<DeployMarker, 'time' | 'sizeBytes' | 'tests' | 'activation'> & {
@@ -58,6 +58,13 @@ export interface EnvDeployOptions {
   /** Recognises a complete prefix that has no marker (deployed by conda-gitenv); see adopt.ts. */
   adopt?: AdoptFn;
   lock?: Omit<EnvLockOptions, 'logger'>;
+  /** The platform whose locks are installed (the machine's, or the explicit override). */
+  platform?: string;
+  /**
+   * Another platform than this machine's, by explicit override: the prefixes are for machines
+   * sharing the file system, and nothing in them is run here: no post-link scripts, no smoke tests.
+   */
+  foreignPlatform?: boolean;
   /** Who may read the tree (default: everyone). */
   access?: TreeAccess;
   /** Smoke tests: skipped on request (logged), each command's time limit, where their directories go. */
@@ -110,7 +117,7 @@ async function makePlan(selection: EnvSelection, dir: string, options: EnvDeploy
   const markers = new Map<string, DeployMarker>();
   for (const p of selection.prefixes) {
     const marker = await readMarker(path.join(dir, p.deployedName));
-    if (marker?.tag === p.tag) markers.set(p.tag, marker);
+    if (marker?.tag === p.tag && !otherPlatform(marker, options)) markers.set(p.tag, marker);
     else missing.push(p);
   }
   const current = await readLabelLinks(dir);
@@ -122,6 +129,8 @@ async function makePlan(selection: EnvSelection, dir: string, options: EnvDeploy
     const changed = new Set(links.map((c) => c.label));
     const protect = new Set([...selection.links.values()].map((w) => w.deployedName));
     for (const [label, name] of current) if (!changed.has(label)) protect.add(name);
+    // links the site made (not gitenv's labels) protect what they lead to
+    for (const name of await readPointedTo(dir, new Set(current.keys()))) protect.add(name);
     prune = await planPrune(dir, protect, options.keep);
   }
   return { markers, current, missing, links, leftovers, prune };
@@ -137,6 +146,14 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
   for (const selected of selection.prefixes) {
     const prefix = path.join(dir, selected.deployedName);
     const marker = await readMarker(prefix);
+    const foreign = marker?.tag === selected.tag ? otherPlatform(marker, options) : undefined;
+    if (foreign) {
+      // Never taken for this platform's prefix, never replaced: a shared target serves that platform.
+      const error = `${prefix} holds ${selected.tag} for ${foreign}, not ${options.platform}: deploy each platform into a target of its own`;
+      logger.error(`${selected.env}: ${error}`);
+      outcome.prefixes.push({ ...prefixOutcome(selected, prefix, 'failed'), error });
+      continue;
+    }
     if (marker?.tag === selected.tag) {
       outcome.prefixes.push(prefixOutcome(selected, prefix, 'up to date', marker.sizeBytes));
       continue;
@@ -147,7 +164,12 @@ async function deployLocked(selection: EnvSelection, dir: string, options: EnvDe
   const failed = outcome.prefixes.filter((p) => p.status === 'failed');
   if (failed.length > 0) outcome.error = failed.map((p) => `${p.tag}: ${p.error}`).join('; ');
 
-  outcome.links = await relink(selection, dir, options, failed.length === 0);
+  const relinked = await relink(selection, dir, options, failed.length === 0);
+  outcome.links = relinked.applied;
+  if (relinked.failed.length > 0) {
+    const labels = relinked.failed.map((f) => `label ${f.change.label}: ${f.message}`).join('; ');
+    outcome.error = outcome.error ? `${outcome.error}; ${labels}` : labels;
+  }
   if (options.prune && failed.length === 0) outcome.pruned = await prune(selection, dir, options);
   if (options.modules) outcome.modulefiles = await syncEnvModules(selection.env, dir, moduleContext(options), true);
   return outcome;
@@ -187,7 +209,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
     }
     await finishInPlace(selected, prefix, runPostLink, options);
     const testRecord = await smokeTest(selected, prefix, tests ?? [], options);
-    const activation = options.packageCode === false ? NO_ACTIVATION : await readActivation(selected, prefix, options);
+    const activation = !runsPackageCode(options) ? NO_ACTIVATION : await readActivation(selected, prefix, options);
     await writeMarker(prefix, { ...facts, time: options.now().toISOString(), sizeBytes, tests: testRecord, activation });
     await fs.rm(path.join(prefix, 'conda-meta', 'gitenv.incomplete'), { force: true });
     logger.debug(`deploy: marker written in ${prefix}`);
@@ -210,7 +232,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
 /** The deferred post-link scripts, in the prefix at its final path; then the tree's modes again. */
 async function finishInPlace(selected: SelectedPrefix, prefix: string, runPostLink: InstallResult['runPostLink'], options: EnvDeployOptions): Promise<void> {
   if (!runPostLink) return;
-  if (options.packageCode === false) {
+  if (!runsPackageCode(options)) {
     options.logger.info(`${selected.env}/${selected.deployedName}: post-link scripts not run (the prefix is not for this machine's platform)`);
     return;
   }
@@ -234,7 +256,7 @@ async function smokeTest(selected: SelectedPrefix, prefix: string, tests: string
   if (tests.length === 0) return undefined;
   const { logger } = options;
   const what = `${selected.env}/${selected.deployedName}`;
-  if (options.packageCode === false) {
+  if (!runsPackageCode(options)) {
     logger.info(`${what}: ${countOf(tests.length, 'smoke test', 'smoke tests')} not run (the prefix is not for this machine's platform)`);
     return { status: 'skipped', commands: tests };
   }
@@ -267,19 +289,25 @@ async function adoptOne(selected: SelectedPrefix, prefix: string, options: EnvDe
  * Switches the labels to their (complete) prefixes; a label whose prefix failed stays where it was.
  * Links of labels gone from the repository are removed only when every install succeeded.
  */
-async function relink(selection: EnvSelection, dir: string, options: EnvDeployOptions, allInstalled: boolean): Promise<LinkChange[]> {
+async function relink(
+  selection: EnvSelection,
+  dir: string,
+  options: EnvDeployOptions,
+  allInstalled: boolean,
+): Promise<{ applied: LinkChange[]; failed: { change: LinkChange; message: string }[] }> {
   const current = await readLabelLinks(dir);
   const changes = planLinks(current, selection.links, (l) => allInstalled && mayRemoveLabel(selection, l, options.envLabels));
   options.logger.debug(`deploy: relinking ${selection.env}: ${changes.map((c) => `${c.label}→${c.to ?? '(removed)'}`).join(', ') || 'nothing to change'}`);
-  const { applied, skipped } = await applyLinks(dir, changes);
+  const { applied, skipped, failed } = await applyLinks(dir, changes);
   for (const c of applied) logLinkChange(selection.env, c, options.logger, false);
   for (const c of skipped) options.logger.warning(`${selection.env}/${c.label} stays at ${c.from ?? '(nothing)'}: ${c.tag} is not deployed`);
-  return applied;
+  for (const f of failed) options.logger.error(`${selection.env}/${f.change.label}: ${f.message}`, { file: `labels/${f.change.label}.txt` });
+  return { applied, failed };
 }
 
 async function prune(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<PruneCandidate[]> {
   const pointedTo = async (): Promise<Set<string>> =>
-    new Set([...(await readLabelLinks(dir)).values(), ...[...selection.links.values()].map((w) => w.deployedName)]);
+    new Set([...(await readLabelLinks(dir)).values(), ...(await readPointedTo(dir)), ...[...selection.links.values()].map((w) => w.deployedName)]);
   const candidates = await planPrune(dir, await pointedTo(), options.keep);
   const removed = await applyPrune(candidates, async (name) => (await pointedTo()).has(name));
   for (const p of removed) options.logger.info(`Pruned ${selection.env}/${p.deployedName}, freeing ${formatBytes(p.bytes)}`);
@@ -306,6 +334,11 @@ function statusFromPlan(selection: EnvSelection, dir: string, plan: EnvPlan): Pr
   });
 }
 
+/** The platform a complete prefix was built for, when it is not the one this deploy installs. */
+function otherPlatform(marker: DeployMarker, options: EnvDeployOptions): string | undefined {
+  return marker.platform && options.platform && marker.platform !== options.platform ? marker.platform : undefined;
+}
+
 const countOf = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 function prefixOutcome(p: SelectedPrefix, prefix: string, status: PrefixOutcome['status'], sizeBytes?: number): PrefixOutcome {
@@ -314,5 +347,10 @@ function prefixOutcome(p: SelectedPrefix, prefix: string, status: PrefixOutcome[
 
 
 function moduleContext(options: EnvDeployOptions): EnvModulesContext {
-  return { modules: options.modules as ModulesConfig, access: options.access ?? WORLD_READABLE, packageCode: options.packageCode !== false, logger: options.logger };
+  return { modules: options.modules as ModulesConfig, access: options.access ?? WORLD_READABLE, packageCode: runsPackageCode(options), logger: options.logger };
+}
+
+/** Package code (post-link, smoke tests, activation scripts) runs only in prefixes for this machine. */
+function runsPackageCode(options: EnvDeployOptions): boolean {
+  return options.packageCode !== false && !options.foreignPlatform;
 }

@@ -49,6 +49,8 @@ export interface DeployMarker {
   tests?: TestRecord;
   /** What the activation scripts export, for the modulefiles (absent: deployed before it was recorded). */
   activation?: Activation;
+  /** The platform whose lock was installed (absent: deployed before platforms were recorded, or adopted). */
+  platform?: string;
 }
 
 /** `<target>/<env>`. A name that could leave the target or hide among gitenv's own entries is refused. */

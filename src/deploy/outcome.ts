@@ -36,8 +36,15 @@ export interface EnvOutcome {
   error?: string;
 }
 
+/** The platform deployed when it is not this machine's (the explicit `platform` override). */
+export interface ForeignPlatform {
+  platform: string;
+  /** This machine's platform; undefined when conda has none for it. */
+  machine?: string;
+}
+
 /** The job summary: one row per (environment, label), then what prune freed. */
-export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean): string {
+export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean, foreign?: ForeignPlatform): string {
   const rows: (string | Raw)[][] = [];
   for (const o of outcomes) {
     for (const p of o.prefixes) {
@@ -55,6 +62,7 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
   body += failureDetails(outcomes);
   const modulefiles = outcomes.flatMap((o) => o.modulefiles ?? []);
   if (modulefiles.length > 0) body += `\n${dryRun ? 'Would update' : 'Updated'} ${modulefiles.length} modulefile(s): ${modulefiles.map((m) => code(m)).join(', ')}\n`;
+  if (foreign) body = `${foreignPlatformNote(foreign)}\n\n${body}`;
   const pruned = outcomes.flatMap((o) => o.pruned.map((p) => ({ env: o.env, ...p })));
   if (pruned.length > 0) {
     const total = pruned.reduce((n, p) => n + p.bytes, 0);
@@ -76,4 +84,9 @@ function failureDetails(outcomes: readonly EnvOutcome[]): string {
     }
   }
   return out;
+}
+
+/** Said in the log and the summary whenever another platform's locks are deployed. */
+export function foreignPlatformNote(f: ForeignPlatform): string {
+  return `Deploying the ${f.platform} locks on a ${f.machine ?? 'non-conda'} machine (explicit platform override): post-link scripts and smoke tests are not run.`;
 }

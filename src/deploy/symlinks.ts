@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { GitenvError } from '../util/errors.js';
+import { errorMessage, GitenvError } from '../util/errors.js';
 import { DEPLOYED_NAME, isComplete, LINK_TEMP_PREFIX } from './layout.js';
 
 /** Label names as the repository allows them (`labels/<label>.txt`). */
@@ -26,24 +26,57 @@ export interface LinkChange {
   tag?: string;
 }
 
-/** The label symlinks in an environment directory: label -> the deployed name it points to. */
+/**
+ * The label symlinks gitenv made in an environment directory: label -> the deployed name it points
+ * to. Only links whose text is a bare deployed name (what gitenv and the old tool write) are labels;
+ * a link the site made (`pinned -> ./2026_01_01`, an absolute link) is no label and never removed as
+ * "a label gone" (only a label the repository names is linked over it), and it protects the prefix
+ * it leads to from prune (see readPointedTo).
+ */
 export async function readLabelLinks(dir: string): Promise<Map<string, string>> {
   const links = new Map<string, string>();
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return links;
-    throw err;
-  }
-  for (const entry of entries) {
-    if (!entry.isSymbolicLink() || !isLabelName(entry.name)) continue;
-    const text = await fs.readlink(path.join(dir, entry.name));
-    // The old tool wrote the same relative links; an absolute one into this directory is read too.
-    const name = path.isAbsolute(text) && path.dirname(text) === dir ? path.basename(text) : text;
-    if (!name.includes('/')) links.set(entry.name, name);
+  for (const entry of await symlinksIn(dir)) {
+    if (!isLabelName(entry.name)) continue;
+    const text = await fs.readlink(path.join(dir, entry.name)).catch(() => undefined);
+    if (text !== undefined && DEPLOYED_NAME.test(text)) links.set(entry.name, text);
   }
   return links;
+}
+
+/**
+ * The deployed names any symlink in `dir` leads to, whoever made it and however it is written
+ * (relative, `./name`, absolute, through another link), but the links named in `except`: prune
+ * never removes these.
+ */
+export async function readPointedTo(dir: string, except: ReadonlySet<string> = new Set()): Promise<Set<string>> {
+  const names = new Set<string>();
+  const realDir = await fs.realpath(dir).catch(() => dir);
+  const nameIn = (base: string, p: string): string | undefined => {
+    const rel = path.relative(base, p);
+    const first = rel.split(path.sep)[0];
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) && DEPLOYED_NAME.test(first) ? first : undefined;
+  };
+  for (const entry of await symlinksIn(dir)) {
+    if (except.has(entry.name)) continue;
+    const link = path.join(dir, entry.name);
+    const text = await fs.readlink(link).catch(() => undefined);
+    if (text === undefined) continue;
+    const lexical = nameIn(dir, path.resolve(dir, text));
+    if (lexical) names.add(lexical);
+    const real = await fs.realpath(link).catch(() => undefined);
+    const resolved = real === undefined ? undefined : nameIn(realDir, real);
+    if (resolved) names.add(resolved);
+  }
+  return names;
+}
+
+async function symlinksIn(dir: string): Promise<import('node:fs').Dirent[]> {
+  try {
+    return (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isSymbolicLink());
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }
 
 export function isLabelName(name: string): boolean {
@@ -95,26 +128,39 @@ export async function removeLink(dir: string, label: string): Promise<void> {
   if (stat?.isSymbolicLink()) await fs.unlink(link);
 }
 
+/** A planned change that could not be made, and why. */
+export interface FailedLink {
+  change: LinkChange;
+  message: string;
+}
+
 /**
- * Applies planned changes. A link is only ever switched to a complete prefix: a change whose target
- * is incomplete is skipped and returned in `skipped`, leaving the label where it was.
+ * Applies planned changes, each on its own: one that cannot be made (a directory standing at the
+ * label's path, a name too long for the file system) is returned in `failed` and the others are
+ * still made. A link is only ever switched to a complete prefix: a change whose target is incomplete
+ * is skipped and returned in `skipped`, leaving the label where it was.
  */
 export async function applyLinks(
   dir: string,
   changes: readonly LinkChange[],
-): Promise<{ applied: LinkChange[]; skipped: LinkChange[] }> {
+): Promise<{ applied: LinkChange[]; skipped: LinkChange[]; failed: FailedLink[] }> {
   const applied: LinkChange[] = [];
   const skipped: LinkChange[] = [];
+  const failed: FailedLink[] = [];
   for (const change of changes) {
-    if (change.to === undefined) {
-      await removeLink(dir, change.label);
-      applied.push(change);
-    } else if (await isComplete(path.join(dir, change.to), change.tag)) {
-      await switchLink(dir, change.label, change.to);
-      applied.push(change);
-    } else {
-      skipped.push(change);
+    try {
+      if (change.to === undefined) {
+        await removeLink(dir, change.label);
+        applied.push(change);
+      } else if (await isComplete(path.join(dir, change.to), change.tag)) {
+        await switchLink(dir, change.label, change.to);
+        applied.push(change);
+      } else {
+        skipped.push(change);
+      }
+    } catch (err) {
+      failed.push({ change, message: errorMessage(err) });
     }
   }
-  return { applied, skipped };
+  return { applied, skipped, failed };
 }

@@ -139,8 +139,14 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     });
     const cached = request.packages.filter((p) => inPackageCache(request.pkgCache, p));
     const extra: Record<string, string> = { CONDA_PKGS_DIRS: request.pkgCache };
+    // Another platform's prefix: micromamba runs none of its link scripts (the variable is the
+    // setting of micromamba's --skip-run-link-scripts; installArgs adds --platform).
+    if (request.foreignPlatform) extra.MAMBA_SKIP_RUN_LINK_SCRIPTS = 'true';
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
-    const channels = [...new Set(request.packages.map((p) => mirroredChannel(p.channel, request.mirror)))];
+    const trusted = request.trustedHosts;
+    const channels = [...new Set(request.packages.map((p) => mirroredChannel(p.channel, request.mirror)))].filter(
+      (c) => !trusted || trusted.includes(hostOf(c)),
+    );
     await this.withScratch(channels, extra, async (scratch, env) => {
       const file = path.join(scratch, 'env.lock');
       await writeFile(file, lock);
@@ -183,6 +189,7 @@ export function installArgs(request: InstallRequest, explicitFilePath: string): 
     request.prefix,
     '--file',
     explicitFilePath,
+    ...(request.foreignPlatform ? ['--platform', request.foreignPlatform] : []),
   ];
 }
 
@@ -195,4 +202,13 @@ function packageSize(pkgCache: string, p: LockedPackage): number {
   if (p.size) return p.size;
   const archive = path.join(pkgCache, p.fn);
   return existsSync(archive) ? statSync(archive).size : 0;
+}
+
+/** `host[:port]` of a URL ('' when it has none). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
 }

@@ -36,6 +36,11 @@ export interface InstallRequest {
   concurrency?: number;
   /** HTTP access with channel credentials applied (default: the global fetch). */
   fetch?: FetchLike;
+  /**
+   * Hosts (`host[:port]`) that may get the channel credentials: those of env.spec's channels and the
+   * mirror. Undefined: every channel of the packages (callers that trust their package list).
+   */
+  trustedHosts?: string[];
   logger: Logger;
   /**
    * Leave post-link scripts for `InstallReport.runPostLink`, which the caller calls once the prefix
@@ -43,6 +48,12 @@ export interface InstallRequest {
    * that cannot defer them (micromamba runs them itself) ignores this and returns no runPostLink.
    */
   deferPostLink?: boolean;
+  /**
+   * The packages are for another platform than this machine's (deploy's explicit `platform`
+   * override): the prefix is built for machines that share the file system, and nothing of it is
+   * run here (no post-link scripts, no byte-compiling).
+   */
+  foreignPlatform?: string;
 }
 
 export interface InstallReport {

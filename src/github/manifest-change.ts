@@ -18,6 +18,8 @@ export interface ProposedManifest {
   env: string;
   /** The `manifest/<env>` commit compared with; undefined for a new environment. */
   base?: string;
+  /** The manifest file on `base` to compare with (default env.manifest; `env.<platform>.manifest` for several platforms). */
+  baseManifest?: string;
   manifest: string;
   spec: Buffer;
   records: readonly PackageRecord[];
@@ -29,7 +31,7 @@ export async function manifestChangeInput(
   options: { fetch?: FetchLike; logger: Logger },
 ): Promise<ManifestChangeInput> {
   const [oldManifest, oldSpec] = proposed.base
-    ? await repo.readFiles([{ rev: proposed.base, path: 'env.manifest' }, { rev: proposed.base, path: ENV_SPEC_FILE }])
+    ? await repo.readFiles([{ rev: proposed.base, path: proposed.baseManifest ?? 'env.manifest' }, { rev: proposed.base, path: ENV_SPEC_FILE }])
     : [undefined, undefined];
   const before = readEntries(oldManifest, proposed.env, options.logger);
   const after = parseManifest(proposed.manifest);

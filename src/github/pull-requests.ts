@@ -26,7 +26,8 @@ export interface Proposal {
   env: string;
   /** The current `manifest/<env>` head: the pull request's base and the commit's parent. */
   base: string;
-  files: Record<string, string | Buffer>;
+  /** The files to write; null removes one (the other layout's, when the platforms change). */
+  files: Record<string, string | Buffer | null>;
   message: string;
   /** The pull request's body (see pullRequestBody). */
   body: string;

@@ -61,7 +61,12 @@ export class BuiltinInstaller implements InstallerEngine {
       concurrency: 8,
     });
     timer('link');
-    const pycs = await this.compileNoarch(linked, request, pythonVersion);
+    if (request.foreignPlatform) {
+      // Nothing of another platform's prefix can run here: no python to byte-compile with, and
+      // post-link scripts written for that machine.
+      logger.info(`Built for ${request.foreignPlatform}: post-link scripts not run, noarch python modules not byte-compiled`);
+    }
+    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, pythonVersion);
     timer('byte-compile');
     const postLink = async (where: string): Promise<number> => {
       let ran = 0;
@@ -71,7 +76,8 @@ export class BuiltinInstaller implements InstallerEngine {
       }
       return ran;
     };
-    if (!request.deferPostLink) {
+    // Another platform's scripts are never run here; deferred ones run at the final path (deploy).
+    if (!request.foreignPlatform && !request.deferPostLink) {
       await postLink(request.stagingDir);
       timer('post-link scripts');
     }
@@ -90,7 +96,7 @@ export class BuiltinInstaller implements InstallerEngine {
       packages: packages.length,
       downloadedBytes: entries.reduce((n, e) => n + e.downloadedBytes, 0),
       cacheHits: entries.filter((e) => e.hit).length,
-      runPostLink: request.deferPostLink ? () => postLink(request.prefix) : undefined,
+      runPostLink: request.deferPostLink && !request.foreignPlatform ? () => postLink(request.prefix) : undefined,
     };
     logger.info(
       `Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` +

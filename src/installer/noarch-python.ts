@@ -43,6 +43,9 @@ export function parseEntryPoint(spec: string, pkg: string): EntryPoint {
  */
 export function pythonShebang(prefix: string, pyVersion: string): string {
   const python = `${prefix}/bin/python${pyVersion}`;
+  // Inside the trampoline's double quotes these would be run by sh: deploy refuses such targets.
+  // eslint-disable-next-line no-control-regex
+  if (/[$`"\\\x00-\x1f\x7f]/.test(python)) throw new Error(`${JSON.stringify(prefix)}: a prefix holding $, \`, ", \\ or a control character cannot be written into an entry point`);
   const plain = `#!${python}\n`;
   if (plain.length <= 127 && !python.includes(' ')) return plain;
   return `#!/bin/sh\n'''exec' "${python}" "$0" "$@" #'''\n`;

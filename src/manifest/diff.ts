@@ -58,6 +58,16 @@ export function formatChange(c: PackageChange): string {
   return `~ ${c.name} ${c.before} -> ${c.after}`;
 }
 
+/**
+ * For an environment of several platforms: `Manifest update for <env>`, a blank line, then for
+ * each platform that changed a `<platform>:` line followed by its changes.
+ */
+export function platformCommitMessage(env: string, diffs: readonly { platform: string; diff: ManifestDiff }[], note?: string): string {
+  const lines = diffs.filter((d) => d.diff.changes.length > 0).flatMap((d) => [`${d.platform}:`, ...d.diff.changes.map(formatChange)]);
+  if (note) lines.push(note);
+  return lines.length > 0 ? `Manifest update for ${env}\n\n${lines.join('\n')}\n` : `Manifest update for ${env}\n`;
+}
+
 /** `Manifest update for <env>`, a blank line, then one line per change. */
 export function commitMessage(env: string, diff: ManifestDiff, note?: string): string {
   const lines = diff.changes.map(formatChange);

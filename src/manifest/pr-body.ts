@@ -203,6 +203,11 @@ export function lineDiff(before: string, after: string): string[] {
   return out;
 }
 
+/** The env.spec part of a manifest update: its line diff, open when short. */
+export function specChange(before: string | undefined, after: string): string {
+  return specSection(before, after);
+}
+
 function specSection(before: string | undefined, after: string): string {
   if (before === after) return 'env.spec is unchanged.\n';
   const lines = lineDiff(before ?? '', after);
@@ -233,10 +238,12 @@ export const MAX_CHANGE_LENGTH = 60_000;
  * The markdown of a manifest update: counts, one table per kind of change, sizes, env.spec diff.
  * Longer than `maxLength`, the package tables are left out (the commit message lists every change).
  */
-export function renderManifestChange(input: ManifestChangeInput, maxLength = MAX_CHANGE_LENGTH): string {
+export function renderManifestChange(input: ManifestChangeInput, maxLength = MAX_CHANGE_LENGTH, options: { spec?: boolean } = {}): string {
   const c = classifyChanges(input.before, input.after);
   const head = `${input.after.length} packages: ${changeCounts(c)}.\n`;
-  const tail = [`#### Download size\n\n${sizeSection(summarizeSizes(input))}`, `#### env.spec\n\n${specSection(input.specBefore, input.specAfter)}`];
+  const tail = [`#### Download size\n\n${sizeSection(summarizeSizes(input))}`];
+  // Several platforms share one env.spec: its diff is shown once, after them (options.spec false).
+  if (options.spec !== false) tail.push(`#### env.spec\n\n${specSection(input.specBefore, input.specAfter)}`);
   const tables: [string, EntryPair[] | ManifestEntry[], (x: never[]) => string][] = [
     ['Added', c.added, entryTable],
     ['Removed', c.removed, entryTable],

@@ -12,6 +12,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { checkRecords } from '../conda/record-check.js';
 import type { PackageRecord } from '../conda/types.js';
 import { OnDemandMicromambaSolver } from '../engines/on-demand.js';
 import type { FetchLike, SolverEngine } from '../engines/types.js';
@@ -20,14 +21,15 @@ import type { GitHubClient, GitHubServices } from '../github/client.js';
 import type { PullRequestEvent } from '../github/event.js';
 import { manifestChangeInput } from '../github/manifest-change.js';
 import { propose, pullRequestBody, pullRequestSummary, withdraw, type PullRequestOutcome, type ProposeContext } from '../github/pull-requests.js';
-import { changeCounts, classifyChanges, renderManifestChange } from '../manifest/pr-body.js';
-import { commitMessage, diffManifests, formatChange, type ManifestDiff } from '../manifest/diff.js';
-import { formatLock } from '../manifest/lock.js';
-import { formatManifest } from '../manifest/manifest.js';
+import { changeCounts, classifyChanges, renderManifestChange, specChange } from '../manifest/pr-body.js';
+import { commitMessage, diffManifests, formatChange, platformCommitMessage, type ManifestDiff } from '../manifest/diff.js';
+import { formatLock, parseLock } from '../manifest/lock.js';
+import { formatManifestEntries, splitDist } from '../manifest/manifest.js';
+import { isManifestFile, LOCK_FILE, MANIFEST_FILE, platformFileNames, platformsOfTree, type PlatformFiles } from '../manifest/platform-files.js';
 import { resolveSummary } from '../manifest/summary.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
-import { EnvRepository, type EnvBranch, type RefUpdate, openForPhase } from '../repo/env-repository.js';
+import { EnvRepository, type EnvBranch, type FileChanges, type RefUpdate, openForPhase } from '../repo/env-repository.js';
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
@@ -48,14 +50,24 @@ export interface ResolveResult extends PhaseResult {
   pullRequests?: PullRequestOutcome[];
 }
 
-export const MANIFEST_FILE = 'env.manifest';
-export const LOCK_FILE = 'env.lock';
+export { LOCK_FILE, MANIFEST_FILE };
 
-/** The three files of a manifest branch. */
-export interface ManifestFiles {
-  [MANIFEST_FILE]: string;
-  [LOCK_FILE]: string;
-  [ENV_SPEC_FILE]: Buffer;
+/**
+ * The files of a manifest branch: env.spec, and env.manifest and env.lock for an environment of
+ * one platform, or `env.<platform>.manifest` and `env.<platform>.lock` per platform for several.
+ */
+export type ManifestFiles = Record<string, string | Buffer>;
+
+/** One platform of an environment: its solve and how it compares with the manifest branch. */
+export interface PlatformOutcome {
+  platform: string;
+  records: PackageRecord[];
+  manifest: string;
+  diff: ManifestDiff;
+  /** The file on the manifest branch this platform's manifest is compared with. */
+  baseManifest?: string;
+  /** Its manifest or lock differs from the manifest branch's. */
+  changed: boolean;
 }
 
 /** What happened to one environment. */
@@ -65,8 +77,10 @@ export interface EnvOutcome {
   packages?: number;
   diff?: ManifestDiff;
   files?: ManifestFiles;
-  /** The solved records (sizes for the pull request's body). */
+  /** The solved records (sizes for the pull request's body); of the first platform. */
   records?: PackageRecord[];
+  /** Each platform, in the env.spec's order (one: the resolve platform). */
+  platforms?: PlatformOutcome[];
   /** The `manifest/<env>` head compared with; undefined when the branch does not exist. */
   base?: string;
   error?: string;
@@ -121,7 +135,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
       outcomes.push(outcome);
     }
     const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
-    const extras = { repo, logger, fetch: fetcher.fetch, dryRun: settings.dryRun };
+    const extras = { repo, logger, fetch: fetcher.fetch, dryRun: settings.dryRun, platform: settings.platform };
     let result: ResolveResult;
     if (settings.mode === 'pull-request') {
       const ctx: ProposeContext = { repo, github: services.github as GitHubClient, logger, dryRun: settings.dryRun, branches: snapshot.branches };
@@ -130,7 +144,7 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
       result = await reviewPullRequest(outcomes, review, services.github, extras);
     } else {
       const changed = outcomes.filter((o) => o.status === 'changed');
-      if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger);
+      if (!dryRun && changed.length > 0) await pushManifests(repo, changed, logger, settings.platform);
       result = { changed: changed.map((o) => o.env), failed: [], summary: resolveSummary(outcomes, { dryRun }) };
     }
     logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
@@ -145,17 +159,45 @@ interface ReportContext {
   logger: Logger;
   fetch: FetchLike;
   dryRun: boolean;
+  /** The resolve platform: what a manifest branch's lock without `# platform:` is for. */
+  platform: string;
 }
 
-/** The readable diff of a changed environment against its manifest branch. */
+/**
+ * The readable diff of a changed environment against its manifest branch; with several platforms,
+ * one section per platform that changed (and the env.spec diff once).
+ */
 async function renderChange(o: EnvOutcome, ctx: ReportContext): Promise<{ text: string; counts: string }> {
   const files = o.files as ManifestFiles;
-  const input = await manifestChangeInput(
-    ctx.repo,
-    { env: o.env, base: o.base, manifest: files[MANIFEST_FILE], spec: files[ENV_SPEC_FILE], records: o.records ?? [] },
-    { fetch: ctx.fetch, logger: ctx.logger },
-  );
-  return { text: renderManifestChange(input), counts: changeCounts(classifyChanges(input.before, input.after)) };
+  const platforms = o.platforms ?? [];
+  const one = async (p: PlatformOutcome, withSpec: boolean) => {
+    const input = await manifestChangeInput(
+      ctx.repo,
+      { env: o.env, base: o.base, baseManifest: p.baseManifest, manifest: p.manifest, spec: files[ENV_SPEC_FILE] as Buffer, records: p.records },
+      { fetch: ctx.fetch, logger: ctx.logger },
+    );
+    return { text: renderManifestChange(input, undefined, { spec: withSpec }), counts: changeCounts(classifyChanges(input.before, input.after)), input };
+  };
+  if (platforms.length === 1) {
+    const { text, counts } = await one(platforms[0], true);
+    return { text, counts };
+  }
+  const parts: string[] = [];
+  const counts: string[] = [];
+  let spec: { before?: string; after: string } | undefined;
+  for (const p of platforms.filter((x) => x.changed)) {
+    const r = await one(p, false);
+    parts.push(`### ${p.platform}\n\n${r.text}`);
+    counts.push(`${p.platform}: ${r.counts}`);
+    spec = { before: r.input.specBefore, after: r.input.specAfter };
+  }
+  if (!spec) {
+    const [before] = o.base ? await ctx.repo.readFiles([{ rev: o.base, path: ENV_SPEC_FILE }]) : [undefined];
+    spec = { before: before?.toString('utf8'), after: (files[ENV_SPEC_FILE] as Buffer).toString('utf8') };
+    counts.push('no package changes (env.spec updated)');
+  }
+  parts.push(`#### env.spec\n\n${specChange(spec.before, spec.after)}`);
+  return { text: parts.join('\n'), counts: counts.join('; ') };
 }
 
 /**
@@ -215,7 +257,7 @@ async function writeCheckComment(github: GitHubClient, pr: PullRequestEvent, env
 /** pull-request mode: open, refresh or close each environment's pull request. */
 async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: ReportContext): Promise<ResolveResult> {
   const fresh = outcomes.filter((o) => o.status === 'changed' && !o.base);
-  if (fresh.length > 0 && !ctx.dryRun) await pushManifests(ctx.repo, fresh, ctx.logger);
+  if (fresh.length > 0 && !ctx.dryRun) await pushManifests(ctx.repo, fresh, ctx.logger, ctx.platform);
   const pullRequests: PullRequestOutcome[] = [];
   const rows: Parameters<typeof pullRequestSummary>[0] = [];
   const details: string[] = [];
@@ -224,10 +266,8 @@ async function proposeAll(outcomes: EnvOutcome[], pctx: ProposeContext, ctx: Rep
     let change = 'no change';
     if (o.status === 'changed' && o.base) {
       const rendered = await renderChange(o, ctx);
-      const files = o.files as ManifestFiles;
-      const diff = o.diff as ManifestDiff;
-      const message = commitMessage(o.env, diff, diff.changes.length === 0 ? note(await readManifestFiles(ctx.repo, o.base), files) : undefined);
-      pr = await propose({ env: o.env, base: o.base, files: { ...files }, message, body: pullRequestBody(o.env, rendered.text) }, pctx);
+      const next = commitFor(o, await readOldBranch(ctx.repo, o.base, ctx.platform), ctx.logger);
+      pr = await propose({ env: o.env, base: o.base, files: next.files, message: next.message, body: pullRequestBody(o.env, rendered.text) }, pctx);
       change = rendered.counts;
       details.push(`<details><summary>Proposed for ${manifestBranch(o.env)}</summary>\n\n${rendered.text}\n</details>\n`);
     } else if (o.status === 'changed') {
@@ -259,24 +299,73 @@ async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, c
     const specText = (await ctx.repo.readFile(branch.commit, ENV_SPEC_FILE)) ?? Buffer.alloc(0);
     const spec = parseEnvSpec(specText, { env: name });
     const channels = expandChannels(spec.channels, { channelAlias: settings.channelAlias });
-    const records = await ctx.solver.solve({
-      specs: spec.specs,
-      channels,
-      platform: settings.platform,
-      virtualPackages: virtualPackages(settings.platform, ctx.env),
-      env: name,
-      logger,
+    const platforms = spec.platforms ?? [settings.platform];
+    const solved: { platform: string; records: PackageRecord[] }[] = [];
+    // One after the other: the platforms share the run's repodata (noarch fetched and parsed once).
+    for (const platform of platforms) {
+      const records = await solveFor(platform, spec.platforms !== undefined, { specs: spec.specs, channels, env: name }, ctx);
+      checkRecords(records, channels, name);
+      solved.push({ platform, records });
+    }
+    const files = manifestFiles(solved, specText, name);
+    const old = manifestHead ? await readOldBranch(ctx.repo, manifestHead, settings.platform) : undefined;
+    const several = solved.length > 1;
+    const perPlatform: PlatformOutcome[] = solved.map(({ platform, records }) => {
+      const names = platformFileNames(platform, several);
+      const base = old ? oldManifestFile(old, platform, several) : undefined;
+      const manifest = files[names.manifest] as string;
+      const diff = manifestDiff(base ? old?.files.get(base)?.toString('utf8') : undefined, manifest, name, logger);
+      const oldLock = old && base ? old.files.get(lockBeside(base)) : undefined;
+      const changed = !base || old?.files.get(base)?.toString('utf8') !== manifest || !oldLock || withoutGenerator(oldLock.toString('utf8')) !== withoutGenerator(files[names.lock] as string);
+      return { platform, records, manifest, diff, baseManifest: base, changed };
     });
-    const files = manifestFiles(records, specText, name, settings.platform);
-    const old = manifestHead ? await readManifestFiles(ctx.repo, manifestHead) : undefined;
-    const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], name, logger);
+    const diff = several ? combinedDiff(perPlatform.map((p) => p.diff)) : perPlatform[0].diff;
     const status = old && sameFiles(old, files) ? 'unchanged' : 'changed';
-    logger.info(`${name}: ${records.length} packages, ${status === 'changed' ? describe(diff) : 'no change'}`);
-    for (const c of diff.changes) logger.info(`  ${formatChange(c)}`);
-    return { env: name, status, packages: records.length, diff, files, records, base: manifestHead };
+    const packages = solved[0].records.length;
+    if (several) {
+      const counts = perPlatform.map((p) => `${p.platform} ${p.records.length}`).join(', ');
+      logger.info(`${name}: packages ${counts}; ${status === 'changed' ? describe(diff) : 'no change'}`);
+      for (const p of perPlatform) for (const c of p.diff.changes) logger.info(`  ${p.platform}: ${formatChange(c)}`);
+    } else {
+      logger.info(`${name}: ${packages} packages, ${status === 'changed' ? describe(diff) : 'no change'}`);
+      for (const c of diff.changes) logger.info(`  ${formatChange(c)}`);
+    }
+    return { env: name, status, packages, diff, files, records: solved[0].records, platforms: perPlatform, base: manifestHead };
   } catch (err) {
     return failure(name, err, logger);
   }
+}
+
+/**
+ * One platform's solve with that platform's virtual packages. When env.spec lists its platforms,
+ * a failure names the platform: the environment fails as a whole.
+ */
+async function solveFor(platform: string, named: boolean, what: { specs: string[]; channels: string[]; env: string }, ctx: EnvContext): Promise<PackageRecord[]> {
+  try {
+    return await ctx.solver.solve({ ...what, platform, virtualPackages: virtualPackages(platform, ctx.env), logger: ctx.logger });
+  } catch (err) {
+    if (!named) throw err;
+    const reason = errorMessage(err).replace(new RegExp(`^environment "${escapeRegExp(what.env)}": `), '');
+    const message = `environment "${what.env}" cannot be resolved for platform ${platform}: ${reason}`;
+    // The error keeps its class (a channel's HttpError stays one), now naming the platform.
+    if (err instanceof Error) {
+      err.message = message;
+      throw err;
+    }
+    throw new Error(message);
+  }
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The sum of the platforms' diffs (the summary's counts). */
+function combinedDiff(diffs: ManifestDiff[]): ManifestDiff {
+  return {
+    changes: diffs.flatMap((d) => d.changes),
+    added: diffs.reduce((n, d) => n + d.added, 0),
+    removed: diffs.reduce((n, d) => n + d.removed, 0),
+    changed: diffs.reduce((n, d) => n + d.changed, 0),
+  };
 }
 
 function failure(env: string, err: unknown, logger: Logger): EnvOutcome {
@@ -305,44 +394,95 @@ function describe(diff: ManifestDiff): string {
   return `${diff.added} added, ${diff.removed} removed, ${diff.changed} changed`;
 }
 
-function manifestFiles(records: PackageRecord[], spec: Buffer, env: string, platform: string): ManifestFiles {
-  return {
-    [MANIFEST_FILE]: formatManifest(records),
-    [LOCK_FILE]: formatLock(records, { platform, env }),
-    [ENV_SPEC_FILE]: spec,
-  };
+/** One platform: today's three files, exactly. Several: env.spec and two files per platform. */
+function manifestFiles(solved: { platform: string; records: PackageRecord[] }[], spec: Buffer, env: string): ManifestFiles {
+  const several = solved.length > 1;
+  const files: ManifestFiles = {};
+  for (const { platform, records } of solved) {
+    const names = platformFileNames(platform, several);
+    const lock = formatLock(records, { platform, env });
+    // env.manifest from exactly the packages that env.lock lists.
+    const entries = parseLock(lock).map((p) => ({ channel: p.channel, subdir: p.subdir, dist: p.dist, ...splitDist(p.dist) }));
+    files[names.manifest] = formatManifestEntries(entries);
+    files[names.lock] = lock;
+  }
+  files[ENV_SPEC_FILE] = spec;
+  return files;
 }
 
-interface OldFiles {
-  [MANIFEST_FILE]?: string;
-  [LOCK_FILE]?: string;
-  [ENV_SPEC_FILE]?: Buffer;
+/** What a manifest branch holds of gitenv's files: env.spec, the manifests and the locks. */
+interface OldBranch {
+  files: Map<string, Buffer>;
+  platforms: PlatformFiles[];
 }
 
-async function readManifestFiles(repo: EnvRepository, commit: string): Promise<OldFiles> {
-  const [manifest, lock, spec] = await repo.readFiles([MANIFEST_FILE, LOCK_FILE, ENV_SPEC_FILE].map((p) => ({ rev: commit, path: p })));
-  return { [MANIFEST_FILE]: manifest?.toString('utf8'), [LOCK_FILE]: lock?.toString('utf8'), [ENV_SPEC_FILE]: spec };
+async function readOldBranch(repo: EnvRepository, commit: string, fallbackPlatform: string): Promise<OldBranch> {
+  const names = (await repo.listFiles(commit)).filter((n) => n === ENV_SPEC_FILE || isManifestFile(n));
+  const blobs = await repo.readFiles(names.map((p) => ({ rev: commit, path: p })));
+  const files = new Map<string, Buffer>();
+  names.forEach((n, i) => {
+    const blob = blobs[i];
+    if (blob) files.set(n, blob);
+  });
+  return { files, platforms: platformsOfTree([...files.keys()], files.get(LOCK_FILE)?.toString('utf8'), fallbackPlatform) };
 }
+
+/**
+ * The old manifest a platform compares with: one platform before and after compares env.manifest
+ * with env.manifest whatever its platform (as before platforms existed); otherwise the file the old
+ * branch holds for that platform.
+ */
+function oldManifestFile(old: OldBranch, platform: string, several: boolean): string | undefined {
+  if (!several && old.files.has(MANIFEST_FILE)) return MANIFEST_FILE;
+  const names = old.platforms.find((p) => p.platform === platform)?.names;
+  return names && old.files.has(names.manifest) ? names.manifest : undefined;
+}
+
+/** The lock that sits beside a manifest file (env.manifest → env.lock, env.P.manifest → env.P.lock). */
+const lockBeside = (manifest: string): string => manifest.replace(/manifest$/, 'lock');
 
 /** The generator line names gitenv's version: a new gitenv alone is no reason for a commit. */
 const withoutGenerator = (lock: string): string => lock.replace(/^# generated by .*\n/m, '');
 
-function sameFiles(old: OldFiles, now: ManifestFiles): boolean {
-  return (
-    old[MANIFEST_FILE] === now[MANIFEST_FILE] &&
-    old[LOCK_FILE] !== undefined &&
-    withoutGenerator(old[LOCK_FILE]) === withoutGenerator(now[LOCK_FILE]) &&
-    old[ENV_SPEC_FILE] !== undefined &&
-    old[ENV_SPEC_FILE].equals(now[ENV_SPEC_FILE])
-  );
+const isLock = (name: string): boolean => name.endsWith('.lock');
+
+function sameFile(name: string, old: Buffer | undefined, now: string | Buffer): boolean {
+  if (!old) return false;
+  if (isLock(name)) return withoutGenerator(old.toString('utf8')) === withoutGenerator(now.toString());
+  return old.equals(typeof now === 'string' ? Buffer.from(now) : now);
+}
+
+function sameFiles(old: OldBranch, now: ManifestFiles): boolean {
+  const names = Object.keys(now);
+  return names.length === old.files.size && names.every((n) => sameFile(n, old.files.get(n), now[n]));
 }
 
 /** What changed besides packages, for a commit whose manifest diff is empty. */
-function note(old: OldFiles | undefined, now: ManifestFiles): string | undefined {
-  const parts: string[] = [];
-  if (!old?.[LOCK_FILE] || withoutGenerator(old[LOCK_FILE]) !== withoutGenerator(now[LOCK_FILE])) parts.push(LOCK_FILE);
-  if (!old?.[ENV_SPEC_FILE]?.equals(now[ENV_SPEC_FILE])) parts.push(ENV_SPEC_FILE);
+function note(old: OldBranch | undefined, now: ManifestFiles): string | undefined {
+  const parts = Object.keys(now)
+    .filter((n) => isLock(n) && !sameFile(n, old?.files.get(n), now[n]))
+    .sort();
+  if (!sameFile(ENV_SPEC_FILE, old?.files.get(ENV_SPEC_FILE), now[ENV_SPEC_FILE])) parts.push(ENV_SPEC_FILE);
   return parts.length > 0 ? `Updated ${parts.join(' and ')}` : undefined;
+}
+
+/**
+ * The commit of an environment's new files on top of its manifest branch: the files of the other
+ * layout removed (one platform ↔ several), the message grouped by platform when there are several.
+ */
+function commitFor(o: EnvOutcome, old: OldBranch | undefined, logger: Logger): { files: FileChanges; message: string } {
+  const now = o.files as ManifestFiles;
+  const platforms = o.platforms ?? [];
+  const several = platforms.length > 1;
+  const diffs = platforms.map((p) => {
+    const base = old ? oldManifestFile(old, p.platform, several) : undefined;
+    return { platform: p.platform, diff: manifestDiff(base ? old?.files.get(base)?.toString('utf8') : undefined, p.manifest, o.env, logger) };
+  });
+  const extra = diffs.every((d) => d.diff.changes.length === 0) ? note(old, now) : undefined;
+  const message = several ? platformCommitMessage(o.env, diffs, extra) : commitMessage(o.env, diffs[0].diff, extra);
+  const files: FileChanges = { ...now };
+  for (const name of old?.files.keys() ?? []) if (!(name in now)) files[name] = null;
+  return { files, message };
 }
 
 /**
@@ -350,7 +490,7 @@ function note(old: OldFiles | undefined, now: ManifestFiles): string | undefined
  * the remote moved meanwhile, the repository model fetches again and this plans again: the
  * commits are remade on the new heads (the solve stands; only the diff is against a new parent).
  */
-async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger: Logger): Promise<void> {
+async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger: Logger, fallbackPlatform: string): Promise<void> {
   // After a race everything is fetched again: a branch new here may have been created there.
   await repo.retryWhenStale(
     async () => {
@@ -359,11 +499,10 @@ async function pushManifests(repo: EnvRepository, outcomes: EnvOutcome[], logger
         const files = o.files as ManifestFiles;
         const branch = manifestBranch(o.env);
         const head = await repo.git.resolveRef(`refs/heads/${branch}`);
-        const old = head ? await readManifestFiles(repo, head) : undefined;
+        const old = head ? await readOldBranch(repo, head, fallbackPlatform) : undefined;
         if (old && sameFiles(old, files)) continue; // someone pushed the same result first
-        const diff = manifestDiff(old?.[MANIFEST_FILE], files[MANIFEST_FILE], o.env, logger);
-        const message = commitMessage(o.env, diff, diff.changes.length === 0 ? note(old, files) : undefined);
-        const { commit, changed } = await repo.writeCommit(head, { ...files }, message);
+        const next = commitFor(o, old, logger);
+        const { commit, changed } = await repo.writeCommit(head, next.files, next.message);
         if (!changed) continue;
         logger.info(`Pushing changes to ${branch}`);
         updates.push({ src: commit, dst: `refs/heads/${branch}` });

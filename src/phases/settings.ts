@@ -50,6 +50,8 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials {
   target: string;
   envLabels: string[];
   mirror?: string;
+  /** Expands channel names of env.spec (whose hosts get the credentials); default DEFAULT_CHANNEL_ALIAS. */
+  channelAlias?: string;
   engine: Engine;
   prune: boolean;
   keep: number;
@@ -70,6 +72,11 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials {
   group?: string;
   /** With `group`: false leaves the tree unreadable by others (default true). */
   worldReadable?: boolean;
+  /**
+   * The platform (conda subdir) whose locks to install; default this machine's. Another platform
+   * than the machine's is deployed for machines sharing the file system: nothing of it is run here.
+   */
+  platform?: string;
 }
 
 

@@ -43,6 +43,7 @@ import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { CLONE_PREFIX, sweepOldClones, writeCloneOwner } from './temp-sweep.js';
 import { ENV_SPEC_FILE, envNameProblem, labelNameProblem, MANIFEST_PREFIX, WORK_PREFIX } from './names.js';
 import { compareTagNames, parseTag } from './tags.js';
 
@@ -154,8 +155,10 @@ export class EnvRepository {
     const { url, token } = remoteOf(options.repository);
     const base = options.workDir ?? os.tmpdir();
     await fs.mkdir(base, { recursive: true });
-    const tempDir = await fs.mkdtemp(path.join(base, 'gitenv-repo-'));
+    await sweepOldClones(base, options.logger);
+    const tempDir = await fs.mkdtemp(path.join(base, CLONE_PREFIX));
     try {
+      await writeCloneOwner(tempDir);
       const git = await GitCommandManager.create(path.join(tempDir, 'repo.git'), {
         logger: options.logger,
         token: options.token ?? token,
@@ -244,6 +247,13 @@ export class EnvRepository {
     const names = requests.map((r) => `${r.rev}:${r.path}`);
     const blobs = await this.git.readBlobs(names);
     return names.map((n) => blobs.get(n));
+  }
+
+  /** The names of the files at the root of `rev`'s tree (empty when `rev` does not exist). */
+  async listFiles(rev: string): Promise<string[]> {
+    const commit = await this.git.resolveRef(rev);
+    if (!commit) return [];
+    return (await this.git.lsTree(commit)).filter((e) => e.type === 'blob').map((e) => e.name);
   }
 
   /**

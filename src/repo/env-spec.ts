@@ -1,4 +1,5 @@
 import yaml from 'js-yaml';
+import { isKnownPlatform, KNOWN_PLATFORMS } from '../conda/platforms.js';
 import { ConfigurationError } from '../util/errors.js';
 import { parseMatchSpec, type MatchSpec } from './match-spec.js';
 import { ENV_SPEC_FILE } from './names.js';
@@ -23,6 +24,8 @@ export interface EnvSpec {
   matchSpecs: MatchSpec[];
   /** `tests:`: shell commands deploy runs in a new prefix before a label moves to it (none when absent). */
   tests: string[];
+  /** The conda subdirs of `platforms:`, as written; undefined when the key is absent. */
+  platforms?: string[];
 }
 
 export interface EnvSpecSource {
@@ -32,7 +35,7 @@ export interface EnvSpecSource {
   file?: string;
 }
 
-const KNOWN_KEYS = ['channels', 'env', 'dependencies', 'tests'];
+const KNOWN_KEYS = ['channels', 'env', 'dependencies', 'platforms', 'tests'];
 /** A smoke test is one shell command line, not a script: longer is a mistake. */
 export const MAX_TEST_LENGTH = 4096;
 // Segments of a channel name (`conda-forge`, `conda-forge/label/dev`); never `.` or `..`, which would
@@ -56,7 +59,7 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
 
   for (const key of Object.keys(map)) {
     if (!KNOWN_KEYS.includes(key)) {
-      problem(`unknown key "${key}" (allowed: channels, env, and its synonym dependencies, tests)`, lines.key(key));
+      problem(`unknown key "${key}" (allowed: channels, env, its synonym dependencies, platforms, and tests)`, lines.key(key));
     }
   }
   if ('env' in map && 'dependencies' in map) {
@@ -78,7 +81,9 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
   });
   const tests = 'tests' in map ? stringList(map, 'tests', lines, problem) : [];
   tests.forEach((command, i) => checkTest(command, () => lines.item('tests', i), problem));
-  return { channels, specs, matchSpecs, tests };
+  const spec: EnvSpec = { channels, specs, matchSpecs, tests };
+  if ('platforms' in map) spec.platforms = platformList(map, lines, problem);
+  return spec;
 }
 
 /** A test is a non-empty shell command; a NUL could not be passed to the shell at all. */
@@ -86,6 +91,19 @@ function checkTest(command: string, line: () => number | undefined, problem: Pro
   if (command === '') problem('"tests:" holds an empty command', line());
   if (command.includes('\0')) problem('a command in "tests:" holds a NUL character', line());
   if (command.length > MAX_TEST_LENGTH) problem(`a command in "tests:" is longer than ${MAX_TEST_LENGTH} characters`, line());
+}
+
+/** `platforms:`: known conda subdirs, each once, at least one. */
+function platformList(map: Record<string, unknown>, lines: LineFinder, problem: Problem): string[] {
+  const platforms = stringList(map, 'platforms', lines, problem);
+  if (platforms.length === 0) problem('"platforms:" is empty: list at least one platform, or leave the key out', lines.key('platforms'));
+  platforms.forEach((p, i) => {
+    if (!isKnownPlatform(p)) {
+      problem(`"${p}" is not a conda platform (known: ${KNOWN_PLATFORMS.join(', ')}; noarch is always included)`, lines.item('platforms', i));
+    }
+    if (platforms.indexOf(p) !== i) problem(`platform "${p}" is listed twice`, lines.item('platforms', i));
+  });
+  return platforms;
 }
 
 type Problem = (message: string, line?: number) => never;
@@ -127,6 +145,7 @@ interface Scalar {
 function loadYaml(text: string, scalars: Scalar[], problem: Problem): unknown {
   const lineStarts = [0];
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  let lastPosition = -1;
   try {
     // CORE_SCHEMA: no timestamps, no merge keys (`<<`), the usual alias-bomb vehicle; a low maxDepth
     // and the size cap bound the rest. Aliases are only references in js-yaml, and nothing below
@@ -135,7 +154,9 @@ function loadYaml(text: string, scalars: Scalar[], problem: Problem): unknown {
       schema: yaml.CORE_SCHEMA,
       maxDepth: 20, // js-yaml 4.3 option, not yet in @types/js-yaml
       listener(event, state) {
-        if (event === 'close' && typeof state.result === 'string') {
+        // A list item's scalar closes twice (the item and the scalar): keep it once.
+        if (event === 'close' && typeof state.result === 'string' && state.position !== lastPosition) {
+          lastPosition = state.position;
           scalars.push({ value: state.result, line: lineOf(lineStarts, lastContent(text, state.position)) });
         }
       },

@@ -20,10 +20,20 @@ const ENV_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
 const TAG_SUFFIX = /-\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
 const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
 
+/**
+ * The longest environment name: every ref and path gitenv makes from it must fit the 255 bytes a
+ * path component may hold, the longest being the lock file git writes for a tag,
+ * `env-<env>-YYYY_MM_DD-NNNN.lock` (a name that does not fit fails the one push of all tags).
+ */
+export const MAX_ENV_NAME = 200;
+/** The longest label name a new label may have (its symlink's temporary name must fit too). */
+export const MAX_LABEL_NAME = 100;
+
 /** Why `name` cannot be an environment's name, or undefined when it can. */
 export function envNameProblem(name: string): string | undefined {
   if (name === '') return 'the name is empty';
   if (name.includes('/')) return 'an environment name cannot contain "/"';
+  if (name.length > MAX_ENV_NAME) return `an environment name is at most ${MAX_ENV_NAME} characters long (this one has ${name.length})`;
   if (!ENV_NAME.test(name)) {
     return 'an environment name is made of letters, digits, "_", "." and "-" and cannot start with "-"';
   }
@@ -53,6 +63,7 @@ export function labelNameProblem(name: string): string | undefined {
 export function newLabelNameProblem(name: string): string | undefined {
   const problem = labelNameProblem(name);
   if (problem) return problem;
+  if (name.length > MAX_LABEL_NAME) return `a label name is at most ${MAX_LABEL_NAME} characters long (this one has ${name.length})`;
   if (name.startsWith('.')) return `"${name}" starts with ".": label names are never hidden`;
   if (/^\d{4}_\d{2}_\d{2}(?:-\d+)?$/.test(name)) return `"${name}" is shaped like a deployed name (YYYY_MM_DD[-N]), which its symlink would stand beside`;
   return undefined;

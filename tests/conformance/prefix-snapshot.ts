@@ -85,9 +85,11 @@ export async function rattlerInstall(
   scratch: string,
   /** A retry starts from an empty cache too (a cold install stays cold), unless this is false. */
   retryWithEmptyCache = true,
+  /** The platform py-rattler installs for. */
+  platform = 'linux-64',
 ): Promise<RattlerRun> {
   const request = path.join(scratch, `rattler-request-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
-  await fs.writeFile(request, JSON.stringify({ prefix, cache, packages: packages.map(({ channel, subdir, fn, dir }) => ({ channel, subdir, fn, dir })) }));
+  await fs.writeFile(request, JSON.stringify({ prefix, cache, platform, packages: packages.map(({ channel, subdir, fn, dir }) => ({ channel, subdir, fn, dir })) }));
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'rattler_install.py');
   let out: string;
   try {

@@ -39,7 +39,8 @@ beforeEach(async () => {
     GITENV_STANDIN_RECORD: recordFile,
     GITENV_STANDIN_ANSWER: fixture('dry-run-linux-64.json'),
   };
-  await fx.commit('default', { 'env.spec': 'channels:\n  - conda-forge\nenv:\n  - python 3.12.*\n' }, { date: '2026-03-04T10:00:00Z' });
+  // the stand-in's answer has a package of a second channel: resolve refuses packages of channels env.spec does not list
+  await fx.commit('default', { 'env.spec': 'channels:\n  - conda-forge\n  - https://repo.example.com/private\nenv:\n  - python 3.12.*\n' }, { date: '2026-03-04T10:00:00Z' });
 });
 afterEach(async () => {
   await fx.cleanup();

@@ -211,6 +211,15 @@ describe('MicromambaInstaller', () => {
     expect(await installer.install({ packages, ...again, logger })).toEqual({ packages: 8, cacheHits: 8, downloadedBytes: 0 });
   });
 
+  test('credentials go only to the trusted hosts (those of env.spec), not to every channel of the lock', async () => {
+    const logger = new MemoryLogger();
+    const credentials = { apiUser: 'alice', apiKey: 'very-secret-key' };
+    const installer = new MicromambaInstaller({ micromamba: exe, logger, env: env(), workDir: work, credentials });
+    await installer.install({ packages: locked(EXPECTED), ...layout(), trustedHosts: ['conda.anaconda.org'], logger });
+    const create = calls().find((c) => c.argv[0] === 'create');
+    expect(Object.keys(create?.auth ?? {})).toEqual(['conda.anaconda.org/conda-forge']);
+  });
+
   test('a mirror replaces the channel base in the URLs micromamba gets', async () => {
     const logger = new MemoryLogger();
     const installer = new MicromambaInstaller({ micromamba: exe, logger, env: env(), workDir: work });

@@ -14,6 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
@@ -225,4 +226,31 @@ test.each(POINTS.map((p, i) => [i + 1, p.stage, p.what, p] as const))('kill poin
   expect(cache.leftovers).toEqual([]);
   counters.add('package-cache leftovers of killed runs swept by the re-run', leftovers);
   counters.note(`${stage}: ${what} — labels intact, re-run equal to an uninterrupted deploy`);
+});
+
+test('a killed run leaves its temporary clone in TMPDIR: the next run sweeps it once old, and never a live one', async () => {
+  await restoreBase();
+  const tmp = path.join(fx.root, 'tmp-clones');
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp);
+  const env = { TMPDIR: tmp };
+  const r = await runCli(bundle, deployArgs(), { env, killAt: k('link', '/.staging-', 1) });
+  expect(r.signal).toBe('SIGKILL');
+  const left = (await fs.readdir(tmp)).filter((n) => n.startsWith('gitenv-repo-'));
+  expect(left).toHaveLength(1);
+  // a clone of a live run (this test process), as old as the dead one: it must stay
+  const live = path.join(tmp, 'gitenv-repo-live');
+  await fs.mkdir(live);
+  await fs.writeFile(path.join(live, 'gitenv-owner.json'), JSON.stringify({ host: os.hostname(), pid: process.pid }));
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  for (const n of [...left, 'gitenv-repo-live']) await fs.utimes(path.join(tmp, n), old, old);
+  await ageLocks(path.join(target, '.pkg_cache'));
+  await ageLeftovers(path.join(target, '.pkg_cache'));
+
+  const out = await runCliOk(bundle, deployArgs(), { env });
+  expect(out).toContain(`Removed ${path.join(tmp, left[0])}, a temporary clone left by an interrupted run`);
+  expect((await fs.readdir(tmp)).sort()).toEqual(['gitenv-repo-live']);
+  expect(await snapshotEnvs(target)).toEqual(reference);
+  counters.add('temporary clones of killed runs swept by the next run', 1);
+  counters.note('a run killed while linking left its clone in TMPDIR: swept by the next run once an hour old; a live run\'s clone of the same age kept');
 });

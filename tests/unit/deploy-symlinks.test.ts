@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeMarker } from '../../src/deploy/layout.js';
-import { applyLinks, isLabelName, planLinks, readLabelLinks, switchLink, type WantedLink } from '../../src/deploy/symlinks.js';
+import { applyLinks, isLabelName, planLinks, readLabelLinks, readPointedTo, switchLink, type WantedLink } from '../../src/deploy/symlinks.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -84,4 +84,29 @@ test('a label never replaces a real directory, and odd names are refused', async
   expect(isLabelName('pre-prod')).toBe(true);
   expect(isLabelName('2026_01_01')).toBe(false);
   expect(isLabelName('.hidden')).toBe(false);
+});
+
+test('links the site made are no labels, yet every link protects what it leads to', async () => {
+  for (const n of ['2026_01_01', '2026_01_02', '2026_01_03', '2026_01_04']) await completePrefix(n);
+  await switchLink(dir, 'current', '2026_01_04');
+  await fs.symlink('./2026_01_01', path.join(dir, 'pinned'));
+  await fs.symlink(path.join(dir, '2026_01_02'), path.join(dir, 'frozen'));
+  await fs.symlink('pinned', path.join(dir, 'chained'));
+  await fs.symlink('2026_01_03/bin', path.join(dir, 'bin-of-3'));
+  await fs.symlink('/elsewhere/x', path.join(dir, 'foreign'));
+  expect(await readLabelLinks(dir)).toEqual(new Map([['current', '2026_01_04']]));
+  expect([...(await readPointedTo(dir))].sort()).toEqual(['2026_01_01', '2026_01_02', '2026_01_03', '2026_01_04']);
+  expect([...(await readPointedTo(dir, new Set(['current'])))].sort()).toEqual(['2026_01_01', '2026_01_02', '2026_01_03']);
+});
+
+test('one change that cannot be made fails alone; the others are made', async () => {
+  await completePrefix('2026_01_01');
+  await fs.mkdir(path.join(dir, 'blocked'));
+  const { applied, failed } = await applyLinks(dir, [
+    { label: 'blocked', to: '2026_01_01', tag: 'env-default-2026_01_01' },
+    { label: 'latest', to: '2026_01_01', tag: 'env-default-2026_01_01' },
+  ]);
+  expect(failed.map((f) => [f.change.label, f.message])).toEqual([['blocked', expect.stringContaining('exists and is not a symlink')]]);
+  expect(applied.map((c) => c.label)).toEqual(['latest']);
+  expect(await fs.readlink(path.join(dir, 'latest'))).toBe('2026_01_01');
 });

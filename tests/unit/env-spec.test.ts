@@ -169,3 +169,27 @@ describe('tests: (smoke tests a deploy runs before a label moves)', () => {
     expect(errorOf(`${base}tests:\n  - "${'x'.repeat(5000)}"\n`).message).toContain('longer than 4096 characters');
   });
 });
+
+describe('platforms:', () => {
+  test('absent: undefined (the resolve platform input decides)', () => {
+    expect(parseEnvSpec('channels: [c]\nenv: [x]\n', src).platforms).toBeUndefined();
+  });
+
+  test('a list of conda subdirs, in order', () => {
+    const spec = parseEnvSpec('channels: [c]\nplatforms:\n  - linux-64\n  - osx-arm64\n  - linux-aarch64\nenv: [x]\n', src);
+    expect(spec.platforms).toEqual(['linux-64', 'osx-arm64', 'linux-aarch64']);
+  });
+
+  test('an unknown subdir is a user error naming the file and its line', () => {
+    const err = errorOf('channels: [c]\nenv: [x]\nplatforms:\n  - linux-64\n  - linux-arm64\n');
+    expect(err.message).toMatch(/^env\.spec line 5 of environment "default": "linux-arm64" is not a conda platform \(known: linux-64, linux-aarch64/);
+    expect(err.where).toMatchObject({ env: 'default', file: 'env.spec', line: 5 });
+  });
+
+  test('noarch, an empty list, a duplicate and a non-list are refused', () => {
+    expect(errorOf('channels: [c]\nenv: [x]\nplatforms: [noarch]\n').message).toMatch(/line 3 .*"noarch" is not a conda platform.*noarch is always included/);
+    expect(errorOf('channels: [c]\nenv: [x]\nplatforms: []\n').message).toMatch(/line 3 .*"platforms:" is empty/);
+    expect(errorOf('channels: [c]\nenv: [x]\nplatforms:\n  - osx-64\n  - osx-64\n').message).toMatch(/line 5 .*platform "osx-64" is listed twice/);
+    expect(errorOf('channels: [c]\nenv: [x]\nplatforms: linux-64\n').message).toMatch(/line 3 .*"platforms:" must be a list of strings/);
+  });
+});

@@ -80,6 +80,8 @@ export interface KillPoint {
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
+  /** Working directory of the child (default: this process's). */
+  cwd?: string;
   killAt?: KillPoint;
 }
 
@@ -99,7 +101,7 @@ export function startCli(bundle: string, args: string[], options: RunOptions = {
   const preload = options.killAt ? ['--import', pathToFileURL(KILL_HOOK).href] : [];
   const env: NodeJS.ProcessEnv = { ...process.env, RUNNER_TEMP: '', GITENV_DEBUG: '', GITHUB_ACTIONS: '', ...options.env };
   if (options.killAt) env.GITENV_RELIABILITY_KILL_AT = JSON.stringify(options.killAt);
-  const child = spawn(process.execPath, [...preload, bundle, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...preload, bundle, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
