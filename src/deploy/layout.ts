@@ -117,7 +117,9 @@ export async function isComplete(prefix: string, tag?: string): Promise<boolean>
 export async function writeMarker(stagingDir: string, marker: DeployMarker): Promise<void> {
   const file = path.join(stagingDir, MARKER_FILE);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const handle = await fs.open(file, 'w');
+  // A new file: whatever stands at its path (a package's file hard linked from the cache) is removed, never written into.
+  await fs.rm(file, { force: true });
+  const handle = await fs.open(file, 'wx');
   try {
     await handle.writeFile(JSON.stringify(marker, null, 2) + '\n');
     await handle.sync();

@@ -37,6 +37,7 @@ export class BuiltinInstaller implements InstallerEngine {
 
   async install(request: InstallRequest): Promise<InstallReport> {
     const { logger, packages } = request;
+    keepFileSizeSignalIgnored();
     // Nothing is installed that cannot be verified: a lock line without a hash names no content.
     const unverifiable = packages.find((p) => !p.sha256 && !p.md5);
     if (unverifiable) {
@@ -160,6 +161,19 @@ export class BuiltinInstaller implements InstallerEngine {
     }
     return byPackage;
   }
+}
+
+let fileSizeSignal = false;
+
+/**
+ * A write past a file-size limit (`ulimit -f`) must fail with EFBIG, failing its package, not kill the
+ * whole deploy: Node ignores SIGXFSZ, but signal-exit (proper-lockfile's, for the cache locks) catches
+ * it and raises it again when no other listener is there. One listener that does nothing keeps it ignored.
+ */
+function keepFileSizeSignalIgnored(): void {
+  if (fileSizeSignal || process.platform === 'win32') return;
+  fileSizeSignal = true;
+  process.on('SIGXFSZ', () => undefined);
 }
 
 /** `<mirror>/<channel's last segment>/<subdir>/<fn>` when a mirror is set, else the locked URL. */

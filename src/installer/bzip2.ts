@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import bz2 from 'unbzip2-stream';
+import { PassThrough, Readable } from 'node:stream';
+import bitIterator from 'unbzip2-stream/lib/bit_iterator.js';
+import bz2 from 'unbzip2-stream/lib/bzip2.js';
 import { CommandError, tailLines } from '../util/errors.js';
 
 let onPath: Promise<string | undefined> | undefined;
@@ -34,7 +35,7 @@ async function findOnPath(name: string): Promise<string | undefined> {
  * (arguments, exit code, stderr tail); a stream destroyed early (a refused entry) stops the process.
  */
 export function bunzip2(archive: string, bzip2: string | undefined): Readable {
-  if (!bzip2) return fs.createReadStream(archive, { highWaterMark: 1 << 20 }).pipe(bz2());
+  if (!bzip2) return jsBunzip2(archive);
   const args = ['-dc', '--', archive];
   const child = spawn(bzip2, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = new PassThrough({ highWaterMark: 1 << 20 });
@@ -54,4 +55,63 @@ export function bunzip2(archive: string, bzip2: string | undefined): Readable {
     if (child.exitCode === null && child.signalCode === null) child.kill();
   });
   return out;
+}
+
+/**
+ * The pure-JS decoder (unbzip2-stream's), one block per read: a reader that stops early (at the end of
+ * the tar) stops it, where unbzip2-stream's own stream decodes every block left at once when its
+ * input ends (a small archive may hold gigabytes after its tar). Concatenated streams are read on.
+ */
+function jsBunzip2(archive: string): Readable {
+  let bits: ReturnType<typeof bitIterator> | undefined;
+  let total = 0;
+  let blockSize = 0;
+  let crc: number | null = null;
+  return new Readable({
+    highWaterMark: 1 << 20,
+    read() {
+      void (async () => {
+        if (!bits) {
+          const data = await fs.promises.readFile(archive);
+          total = data.length;
+          let given = false;
+          bits = bitIterator(() => {
+            if (given) throw new Error('bzip2 data ends inside a block');
+            given = true;
+            return data;
+          });
+        }
+        for (;;) {
+          if (bits.bytesRead >= total) {
+            if (blockSize !== 0) throw new Error('bzip2 data ended prematurely');
+            this.push(null);
+            return;
+          }
+          if (blockSize === 0) {
+            blockSize = bz2.header(bits);
+            crc = 0;
+            continue;
+          }
+          // a block decodes to at most ~46 MB (runs of one byte); gathered into a growing buffer
+          let out = Buffer.allocUnsafe(1 << 20);
+          let n = 0;
+          const put = (b: number): void => {
+            if (n === out.length) {
+              const bigger = Buffer.allocUnsafe(out.length * 2);
+              out.copy(bigger);
+              out = bigger;
+            }
+            out[n++] = b;
+          };
+          crc = bz2.decompress(bits, put, new Int32Array(100_000 * blockSize), 100_000 * blockSize, crc);
+          if (crc === null) {
+            blockSize = 0; // the end of one stream: another may follow
+            continue;
+          }
+          this.push(out.subarray(0, n));
+          return;
+        }
+      })().catch((err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))));
+    },
+  });
 }

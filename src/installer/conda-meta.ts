@@ -56,7 +56,10 @@ export function prefixRecord(input: MetaInput): Record<string, unknown> {
 
 /** The file name conda gives a package's record. */
 export function recordFileName(index: { name: string; version: string; build: string }): string {
-  return `${index.name}-${index.version}-${index.build}.json`;
+  const name = `${index.name}-${index.version}-${index.build}.json`;
+  // index.json was checked against the lock (package-info.ts); this is the last line of defence.
+  if (/[/\\\0]/.test(name)) throw new Error(`refused to write the conda-meta record ${JSON.stringify(name)}: not a plain file name`);
+  return name;
 }
 
 /** The spec among `specs` that names `name` (`numpy >=2` names numpy), if any. */
@@ -79,15 +82,26 @@ export function historyEntry(packages: LockedPackage[], specs: readonly string[]
   return lines.join('\n') + '\n';
 }
 
-/** Writes every record and the history into `<stagingDir>/conda-meta/`. */
+/**
+ * Writes every record and the history into `<stagingDir>/conda-meta/`: a real directory of the
+ * staging prefix (the linker installs nothing a package ships there), each file a new one (whatever
+ * stood at its path is removed first, never written into).
+ */
 export async function writeCondaMeta(stagingDir: string, inputs: MetaInput[], history: string): Promise<void> {
   const dir = path.join(stagingDir, 'conda-meta');
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  if (!(await fs.lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
   await Promise.all(
     inputs.map((input) => {
       const record = prefixRecord(input);
-      return fs.writeFile(path.join(dir, recordFileName(input.linked.unit.info.index)), JSON.stringify(record, null, 2) + '\n');
+      return writeNewFile(path.join(dir, recordFileName(input.linked.unit.info.index)), JSON.stringify(record, null, 2) + '\n');
     }),
   );
-  await fs.appendFile(path.join(dir, 'history'), history);
+  await writeNewFile(path.join(dir, 'history'), history);
+}
+
+/** A new file at `file`: what stood there (a link into the package cache, say) is removed, not written into. */
+async function writeNewFile(file: string, data: string): Promise<void> {
+  await fs.rm(file, { force: true });
+  await fs.writeFile(file, data, { flag: 'wx', mode: 0o644 });
 }

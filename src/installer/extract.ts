@@ -4,8 +4,8 @@ import yauzl from 'yauzl';
 import { PackageError } from '../util/errors.js';
 import { bunzip2, systemBzip2 } from './bzip2.js';
 import { ALLOWED_ENTRY_TYPES, linkStaysInside, safeMode, unsafeLinkReason, unsafePathReason } from './path-safety.js';
-import { Refusal, writeTar, type Digests, type TarEntryInfo } from './tar-writer.js';
-import { createZstdDecompressor, decompressWhole, hasNativeZstd, zstdFrameContentSize } from './zstd.js';
+import { Refusal, writeTar, type Digests, type TarEntryInfo, type TarLimits } from './tar-writer.js';
+import { createZstdDecompressor, decompressWhole, hasNativeZstd, MAX_ZSTD_WINDOW, zstdFrameContentSize, zstdFrameWindow } from './zstd.js';
 
 export interface ExtractOptions {
   /**
@@ -30,7 +30,8 @@ export async function extractPackage(
   options: ExtractOptions = {},
 ): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
-  const budget: Budget = { left: options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300), digests: new Map(), links: new Map(), symlinks: [] };
+  const limit = options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300);
+  const budget: Budget = { left: limit, stream: { bytes: limit, symlinks: new Set() }, digests: new Map(), links: new Map(), symlinks: [] };
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
     else if (archive.endsWith('.tar.bz2')) {
@@ -66,7 +67,10 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 interface Budget {
+  /** Bytes the entries may still declare. */
   left: number;
+  /** Bytes of decompressed tar (headers, padding, everything) still allowed, all tars of the package together. */
+  stream: TarLimits;
   digests: Digests;
   /** Hard link entries: path -> the path it shares its content with. */
   links: Map<string, string>;
@@ -113,6 +117,10 @@ function refuseDeclaredSize(head: Uint8Array, budget: Budget, pkg: string, membe
   if (declared !== undefined && declared > budget.left) {
     throw new PackageError(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
   }
+  const window = zstdFrameWindow(head);
+  if (window !== undefined && window > MAX_ZSTD_WINDOW) {
+    throw new PackageError(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
+  }
 }
 
 /** The same check on a stream: its first chunk holds the frame header. */
@@ -134,7 +142,7 @@ function declaredSizeGuard(budget: Budget, pkg: string, member: string): Transfo
 /** Streams a tar into `dest`, refusing the package at the first entry that is not safe. */
 async function untar(source: Readable, dest: string, pkg: string, budget: Budget, head?: Readable): Promise<void> {
   try {
-    await writeTar(source, dest, (entry) => entryRefusal(entry, budget), budget.digests);
+    await writeTar(source, dest, (entry) => entryRefusal(entry, budget), budget.digests, budget.stream);
   } catch (err) {
     if (err instanceof Refusal) throw new PackageError(pkg, `refused: ${err.message}; nothing of it is installed`);
     throw err;

@@ -7,7 +7,8 @@ import type { Logger } from '../util/logger.js';
 import { mapLimit } from './concurrency.js';
 import { entryPointScript, noarchTarget, parseEntryPoint } from './noarch-python.js';
 import type { PackageInfo, PackagePath } from './package-info.js';
-import { joinInside } from './path-safety.js';
+import { ConfinedDir } from './confined.js';
+import { joinInside, safeMode } from './path-safety.js';
 import { PrefixTooLongError, replacePrefix } from './prefix-replace.js';
 
 /** A package ready to link: its extracted directory in the cache and what it says about itself. */
@@ -60,9 +61,25 @@ export interface LinkOptions {
  * later in dependency order wins (with a warning naming both), as conda's `path_conflict: warn` does.
  */
 export async function linkPackages(units: LinkUnit[], options: LinkOptions): Promise<LinkedPackage[]> {
-  const plans = units.map((u) => planPackage(u, options));
+  const plans = units.map((u) => withoutCondaMeta(u, planPackage(u, options), options.logger));
   const owners = resolveClobbers(units, plans, options.logger);
-  await makeDirectories(options.stagingDir, plans);
+  // Every write below goes through `dir`: see confined.ts for the rule.
+  const dir = new ConfinedDir(options.stagingDir);
+  try {
+    return await linkInto(dir, units, plans, owners, options);
+  } finally {
+    dir.close();
+  }
+}
+
+async function linkInto(
+  dir: ConfinedDir,
+  units: LinkUnit[],
+  plans: Planned[][],
+  owners: Map<string, number>,
+  options: LinkOptions,
+): Promise<LinkedPackage[]> {
+  makeDirectories(dir, plans);
   const state = { crossDevice: false };
   const linked: (LinkResult | undefined)[][] = plans.map((plan) => new Array<LinkResult | undefined>(plan.length));
   const owned = (i: number, planned: Planned): boolean => owners.get(planned.target) === i;
@@ -73,7 +90,7 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
   const costly = plans.flatMap((plan, i) => plan.flatMap((planned, k) => (isCostly(planned) ? [{ i, k }] : [])));
   const rewriting = mapLimit(costly, options.concurrency ?? 8, async ({ i, k }) => {
     const planned = plans[i][k];
-    linked[i][k] = await guardedAsync(units[i], planned, () => linkCostly(units[i], planned, owned(i, planned), options));
+    linked[i][k] = await guardedAsync(units[i], planned, () => linkCostly(dir, units[i], planned, owned(i, planned), options));
   });
   rewriting.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
   // Files that must be copied (no_link, a cache on another file system) are data, not one call each:
@@ -84,7 +101,7 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
     for (let k = 0; k < plans[i].length; k++) {
       const planned = plans[i][k];
       if (isCostly(planned)) continue;
-      const result = guarded(units[i], planned, () => linkCheap(units[i], planned, owned(i, planned), options, state));
+      const result = guarded(units[i], planned, () => linkCheap(dir, units[i], planned, owned(i, planned), state));
       if (result) linked[i][k] = result;
       else copies.push({ i, k });
       if (++sinceYield >= 256) {
@@ -97,16 +114,47 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
   await mapLimit(copies, options.concurrency ?? 8, async ({ i, k }) => {
     const planned = plans[i][k];
     const source = joinInside(units[i].dir, (planned.source as PackagePath).path);
-    const dest = joinInside(options.stagingDir, planned.target);
     // copyFile keeps the source's permission bits.
-    await guardedAsync(units[i], planned, () => create(dest, () => fsp.copyFile(source, dest, fs.constants.COPYFILE_EXCL)));
+    await guardedAsync(units[i], planned, () => dir.writeNew(planned.target, (tmp) => fsp.copyFile(source, tmp, fs.constants.COPYFILE_EXCL)));
     linked[i][k] = { path: basePath(planned.target, planned.source as PackagePath), copied: true };
   });
+  await checkSoftLinks(dir, units, plans, owners);
   return units.map((unit, i) => {
     const done = linked[i] as LinkResult[];
     const copied = done.some((l) => l.copied);
     return { unit, paths: done.map((l) => l.path), linkType: copied && state.crossDevice ? 3 : 1 };
   });
+}
+
+/**
+ * What a package ships under `conda-meta/` is not linked (with a warning): that directory is the
+ * installer's, and a file there hard linked from the cache would have gitenv's records written into
+ * the cache and every prefix sharing it.
+ */
+function withoutCondaMeta(unit: LinkUnit, plan: Planned[], logger: Logger): Planned[] {
+  const kept = plan.filter((p) => p.target !== 'conda-meta' && !p.target.startsWith('conda-meta/'));
+  if (kept.length !== plan.length) {
+    const dropped = plan.filter((p) => !kept.includes(p)).map((p) => p.target);
+    logger.warning(`${unit.dist} ships ${dropped.slice(0, 3).join(', ')}${dropped.length > 3 ? ', ...' : ''} under conda-meta/: not installed (conda-meta belongs to the installer)`);
+  }
+  return kept;
+}
+
+/**
+ * Every soft link made must resolve inside the prefix once all links are there: links of several
+ * packages may form a chain leading out (`s -> ../..` in one, `a -> ../s/../x` in another) although
+ * each stays inside on its own. Nothing was written through such a chain (confined.ts checks every
+ * parent as it is written into); here the prefix is refused rather than left with a door out.
+ */
+async function checkSoftLinks(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][], owners: Map<string, number>): Promise<void> {
+  for (let i = 0; i < plans.length; i++) {
+    for (const planned of plans[i]) {
+      if (planned.source?.pathType !== 'softlink' || owners.get(planned.target) !== i) continue;
+      if (!(await dir.linkInside(planned.target))) {
+        throw new PackageError(units[i].dist, `refused: its soft link ${planned.target} leads out of the prefix through links of other packages; the prefix is not deployed`);
+      }
+    }
+  }
 }
 
 /** True for a path whose content is read and rewritten rather than linked. */
@@ -155,37 +203,23 @@ export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' 
 }
 
 /**
- * Every directory the packages need, made up front (shortest first, each level in parallel): otherwise
- * the first files of a directory all fail to link at once and all make it.
+ * Every directory the packages need, made up front (shortest first, each checked as confined.ts
+ * says): otherwise the first files of a directory all fail to link at once and all make it.
  */
-async function makeDirectories(root: string, plans: Planned[][]): Promise<void> {
+function makeDirectories(dir: ConfinedDir, plans: Planned[][]): void {
   const dirs = new Set<string>();
   // A path some package makes a soft link (lib64 -> lib) is left to that link, not made a directory.
   const links = new Set(plans.flatMap((plan) => plan.filter((p) => p.source?.pathType === 'softlink').map((p) => p.target)));
   for (const plan of plans) {
     for (const p of plan) {
-      const dir = p.source?.pathType === 'directory' ? p.target : path.posix.dirname(p.target);
-      for (let d = dir; d !== '.' && d !== '' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
+      const parent = p.source?.pathType === 'directory' ? p.target : path.posix.dirname(p.target);
+      for (let d = parent; d !== '.' && d !== '' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
     }
   }
   for (const link of links) {
     for (const d of [...dirs]) if (d === link || d.startsWith(`${link}/`)) dirs.delete(d);
   }
-  const byDepth = new Map<number, string[]>();
-  for (const d of dirs) {
-    const depth = d.split('/').length;
-    const level = byDepth.get(depth);
-    if (level) level.push(d);
-    else byDepth.set(depth, [d]);
-  }
-  await fsp.mkdir(root, { recursive: true });
-  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
-    await mapLimit(byDepth.get(depth) as string[], 32, async (d) => {
-      await fsp.mkdir(joinInside(root, d)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-    });
-  }
+  for (const d of [...dirs].sort((a, b) => a.split('/').length - b.split('/').length)) dir.ensureDir(d);
 }
 
 /** Which package owns each path: the last one in dependency order. Warns for every clobbered path. */
@@ -208,23 +242,22 @@ function resolveClobbers(units: LinkUnit[], plans: Planned[][], logger: Logger):
  * A path that takes one system call (a directory, a soft link, a hard link), done synchronously;
  * undefined when the file must be copied instead. Not for a path whose content is rewritten (see linkCostly).
  */
-function linkCheap(unit: LinkUnit, planned: Planned, owned: boolean, options: LinkOptions, state: { crossDevice: boolean }): LinkResult | undefined {
+function linkCheap(dir: ConfinedDir, unit: LinkUnit, planned: Planned, owned: boolean, state: { crossDevice: boolean }): LinkResult | undefined {
   const p = planned.source as PackagePath;
-  const dest = joinInside(options.stagingDir, planned.target);
   const base = basePath(planned.target, p);
   if (p.pathType === 'directory') {
-    fs.mkdirSync(dest, { recursive: true });
+    dir.ensureDir(planned.target);
     return { path: base, copied: false };
   }
   const source = joinInside(unit.dir, p.path);
   if (p.pathType === 'softlink') {
     if (owned) {
       const target = fs.readlinkSync(source);
-      createSync(dest, () => fs.symlinkSync(target, dest));
+      dir.createSync(planned.target, (dest) => fs.symlinkSync(target, dest));
     }
     return { path: base, copied: false };
   }
-  if (owned && !hardlinked(source, dest, Boolean(p.noLink), state)) return undefined;
+  if (owned && !hardlinked(dir, source, planned.target, Boolean(p.noLink), state)) return undefined;
   return { path: base, copied: false };
 }
 
@@ -235,16 +268,15 @@ function basePath(target: string, p: PackagePath): LinkedPath {
 }
 
 /** An entry point's script, or a file with its placeholder replaced: read, rewritten, hashed. */
-async function linkCostly(unit: LinkUnit, planned: Planned, owned: boolean, options: LinkOptions): Promise<LinkResult> {
-  const dest = joinInside(options.stagingDir, planned.target);
+async function linkCostly(dir: ConfinedDir, unit: LinkUnit, planned: Planned, owned: boolean, options: LinkOptions): Promise<LinkResult> {
   if (planned.script !== undefined) {
-    if (owned) await writeFresh(dest, planned.script, 0o755);
+    if (owned) await writeFresh(dir, planned.target, planned.script, 0o755);
     const data = Buffer.from(planned.script);
     return { path: { _path: planned.target, path_type: 'unix_python_entry_point', sha256: sha256(data), size_in_bytes: data.length }, copied: false };
   }
   const p = planned.source as PackagePath;
   const source = joinInside(unit.dir, p.path);
-  const written = owned ? await writeReplaced(unit, source, dest, p, options.prefix) : undefined;
+  const written = owned ? await writeReplaced(dir, unit, source, planned.target, p, options.prefix) : undefined;
   // Like rattler, size_in_bytes is the size of the file in the prefix (after replacement).
   return {
     path: { ...basePath(planned.target, p), prefix_placeholder: p.prefixPlaceholder, file_mode: p.fileMode, ...written },
@@ -254,6 +286,7 @@ async function linkCostly(unit: LinkUnit, planned: Planned, owned: boolean, opti
 
 /** A file with its placeholder replaced by the final prefix, same mode as in the package. */
 async function writeReplaced(
+  dir: ConfinedDir,
   unit: LinkUnit,
   source: string,
   dest: string,
@@ -268,15 +301,15 @@ async function writeReplaced(
     if (err instanceof PrefixTooLongError) throw new PackageError(unit.dist, `cannot install ${p.path}: ${err.message}`);
     throw err;
   }
-  await writeFresh(dest, out, st.mode & 0o7777);
+  await writeFresh(dir, dest, out, safeMode(st.mode & 0o7777) as number);
   return { sha256_in_prefix: sha256(out), size_in_bytes: out.length };
 }
 
 /** Hard links `source` at `dest`; false when it must be copied instead (no_link, another file system). */
-function hardlinked(source: string, dest: string, noLink: boolean, state: { crossDevice: boolean }): boolean {
+function hardlinked(dir: ConfinedDir, source: string, dest: string, noLink: boolean, state: { crossDevice: boolean }): boolean {
   if (noLink || state.crossDevice) return false;
   try {
-    createSync(dest, () => fs.linkSync(source, dest));
+    dir.createSync(dest, (abs) => fs.linkSync(source, abs));
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -286,38 +319,12 @@ function hardlinked(source: string, dest: string, noLink: boolean, state: { cros
   }
 }
 
-/**
- * Runs `make` (which creates `dest`), making the parent directory when missing and replacing
- * whatever is in the way: the cheap path (one system call) is the common one.
- */
-async function create(dest: string, make: () => Promise<void>): Promise<void> {
-  try {
-    await make();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') await fsp.mkdir(path.dirname(dest), { recursive: true });
-    else if (code === 'EEXIST') await fsp.rm(dest, { force: true, recursive: true });
-    else throw err;
-    await make();
-  }
-}
-
-/** create's synchronous twin, for the one-system-call paths. */
-function createSync(dest: string, make: () => void): void {
-  try {
-    make();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') fs.mkdirSync(path.dirname(dest), { recursive: true });
-    else if (code === 'EEXIST') fs.rmSync(dest, { force: true, recursive: true });
-    else throw err;
-    make();
-  }
-}
-
-async function writeFresh(dest: string, data: string | Buffer, mode: number): Promise<void> {
-  await create(dest, () => fsp.writeFile(dest, data, { mode, flag: 'wx' }));
-  await fsp.chmod(dest, mode); // writeFile's mode is filtered by the umask
+/** A new file at `dest` (relative to the prefix) holding `data`, with exactly `mode`. */
+async function writeFresh(dir: ConfinedDir, dest: string, data: string | Buffer, mode: number): Promise<void> {
+  await dir.writeNew(dest, async (tmp) => {
+    await fsp.writeFile(tmp, data, { mode, flag: 'wx' });
+    await fsp.chmod(tmp, mode); // writeFile's mode is filtered by the umask
+  });
 }
 
 function sha256(data: Buffer | string): string {

@@ -40,7 +40,15 @@ export interface PackageCacheOptions {
 interface Marker extends Digest {
   fn: string;
   url: string;
+  /**
+   * How the entry was extracted: entries of an earlier layout (made before modes lost their group and
+   * other write bits, and before the confined writer) are extracted again rather than reused.
+   */
+  layout?: number;
 }
+
+/** The current extraction layout (see Marker.layout). */
+const LAYOUT = 2;
 
 /**
  * A package cache laid out like conda's pkgs dirs: `<cache>/<fn>` (the archive) and `<cache>/<dist>/`
@@ -88,7 +96,7 @@ export class PackageCache {
   private async completeEntry(pkg: LockedPackage): Promise<CacheEntry | undefined> {
     const dir = joinInside(this.root, pkg.dist);
     const marker = await readMarker(dir);
-    if (!marker || !matches(marker, { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size })) return undefined;
+    if (!marker || marker.layout !== LAYOUT || !matches(marker, { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size })) return undefined;
     return { dir, archive: joinInside(this.root, pkg.fn), digest: marker, downloadedBytes: 0, hit: true };
   }
 
@@ -97,8 +105,9 @@ export class PackageCache {
     const archive = joinInside(this.root, pkg.fn);
     const expect: Expected = { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
     const marker = await readMarker(dir);
-    if (marker && matches(marker, expect)) return { dir, archive, digest: marker, downloadedBytes: 0, hit: true };
-    if (marker) this.options.logger.warning(`${pkg.dist}: the package cache holds another build of it; extracting again`);
+    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return { dir, archive, digest: marker, downloadedBytes: 0, hit: true };
+    if (marker && marker.layout !== LAYOUT) this.options.logger.info(`${pkg.dist}: the package cache entry was made by an earlier gitenv; extracting again`);
+    else if (marker) this.options.logger.warning(`${pkg.dist}: the package cache holds another build of it; extracting again`);
 
     let digest = await this.cachedArchive(archive, expect, pkg.dist);
     let downloadedBytes = 0;
@@ -127,15 +136,16 @@ export class PackageCache {
   /** Extracts into a scratch directory, checks it, writes its records and marker, renames it into place. */
   private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<void> {
     const scratch = path.join(this.root, `.extract-${pkg.dist}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await fs.mkdir(scratch);
+    await fs.mkdir(scratch, { mode: 0o755 });
     try {
       const digests = await extractPackage(archive, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes });
       const info = await readPackageInfo(scratch, pkg.dist);
       await verifyExtracted(scratch, info.paths, digests, pkg.dist);
       const record = repodataRecord(info.index, pkg, digest);
-      await fs.writeFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
-      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrl(pkg.url) };
-      await fs.writeFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
+      // New files (what the package may have put at these paths is removed, never written into).
+      await writeNewFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
+      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrl(pkg.url), layout: LAYOUT };
+      await writeNewFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
       await replaceDir(scratch, dir, this.root);
     } catch (err) {
       await fs.rm(scratch, { recursive: true, force: true });
@@ -163,6 +173,11 @@ export class PackageCache {
       }
     }
   }
+}
+
+async function writeNewFile(file: string, data: string): Promise<void> {
+  await fs.rm(file, { force: true });
+  await fs.writeFile(file, data, { flag: 'wx', mode: 0o644 });
 }
 
 async function readMarker(dir: string): Promise<Marker | undefined> {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError } from '../util/errors.js';
 import type { FileMode } from './prefix-replace.js';
-import { unsafePathReason } from './path-safety.js';
+import { normalizeRel, unsafePathReason } from './path-safety.js';
 
 /** The placeholder conda-build used before it wrote paths.json (has_prefix's default). */
 export const LEGACY_PLACEHOLDER = '/opt/anaconda1anaconda2anaconda3';
@@ -48,14 +48,16 @@ export interface PackageInfo {
 export async function readPackageInfo(dir: string, pkg: string): Promise<PackageInfo> {
   const index = await readJson<IndexJson>(path.join(dir, 'info', 'index.json'), pkg);
   if (!index) throw new PackageError(pkg, 'info/index.json is missing');
+  checkIndexNames(index, pkg);
   const link = await readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(
     path.join(dir, 'info', 'link.json'),
     pkg,
   );
   const paths = (await readPathsJson(dir, pkg)) ?? (await readLegacyPaths(dir, pkg));
   for (const p of paths) {
-    const reason = unsafePathReason(p.path);
+    const reason = unsafePathReason(p.path) ?? unsafePathReason(normalizeRel(p.path));
     if (reason) throw new PackageError(pkg, `refused: its file list names ${reason}`);
+    p.path = normalizeRel(p.path);
   }
   const noarch = index.noarch === true ? 'python' : index.noarch;
   return {
@@ -64,6 +66,25 @@ export async function readPackageInfo(dir: string, pkg: string): Promise<Package
     noarchPython: noarch === 'python' || link?.noarch?.type === 'python',
     entryPoints: link?.noarch?.entry_points ?? [],
   };
+}
+
+/**
+ * info/index.json's name, version and build make file names in the prefix (conda-meta's record, the
+ * post-link script): they must be the very package the lock names (`<name>-<version>-<build>` is the
+ * dist of its file name), each one plain text without a path separator or a control character.
+ */
+export function checkIndexNames(index: IndexJson, dist: string): void {
+  const fields = { name: index.name, version: index.version, build: index.build };
+  for (const [field, value] of Object.entries(fields)) {
+    // eslint-disable-next-line no-control-regex
+    if (typeof value !== 'string' || value === '' || /[/\\\x00-\x1f\x7f\s]/.test(value) || value === '.' || value === '..') {
+      throw new PackageError(dist, `refused: info/index.json's ${field} ${JSON.stringify(value)} is not a valid package ${field}`);
+    }
+  }
+  const named = `${fields.name}-${fields.version}-${fields.build}`;
+  if (named !== dist) {
+    throw new PackageError(dist, `refused: info/index.json names ${JSON.stringify(named)}, not the package the lock names (${dist})`);
+  }
 }
 
 async function readJson<T>(file: string, pkg: string): Promise<T | undefined> {

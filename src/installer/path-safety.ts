@@ -6,6 +6,19 @@ import path from 'node:path';
  * relative, `/`-separated. A package that fails any of them is refused whole, never "cleaned up".
  */
 
+/**
+ * `rel` with its empty and `.` segments dropped (`a/./b`, `a//b`, `./a/` all become `a/b` or `a`):
+ * the one form every check compares and every write uses, so that no check is fooled by spelling.
+ * An absolute path is returned as it is, for unsafePathReason to refuse.
+ */
+export function normalizeRel(rel: string): string {
+  if (rel.startsWith('/') || rel.startsWith('\\')) return rel;
+  return rel
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
+}
+
 /** Why `rel` may not be written under a package root, or undefined when it may. */
 export function unsafePathReason(rel: string): string | undefined {
   if (rel.length === 0) return 'an empty path';
@@ -42,10 +55,18 @@ export const ALLOWED_ENTRY_TYPES: ReadonlySet<string> = new Set([
   'Link',
 ]);
 
-/** Mode bits kept from an archive: permissions and the sticky bit, never setuid/setgid. */
+/**
+ * Mode bits kept from an archive: the owner's permissions, read and execute for the others, and the
+ * sticky bit; never setuid/setgid, never write for group or others (as Python tarfile's `data`
+ * filter): the files are hard links shared by the cache and every prefix that uses the package, so
+ * one world-writable file would let any local user rewrite all of those environments.
+ */
 export function safeMode(mode: number | undefined): number | undefined {
-  return mode === undefined ? undefined : mode & 0o1777;
+  return mode === undefined ? undefined : mode & 0o1755;
 }
+
+/** The mode of every directory the installer makes (the umask may take more). */
+export const DIR_MODE = 0o755;
 
 /** `root/rel` resolved, after checking it stays under `root` (defence in depth for the linker). */
 export function joinInside(root: string, rel: string): string {

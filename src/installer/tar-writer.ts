@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { type Readable } from 'node:stream';
 import * as tar from 'tar';
+import { DIR_MODE, normalizeRel } from './path-safety.js';
 
 /**
  * Writes the entries of a tar stream into a fresh, empty directory. node-tar parses; the writing is
@@ -13,15 +13,23 @@ import * as tar from 'tar';
  * the time of a cold install). Each file is hashed as it goes by.
  *
  * What may be written is decided by `check`, called for every entry before anything of it is written
- * (it refuses `..`, absolute paths, links leading out, devices; see extract.ts). Here, on top: nothing
- * is ever written through a soft link of the archive itself, as node-tar does not either.
+ * (it refuses `..`, absolute paths, links leading out, devices; see extract.ts). Here, on top, the
+ * installer's rule for every write (confined.ts, docs/installer-differences.md) as it applies to a
+ * directory that starts empty: every path is normalised (`a/./b`, `a//b` are `a/b`) before anything
+ * compares it; nothing is written, and no hard link made, whose path has a soft link of the archive
+ * among its ancestors (in a fresh directory, that is exactly "whose parent's real path is outside");
+ * a soft link replacing a directory waits until nothing is being written under it; links are made
+ * without following; a path twice in the archive is removed before it is made again.
+ *
+ * The stream is read up to the tar's end-of-archive blocks and no further (what follows is never
+ * decompressed), and at most `limits.bytes` of it: a small archive may hold any amount after its end.
  */
 
 /** sha256 and size of every regular file written. */
 export type Digests = Map<string, { sha256: string; size: number }>;
 
 export interface TarEntryInfo {
-  /** Normalised path: no leading `./`, no trailing `/`. */
+  /** Normalised path (normalizeRel): no empty or `.` segment. */
   path: string;
   type: string;
   linkpath: string;
@@ -44,29 +52,53 @@ const MAX_QUEUED_BYTES = 64 << 20;
 
 export class Refusal extends Error {}
 
-export async function writeTar(source: Readable, dest: string, check: EntryCheck, digests: Digests): Promise<void> {
-  const writer = new TarWriter(dest, check, digests);
-  const parser: tar.Parser = new tar.Parser({ strict: true, onReadEntry: (entry: tar.ReadEntry): void => writer.onEntry(entry, parser) });
-  const feed = new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      if (writer.failure) return callback(writer.failure);
-      const drained = parser.write(chunk) ? Promise.resolve() : new Promise<void>((r) => parser.once('drain', () => r()));
-      Promise.all([drained, writer.whenBelow(MAX_QUEUED_BYTES)]).then(() => callback(writer.failure), callback);
-    },
-    final(callback) {
-      parser.end();
-      callback();
-    },
+/** What the tars of one package share (a `.conda` has two, extracted into one directory). */
+export interface TarLimits {
+  /** Bytes of decompressed tar still allowed; decremented. */
+  bytes: number;
+  /** The soft links made so far: no later entry, of either tar, is written through one. */
+  symlinks?: Set<string>;
+}
+
+export async function writeTar(source: Readable, dest: string, check: EntryCheck, digests: Digests, limits?: TarLimits): Promise<void> {
+  const writer = new TarWriter(dest, check, digests, limits?.symlinks);
+  // Not strict: node-tar's warnings are its errors here, all but one: an archive of nothing but
+  // end-of-archive blocks (or of no bytes at all) is an empty tar, the payload of a metapackage.
+  const parser: tar.Parser = new tar.Parser({ strict: false, onReadEntry: (entry: tar.ReadEntry): void => writer.onEntry(entry, parser) });
+  let onlyZeros = true;
+  let eof = false;
+  parser.on('warn', (code: string, message: string) => {
+    if (code === 'TAR_BAD_ARCHIVE' && /Unrecognized archive format/.test(message) && onlyZeros) return;
+    writer.fail(new Error(`${code}: ${message}`));
   });
-  const parsed = new Promise<void>((resolve, reject) => {
-    parser.on('end', resolve);
-    parser.on('error', reject);
-    parser.on('abort', reject);
+  parser.on('error', (err: Error) => writer.fail(err));
+  parser.on('abort', (err: Error) => writer.fail(err));
+  parser.on('eof', () => {
+    eof = true;
+    writer.wake();
   });
-  parsed.catch(() => undefined);
+  const parsed = new Promise<void>((resolve) => parser.on('end', resolve));
   try {
-    await pipeline(source, feed);
-    await parsed;
+    for await (const data of source) {
+      const chunk = data as Buffer;
+      if (writer.failure || eof) break; // leaving the loop destroys the source: nothing more is decompressed
+      if (limits) {
+        limits.bytes -= chunk.length;
+        if (limits.bytes < 0) {
+          writer.fail(new Refusal('its contents expand beyond the size limit (a decompression bomb?)'));
+          break;
+        }
+      }
+      if (onlyZeros && chunk.some((b) => b !== 0)) onlyZeros = false;
+      if (!parser.write(chunk)) await writer.unlessFailed(new Promise<void>((r) => parser.once('drain', () => r())), () => eof);
+      await writer.whenBelow(MAX_QUEUED_BYTES);
+    }
+    if (!writer.failure) {
+      parser.end();
+      await writer.unlessFailed(parsed, () => false);
+    }
+  } catch (err) {
+    writer.fail(err instanceof Error ? err : new Error(String(err)));
   } finally {
     // Whatever happened, no write of ours is still running when the caller looks at (or removes) dest.
     writer.stop();
@@ -79,7 +111,11 @@ class TarWriter {
   failure: Error | undefined;
   private readonly dirs = new Map<string, Promise<void>>();
   private readonly written = new Map<string, Promise<void>>();
-  private readonly symlinks = new Set<string>();
+  private readonly symlinks: Set<string>;
+  /** Every path made or being made, and each of its ancestors. */
+  private readonly occupied = new Set<string>();
+  private failed: () => void = () => undefined;
+  private readonly failedOnce = new Promise<void>((resolve) => (this.failed = resolve));
   private readonly pending = new Set<Promise<void>>();
   private queuedBytes = 0;
   private drainWaiters: (() => void)[] = [];
@@ -91,8 +127,24 @@ class TarWriter {
     private readonly dest: string,
     private readonly check: EntryCheck,
     private readonly digests: Digests,
+    symlinks = new Set<string>(),
   ) {
+    this.symlinks = symlinks;
     this.stopped = new Promise((resolve) => (this.stop = () => resolve('stopped')));
+  }
+
+  /** Records the first failure: the stream stops being read, waiters are woken. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.failed();
+    this.wake();
+  }
+
+  /** Resolves when `work` does, or when something failed meanwhile (or `done()` says so on a wake). */
+  async unlessFailed(work: Promise<void>, done: () => boolean): Promise<void> {
+    if (this.failure || done()) return;
+    await Promise.race([work, this.failedOnce, new Promise<void>((r) => this.drainWaiters.push(r))]);
+    if (!this.failure && !done()) await Promise.race([work, this.failedOnce]);
   }
 
   /** Resolves when `entry` has ended, or rejects when the stream stopped first (a damaged archive). */
@@ -105,40 +157,56 @@ class TarWriter {
 
   onEntry(entry: tar.ReadEntry, parser: tar.Parser): void {
     const info: TarEntryInfo = {
-      path: String(entry.path).replace(/^(\.\/)+/, '').replace(/\/+$/, ''),
+      path: normalizeRel(String(entry.path)),
       type: entry.type,
       linkpath: String(entry.linkpath ?? ''),
       size: entry.size ?? 0,
       mode: entry.mode ?? 0o644,
       mtime: entry.mtime,
     };
-    const refusal = this.failure ? 'stopped' : (this.check(info) ?? this.throughLink(info.path) ?? this.badHardLink(info));
+    if (info.type === 'Directory' && info.path === '') {
+      entry.resume(); // `./`: the directory itself
+      return;
+    }
+    const refusal = this.failure ? 'stopped' : (this.check(info) ?? this.throughLink(info.path, info.type === 'Directory') ?? this.badHardLink(info));
     if (refusal) {
-      this.failure ??= new Refusal(refusal);
+      this.fail(this.failure ?? new Refusal(refusal));
       entry.resume();
-      parser.abort(this.failure);
+      parser.abort(this.failure as Error);
       return;
     }
     const abs = path.join(this.dest, info.path);
+    const replacing = this.occupied.has(info.path);
+    for (let p = info.path; p !== '.' && !this.occupied.has(p); p = path.posix.dirname(p)) this.occupied.add(p);
     switch (info.type) {
       case 'Directory':
         this.track(this.dir(abs));
         entry.resume();
         return;
-      case 'SymbolicLink':
+      case 'SymbolicLink': {
         this.symlinks.add(info.path);
-        this.track(this.dir(path.dirname(abs)).then(() => replace(abs, () => fs.symlink(info.linkpath, abs))));
+        // Over a directory of this archive: only once nothing is being written under it any more.
+        const before = replacing ? Promise.allSettled([...this.pending]) : Promise.resolve();
+        this.track(before.then(() => this.dir(path.dirname(abs))).then(() => replace(abs, () => fs.symlink(info.linkpath, abs))));
         entry.resume();
         return;
+      }
       case 'Link': {
-        const target = info.linkpath.replace(/^(\.\/)+/, '');
+        const target = normalizeRel(info.linkpath);
         const source = this.written.get(target) as Promise<void>;
         this.track(Promise.all([source, this.dir(path.dirname(abs))]).then(() => replace(abs, () => fs.link(path.join(this.dest, target), abs))));
         entry.resume();
         return;
       }
       default:
-        this.file(entry, info, abs);
+        if (replacing && info.size > STREAM_ABOVE) {
+          // streamed as it arrives, a large file cannot wait for the earlier one: refused, not raced
+          this.fail(new Refusal(`${info.path} is twice in the archive, the second time a file over ${STREAM_ABOVE >> 20} MiB`));
+          entry.resume();
+          parser.abort(this.failure as Error);
+          return;
+        }
+        this.file(entry, info, abs, parser);
     }
   }
 
@@ -148,30 +216,36 @@ class TarWriter {
    */
   private badHardLink(info: TarEntryInfo): string | undefined {
     if (info.type !== 'Link') return undefined;
-    const target = info.linkpath.replace(/^(\.\/)+/, '');
-    return this.written.has(target) ? undefined : `hard link ${info.path} names ${target}, not a file earlier in the archive`;
+    const target = normalizeRel(info.linkpath);
+    if (!this.written.has(target)) return `hard link ${info.path} names ${target}, not a file earlier in the archive`;
+    return this.throughLink(target, false);
   }
 
-  /** A soft link of this archive on the way to `rel` (writing there would write through it). */
-  private throughLink(rel: string): string | undefined {
+  /**
+   * A soft link of this archive on the way to `rel` (writing there would write through it); with
+   * `self`, `rel` itself too (a directory made over a soft link would follow it).
+   */
+  private throughLink(rel: string, self: boolean): string | undefined {
     for (let at = rel.indexOf('/'); at > 0; at = rel.indexOf('/', at + 1)) {
       const ancestor = rel.slice(0, at);
       if (this.symlinks.has(ancestor)) return `entry ${rel} would be written through the soft link ${ancestor}`;
     }
+    if (self && this.symlinks.has(rel)) return `directory ${rel} would be made through the soft link ${rel}`;
     return undefined;
   }
 
-  private file(entry: tar.ReadEntry, info: TarEntryInfo, abs: string): void {
+  private file(entry: tar.ReadEntry, info: TarEntryInfo, abs: string, parser: tar.Parser): void {
     const hash = createHash('sha256');
     const counted = { size: 0 };
     if (info.size > STREAM_ABOVE) {
       // Large: straight to disk as it arrives (the directory first, synchronously, so no data waits).
-      mkdirSync(path.dirname(abs), { recursive: true });
+      mkdirSync(path.dirname(abs), { recursive: true, mode: DIR_MODE });
       const out = createWriteStream(abs, { mode: info.mode, flags: 'wx' });
+      let broken = false;
       entry.on('data', (chunk: Buffer) => {
         hash.update(chunk);
         counted.size += chunk.length;
-        if (!out.write(chunk)) {
+        if (!broken && !out.write(chunk)) {
           entry.pause();
           out.once('drain', () => entry.resume());
         }
@@ -179,6 +253,15 @@ class TarWriter {
       const closed = new Promise<void>((resolve, reject) => {
         out.on('error', reject);
         out.on('close', resolve);
+      });
+      // A write error (a full disk, a file-size limit) fails the package at once: no `drain` will
+      // ever come, so the entry is let go and the parser stopped, rather than waiting for it.
+      out.on('error', (err: Error) => {
+        broken = true;
+        this.fail(new Error(`cannot write ${info.path}: ${err.message}`));
+        entry.resume();
+        parser.abort(this.failure as Error);
+        this.stop();
       });
       closed.catch(() => undefined); // handled below, once the entry has ended
       const done = this.ended(entry)
@@ -228,7 +311,7 @@ class TarWriter {
   private dir(abs: string): Promise<void> {
     let made = this.dirs.get(abs);
     if (!made) {
-      made = fs.mkdir(abs, { recursive: true }).then(() => undefined);
+      made = fs.mkdir(abs, { recursive: true, mode: DIR_MODE }).then(() => undefined);
       this.dirs.set(abs, made);
     }
     return made;
@@ -236,7 +319,7 @@ class TarWriter {
 
   private track(work: Promise<void>): Promise<void> {
     const tracked = work.catch((err: unknown) => {
-      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      this.fail(err instanceof Error ? err : new Error(String(err)));
     });
     this.pending.add(tracked);
     void tracked.finally(() => {
@@ -249,6 +332,10 @@ class TarWriter {
   whenBelow(limit: number): Promise<void> {
     if (this.queuedBytes <= limit || this.failure) return Promise.resolve();
     return new Promise<void>((resolve) => this.drainWaiters.push(resolve)).then(() => this.whenBelow(limit));
+  }
+
+  wake(): void {
+    this.wakeWaiters();
   }
 
   private wakeWaiters(): void {

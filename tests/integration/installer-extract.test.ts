@@ -9,9 +9,11 @@ import path from 'node:path';
 import { systemBzip2 } from '../../src/installer/bzip2.js';
 import { extractPackage, type ExtractOptions } from '../../src/installer/extract.js';
 import { PackageError } from '../../src/util/errors.js';
-import { buildPackage, type PackageSpec, type TarEntry } from '../fixtures/channel/index.js';
+import { buildPackage, writeTar, zstdCompress, type PackageSpec, type TarEntry } from '../fixtures/channel/index.js';
+import { withTail } from '../reliability/support/corpus.js';
 
 let work: string;
+const DEEP = 'd0/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12/d13/d14/d15';
 
 beforeEach(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-extract-'));
@@ -114,6 +116,22 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     ['a character device', () => [{ path: 'dev/null', type: 'char', devmajor: 1, devminor: 3 }], 'CharacterDevice'],
     ['a block device', () => [{ path: 'dev/sda', type: 'block', devmajor: 8, devminor: 0 }], 'BlockDevice'],
     ['a FIFO', () => [{ path: 'run/pipe', type: 'fifo' }], 'FIFO'],
+    // issue 15 item 1: a link reached through a `.` or an empty segment, compared as raw strings, let
+    // the next link and a file through both land outside before the package was refused
+    ...(['/./', '//'] as const).map((sep): [string, () => TarEntry[], string] => [
+      `a soft link reached through a "${sep}" segment, then a link and a file through it`,
+      () => [
+        { path: `${DEEP}${sep}s`, type: 'symlink', linkpath: Array(16).fill('..').join('/') },
+        { path: `${DEEP}/s/b`, type: 'symlink', linkpath: '../../..' },
+        { path: 'b/evil.txt', data: 'x' },
+      ],
+      `would be written through the soft link ${DEEP}/s`,
+    ]),
+    ['a hard link whose target is spelt with a "." segment through a soft link', () => [
+      { path: 'lib/f', data: 'f' },
+      { path: 'lib/up', type: 'symlink', linkpath: '.' },
+      { path: 'lib/hl', type: 'hardlink', linkpath: 'lib/./up/f' },
+    ], 'hard link lib/hl names lib/up/f, not a file earlier in the archive'],
   ];
 
   test.each(hostile)('with %s is refused whole, naming the package, nothing written outside', async (_what, entries, why) => {
@@ -180,6 +198,82 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     const dest = path.join(work, 'dest');
     await fs.mkdir(dest);
     await expect(extractPackage(built.path, dest, built.dist, decoder)).rejects.toThrow(PackageError);
+  });
+
+  test('data after the end-of-archive blocks is never read (1 GB of zeros in a few kB)', async () => {
+    const built = await withTail(await buildPackage({ ...honest, format }, path.join(work, 'ch')), 1_000_000_000);
+    expect(built.size).toBeLessThan(100_000);
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await extractPackage(built.path, dest, built.dist, decoder);
+    expect(await fs.readFile(path.join(dest, 'share/readme'), 'utf8')).toBe('hi\n');
+  });
+
+  test('the decompressed tar counts against the size limit, end-of-archive blocks and all', async () => {
+    // entries of 10 bytes in all, but 200 kB of zero blocks before the end: over a 100 kB limit
+    const built = await buildPackage(
+      { name: 'padded', version: '1.0', format, files: { 'share/a': '0123456789' }, hostile: { payload: (entries) => [...entries, ...Array<TarEntry>(400).fill({ path: 'share/pad', type: 'directory' })] } },
+      path.join(work, 'ch'),
+    );
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await expect(extractPackage(built.path, dest, built.dist, { ...decoder, maxBytes: 100_000 })).rejects.toThrow(/refused: .*size limit/);
+  });
+
+  test('group and other write bits are dropped from files and directories, whatever the umask', async () => {
+    const built = await buildPackage(
+      {
+        name: 'writable',
+        version: '1.0',
+        format,
+        files: { 'share/data': { content: 'd', mode: 0o666 }, 'bin/tool': { content: 't', mode: 0o777 } },
+        hostile: { rawEntries: [{ path: 'share/open', type: 'directory', mode: 0o777 }, { path: 'share/open/x', data: 'x', mode: 0o664 }] },
+      },
+      path.join(work, 'ch'),
+    );
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    const umask = process.umask(0);
+    try {
+      await extractPackage(built.path, dest, built.dist, decoder);
+    } finally {
+      process.umask(umask);
+    }
+    const mode = async (p: string) => ((await fs.stat(path.join(dest, p))).mode & 0o7777).toString(8);
+    expect(await Promise.all(['share/data', 'bin/tool', 'share/open', 'share/open/x', 'share', 'info'].map(mode))).toEqual(['644', '755', '755', '644', '755', '755']);
+  });
+});
+
+test('a .conda: a soft link of its pkg tar is never written through by its info tar', async () => {
+  await fs.writeFile(path.join(work, 'outside.txt'), 'keep');
+  const built = await buildPackage(
+    {
+      name: 'two-tars',
+      version: '1.0',
+      files: { 'share/ok': 'ok\n' },
+      // each inside on paper; together `info` is the directory above the package
+      hostile: { rawEntries: [{ path: 'a/b', type: 'symlink', linkpath: '..' }, { path: 'info', type: 'symlink', linkpath: 'a/b/..' }] },
+    },
+    path.join(work, 'ch'),
+  );
+  const dest = path.join(work, 'x', 'dest');
+  await fs.mkdir(dest, { recursive: true });
+  await expect(extractPackage(built.path, dest, built.dist)).rejects.toThrow(/would be written through the soft link info/);
+  await fs.rm(dest, { recursive: true, force: true }); // as the package cache does with its scratch directory
+  expect(await tree(path.join(work, 'x'))).toEqual([]);
+  expect(await fs.readdir(work)).toEqual(expect.not.arrayContaining(['index.json', 'paths.json']));
+});
+
+describe('issue 16 item 1: a .conda metapackage', () => {
+  test.each([
+    ['no bytes at all', Buffer.alloc(0)],
+    ['only the end-of-archive blocks', writeTar([])],
+  ])('whose pkg tar holds %s installs its info', async (_what, tar) => {
+    const built = await buildPackage({ name: 'meta', version: '1.0', depends: ['honest'], hostile: { condaMembers: { pkg: zstdCompress(tar) } } }, path.join(work, 'ch'));
+    const dest = path.join(work, 'dest');
+    await fs.mkdir(dest);
+    await extractPackage(built.path, dest, built.dist);
+    expect(await tree(dest)).toEqual(expect.arrayContaining(['info/index.json', 'info/paths.json']));
   });
 });
 

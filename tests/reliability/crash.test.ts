@@ -68,7 +68,7 @@ const POINTS: Point[] = [
   { stage: 'link', what: 'after the first soft link', kill: k('symlink', '/.staging-', 1, 'after') },
   { stage: 'link', what: 'after the first prefix-replaced file', kill: k('writeFile', '/.staging-', 1, 'after') },
   { stage: 'link', what: 'links done (post-link scripts deferred to the final prefix), before the first conda-meta record', kill: k('writeFile', 'conda-meta', 1) },
-  { stage: 'link', what: 'conda-meta written, completion marker not', kill: k('appendFile', 'history', 1, 'after') },
+  { stage: 'link', what: 'conda-meta written, completion marker not', kill: k('writeFile', 'history', 1, 'after') },
   { stage: 'link', what: 'complete staging prefix not yet moved into place', kill: k('rename', '/.staging-', 1) },
   { stage: 'link', what: 'prefix in place and marked incomplete, post-link scripts and marker not done', kill: k('rename', '/.staging-', 1, 'after') },
   { stage: 'relink', what: 'completion marker opened but empty, in the final prefix; no label switched', kill: k('open', 'gitenv.json', 1, 'after') },

@@ -9,6 +9,7 @@
  * nothing pushed by a refused command, and the good environments resolved and deployed anyway.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -70,9 +71,12 @@ beforeAll(async () => {
     if (c.kind === 'env.spec') await repo.commit(env, { 'env.spec': await caseInput(c, places) }, DATE);
     else if (c.kind === 'branch') await repo.commit(c.name as string, { 'env.spec': goodSpec }, DATE);
     else if (c.kind === 'archive') {
-      const pkg = await buildCorpusPackage(c.package as string, places, path.join(fx.root, 'channels', 'hostile', 'linux-64'));
+      const out = path.join(fx.root, 'channels', 'hostile', 'linux-64');
+      const before = [];
+      for (const dep of c.withPackages ?? []) before.push(await buildCorpusPackage(dep, places, out));
+      const pkg = await buildCorpusPackage(c.package as string, places, out);
       dists.set(c.id, pkg.dist);
-      await repo.envAt(env, `env-${env}-2026_01_01`, hostileUrl, [pkg], DATE);
+      await repo.envAt(env, `env-${env}-2026_01_01`, hostileUrl, [...before, pkg], DATE);
     } else if (c.kind === 'env.lock') {
       const lock = lockPlaces((await caseInput(c, places)).toString('utf8'));
       await repo.commit(env, { 'env.spec': specFor(hostileUrl, ['lock-ok']) }, DATE);
@@ -154,6 +158,42 @@ function filesContaining(dir: string, needles: string[]): string {
   }
 }
 
+/**
+ * Modes of group- or other-writable files and directories (soft links aside) among `rels` under
+ * `root`: none may be, in a prefix or in the package cache (they are shared by hard links).
+ */
+async function writableByOthers(root: string, rels: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const rel of rels) {
+    const st = await fs.lstat(path.join(root, rel)).catch(() => undefined);
+    if (st && !st.isSymbolicLink() && st.mode & 0o022) found.push(`${rel} ${(st.mode & 0o7777).toString(8)}`);
+  }
+  return found;
+}
+
+/** Every path under `dir` (relative). */
+async function walk(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    out.push(r);
+    if (e.isDirectory()) out.push(...(await walk(dir, r)));
+  }
+  return out;
+}
+
+/** The files of a package cache entry that no longer hold what its info/paths.json says (written through). */
+async function changedInCache(entry: string): Promise<string[]> {
+  const { paths } = JSON.parse(await fs.readFile(path.join(entry, 'info', 'paths.json'), 'utf8')) as { paths: { _path: string; path_type: string; sha256?: string }[] };
+  const changed: string[] = [];
+  for (const p of paths) {
+    if (p.path_type !== 'hardlink' || !p.sha256) continue;
+    const data = await fs.readFile(path.join(entry, p._path));
+    if (createHash('sha256').update(data).digest('hex') !== p.sha256) changed.push(p._path);
+  }
+  return changed;
+}
+
 /** What must hold for a case that went through (harmless by contract, or a known bug): no harm. */
 async function expectHarmless(c: Case): Promise<void> {
   if (c.kind === 'archive') {
@@ -163,6 +203,16 @@ async function expectHarmless(c: Case): Promise<void> {
       const st = await fs.lstat(path.join(prefix, rel)).catch(() => undefined);
       if (st) expect((st.mode & 0o6000).toString(8)).toBe('0'); // setuid/setgid never kept
     }
+    // the package cache entry was never written through, and nothing the package ships is writable by others
+    const entry = path.join(target, '.pkg_cache', dists.get(c.id) as string);
+    expect(await changedInCache(entry)).toEqual([]);
+    expect(await writableByOthers(entry, await walk(entry))).toEqual([]);
+    const shipped = (JSON.parse(await fs.readFile(path.join(entry, 'info', 'paths.json'), 'utf8')) as { paths: { _path: string }[] }).paths.map((p) => p._path);
+    expect(await writableByOthers(prefix, shipped)).toEqual([]);
+    // what a package ships under conda-meta/ is not installed: the records there are gitenv's own
+    const history = await fs.readFile(path.join(prefix, 'conda-meta', 'history'), 'utf8');
+    expect(history).toContain('# cmd: gitenv deploy');
+    expect(history).not.toContain('forged');
   }
   if (c.kind === 'label-file') {
     expect(await fs.readlink(path.join(target, c.id, c.label as string))).toBe('2026_01_01');
@@ -203,6 +253,7 @@ test.each(CASES.map((c) => [c.id, c.description, c] as const))('%s: %s', async (
 test('nothing was written outside the target, and the good environments resolved and deployed', async () => {
   expect(await fingerprint(places.canary)).toEqual(canaryBefore);
   expect((await fs.readdir(fx.root)).sort()).toEqual([...rootBefore, 'target'].sort());
+  counters.add('escapes: files written outside the target (canary and fixture root compared)', 0);
   const labels = await checkDeployInvariants(target);
   expect(labels.clean).toEqual({ current: '2026_01_01', latest: '2026_01_01' });
   expect(await branches()).toContain('manifest/good');

@@ -34,10 +34,12 @@ describe('links inside a package', () => {
   });
 });
 
-test('setuid and setgid bits are dropped, the rest kept', () => {
+test('setuid, setgid and group/other write bits are dropped, the rest kept', () => {
   expect(safeMode(0o4755)).toBe(0o755);
   expect(safeMode(0o2755)).toBe(0o755);
-  expect(safeMode(0o1777)).toBe(0o1777);
+  expect(safeMode(0o1777)).toBe(0o1755);
+  expect(safeMode(0o666)).toBe(0o644); // never writable by group or others
+  expect(safeMode(0o775)).toBe(0o755);
   expect(safeMode(0o644)).toBe(0o644);
   expect(safeMode(undefined)).toBeUndefined();
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { createZstdDecompressor, decompressWhole, zstdFrameContentSize } from '../../src/installer/zstd.js';
+import { createZstdDecompressor, decompressWhole, MAX_ZSTD_WINDOW, zstdFrameContentSize, zstdFrameWindow } from '../../src/installer/zstd.js';
 import { zstdCompress, zstdRepeatedByte } from '../fixtures/channel/index.js';
 
 const data = Buffer.from(Array.from({ length: 700_000 }, (_, i) => (i * 31 + (i >> 9)) % 256));
@@ -72,4 +72,17 @@ test('garbage and a frame cut short: never stale memory', () => {
   if (cut) expect(cut.subarray(data.length - 50).every((b) => b === 0)).toBe(true);
   expect(decompressWhole(Buffer.from('not zstd at all'), 1 << 30)).toBeUndefined();
   expect(zstdFrameContentSize(Buffer.alloc(3))).toBeUndefined();
+});
+
+test('the window a frame asks for: its content size in one segment, else its window descriptor', () => {
+  const magic = [0x28, 0xb5, 0x2f, 0xfd];
+  // single segment, 8-byte content size of 1 GB: what fzstd would allocate, over what decoders accept
+  const single = Buffer.from([...magic, 0xe0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  single.writeBigUInt64LE(1_000_000_000n, 5);
+  expect(zstdFrameWindow(single)).toBe(1_000_000_000);
+  expect(zstdFrameWindow(single)).toBeGreaterThan(MAX_ZSTD_WINDOW);
+  // no content size, window descriptor 2^23 (8 MiB) and 2^23 + 3/8 of it
+  expect(zstdFrameWindow(Buffer.from([...magic, 0x00, 13 << 3]))).toBe(2 ** 23);
+  expect(zstdFrameWindow(Buffer.from([...magic, 0x00, (13 << 3) | 3]))).toBe(2 ** 23 + 3 * 2 ** 20);
+  expect(zstdFrameWindow(Buffer.from('not zstd'))).toBeUndefined();
 });

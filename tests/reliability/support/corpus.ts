@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { buildPackage, writeZip, type BuiltPackage, type FileSpec, type PackageSpec, type PathsEntry, type TarEntry } from '../../fixtures/channel/index.js';
 import { tarEntryHeader, writeTar } from '../../fixtures/channel/tar.js';
-import { zstdFromSegments } from '../../fixtures/channel/zstd.js';
+import { zstdCompress, zstdFromSegments } from '../../fixtures/channel/zstd.js';
 
 export const CORPUS = path.resolve('tests', 'reliability', 'corpus');
 
@@ -29,6 +29,8 @@ export interface Case {
   content?: string;
   tag?: string;
   package?: string;
+  /** Archive cases: packages installed before `package` in the same environment (its dependencies). */
+  withPackages?: string[];
   /** Must appear in no message, result or file of the run. */
   secret?: string;
 }
@@ -67,6 +69,10 @@ interface PackageDescription extends Omit<PackageSpec, 'files' | 'hostile'> {
   paths?: ({ path: string; set: Partial<PathsEntry> } | { add: PathsEntry })[];
   /** Replace the payload by one file declaring this many bytes of zeros (a few kB compressed). */
   zipBomb?: { bytes: number };
+  /** This many zero bytes after the end-of-archive blocks of the payload tar (a few hundred bytes compressed). */
+  tail?: { bytes: number };
+  /** A `.conda` whose pkg tar is empty: `nothing` (no bytes at all) or `eof` (only end-of-archive blocks). */
+  emptyPayload?: 'nothing' | 'eof';
 }
 
 const octal = (mode: string | undefined) => (mode === undefined ? undefined : parseInt(mode, 8));
@@ -86,8 +92,50 @@ export async function buildCorpusPackage(file: string, p: Placeholders, outDir: 
       paths: d.paths ? (list) => rewritePaths(list, d.paths ?? []) : undefined,
     },
   };
+  if (d.emptyPayload) spec.hostile = { ...spec.hostile, condaMembers: { pkg: zstdCompress(d.emptyPayload === 'eof' ? writeTar([]) : Buffer.alloc(0)) } };
   const built = await buildPackage(spec, outDir);
+  if (d.tail) return withTail(built, d.tail.bytes);
   return d.zipBomb ? makeZipBomb(built, d.zipBomb.bytes) : built;
+}
+
+/**
+ * 40,000,000 zero bytes as one bzip2 stream (51 bytes: `head -c 40000000 /dev/zero | bzip2 -9`, bzip2
+ * 1.0.8). Concatenated streams decompress as one: a tail of any size costs 51 bytes per 40 MB.
+ */
+const ZEROS_40MB_BZ2 = Buffer.from('QlpoOTFBWSZTWdjs3f4BMl9ACMAAABAACCAAMMwJqmmgSlFbUBKUV4u5IpwoSGx2bv8A', 'base64');
+
+/**
+ * Appends `bytes` zeros (a multiple of 40 MB for `.tar.bz2`) after the end of the payload tar: more
+ * bzip2 streams after a `.tar.bz2`, one zstd frame of the tar plus an RLE block in a `.conda`.
+ */
+export async function withTail(built: BuiltPackage, bytes: number): Promise<BuiltPackage> {
+  let archive: Buffer;
+  if (built.format === 'tar.bz2') {
+    const streams = Math.ceil(bytes / 40_000_000);
+    archive = Buffer.concat([await fs.readFile(built.path), ...new Array<Buffer>(streams).fill(ZEROS_40MB_BZ2)]);
+  } else {
+    const { decompress } = await import('fzstd');
+    archive = writeZip(
+      (await zipMembers(built.path)).map((e) => {
+        if (!e.name.startsWith('pkg-')) return e;
+        const tar = Buffer.from(decompress(e.data));
+        // as zstd writes a large stream: no content size, an 8 MiB window (not one segment of it all)
+        const frame = zstdFromSegments([tar, { byte: 0, size: bytes }]);
+        return { name: e.name, data: Buffer.concat([frame.subarray(0, 4), Buffer.from([0x00, (23 - 10) << 3]), frame.subarray(13)]) };
+      }),
+    );
+  }
+  return rewritten(built, archive);
+}
+
+async function rewritten(built: BuiltPackage, archive: Buffer): Promise<BuiltPackage> {
+  await fs.writeFile(built.path, archive);
+  const sums = {
+    md5: createHash('md5').update(archive).digest('hex'),
+    sha256: createHash('sha256').update(archive).digest('hex'),
+    size: archive.length,
+  };
+  return { ...built, ...sums, record: { ...built.record, ...sums } };
 }
 
 function rewritePaths(list: PathsEntry[], edits: NonNullable<PackageDescription['paths']>): PathsEntry[] {
@@ -105,9 +153,20 @@ function rewritePaths(list: PathsEntry[], edits: NonNullable<PackageDescription[
  * is a package exactly as the lock describes it, only its content explodes.
  */
 async function makeZipBomb(built: BuiltPackage, bytes: number): Promise<BuiltPackage> {
+  const keep = await zipMembers(built.path);
+  const header = Buffer.concat(tarEntryHeader({ path: 'share/zeros.bin' }, bytes));
+  const pad = (512 - (bytes % 512)) % 512;
+  const trailer = writeTar([]); // the two zero blocks that end a tar
+  const bomb = zstdFromSegments([header, { byte: 0, size: bytes + pad }, trailer]);
+  const entries = keep.map((e) => (e.name.startsWith('pkg-') ? { name: e.name, data: bomb } : e));
+  return rewritten(built, writeZip(entries));
+}
+
+/** The members of a zip (a `.conda`), in order. */
+async function zipMembers(file: string): Promise<{ name: string; data: Buffer }[]> {
   const { default: yauzl } = await import('yauzl');
   const zip = await new Promise<import('yauzl').ZipFile>((resolve, reject) =>
-    yauzl.open(built.path, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z))),
+    yauzl.open(file, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z))),
   );
   const keep: { name: string; data: Buffer }[] = [];
   await new Promise<void>((resolve, reject) => {
@@ -126,17 +185,5 @@ async function makeZipBomb(built: BuiltPackage, bytes: number): Promise<BuiltPac
     zip.on('error', reject);
     zip.readEntry();
   });
-  const header = Buffer.concat(tarEntryHeader({ path: 'share/zeros.bin' }, bytes));
-  const pad = (512 - (bytes % 512)) % 512;
-  const trailer = writeTar([]); // the two zero blocks that end a tar
-  const bomb = zstdFromSegments([header, { byte: 0, size: bytes + pad }, trailer]);
-  const entries = keep.map((e) => (e.name.startsWith('pkg-') ? { name: e.name, data: bomb } : e));
-  const archive = writeZip(entries);
-  await fs.writeFile(built.path, archive);
-  const sums = {
-    md5: createHash('md5').update(archive).digest('hex'),
-    sha256: createHash('sha256').update(archive).digest('hex'),
-    size: archive.length,
-  };
-  return { ...built, ...sums, record: { ...built.record, ...sums } };
+  return keep;
 }
