@@ -29947,6 +29947,12 @@ function raw(text) {
 function section(title, body) {
     return `### ${title}\n\n${body.endsWith('\n') ? body : body + '\n'}`;
 }
+/** A fenced code block (text shown as it is); a fence longer than any run of backticks inside. */
+function codeBlock(text) {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}text\n${text.replace(/\n$/, '')}\n${fence}\n`;
+}
 
 ;// CONCATENATED MODULE: ./src/phases/label.ts
 

@@ -39,6 +39,11 @@ export interface LockedPackage {
   sha256?: string;
   md5?: string;
   size?: number;
+  /**
+   * The channel's record (repodata, with the channel's patches), when the deploy has it: conda-meta
+   * takes `depends` and `constrains` from there rather than from the archive's own info/index.json.
+   */
+  record?: { depends?: string[]; constrains?: string[] };
 }
 
 /** A virtual package the solver treats as installed (`__glibc 2.28`). */

@@ -35,12 +35,17 @@ import { ensureDir, fixTree, WORLD_READABLE, wantedMode, type TreeAccess } from 
 import { DEFAULT_TEST_TIMEOUT, runSmokeTests, SmokeTestError, type TestRecord } from './smoke-tests.js';
 import { applyLinks, planLinks, readLabelLinks, readPointedTo, type LinkChange } from './symlinks.js';
 
-/** What an install gives back: the marker's facts, the tag's smoke tests, and deferred post-link scripts. */
+/**
+ * What an install gives back: the marker's facts, the tag's smoke tests, deferred post-link scripts,
+ * and what the installer wants the user to read (clobbered paths, post-link messages: job summary).
+ */
 export type InstallResult = Omit<DeployMarker, 'time' | 'sizeBytes' | 'tests' | 'activation'> & {
   /** env.spec's `tests:` of the tag. */
   tests?: string[];
   /** Runs the post-link scripts in the final prefix (the installer deferred them); how many ran. */
   runPostLink?: () => Promise<number>;
+  /** Filled by the installer, deferred post-link scripts' messages included once they ran. */
+  notices?: string[];
 };
 
 /** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`). */
@@ -192,7 +197,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
   try {
     logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
     logger.debug(`deploy: staging ${staging}`);
-    const { tests, runPostLink, ...facts } = await options.install(selected, staging, prefix);
+    const { tests, runPostLink, notices, ...facts } = await options.install(selected, staging, prefix);
     const sizeBytes = await condaMetaSize(staging);
     await markIncomplete(staging, 'post-link scripts and smoke tests have not finished');
     await fixTree(staging, access);
@@ -215,7 +220,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
     logger.debug(`deploy: marker written in ${prefix}`);
     const seconds = (Date.now() - started) / 1000;
     logger.info(`Installed ${selected.env}/${selected.deployedName}: ${facts.packages} packages, ${formatBytes(sizeBytes)} in ${seconds.toFixed(2)} s`);
-    return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds };
+    return { ...prefixOutcome(selected, prefix, 'installed', sizeBytes), seconds, ...(notices?.length ? { notices } : {}) };
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     const message = errorMessage(err);

@@ -13,6 +13,7 @@ import { HttpError, PackageError } from '../util/errors.js';
 interface RepodataRecord {
   name: string;
   depends?: string[];
+  constrains?: string[];
   sha256?: string;
   md5?: string;
   size?: number;
@@ -71,6 +72,8 @@ async function lookUp(repodata: RepodataCache, channel: string, subdir: string, 
       dist,
       name: record.name,
       depends: record.depends ?? [],
+      // The channel's record, patches included: what conda-meta is to say (conda and rattler write it).
+      record: { depends: record.depends ?? [], constrains: record.constrains ?? [] },
     };
     if (record.sha256) pkg.sha256 = record.sha256;
     if (record.md5) pkg.md5 = record.md5;

@@ -4,7 +4,7 @@
 import type { LinkChange } from './symlinks.js';
 import type { PruneCandidate } from './prune.js';
 import { formatBytes } from './prune.js';
-import { code, raw, section, table, type Raw } from '../summary/markdown.js';
+import { code, codeBlock, raw, section, table, type Raw } from '../summary/markdown.js';
 
 export type PrefixStatus = 'installed' | 'up to date' | 'failed' | 'would install';
 
@@ -20,6 +20,8 @@ export interface PrefixOutcome {
   /** Seconds the install took. */
   seconds?: number;
   error?: string;
+  /** What the installer wants read: clobbered paths, post-link scripts' messages. */
+  notices?: string[];
 }
 
 export interface EnvOutcome {
@@ -62,6 +64,12 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
   body += failureDetails(outcomes);
   const modulefiles = outcomes.flatMap((o) => o.modulefiles ?? []);
   if (modulefiles.length > 0) body += `\n${dryRun ? 'Would update' : 'Updated'} ${modulefiles.length} modulefile(s): ${modulefiles.map((m) => code(m)).join(', ')}\n`;
+  for (const o of outcomes) {
+    for (const p of o.prefixes) {
+      if (!p.notices?.length) continue;
+      body += `\nNotes from installing ${o.env}/${p.deployedName}:\n\n${codeBlock(p.notices.join('\n'))}`;
+    }
+  }
   if (foreign) body = `${foreignPlatformNote(foreign)}\n\n${body}`;
   const pruned = outcomes.flatMap((o) => o.pruned.map((p) => ({ env: o.env, ...p })));
   if (pruned.length > 0) {

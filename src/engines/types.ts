@@ -65,6 +65,8 @@ export interface InstallReport {
   cacheHits: number;
   /** With `deferPostLink`: runs the post-link scripts in `prefix` (the final path); how many ran. */
   runPostLink?: () => Promise<number>;
+  /** What the user should read, for the job summary: clobbered paths, post-link scripts' messages. */
+  notices?: string[];
 }
 
 /** Builds a complete conda prefix in `stagingDir` that is correct once moved to `prefix`. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { LockedPackage } from '../conda/types.js';
 import type { FetchLike, InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
 import type { RetryPolicy } from '../net/retry.js';
@@ -7,10 +8,11 @@ import { mapLimit } from './concurrency.js';
 import { historyEntry, requestedSpecFor, writeCondaMeta, type MetaInput } from './conda-meta.js';
 import { DownloadProgress, downloadVerified } from './download.js';
 import { linkPackages, type LinkUnit, type LinkedPackage, type LinkedPath } from './link.js';
-import { compilePyc, pythonShortVersion } from './noarch-python.js';
+import { compilePyc, pythonShortVersion, sitePackagesOf } from './noarch-python.js';
+import { packageCodeEnv } from './package-env.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
-import { runPostLink } from './post-link.js';
+import { postLinkScript, runPostLinkScripts } from './post-link.js';
 import { mirroredUrl, redactUrl } from './url.js';
 
 export interface BuiltinInstallerOptions {
@@ -22,7 +24,10 @@ export interface BuiltinInstallerOptions {
   /** Package cache locks older than this are taken over. */
   lockStaleMs?: number;
   maxExtractedBytes?: number;
-  /** Environment the post-link scripts start from (default process.env). */
+  /**
+   * gitenv's environment (default process.env). Package code (post-link scripts, byte-compilation)
+   * takes only PATH, HOME and the locale from it (package-env.ts), never its secrets.
+   */
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
 }
@@ -52,14 +57,17 @@ export class BuiltinInstaller implements InstallerEngine {
       info: await readPackageInfo(entries[i].dir, pkg.dist),
     }));
     timer('package metadata');
-    const pythonVersion = findPythonVersion(units);
+    const { pythonVersion, sitePackages } = findPython(units);
     await fs.mkdir(request.stagingDir, { recursive: true });
+    const notices: string[] = [];
     const linked = await linkPackages(units, {
       stagingDir: request.stagingDir,
       prefix: request.prefix,
       pythonVersion,
+      sitePackages,
       logger,
       concurrency: 8,
+      onClobber: (message) => notices.push(message),
     });
     timer('link');
     if (request.foreignPlatform) {
@@ -67,15 +75,15 @@ export class BuiltinInstaller implements InstallerEngine {
       // post-link scripts written for that machine.
       logger.info(`Built for ${request.foreignPlatform}: post-link scripts not run, noarch python modules not byte-compiled`);
     }
-    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, pythonVersion);
+    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, sitePackages);
     timer('byte-compile');
+    const scripts = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
+    // Messages join `notices` (the report's array): deferred scripts add theirs before deploy reads it.
     const postLink = async (where: string): Promise<number> => {
-      let ran = 0;
-      for (const l of linked) {
-        const { name, version, build_number } = l.unit.info.index;
-        if (await runPostLink(where, { name, version, buildNumber: build_number ?? 0 }, this.options.env)) ran++;
-      }
-      return ran;
+      const present = await Promise.all(scripts.map((p) => fs.stat(path.join(where, postLinkScript(p.name))).then((st) => st.isFile(), () => false)));
+      const messages = await runPostLinkScripts(where, scripts, logger, this.options.env);
+      if (messages) notices.push(`post-link messages:\n${messages}`);
+      return present.filter(Boolean).length;
     };
     // Another platform's scripts are never run here; deferred ones run at the final path (deploy).
     if (!request.foreignPlatform && !request.deferPostLink) {
@@ -98,6 +106,7 @@ export class BuiltinInstaller implements InstallerEngine {
       downloadedBytes: entries.reduce((n, e) => n + e.downloadedBytes, 0),
       cacheHits: entries.filter((e) => e.hit).length,
       runPostLink: request.deferPostLink && !request.foreignPlatform ? () => postLink(request.prefix) : undefined,
+      notices,
     };
     logger.info(
       `Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` +
@@ -112,6 +121,7 @@ export class BuiltinInstaller implements InstallerEngine {
     const progress = new DownloadProgress(request.logger, request.packages.length, this.options.progressEveryMs);
     const cache = new PackageCache(request.pkgCache, {
       logger: request.logger,
+      downloads: request.concurrency ?? 4,
       lockStaleMs: this.options.lockStaleMs,
       maxExtractedBytes: this.options.maxExtractedBytes,
       download: (url, dest, expect, pkg) =>
@@ -124,12 +134,16 @@ export class BuiltinInstaller implements InstallerEngine {
         }),
     });
     await cache.sweep();
+    // The largest first: a big package started last would be the tail of the whole install.
+    const order = request.packages.map((_, i) => i).sort((a, b) => (request.packages[b].size ?? 0) - (request.packages[a].size ?? 0));
+    const entries = new Array<CacheEntry>(request.packages.length);
     try {
-      return await mapLimit(request.packages, request.concurrency ?? 4, async (pkg) => {
-        const entry = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));
+      await mapLimit(order, cache.inFlight, async (i) => {
+        const pkg = request.packages[i];
+        entries[i] = await cache.ensure(pkg, fetchUrl(pkg, request.mirror));
         progress.packageDone();
-        return entry;
       });
+      return entries;
     } finally {
       progress.stop();
     }
@@ -139,18 +153,18 @@ export class BuiltinInstaller implements InstallerEngine {
   private async compileNoarch(
     linked: LinkedPackage[],
     request: InstallRequest,
-    pythonVersion: string | undefined,
+    sitePackages: string | undefined,
   ): Promise<Map<number, LinkedPath[]>> {
     const owner = new Map<string, number>();
     linked.forEach((l, i) => {
       if (!l.unit.info.noarchPython) return;
       for (const p of l.paths) {
-        if (p.path_type === 'hardlink' && p._path.endsWith('.py') && p._path.startsWith(`lib/python${pythonVersion}/site-packages/`)) {
+        if (p.path_type === 'hardlink' && p._path.endsWith('.py') && p._path.startsWith(`${sitePackages}/`)) {
           owner.set(p._path, i);
         }
       }
     });
-    const result = await compilePyc(request.stagingDir, [...owner.keys()]);
+    const result = await compilePyc(request.stagingDir, [...owner.keys()], packageCodeEnv(this.options.env));
     if (result.skipped) request.logger.warning(`noarch python modules were not byte-compiled: ${result.skipped}`);
     const byPackage = new Map<number, LinkedPath[]>();
     for (const { source, pyc } of result.compiled) {
@@ -181,12 +195,15 @@ function fetchUrl(pkg: LockedPackage, mirror?: string): string {
   return mirror ? mirroredUrl(pkg.channel, pkg.subdir, pkg.fn, mirror) : pkg.url;
 }
 
-/** `3.12` from the environment's python package; undefined when there is none. */
-function findPythonVersion(units: LinkUnit[]): string | undefined {
+/**
+ * `3.12` and the site-packages path (CEP-17 `python_site_packages_path`, else `lib/python3.12/site-packages`)
+ * of the environment's python package; undefined when there is none.
+ */
+function findPython(units: LinkUnit[]): { pythonVersion?: string; sitePackages?: string } {
   const python = units.find((u) => u.info.index.name === 'python');
-  if (!python) return undefined;
+  if (!python) return {};
   try {
-    return pythonShortVersion(python.info.index.version);
+    return { pythonVersion: pythonShortVersion(python.info.index.version), sitePackages: sitePackagesOf(python.info.index) };
   } catch (err) {
     throw new PackageError(python.dist, (err as Error).message);
   }

@@ -21,3 +21,24 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   if (rejected) throw rejected.reason;
   return results;
 }
+
+/** At most `limit` calls of `run` at once; the others wait their turn, first come first served. */
+export class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes straight to the next in line (active stays the same), or is freed.
+      if (next) next();
+      else this.active--;
+    }
+  }
+}

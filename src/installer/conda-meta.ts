@@ -37,8 +37,9 @@ export function prefixRecord(input: MetaInput): Record<string, unknown> {
     md5: digest.md5,
     sha256: digest.sha256,
     size: digest.size,
-    depends: index.depends ?? [],
-    constrains: index.constrains ?? [],
+    // The channel's record when the deploy has it (its patches fix what the archive says), as conda and rattler do.
+    depends: pkg.record?.depends ?? index.depends ?? [],
+    constrains: pkg.record?.constrains ?? index.constrains ?? [],
     subdir: index.subdir ?? pkg.subdir,
     files: paths.map((p) => p._path),
     paths_data: { paths_version: 1, paths },

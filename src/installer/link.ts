@@ -52,7 +52,14 @@ export interface LinkOptions {
   prefix: string;
   /** `3.12` when the environment has python (noarch python packages need it). */
   pythonVersion?: string;
+  /**
+   * Where noarch python packages' `site-packages/` goes: the python package's CEP-17
+   * `python_site_packages_path` (`lib/python3.13t/site-packages`), else `lib/python<X.Y>/site-packages`.
+   */
+  sitePackages?: string;
   logger: Logger;
+  /** Told each clobbered path, as the warning the log gets (the job summary lists them too). */
+  onClobber?: (message: string) => void;
   concurrency?: number;
 }
 
@@ -62,7 +69,7 @@ export interface LinkOptions {
  */
 export async function linkPackages(units: LinkUnit[], options: LinkOptions): Promise<LinkedPackage[]> {
   const plans = units.map((u) => withoutCondaMeta(u, planPackage(u, options), options.logger));
-  const owners = resolveClobbers(units, plans, options.logger);
+  const owners = resolveClobbers(units, plans, options);
   // Every write below goes through `dir`: see confined.ts for the rule.
   const dir = new ConfinedDir(options.stagingDir);
   try {
@@ -79,10 +86,12 @@ async function linkInto(
   owners: Map<string, number>,
   options: LinkOptions,
 ): Promise<LinkedPackage[]> {
-  makeDirectories(dir, plans);
+  // A paths.json directory entry is made unless a file took its place.
+  const owned = (i: number, planned: Planned): boolean =>
+    planned.source?.pathType === 'directory' ? !owners.has(planned.target) : owners.get(planned.target) === i;
+  makeDirectories(dir, plans.map((plan, i) => plan.filter((p) => owned(i, p))));
   const state = { crossDevice: false };
   const linked: (LinkResult | undefined)[][] = plans.map((plan) => new Array<LinkResult | undefined>(plan.length));
-  const owned = (i: number, planned: Planned): boolean => owners.get(planned.target) === i;
   // Files whose content is rewritten (placeholders, entry points) go to the thread pool first, several
   // at once; meanwhile the paths that cost one system call (hard links, soft links) are made
   // synchronously: microseconds each, where a promise and a thread pool round trip per path cost
@@ -187,14 +196,14 @@ function asPackageError(unit: LinkUnit, planned: Planned, err: unknown): Package
 }
 
 /** The paths a package puts into the prefix: noarch python remapped, entry points added. */
-export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' | 'pythonVersion'>): Planned[] {
+export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' | 'pythonVersion' | 'sitePackages'>): Planned[] {
   const { info } = unit;
   if (!info.noarchPython) return info.paths.map((p) => ({ target: p.path, source: p }));
   if (!options.pythonVersion) {
     throw new PackageError(unit.dist, 'is a noarch: python package, but the environment has no python');
   }
   const py = options.pythonVersion;
-  const planned: Planned[] = info.paths.map((p) => ({ target: noarchTarget(p.path, py), source: p }));
+  const planned: Planned[] = info.paths.map((p) => ({ target: noarchTarget(p.path, py, options.sitePackages), source: p }));
   for (const spec of info.entryPoints) {
     const ep = parseEntryPoint(spec, unit.dist);
     planned.push({ target: `bin/${ep.name}`, script: entryPointScript(ep, options.prefix, py) });
@@ -222,20 +231,61 @@ function makeDirectories(dir: ConfinedDir, plans: Planned[][]): void {
   for (const d of [...dirs].sort((a, b) => a.split('/').length - b.split('/').length)) dir.ensureDir(d);
 }
 
-/** Which package owns each path: the last one in dependency order. Warns for every clobbered path. */
-function resolveClobbers(units: LinkUnit[], plans: Planned[][], logger: Logger): Map<string, number> {
+/**
+ * Which package owns each path: the last one in dependency order, as conda's `path_conflict: clobber`
+ * leaves it. That holds between a file and a file, and between a file and a directory: a later
+ * package's file where an earlier one has a directory takes its place (the earlier package's paths
+ * under it are not written), and a later package's directory where an earlier one has a file (or a
+ * soft link to a file) replaces that file. A directory reached through an earlier package's soft link
+ * (`lib64 -> lib`) is not a conflict. Every clobbered path is a warning naming both packages.
+ * Directory entries of paths.json own nothing.
+ */
+function resolveClobbers(units: LinkUnit[], plans: Planned[][], options: Pick<LinkOptions, 'logger' | 'onClobber'>): Map<string, number> {
   const owners = new Map<string, number>();
+  // How many owned paths each directory holds: a later file at a directory's path is rare, and only
+  // then are the paths below looked for.
+  const holds = new Map<string, number>();
+  const ancestors = function* (target: string): Generator<string> {
+    for (let d = path.posix.dirname(target); d !== '.' && d !== '' && d !== '/'; d = path.posix.dirname(d)) yield d;
+  };
+  const own = (target: string, i: number, delta: 1 | -1): void => {
+    if (delta > 0) owners.set(target, i);
+    else owners.delete(target);
+    for (const d of ancestors(target)) holds.set(d, (holds.get(d) ?? 0) + delta);
+  };
   plans.forEach((plan, i) => {
+    const report = (what: string): void => {
+      const message = `${what}; ${units[i].dist} (later in dependency order) wins`;
+      options.logger.warning(message);
+      options.onClobber?.(message);
+    };
     for (const p of plan) {
       if (p.source?.pathType === 'directory') continue;
       const before = owners.get(p.target);
-      if (before !== undefined && before !== i) {
-        logger.warning(`${p.target} is in both ${units[before].dist} and ${units[i].dist}; ${units[i].dist} (later in dependency order) wins`);
+      if (before !== undefined && before !== i) report(`${p.target} is in both ${units[before].dist} and ${units[i].dist}`);
+      if (before !== undefined) own(p.target, before, -1);
+      // An earlier package's directory here: its paths below give way to this file.
+      if ((holds.get(p.target) ?? 0) > 0) {
+        for (const [below, loser] of [...owners].filter(([t]) => t.startsWith(`${p.target}/`)).sort(([a], [b]) => (a < b ? -1 : 1))) {
+          if (loser !== i) report(`${below} of ${units[loser].dist} is under ${p.target}, a file in ${units[i].dist}`);
+          own(below, loser, -1);
+        }
       }
-      owners.set(p.target, i);
+      // An earlier package's file where this path needs a directory gives way (a soft link is written through).
+      for (const d of ancestors(p.target)) {
+        const loser = owners.get(d);
+        if (loser === undefined || isSoftlinkOf(plans[loser], d)) continue;
+        if (loser !== i) report(`${d} is a file in ${units[loser].dist} and a directory in ${units[i].dist}`);
+        own(d, loser, -1);
+      }
+      own(p.target, i, 1);
     }
   });
   return owners;
+}
+
+function isSoftlinkOf(plan: Planned[], target: string): boolean {
+  return plan.some((p) => p.target === target && p.source?.pathType === 'softlink');
 }
 
 /**
@@ -246,7 +296,7 @@ function linkCheap(dir: ConfinedDir, unit: LinkUnit, planned: Planned, owned: bo
   const p = planned.source as PackagePath;
   const base = basePath(planned.target, p);
   if (p.pathType === 'directory') {
-    dir.ensureDir(planned.target);
+    if (owned) dir.ensureDir(planned.target);
     return { path: base, copied: false };
   }
   const source = joinInside(unit.dir, p.path);

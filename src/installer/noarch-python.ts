@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError } from '../util/errors.js';
+import { packageCodeEnv } from './package-env.js';
 
 /**
  * noarch: python packages ship `site-packages/` and `python-scripts/`; where those go depends on the
@@ -15,11 +16,34 @@ export function pythonShortVersion(version: string): string {
   return `${m[1]}.${m[2]}`;
 }
 
-/** Where a noarch python package's file lands in the prefix. */
-export function noarchTarget(rel: string, pyVersion: string): string {
-  if (rel.startsWith('site-packages/')) return `lib/python${pyVersion}/${rel}`;
+/**
+ * Where a noarch python package's file lands in the prefix. `sitePackages` is the python package's
+ * CEP-17 `python_site_packages_path` when it declares one (free-threaded builds:
+ * `lib/python3.13t/site-packages`).
+ */
+export function noarchTarget(rel: string, pyVersion: string, sitePackages = defaultSitePackages(pyVersion)): string {
+  if (rel.startsWith('site-packages/')) return `${sitePackages}/${rel.slice('site-packages/'.length)}`;
   if (rel.startsWith('python-scripts/')) return `bin/${rel.slice('python-scripts/'.length)}`;
   return rel;
+}
+
+/** `lib/python3.12/site-packages`: where site-packages is when python declares nothing else. */
+export function defaultSitePackages(pyVersion: string): string {
+  return `lib/python${pyVersion}/site-packages`;
+}
+
+/**
+ * The site-packages path of the environment's python: its record's CEP-17 `python_site_packages_path`
+ * when it has one (checked: a relative, normalised path inside the prefix), else the default.
+ */
+export function sitePackagesOf(index: { version: string; python_site_packages_path?: unknown }): string {
+  const declared = index.python_site_packages_path;
+  if (declared === undefined || declared === null) return defaultSitePackages(pythonShortVersion(index.version));
+  const p = typeof declared === 'string' ? declared.replace(/\/+$/, '') : '';
+  if (!p || p.startsWith('/') || path.posix.normalize(p) !== p || p === '.' || p.split('/').includes('..') || p.includes('\0')) {
+    throw new Error(`python_site_packages_path ${JSON.stringify(declared)} is not a relative path inside the prefix`);
+  }
+  return p;
 }
 
 export interface EntryPoint {
@@ -99,12 +123,12 @@ const COMPILE_SCRIPT = [
  * Byte-compiles `sources` (relative to `root`) with the environment's own python, run from the prefix
  * so the paths recorded in the .pyc files are relative, as conda's are.
  */
-export async function compilePyc(root: string, sources: string[]): Promise<CompileResult> {
+export async function compilePyc(root: string, sources: string[], env: NodeJS.ProcessEnv = packageCodeEnv()): Promise<CompileResult> {
   if (sources.length === 0) return { compiled: [] };
   const python = path.join(root, 'bin', 'python');
   let tag: string;
   try {
-    tag = (await run(python, ['-Wi', '-c', COMPILE_SCRIPT], root, sources.join('\n') + '\n')).split('\n')[0].trim();
+    tag = (await run(python, ['-Wi', '-c', COMPILE_SCRIPT], root, env, sources.join('\n') + '\n')).split('\n')[0].trim();
   } catch (err) {
     return { compiled: [], skipped: `the environment's python does not run (${(err as Error).message.split('\n')[0]})` };
   }
@@ -117,9 +141,10 @@ export async function compilePyc(root: string, sources: string[]): Promise<Compi
   return { compiled };
 }
 
-function run(cmd: string, args: string[], cwd: string, input?: string): Promise<string> {
+/** Package code: `env` is a clean one (package-env.ts), never gitenv's own. */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { cwd, maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { cwd, env, maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
       if (err) {
         const code = (err as { code?: unknown }).code;
         reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: exit code ${String(code)}\n${stderr}`));

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { LockedPackage } from '../conda/types.js';
 import { PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { Slots } from './concurrency.js';
 import { digestFile, matches, type Digest, type Expected } from './download.js';
 import { extractPackage, type Digests } from './extract.js';
 import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
@@ -35,6 +37,10 @@ export interface PackageCacheOptions {
   lockStaleMs?: number;
   /** Limit on the bytes one package may expand to (extract.ts's default otherwise). */
   maxExtractedBytes?: number;
+  /** Downloads at once (default 4). */
+  downloads?: number;
+  /** Extractions at once (default: the cores, at least 2): they are CPU work, downloads mostly waiting. */
+  extractions?: number;
 }
 
 interface Marker extends Digest {
@@ -56,10 +62,25 @@ const LAYOUT = 2;
  * own, in a scratch directory renamed into place with its completion marker already inside.
  */
 export class PackageCache {
+  /**
+   * Downloads and extractions have slots of their own, so a package whose download is done waits only
+   * for a free extraction, and the next downloads go on meanwhile (the network and the CPU overlap).
+   */
+  private readonly downloads: Slots;
+  private readonly extractions: Slots;
+
   constructor(
     readonly root: string,
     private readonly options: PackageCacheOptions,
-  ) {}
+  ) {
+    this.downloads = new Slots(options.downloads ?? 4);
+    this.extractions = new Slots(options.extractions ?? defaultExtractions());
+  }
+
+  /** How many packages may be between lock and extracted at once for both kinds of slots to stay busy. */
+  get inFlight(): number {
+    return (this.options.downloads ?? 4) + (this.options.extractions ?? defaultExtractions());
+  }
 
   /**
    * Removes what killed runs left behind: scratch extractions, partial downloads and trash older than
@@ -112,10 +133,11 @@ export class PackageCache {
     let digest = await this.cachedArchive(archive, expect, pkg.dist);
     let downloadedBytes = 0;
     if (!digest) {
-      digest = await this.options.download(fetchUrl, archive, expect, pkg.dist);
+      digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist));
       downloadedBytes = digest.size;
     }
-    await this.extractInto(dir, archive, pkg, digest);
+    const got = digest;
+    await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
     return { dir, archive, digest, downloadedBytes, hit: false };
   }
 
@@ -178,6 +200,10 @@ export class PackageCache {
 async function writeNewFile(file: string, data: string): Promise<void> {
   await fs.rm(file, { force: true });
   await fs.writeFile(file, data, { flag: 'wx', mode: 0o644 });
+}
+
+function defaultExtractions(): number {
+  return Math.max(2, os.availableParallelism());
 }
 
 async function readMarker(dir: string): Promise<Marker | undefined> {

@@ -4,11 +4,12 @@ import { Decompress, decompress } from 'fzstd';
 
 /**
  * A streaming zstd decompressor: Node's own (zlib.createZstdDecompress, Node >= 22.15, so the
- * runners' node24) when present, the pure-JS fzstd otherwise (Node 20).
+ * runners' node24 and the tests) when present, the pure-JS fzstd otherwise (the CLI on Node 20).
+ * `fallback` forces fzstd, for the tests of that path.
  */
-export function createZstdDecompressor(): Transform {
+export function createZstdDecompressor(options: { fallback?: boolean } = {}): Transform {
   const native = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
-  if (typeof native === 'function') return native();
+  if (typeof native === 'function' && !options.fallback) return native();
   return new FzstdTransform();
 }
 

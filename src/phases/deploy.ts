@@ -262,6 +262,7 @@ function installFn(
       tests: tag.tests,
       runPostLink: report.runPostLink,
       platform: plan.platform,
+      notices: report.notices,
     };
   };
 }

@@ -11,8 +11,8 @@ import type { PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { errorMessage, HttpError } from '../util/errors.js';
+import { decompressZstd } from '../util/zstd.js';
 import { UnsolvableError } from './errors.js';
-import { decompress as zstdDecompress } from 'fzstd';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from './virtual-packages.js';
 import { zstdStored } from './zstd-stored.js';
@@ -141,7 +141,7 @@ export class RattlerSolver implements SolverEngine {
     const known = this.parsed.get(url);
     if (known && known.size === body.length) return known.parsed;
     try {
-      const parsed = ParsedRepodata.parse(variant === 'repodata.json.zst' ? zstdDecompress(body) : body);
+      const parsed = ParsedRepodata.parse(variant === 'repodata.json.zst' ? decompressZstd(body) : body);
       this.parsed.set(url, { size: body.length, parsed });
       return parsed;
     } catch {

@@ -49,3 +49,10 @@ export function raw(text: string): Raw {
 export function section(title: string, body: string): string {
   return `### ${title}\n\n${body.endsWith('\n') ? body : body + '\n'}`;
 }
+
+/** A fenced code block (text shown as it is); a fence longer than any run of backticks inside. */
+export function codeBlock(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}text\n${text.replace(/\n$/, '')}\n${fence}\n`;
+}

@@ -73,6 +73,8 @@ export async function hasPyRattler(): Promise<boolean> {
 export interface RattlerRun {
   /** The install itself, timed inside python. */
   seconds: number;
+  /** User + system CPU time of the install (all threads): what a loaded machine disturbs least. */
+  cpuSeconds: number;
   /** Peak resident memory of the python process. */
   maxRssKb: number;
 }
@@ -111,6 +113,6 @@ export async function rattlerInstall(
     }
   }
   await fs.rm(request, { force: true });
-  const result = JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number; max_rss_kb: number };
-  return { seconds: result.seconds, maxRssKb: result.max_rss_kb };
+  const result = JSON.parse(out.trim().split('\n').pop() as string) as { seconds: number; cpu_seconds: number; max_rss_kb: number };
+  return { seconds: result.seconds, cpuSeconds: result.cpu_seconds, maxRssKb: result.max_rss_kb };
 }

@@ -5,7 +5,8 @@ request.json: {"prefix": ..., "cache": ..., "platform": "linux-64",
                "packages": [{"channel": "file:///...", "subdir": "linux-64", "fn": "x-1-0.conda",
                              "dir": "<channel directory on disk, when the channel is http>"}, ...]}
 Packages are given in dependency order. The records come from the channel's repodata.json on disk;
-the archives from the channel URL. Prints one JSON line: {"seconds": <install time>, "max_rss_kb": ...}.
+the archives from the channel URL. Prints one JSON line: {"seconds": <install time>, "cpu_seconds":
+<user + system CPU time of the install, every thread>, "max_rss_kb": ...}.
 """
 import asyncio
 import json
@@ -43,6 +44,7 @@ async def main(request_path: str) -> None:
         request = json.load(f)
     records = load_records(request["packages"])
     started = time.perf_counter()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     await install(
         records,
         target_prefix=request["prefix"],
@@ -52,8 +54,9 @@ async def main(request_path: str) -> None:
         show_progress=False,
     )
     seconds = time.perf_counter() - started
-    max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "max_rss_kb": max_rss_kb}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = (usage.ru_utime - cpu_before.ru_utime) + (usage.ru_stime - cpu_before.ru_stime)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "max_rss_kb": usage.ru_maxrss}))
 
 
 if __name__ == "__main__":

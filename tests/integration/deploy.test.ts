@@ -10,7 +10,7 @@ import { readMarker } from '../../src/deploy/layout.js';
 import { deploy } from '../../src/phases/deploy.js';
 import type { DeploySettings } from '../../src/phases/settings.js';
 import { MemoryLogger } from '../../src/util/logger.js';
-import { buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { buildChannel, buildSeedChannel, serveChannel, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { envEntries, py3Packages, setLabel, snapshotTree, tagManifest } from './deploy-support.js';
 
@@ -203,6 +203,24 @@ test('with a mirror, packages come from <mirror>/<last segment of the channel>',
   expect(result.failed).toEqual([]);
   expect(server.requests.some((r) => r.path.startsWith('/seed/linux-64/python-'))).toBe(true);
   expect(await link('default', 'latest')).toBe('2026_01_01');
+});
+
+test("what the installer wants read (clobbered paths, post-link messages) is in the log and the job summary", async () => {
+  const notes = await buildChannel(path.join(fx.root, 'channels', 'notes'), [
+    { name: 'first', version: '1', files: { 'share/tool/config': 'a file in first\n' } },
+    { name: 'second', version: '1', depends: ['first'], files: { 'share/tool/config/d': 'a directory in second\n' } },
+    { name: 'third', version: '1', depends: ['second'], files: { 'share/x': 'x\n' }, postLink: 'echo "Run tool-setup once per user." >> "$PREFIX/.messages.txt"\n' },
+  ]);
+  await tagManifest(fx, 'notes', 'env-notes-2026_01_03', `${server.url}/notes`, notes.packages, { date: '2026-01-03T10:00:00Z' });
+  const { result, logger } = await runDeploy();
+  expect(result.failed).toEqual([]);
+  const clobber = 'share/tool/config is a file in first-1-0 and a directory in second-1-0; second-1-0 (later in dependency order) wins';
+  expect(logger.lines('warning')).toContain(clobber);
+  expect(logger.lines('info').join('\n')).toContain('> Run tool-setup once per user.');
+  expect(result.summary).toContain(`Notes from installing notes/2026_01_03:\n\n\`\`\`text\n${clobber}\npost-link messages:\nRun tool-setup once per user.\n\`\`\`\n`);
+  const prefix = path.join(target, 'notes', '2026_01_03');
+  expect(await fs.readFile(path.join(prefix, 'share', 'tool', 'config', 'd'), 'utf8')).toBe('a directory in second\n');
+  await expect(fs.access(path.join(prefix, '.messages.txt'))).rejects.toThrow();
 });
 
 /** Files under `root` whose bytes contain any of `needles`. */

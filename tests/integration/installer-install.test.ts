@@ -183,7 +183,12 @@ test('no credential is written anywhere in the prefix or the cache, nor logged',
 test('a second install with a warm cache downloads nothing and asks the server nothing', async () => {
   server.clearRequests();
   const report = await install(path.join(work, 'envs', 'warm'));
-  expect(report).toEqual({ packages: packages.length, downloadedBytes: 0, cacheHits: packages.length });
+  expect(report).toEqual({
+    packages: packages.length,
+    downloadedBytes: 0,
+    cacheHits: packages.length,
+    notices: ['share/clobbered.txt is in both clobber-a-1-0 and clobber-b-1-0; clobber-b-1-0 (later in dependency order) wins'],
+  });
   expect(server.requests).toHaveLength(0);
   expect(await run(path.join(work, 'envs', 'warm', 'bin', 'greet'), [])).toBe('hello from greet\n');
 });

@@ -6,6 +6,9 @@
  * caches, every object and file of the repository, every temporary file the runs left, every output
  * line, summary and result is searched for the secrets: plain, URL-encoded and base64 (alone and in
  * the `user:secret` pairs that auth headers carry). None may be found.
+ * A second environment, `probe`, holds package code that writes the environment it is given into its
+ * prefix (a post-link script, and the python that byte-compiles a noarch package): the runner's
+ * secrets (INPUT_*, GITHUB_TOKEN) and gitenv's must not be in it.
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -13,7 +16,8 @@ import path from 'node:path';
 import { deploy } from '../../src/phases/deploy.js';
 import { resolve } from '../../src/phases/resolve.js';
 import { MemoryLogger } from '../../src/util/logger.js';
-import { serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { buildChannel, serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { systemPython } from '../conformance/fixture-env.js';
 import { GitHttpServer } from '../fixtures/git-http-server.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { buildAppChannel } from './support/app-channel.js';
@@ -26,6 +30,8 @@ const KEY = 'Sup3r/Secret+Key=42&x';
 const TOKEN = 'ghp_reliabilityT0KEN1234567890abcdef';
 /** A password inside a --mirror URL: never to be shown, whatever happens to the download. */
 const MIRROR_SECRET = 'mirr0r-Secret/77';
+/** The runner's own token (GITHUB_TOKEN), there whether or not gitenv uses it. */
+const RUNNER_TOKEN = 'ghs_runnerOwnT0kenNotForPackages99';
 
 /** Every form a secret could leak in. */
 const FORMS: [string, string][] = [
@@ -39,6 +45,7 @@ const FORMS: [string, string][] = [
   ['token, URL-encoded in a URL', encodeURIComponent(TOKEN)],
   ['mirror password', MIRROR_SECRET],
   ['mirror password, URL-encoded', encodeURIComponent(MIRROR_SECRET)],
+  ["runner's GITHUB_TOKEN", RUNNER_TOKEN],
 ];
 
 const counters = new Counters();
@@ -60,7 +67,35 @@ beforeAll(async () => {
   tmp = path.join(fx.root, 'tmp');
   await fs.mkdir(tmp);
   await fx.commit('default', { 'env.spec': specFor(`${channels.url}/app`, ['tool', 'data']) });
+  await buildProbeChannel(path.join(fx.root, 'channels', 'probe'));
+  await fx.commit('probe', { 'env.spec': specFor(`${channels.url}/probe`, ['python', 'pyprobe', 'shprobe']) });
 }, 300_000);
+
+/**
+ * Package code that writes down the environment it runs in, inside its prefix (which the last test
+ * searches): a post-link script (`env`), and a python whose wrapper does the same each time it runs
+ * (deploy runs it to byte-compile the noarch package).
+ */
+async function buildProbeChannel(dir: string): Promise<void> {
+  const py = systemPython();
+  if (!py) throw new Error('python3 is needed (.ci/run installs it)');
+  const wrapper =
+    '#!/bin/sh\n' +
+    'prefix="$(cd "$(dirname "$0")/.." && pwd -P)"\n' +
+    'env >> "$prefix/share/probe/python-env.txt"\n' +
+    `PYTHONPATH="$prefix/lib/python${py.short}/site-packages" exec "${py.executable}" "$@"\n`;
+  await buildChannel(dir, [
+    {
+      name: 'python',
+      version: py.version,
+      build: 'h0_probe',
+      files: { 'bin/python': { content: wrapper, mode: 0o755 }, 'share/probe/README': 'probe\n' },
+      softlinks: { [`bin/python${py.short}`]: 'python' },
+    },
+    { name: 'pyprobe', version: '1.0', noarch: 'python', depends: ['python'], files: { 'site-packages/pyprobe/__init__.py': 'X = 1\n' } },
+    { name: 'shprobe', version: '1.0', files: { 'share/probe/shprobe.txt': 'x\n' }, postLink: 'env > "$PREFIX/share/probe/post-link-env.txt"\n' },
+  ]);
+}
 
 afterAll(async () => {
   await gitServer?.close();
@@ -72,7 +107,17 @@ afterAll(async () => {
 /** The CLI with the credentials in its environment (as a workflow would pass them) and TMPDIR ours. */
 async function cli(what: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   const r = await runCli(bundle, args, {
-    env: { GITENV_TOKEN: TOKEN, GITENV_API_USER: USER, GITENV_API_KEY: KEY, TMPDIR: tmp, ...env },
+    env: {
+      GITENV_TOKEN: TOKEN,
+      GITENV_API_USER: USER,
+      GITENV_API_KEY: KEY,
+      // What a runner's environment holds besides: the action's inputs and its own token.
+      INPUT_TOKEN: TOKEN,
+      'INPUT_API-KEY': KEY,
+      GITHUB_TOKEN: RUNNER_TOKEN,
+      TMPDIR: tmp,
+      ...env,
+    },
   });
   outputs.push({ what, text: r.out });
   return r;
@@ -115,6 +160,10 @@ test('the whole pipeline runs with a channel key and a git token', async () => {
   expectOk(deployed);
   expect(deployed.out).toContain(`Linking default/next to ${tag}`);
   expectOk(await cli('deploy again', ['deploy', repoUrl, target]));
+  // The probe's package code ran (so the search below has its environments to look into).
+  const probe = path.join(target, 'probe', 'latest', 'share', 'probe');
+  expect(await fs.readFile(path.join(probe, 'post-link-env.txt'), 'utf8')).toMatch(/^PKG_NAME=shprobe$/m);
+  expect(await fs.readFile(path.join(probe, 'python-env.txt'), 'utf8')).toMatch(/^PATH=/m);
   // the token given inside the repository URL instead of GITENV_TOKEN
   const inUrl = repoUrl.replace('http://', `http://x-access-token:${encodeURIComponent(TOKEN)}@`);
   expectOk(await cli('resolve with the token in the URL', ['resolve', inUrl], { GITENV_TOKEN: undefined }));
@@ -176,5 +225,6 @@ test('no secret anywhere: files, repository objects, temporary files, outputs, s
   counters.add('repository objects searched', objectCount);
   counters.add('outputs, results and summaries searched', outputs.length);
   counters.add('secrets found', found.length);
+  counters.add('secrets seen by package code (post-link script, byte-compiling python)', found.filter((f) => f.includes('/share/probe/')).length);
   counters.note(`${FORMS.length} forms searched (${FORMS.map(([f]) => f).join('; ')})`);
 });

@@ -51,6 +51,8 @@ test('an old manifest becomes locked packages with hashes, dependencies first, e
     dist: 'python-3.6.0-0',
     sha256: 'a'.repeat(64),
     size: 10,
+    // The channel's record, for conda-meta's depends and constrains.
+    record: { depends: ['openssl 1.0.*', 'zlib'], constrains: [] },
   });
   expect(pkgs[1].md5).toBe('b'.repeat(32));
   expect(requested.sort()).toEqual([`${OTHER}/linux-64/repodata.json`, `${CH}/linux-64/repodata.json`]);
