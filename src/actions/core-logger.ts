@@ -3,6 +3,9 @@ import type { AnnotationProperties, Logger } from '../util/logger.js';
 
 /** The core's Logger on top of @actions/core (which masks what setSecret registered). */
 export class CoreLogger implements Logger {
+  /** @param debugShown debug lines as plain log lines (`log-level: debug`), not only under ACTIONS_STEP_DEBUG. */
+  constructor(private readonly debugShown = false) {}
+
   info(message: string): void {
     core.info(message);
   }
@@ -13,7 +16,8 @@ export class CoreLogger implements Logger {
     core.error(message, props);
   }
   debug(message: string): void {
-    core.debug(message);
+    if (this.debugShown) core.info(`debug: ${message}`);
+    else core.debug(message);
   }
   group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     return core.group(name, fn);

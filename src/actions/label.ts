@@ -1,20 +1,17 @@
 import { label } from '../phases/label.js';
-import { getBool, getCommonSettings, getRequired, getString, Inputs, Outputs } from './inputs.js';
+import { parseLabelSettings } from '../phases/settings.js';
+import { applySiteSettings } from '../phases/site.js';
+import { actionInputs, Outputs } from './inputs.js';
 import { runAction } from './run-action.js';
 
 export async function run(): Promise<void> {
   await runAction(
     'label',
-    (logger) =>
-      label(
-        {
-          ...getCommonSettings(),
-          tag: getRequired(Inputs.Tag),
-          nextOnly: getBool(Inputs.NextOnly),
-          label: getString(Inputs.Label),
-        },
-        { logger },
-      ),
+    (logger) => {
+      const settings = parseLabelSettings(actionInputs());
+      applySiteSettings(undefined, logger);
+      return label(settings, { logger });
+    },
     (r) => ({ [Outputs.Labels]: r.labels }),
   );
 }

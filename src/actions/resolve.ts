@@ -1,22 +1,15 @@
 import { OctokitGitHubClient, type GitHubServices } from '../github/client.js';
 import { readPullRequestEvent } from '../github/event.js';
-import { ConfigurationError } from '../util/errors.js';
-import { resolve } from '../phases/resolve.js';
-import { DEFAULT_CHANNEL_ALIAS, DEFAULT_PLATFORM, type ResolveMode } from '../phases/settings.js';
-import { getCommonSettings, getEngine, getSecret, getString, Inputs, Outputs } from './inputs.js';
+import { defaultCacheDir, resolve } from '../phases/resolve.js';
+import { parseResolveSettings, type ResolveMode } from '../phases/settings.js';
+import { applySiteSettings } from '../phases/site.js';
+import { actionInputs, getString, Outputs } from './inputs.js';
+import { restoreRepodataCache, saveRepodataCache } from './repodata-cache.js';
 import { runAction } from './run-action.js';
 
 /** This action's own input and output (the shared names live in inputs.ts). */
 const GITHUB_API_URL_INPUT = 'github-api-url';
 const PULL_REQUESTS_OUTPUT = 'pull-requests';
-
-function getMode(): ResolveMode {
-  const mode = getString(Inputs.Mode) ?? 'push';
-  if (mode !== 'push' && mode !== 'pull-request' && mode !== 'check') {
-    throw new ConfigurationError(`Input mode must be push, pull-request or check, got "${mode}"`);
-  }
-  return mode;
-}
 
 /**
  * `owner/name` for the REST calls: taken from the repository input when it is a repository of
@@ -48,21 +41,13 @@ export async function run(): Promise<void> {
   await runAction(
     'resolve',
     async (logger) => {
-      const common = getCommonSettings();
-      const mode = getMode();
-      const services = await githubServices(mode, common.repository, common.token);
-      return resolve(
-        {
-          ...common,
-          platform: getString(Inputs.Platform) ?? DEFAULT_PLATFORM,
-          channelAlias: getString(Inputs.ChannelAlias) ?? DEFAULT_CHANNEL_ALIAS,
-          apiUser: getSecret(Inputs.ApiUser),
-          apiKey: getSecret(Inputs.ApiKey),
-          engine: getEngine(),
-          mode,
-        },
-        { logger, ...services },
-      );
+      const settings = parseResolveSettings(actionInputs());
+      applySiteSettings(settings, logger);
+      const services = await githubServices(settings.mode, settings.repository, settings.token);
+      const restored = settings.actionsCache ? await restoreRepodataCache(defaultCacheDir(settings, process.env), settings.platform, logger) : undefined;
+      const result = await resolve(settings, { logger, ...services });
+      await saveRepodataCache(restored, logger);
+      return result;
     },
     // pull-requests only in pull-request mode, where it means something.
     (r) => ({ [Outputs.Changed]: r.changed, ...(r.pullRequests ? { [PULL_REQUESTS_OUTPUT]: r.pullRequests } : {}) }),

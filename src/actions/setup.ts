@@ -1,24 +1,26 @@
 import * as core from '@actions/core';
-import { errorMessage } from '../util/errors.js';
+import { parseSetupSettings } from '../phases/settings.js';
 import { DEFAULT_MICROMAMBA_URL, DEFAULT_MICROMAMBA_VERSION, setupMicromamba } from '../setup/micromamba-setup.js';
-import { getString, Inputs, Outputs } from './inputs.js';
-import { CoreLogger } from './core-logger.js';
+import { code, raw, section, table } from '../summary/markdown.js';
+import { applySiteSettings } from '../phases/site.js';
+import { actionInputs, Outputs } from './inputs.js';
+import { actionLogger, failStep } from './run-action.js';
 
 export { DEFAULT_MICROMAMBA_URL, DEFAULT_MICROMAMBA_VERSION };
 
 export async function run(): Promise<void> {
   try {
-    const result = await setupMicromamba(
-      {
-        version: getString(Inputs.MicromambaVersion) ?? DEFAULT_MICROMAMBA_VERSION,
-        urlTemplate: getString(Inputs.MicromambaUrl) ?? DEFAULT_MICROMAMBA_URL,
-        sha256: getString(Inputs.MicromambaSha256),
-      },
-      { logger: new CoreLogger() },
-    );
+    const logger = actionLogger();
+    const settings = parseSetupSettings(actionInputs());
+    applySiteSettings(undefined, logger);
+    const result = await setupMicromamba(settings, { logger });
     core.setOutput(Outputs.MicromambaPath, result.path);
     core.setOutput(Outputs.Version, result.version);
+    if (process.env.GITHUB_STEP_SUMMARY) {
+      const body = table(['Micromamba', 'Path'], [[result.version, raw(code(result.path))]]);
+      await core.summary.addRaw(section('gitenv setup', body), true).write();
+    }
   } catch (err) {
-    core.setFailed(`gitenv setup: ${errorMessage(err)}`);
+    await failStep('setup', err);
   }
 }

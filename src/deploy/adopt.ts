@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { distName } from '../conda/types.js';
 import { parseLock } from '../manifest/lock.js';
 import { parseManifest } from '../manifest/manifest.js';
-import type { Engine } from '../phases/settings.js';
+import type { Engine } from '../engines/types.js';
 import { VERSION } from '../version.js';
 import { MARKER_FILE, type DeployMarker } from './layout.js';
 import { sha256, type TagFileReader } from './packages.js';

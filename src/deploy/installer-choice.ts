@@ -1,10 +1,9 @@
 /**
  * The one place deploy picks its installer from the `engine` setting.
  */
-import type { InstallerEngine } from '../engines/types.js';
+import type { ChannelCredentials, Engine, InstallerEngine } from '../engines/types.js';
 import { OnDemandMicromambaInstaller } from '../engines/on-demand.js';
 import { BuiltinInstaller } from '../installer/builtin-installer.js';
-import type { ChannelCredentials, Engine } from '../phases/settings.js';
 
 export interface InstallerChoiceOptions {
   /** Environment for post-link scripts and the engine (default process.env). */

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Engine } from '../phases/settings.js';
+import type { Engine } from '../engines/types.js';
 import { GitenvError } from '../util/errors.js';
 import type { Activation } from './activation.js';
 import type { TestRecord } from './smoke-tests.js';

@@ -52,15 +52,16 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     for (const p of o.prefixes) {
       const size = p.sizeBytes === undefined ? '' : formatBytes(p.sizeBytes);
       const time = p.seconds === undefined ? '' : `${p.seconds.toFixed(1)} s`;
-      const status = p.status === 'failed' && p.error ? `failed: ${p.error.split('\n')[0]}` : p.status;
+      // The whole reason, wrapped in its cell (cell() turns new lines into <br>), never cut to a line.
+      const status = p.status === 'failed' && p.error ? `failed: ${p.error}` : p.status;
       for (const label of p.labels.length > 0 ? p.labels : ['']) rows.push([o.env, label, p.tag, raw(code(p.prefix)), status, size, time]);
     }
-    if (o.error && o.prefixes.every((p) => p.status !== 'failed')) rows.push([o.env, '', '', '', `failed: ${o.error.split('\n')[0]}`, '', '']);
+    if (o.error && o.prefixes.every((p) => p.status !== 'failed')) rows.push([o.env, '', '', '', `failed: ${o.error}`, '', '']);
   }
   let body =
     rows.length === 0
       ? 'Nothing selected to deploy.\n'
-      : table(['environment', 'label', 'tag', 'prefix', 'status', 'size', 'time'], rows);
+      : table(['Environment', 'Label', 'Tag', 'Prefix', 'Status', 'Size', 'Time'], rows);
   body += failureDetails(outcomes);
   const modulefiles = outcomes.flatMap((o) => o.modulefiles ?? []);
   if (modulefiles.length > 0) body += `\n${dryRun ? 'Would update' : 'Updated'} ${modulefiles.length} modulefile(s): ${modulefiles.map((m) => code(m)).join(', ')}\n`;

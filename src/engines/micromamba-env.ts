@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { VirtualPackage } from '../conda/types.js';
-import type { ChannelCredentials } from '../phases/settings.js';
+import type { ChannelCredentials } from './types.js';
 import { OVERRIDES } from '../solver/virtual-packages.js';
 
 

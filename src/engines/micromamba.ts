@@ -8,14 +8,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LockedPackage, PackageRecord } from '../conda/types.js';
-import type { ChannelCredentials } from '../phases/settings.js';
 import { CommandError, ConfigurationError, PackageError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { atLeast, micromambaVersion, runMicromamba, type MicromambaVersion } from './micromamba-command.js';
 import { overrideVariables, baseEnvironment, writeAuthHome } from './micromamba-env.js';
 import { explicitFile, mirroredChannel } from './micromamba-explicit.js';
 import { linkRecords, parseDryRunOutput, solverProblems } from './micromamba-json.js';
-import type { InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
+import type { ChannelCredentials, InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
 
 export interface MicromambaEngineOptions {
   /** Path of the micromamba executable. */

@@ -4,11 +4,10 @@
  * deploy never looks for micromamba at all.
  */
 import type { PackageRecord } from '../conda/types.js';
-import type { ChannelCredentials } from '../phases/settings.js';
 import { ensureMicromamba } from '../setup/micromamba-setup.js';
 import type { Logger } from '../util/logger.js';
 import { MicromambaInstaller, MicromambaSolver, type MicromambaEngineOptions } from './micromamba.js';
-import type { InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
+import type { ChannelCredentials, InstallReport, InstallRequest, InstallerEngine, SolveRequest, SolverEngine } from './types.js';
 
 export interface OnDemandOptions {
   env?: NodeJS.ProcessEnv;

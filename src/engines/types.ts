@@ -1,6 +1,15 @@
 import type { LockedPackage, PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { Logger } from '../util/logger.js';
 
+/** The engines that resolve and deploy can use. */
+export type Engine = 'builtin' | 'micromamba';
+
+/** HTTP basic auth for the channels of an env.spec (never written anywhere). */
+export interface ChannelCredentials {
+  apiUser?: string;
+  apiKey?: string;
+}
+
 /** The fetch the engines use: the global fetch wrapped with auth, file:// and caching. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -18,6 +27,12 @@ export interface SolveRequest {
 /** Resolves specs into records (dependencies included, virtual packages excluded). */
 export interface SolverEngine {
   solve(request: SolveRequest): Promise<PackageRecord[]>;
+  /** Solves worth running at once (default 1). */
+  readonly concurrency?: number;
+  /** Gets ready to solve (starts a thread) while the caller does other work. */
+  warm?(): void;
+  /** Releases what the engine holds (threads). */
+  close?(): Promise<void>;
 }
 
 export interface InstallRequest {

@@ -1,3 +1,6 @@
 import { main } from '../cli.js';
+import { inSolveWorker, serveSolves } from '../solver/solve-worker.js';
 
-process.exitCode = await main(process.argv.slice(2));
+// The solver's threads load this same bundle (solver/solve-pool.ts): they serve solves instead.
+if (inSolveWorker()) serveSolves();
+else process.exitCode = await main(process.argv.slice(2));

@@ -1,3 +1,6 @@
 import { run } from '../actions/resolve.js';
+import { inSolveWorker, serveSolves } from '../solver/solve-worker.js';
 
-await run();
+// The solver's threads load this same bundle (solver/solve-pool.ts): they serve solves instead.
+if (inSolveWorker()) serveSolves();
+else await run();

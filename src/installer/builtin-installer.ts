@@ -124,19 +124,28 @@ export class BuiltinInstaller implements InstallerEngine {
       downloads: request.concurrency ?? 4,
       lockStaleMs: this.options.lockStaleMs,
       maxExtractedBytes: this.options.maxExtractedBytes,
-      download: (url, dest, expect, pkg) =>
-        downloadVerified(url, dest, expect, pkg, {
-          fetch,
-          logger: request.logger,
-          retry: this.options.retry,
-          idleTimeoutMs: this.options.idleTimeoutMs,
-          onBytes: progress.add,
-        }),
+      download: async (url, dest, expect, pkg) => {
+        progress.fetching(pkg);
+        try {
+          return await downloadVerified(url, dest, expect, pkg, {
+            fetch,
+            logger: request.logger,
+            retry: this.options.retry,
+            idleTimeoutMs: this.options.idleTimeoutMs,
+            onBytes: progress.add,
+          });
+        } finally {
+          progress.fetched();
+        }
+      },
     });
     await cache.sweep();
     // The largest first: a big package started last would be the tail of the whole install.
     const order = request.packages.map((_, i) => i).sort((a, b) => (request.packages[b].size ?? 0) - (request.packages[a].size ?? 0));
     const entries = new Array<CacheEntry>(request.packages.length);
+    // What is to fetch, from env.lock's sizes: the total that progress lines count towards.
+    const missing = await mapLimit(request.packages, 16, async (p) => ((await cache.has(p)) ? 0 : (p.size ?? 0)));
+    progress.totalBytes = missing.reduce((a, b) => a + b, 0) || undefined;
     try {
       await mapLimit(order, cache.inFlight, async (i) => {
         const pkg = request.packages[i];

@@ -220,25 +220,44 @@ export function matches(digest: Digest, expect: Expected): boolean {
   }
 }
 
-/** Logs download progress (bytes, rate, packages done) every `everyMs` while downloads run. */
+/**
+ * Says what a deploy fetches: `Fetching <package>` as each download starts (the old tool's line), and
+ * while downloads run, at most every `everyMs`, the bytes done of the total, the rate and the time left.
+ */
 export class DownloadProgress {
   private bytes = 0;
   private done = 0;
+  private active = 0;
   private readonly started = Date.now();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly logger: Logger,
     private readonly total: number,
-    everyMs = 10_000,
+    everyMs = 5_000,
+    /** Bytes of the packages not in the cache (from env.lock), when known. */
+    public totalBytes?: number,
   ) {
-    this.timer = setInterval(() => this.report(), everyMs);
+    this.timer = setInterval(() => {
+      if (this.active > 0) this.report();
+    }, everyMs);
     this.timer.unref();
   }
 
   add = (n: number): void => {
     this.bytes += n;
   };
+
+  /** A download starts. */
+  fetching(dist: string): void {
+    this.active++;
+    this.logger.info(`Fetching ${dist}`);
+  }
+
+  /** A download ended (well or not). */
+  fetched(): void {
+    this.active = Math.max(0, this.active - 1);
+  }
 
   packageDone(): void {
     this.done++;
@@ -250,9 +269,10 @@ export class DownloadProgress {
 
   report(): void {
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
-    this.logger.info(
-      `Downloaded ${mb(this.bytes)} MB at ${mb(this.bytes / seconds)} MB/s; ${this.done} of ${this.total} packages ready`,
-    );
+    const rate = this.bytes / seconds;
+    const of = this.totalBytes ? ` of ${mb(this.totalBytes)}` : '';
+    const left = this.totalBytes && rate > 0 && this.totalBytes > this.bytes ? `, about ${duration((this.totalBytes - this.bytes) / rate)} left` : '';
+    this.logger.info(`Downloaded ${mb(this.bytes)}${of} MB at ${mb(rate)} MB/s${left}; ${this.done} of ${this.total} packages ready`);
   }
 
   stop(): void {
@@ -261,4 +281,5 @@ export class DownloadProgress {
   }
 }
 
+const duration = (s: number): string => (s < 90 ? `${Math.ceil(s)} s` : `${Math.ceil(s / 60)} min`);
 const mb = (n: number): string => (n / 1e6).toFixed(1);

@@ -113,6 +113,11 @@ export class PackageCache {
     }
   }
 
+  /** True when the cache holds this very build complete (nothing to fetch). */
+  async has(pkg: LockedPackage): Promise<boolean> {
+    return (await this.completeEntry(pkg)) !== undefined;
+  }
+
   /** The extracted entry of exactly this build (its marker matches the lock), if complete. */
   private async completeEntry(pkg: LockedPackage): Promise<CacheEntry | undefined> {
     const dir = joinInside(this.root, pkg.dist);

@@ -9,7 +9,9 @@
  * - counts of requests and bytes, for the log and the benchmark.
  * Credentials never go into a URL, a log line or the cache.
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
 import type { FetchLike } from '../engines/types.js';
 import type { Logger } from '../util/logger.js';
@@ -33,6 +35,8 @@ export interface FetchWrapperOptions {
    */
   otherRetry?: RetryPolicy;
   logger?: Logger;
+  /** How often a repodata download still running is reported (default 5 s): never silent for long. */
+  progressEveryMs?: number;
   /** The fetch underneath (default: the global fetch at construction time). */
   baseFetch?: FetchLike;
 }
@@ -48,6 +52,8 @@ export interface FetchStats {
   reused: number;
   /** Bytes read from local files. */
   bytesFromDisk: number;
+  /** Shards of sharded repodata taken from the cache (no request at all: a shard never changes). */
+  shardsFromCache: number;
 }
 
 export type RepodataListener = (url: string, body: Uint8Array) => void;
@@ -64,17 +70,25 @@ export interface RequestFailure {
 
 const SYNTHETIC = /^http:\/\/local-channel-(\d+)\.gitenv\.invalid(?=\/|$)/;
 
+/**
+ * A shard of sharded repodata (CEP-16): named by the sha256 of its bytes, so it never changes and
+ * is cached without ever being asked for again.
+ */
+const SHARD = /\/([0-9a-f]{64})\.msgpack\.zst$/;
+
 /** The repodata files the solver asks for, in the order it asks. */
 const REPODATA = /\/(repodata\.json|repodata\.json\.zst|repodata\.json\.bz2|repodata_shards\.msgpack\.zst)$/;
 
 export class FetchWrapper {
-  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, reused: 0, bytesFromDisk: 0 };
+  readonly stats: FetchStats = { requests: 0, bytesFetched: 0, notModified: 0, reused: 0, bytesFromDisk: 0, shardsFromCache: 0 };
   readonly failures: RequestFailure[] = [];
   private readonly local: string[] = [];
   private readonly listeners = new Set<RepodataListener>();
   private transform?: RepodataTransform;
   /** Repodata answers of this run (a run is short; channels do not change under it in a way that matters). */
   private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined>>();
+  /** Shards of this run, by URL. */
+  private readonly shards = new Map<string, Promise<Uint8Array>>();
   private readonly hosts = new Set<string>();
   private readonly auth?: string;
   private readonly cache?: RepodataCache;
@@ -167,6 +181,8 @@ export class FetchWrapper {
     const host = new URL(url).host;
     if (this.auth && this.hosts.has(host) && !headers.has('authorization')) headers.set('authorization', this.auth);
     if (method === 'GET' && REPODATA.test(new URL(url).pathname)) return this.remembered(url, headers);
+    const shard = method === 'GET' ? SHARD.exec(new URL(url).pathname) : null;
+    if (shard) return this.shard(url, shard[1], headers);
     const body = init?.body ?? (input instanceof Request ? input.body : undefined);
     return this.send(url, { ...init, method, headers, body }, false, this.options.otherRetry);
   }
@@ -199,7 +215,7 @@ export class FetchWrapper {
         async () => {
           this.stats.requests++;
           const r = await this.base(url, init).catch((err: unknown) => {
-            throw asRetryable(err);
+            throw asRetryable(err, url);
           });
           if (isRetryableStatus(r.status)) {
             await r.body?.cancel();
@@ -213,7 +229,7 @@ export class FetchWrapper {
       return buffer ? response : this.counted(response, url);
     } catch (err) {
       const status = /^HTTP (\d{3}) /.exec(errorMessage(err))?.[1];
-      const message = status ? `HTTP ${status}` : networkMessage(err);
+      const message = status ? `HTTP ${status}` : networkMessage(err, url);
       this.failures.push({ url, status: status ? Number(status) : undefined, message });
       if (status) {
         // Keep the server's Retry-After: a caller with a retry budget of its own (downloads) honours it.
@@ -226,9 +242,9 @@ export class FetchWrapper {
   }
 
   private async buffered(r: Response, url: string): Promise<Response> {
-    let body: ArrayBuffer;
+    let body: Uint8Array;
     try {
-      body = await r.arrayBuffer();
+      body = await this.readReporting(r, url);
     } catch (err) {
       throw new RetryableError(`body of ${url} cut short: ${errorMessage(err)}`);
     }
@@ -237,6 +253,33 @@ export class FetchWrapper {
     headers.delete('content-encoding');
     headers.set('content-length', String(body.byteLength));
     return withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+  }
+
+  /** Reads a body whole, saying every few seconds how far it got (a 24 MB repodata on a slow line). */
+  private async readReporting(r: Response, url: string): Promise<Uint8Array> {
+    if (!r.body) return new Uint8Array(0);
+    const total = Number(r.headers.get('content-length')) || undefined;
+    const every = this.options.progressEveryMs ?? 5_000;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    let last = Date.now();
+    const reader = r.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.byteLength;
+      if (Date.now() - last >= every) {
+        last = Date.now();
+        this.options.logger?.info(`Fetching ${this.shownRepodata(url)}: ${megabytes(received)}${total ? ` of ${megabytes(total)}` : ''} so far`);
+      }
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** A repodata URL as a person reads it: the real channel URL and subdir, no credentials. */
+  private shownRepodata(url: string): string {
+    return this.realUrl(url).replace(/\/\/[^/@]*@/, '//');
   }
 
   /** Counts the body's bytes as they are read, whoever reads them. */
@@ -288,6 +331,35 @@ export class FetchWrapper {
   }
 
   /**
+   * A shard: from this run's answers, else from the cache (checked against its name), else from
+   * the server (checked, then cached). Never revalidated: its name is its content.
+   */
+  private async shard(url: string, sha256: string, headers: Headers): Promise<Response> {
+    const known = this.shards.get(url);
+    if (known) {
+      this.stats.reused++;
+      return withUrl(new Response(await known, { status: 200 }), url);
+    }
+    const cached = await this.cache?.read(url);
+    if (cached && createHash('sha256').update(cached.body).digest('hex') === sha256) {
+      this.stats.shardsFromCache++;
+      this.shards.set(url, Promise.resolve(cached.body));
+      return withUrl(new Response(cached.body, { status: 200, headers: { 'content-length': String(cached.body.length) } }), url);
+    }
+    const response = await this.send(url, { method: 'GET', headers }, true);
+    if (response.status !== 200) return response;
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (createHash('sha256').update(body).digest('hex') !== sha256) {
+      // What the server sent is not the shard asked for: a broken mirror or proxy; nothing kept.
+      this.failures.push({ url, status: 502, message: 'the shard does not match its sha256 name' });
+      return withUrl(new Response('shard content does not match its name', { status: 502, statusText: 'Bad Gateway' }), url);
+    }
+    this.shards.set(url, Promise.resolve(body));
+    await this.cache?.write({ url, size: body.length }, body).catch((err: unknown) => this.options.logger?.debug(`shard not cached: ${errorMessage(err)}`));
+    return withUrl(new Response(body, { status: 200, headers: { 'content-length': String(body.length) } }), url);
+  }
+
+  /**
    * A repodata GET, through the cache when there is one: conditional when validators are stored,
    * and a 304 answered with the cached body.
    */
@@ -301,7 +373,7 @@ export class FetchWrapper {
       const hit = await cache.read(url);
       if (hit) {
         this.stats.notModified++;
-        this.options.logger?.debug(`${url}: not modified, ${hit.body.length} bytes from the cache`);
+        this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: not modified (${megabytes(hit.body.length)} from the cache)`);
         return { response: this.repodataResponse(url, hit.body), body: hit.body };
       }
       // The body went missing since the validators were read: ask again, unconditionally.
@@ -311,6 +383,7 @@ export class FetchWrapper {
     }
     if (response.status !== 200) return { response };
     const body = new Uint8Array(await response.arrayBuffer());
+    this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: ${megabytes(body.length)}`);
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;
     if (cache && (etag || lastModified)) {
@@ -328,14 +401,16 @@ export class FetchWrapper {
   }
 }
 
+const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
+
 /**
  * fetch's own network failures as RetryableError. Checked by name and message rather than
  * `instanceof`: the error may come from another realm (jest's VM modules, the WASM glue).
  */
-function asRetryable(err: unknown): unknown {
+function asRetryable(err: unknown, url: string): unknown {
   const e = err as { name?: string; message?: string; cause?: unknown };
   if (isRetryableError(err) || (e?.name === 'TypeError' && /fetch failed|terminated|other side closed/i.test(e.message ?? ''))) {
-    const retryable = new RetryableError(networkMessage(err));
+    const retryable = new RetryableError(networkMessage(err, url));
     retryable.cause = err;
     return retryable;
   }
@@ -343,9 +418,11 @@ function asRetryable(err: unknown): unknown {
 }
 
 /** The most telling line of a network error: its cause's code and message when there is one. */
-function networkMessage(err: unknown): string {
+function networkMessage(err: unknown, url: string): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause);
-  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
-  return errorMessage(err);
+  if (err instanceof RetryableError && err.cause) return networkMessage(err.cause, url);
+  const proxy = proxyFor(url);
+  const via = proxy ? ` (through the proxy ${proxy}, from the proxy variables or condarc proxy_servers: is it running and reachable?)` : '';
+  if (cause?.message) return (cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message) + via;
+  return errorMessage(err) + via;
 }

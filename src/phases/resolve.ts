@@ -33,6 +33,7 @@ import { EnvRepository, type EnvBranch, type FileChanges, type RefUpdate, openFo
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
 import { RattlerSolver } from '../solver/rattler-solver.js';
+import { solvePoolOptions } from '../solver/solve-pool.js';
 import { virtualPackages } from '../solver/virtual-packages.js';
 import { ConfigurationError, errorMessage, HttpError } from '../util/errors.js';
 import { matchesAny } from '../util/glob.js';
@@ -90,7 +91,7 @@ export interface EnvOutcome {
 export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?: NodeJS.ProcessEnv): SolverEngine {
   switch (settings.engine) {
     case 'builtin':
-      return new RattlerSolver(fetcher);
+      return new RattlerSolver(fetcher, solvePoolOptions(env));
     case 'micromamba':
       return new OnDemandMicromambaSolver({
         env,
@@ -104,7 +105,8 @@ export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?
  * Where repodata is cached between runs unless the settings say otherwise: the user's cache
  * directory, which outlives a job on self-hosted runners and between CLI runs (RUNNER_TEMP would not).
  */
-function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
+/** Where resolve keeps its repodata cache: `cacheDir`, else `$XDG_CACHE_HOME/gitenv/repodata` (default `~/.cache`). */
+export function defaultCacheDir(settings: ResolveSettings, env: NodeJS.ProcessEnv): string {
   if (settings.cacheDir) return settings.cacheDir;
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitenv', 'repodata');
 }
@@ -118,20 +120,25 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
   for (const secret of [settings.apiUser, settings.apiKey, settings.token]) if (secret) logger.setSecret(secret);
   const fetcher = new FetchWrapper({ apiUser: settings.apiUser, apiKey: settings.apiKey, cacheDir: defaultCacheDir(settings, env), logger });
   const solver = solverFor(settings, fetcher, env);
+  solver.warm?.();
   // check: report what would change (the summary and the log carry the diff), push nothing.
   const dryRun = settings.dryRun || settings.mode === 'check';
   const review = settings.mode === 'check' ? services.pullRequest : undefined;
 
-  const repo = await openForPhase(settings, services);
+  const repo = await openForPhase(settings, services).catch(async (err: unknown) => {
+    await solver.close?.();
+    throw err;
+  });
   try {
     const snapshot = await repo.snapshot();
     const envs = review ? await reviewedEnv(repo, snapshot.envs, review, settings, logger) : snapshot.envs.filter((e) => matchesAny(e.name, settings.envs));
     if (envs.length === 0 && !review) logger.warning(`No environment branches${settings.envs.length ? ` matching ${settings.envs.join(' ')}` : ''} in ${repo.displayName}`);
+    const ctx: EnvContext = { repo, solver, settings, logger, env };
+    // Solves run ahead (one per solver thread); each environment is reported in its turn.
+    const solving = startInOrder(envs, solver.concurrency ?? 1, (branch) => solveEnv(branch, ctx));
     const outcomes: EnvOutcome[] = [];
-    for (const branch of envs) {
-      const outcome = await logger.group(`Resolving ${branch.name}`, () =>
-        resolveEnv(branch, snapshot.branches.get(manifestBranch(branch.name)), { repo, solver, settings, logger, env }),
-      );
+    for (const [i, branch] of envs.entries()) {
+      const outcome = await logger.group(`Resolving ${branch.name}`, () => resolveEnv(branch, snapshot.branches.get(manifestBranch(branch.name)), ctx, solving[i]));
       outcomes.push(outcome);
     }
     const failed: FailedEnv[] = outcomes.filter((o) => o.status === 'failed').map((o) => ({ env: o.env, message: o.error ?? 'failed' }));
@@ -150,8 +157,26 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
     logger.debug(`repodata: ${fetcher.stats.requests} requests, ${fetcher.stats.bytesFetched} bytes fetched, ${fetcher.stats.notModified} not modified`);
     return { ...result, failed };
   } finally {
+    await solver.close?.();
     await repo.close();
   }
+}
+
+/** `fn` over `items`, at most `limit` at once, started in order; `fn` must not reject. */
+function startInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R>[] {
+  const settlers: ((r: R) => void)[] = [];
+  const results = items.map(() => new Promise<R>((resolve) => settlers.push(resolve)));
+  let next = 0;
+  const launch = (): void => {
+    if (next >= items.length) return;
+    const i = next++;
+    void fn(items[i]).then((r) => {
+      settlers[i](r);
+      launch();
+    });
+  };
+  for (let k = 0; k < Math.max(1, limit); k++) launch();
+  return results;
 }
 
 interface ReportContext {
@@ -291,22 +316,46 @@ interface EnvContext {
   env: NodeJS.ProcessEnv;
 }
 
-/** Solves one environment and compares the result with its manifest branch; never throws. */
-async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, ctx: EnvContext): Promise<EnvOutcome> {
-  const { logger, settings } = ctx;
+/** What solving one environment gave: its env.spec and records per platform, or the error. */
+type Solved = { specText: Buffer; solved: { platform: string; records: PackageRecord[] }[] } | { error: unknown };
+
+/** Reads, parses and solves one environment's env.spec, each of its platforms; never throws. */
+async function solveEnv(branch: EnvBranch, ctx: EnvContext): Promise<Solved> {
+  const { settings } = ctx;
   const name = branch.name;
   try {
     const specText = (await ctx.repo.readFile(branch.commit, ENV_SPEC_FILE)) ?? Buffer.alloc(0);
     const spec = parseEnvSpec(specText, { env: name });
-    const channels = expandChannels(spec.channels, { channelAlias: settings.channelAlias });
+    const channels = expandChannels(spec.channels, {
+      channelAlias: settings.channelAlias,
+      customChannels: settings.customChannels,
+      defaultChannels: settings.defaultChannels,
+    });
     const platforms = spec.platforms ?? [settings.platform];
     const solved: { platform: string; records: PackageRecord[] }[] = [];
     // One after the other: the platforms share the run's repodata (noarch fetched and parsed once).
     for (const platform of platforms) {
+      ctx.logger.info(`Solving ${name}: ${spec.specs.length} spec(s) over ${channels.length} channel(s) for ${platform}`);
+      const started = Date.now();
       const records = await solveFor(platform, spec.platforms !== undefined, { specs: spec.specs, channels, env: name }, ctx);
+      ctx.logger.info(`Solved ${name}${platforms.length > 1 ? ` for ${platform}` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       checkRecords(records, channels, name);
       solved.push({ platform, records });
     }
+    return { specText, solved };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Compares one environment's solve with its manifest branch; never throws. */
+async function resolveEnv(branch: EnvBranch, manifestHead: string | undefined, ctx: EnvContext, solving: Promise<Solved>): Promise<EnvOutcome> {
+  const { logger, settings } = ctx;
+  const name = branch.name;
+  try {
+    const outcome = await solving;
+    if ('error' in outcome) throw outcome.error;
+    const { specText, solved } = outcome;
     const files = manifestFiles(solved, specText, name);
     const old = manifestHead ? await readOldBranch(ctx.repo, manifestHead, settings.platform) : undefined;
     const several = solved.length > 1;

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigurationError } from '../util/errors.js';
 
+/** Where channel names go when nothing else is said (conda's own default). */
+export const DEFAULT_CHANNEL_ALIAS = 'https://conda.anaconda.org';
+
 export const DEFAULTS_CHANNELS = ['https://repo.anaconda.com/pkgs/main', 'https://repo.anaconda.com/pkgs/r'];
 
 export interface ExpandOptions {
@@ -13,6 +16,10 @@ export interface ExpandOptions {
   channelAlias: string;
   /** Directory relative local paths are resolved against (default: the working directory). */
   cwd?: string;
+  /** condarc custom_channels: a name whose first segment is a key lives under that URL. */
+  customChannels?: Record<string, string>;
+  /** condarc default_channels: what `defaults` means (default: DEFAULTS_CHANNELS). */
+  defaultChannels?: readonly string[];
 }
 
 const stripSlash = (url: string): string => url.replace(/\/+$/, '');
@@ -26,7 +33,10 @@ function isLocalPath(channel: string): boolean {
 export function expandChannel(channel: string, options: ExpandOptions): string[] {
   const c = channel.trim();
   if (c === '') throw new ConfigurationError('a channel is empty');
-  if (c === 'defaults') return [...DEFAULTS_CHANNELS];
+  if (c === 'defaults') {
+    if (!options.defaultChannels) return [...DEFAULTS_CHANNELS];
+    return options.defaultChannels.flatMap((d) => (d === 'defaults' ? [...DEFAULTS_CHANNELS] : expandChannel(d, { ...options, defaultChannels: undefined })));
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c)) {
     const url = new URL(c);
     if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'file:') {
@@ -48,7 +58,8 @@ export function expandChannel(channel: string, options: ExpandOptions): string[]
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(c)) {
     throw new ConfigurationError(`channel "${c}" is neither a channel name, a URL nor a local directory`);
   }
-  return [`${stripSlash(options.channelAlias)}/${c}`];
+  const custom = options.customChannels?.[c.split('/')[0]];
+  return [`${stripSlash(custom ?? options.channelAlias)}/${c}`];
 }
 
 /** Every channel of an env.spec, expanded in priority order, each URL once. */

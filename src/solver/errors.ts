@@ -9,3 +9,13 @@ export class UnsolvableError extends GitenvError {
     super(`environment "${env}" cannot be solved: ${explanation.trim()}`);
   }
 }
+
+/** The solver's thread crashed, hit its memory limit or ran out of time on this environment. */
+export class SolverCrashError extends GitenvError {
+  constructor(
+    readonly env: string,
+    readonly reason: string,
+  ) {
+    super(`environment "${env}": ${reason}`);
+  }
+}

@@ -1,21 +1,26 @@
 /**
- * The builtin solver: @conda-org/rattler's WASM build of resolvo (the solver pixi uses). It
- * fetches repodata through the global fetch, which is swapped for gitenv's FetchWrapper for the
- * duration of a solve; virtual packages go in as locked packages and are taken out again.
+ * The builtin solver: @conda-org/rattler's WASM build of resolvo (the solver pixi uses), run in a
+ * worker thread per solve (solve-pool.ts: its own WASM instance, a memory limit, a timeout). The
+ * thread's requests come back here and go through gitenv's FetchWrapper; virtual packages go in
+ * as locked packages and are taken out again.
  * Before each solve the repodata is surveyed through the same wrapper and the solver is served
  * only the records the specs can reach (repodata-pruner.ts); the full records behind the result
  * (constrains, license, timestamp, noarch) come from that parsed repodata.
  */
-import { simpleSolve, type Platform, type SolvedPackage } from '@conda-org/rattler';
 import type { PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { errorMessage, HttpError } from '../util/errors.js';
 import { decompressZstd } from '../util/zstd.js';
-import { UnsolvableError } from './errors.js';
+import { SolverCrashError, UnsolvableError } from './errors.js';
 import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from './virtual-packages.js';
+import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
+import { PrefixWidener } from './prefix-compat.js';
+import { ShardRecords } from './shard-records.js';
 import { zstdStored } from './zstd-stored.js';
+import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
+import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 
 const VIRTUAL_REPO = 'virtual';
 
@@ -61,50 +66,112 @@ function lockedVirtual(v: VirtualPackage, platform: string): Record<string, unkn
   };
 }
 
+/**
+ * What the WASM solver must see of a record to answer as conda and today's rattler do: conditions
+ * decided (conditional-deps.ts), prefix terms widened (prefix-compat.ts), a tie with a featured build broken;
+ * undefined when the record stays as it is.
+ */
+function rewritten(record: RepodataRecordJson, virtuals: VirtualPackage[], widener: PrefixWidener, tieBreak: number | undefined): Partial<RepodataRecordJson> | undefined {
+  const changes: Partial<RepodataRecordJson> = {};
+  // A plain build wins its tie against a featured one, as in conda (repodata-pruner.ts).
+  if (tieBreak !== undefined) changes.timestamp = tieBreak;
+  const depends = record.depends;
+  if (depends && depends.length > 0) {
+    const decidedDepends = hasCondition(depends) ? decided(record, virtuals) : depends;
+    const widened = decidedDepends.map((d) => widener.widenSpec(d));
+    if (decidedDepends !== depends || widened.some((d, i) => d !== depends[i])) changes.depends = widened;
+  }
+  return Object.keys(changes).length > 0 ? changes : undefined;
+}
+
+/** A record's dependencies with their conditions decided (conditional-deps.ts). */
+function decided(record: RepodataRecordJson, virtuals: VirtualPackage[]): string[] {
+  try {
+    return applyConditions(record.depends ?? [], virtuals);
+  } catch (err) {
+    throw new UnsupportedConditionError(`${record.name}-${record.version}-${record.build}: ${errorMessage(err)}`);
+  }
+}
+
+/** A shard of sharded repodata: `<channel>/<subdir>/<shards base>/<sha256>.msgpack.zst`. */
+const SHARD = /\/[0-9a-f]{64}\.msgpack\.zst$/;
+
+/** A copy of `bytes` in an ArrayBuffer of its own (a Buffer may be a view into a shared pool). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
 export class RattlerSolver implements SolverEngine {
   /** Parsed repodata of this run, by real URL (a run asks for the same repodata per environment). */
   private readonly parsed = new Map<string, { size: number; parsed: ParsedRepodata }>();
 
-  constructor(private readonly fetcher: FetchWrapper) {}
+  private readonly pool: SolvePool;
+
+  /** `pool`: the threads' settings (default: from the GITENV_SOLVER_* variables). */
+  constructor(
+    private readonly fetcher: FetchWrapper,
+    pool: Partial<SolvePoolOptions> = {},
+  ) {
+    this.pool = new SolvePool({ ...solvePoolOptions(), ...pool });
+  }
+
+  /** Environments worth solving at once: one per thread. */
+  get concurrency(): number {
+    return this.pool.options.jobs;
+  }
+
+  /** Starts a solver thread now, ahead of the first solve. */
+  warm(): void {
+    this.pool.warm();
+  }
+
+  /** Ends the solver threads. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
 
   async solve(request: SolveRequest): Promise<PackageRecord[]> {
     const { env, platform, logger } = request;
     const channels: Channel[] = request.channels.map((c) => ({ real: c.replace(/\/+$/, ''), solver: this.fetcher.solverUrl(c).replace(/\/+$/, '') }));
-    const platforms = (platform === 'noarch' ? ['noarch'] : [platform, 'noarch']) as Platform[];
+    const platforms = platform === 'noarch' ? ['noarch'] : [platform, 'noarch'];
     const locked = request.virtualPackages.map((v) => lockedVirtual(v, platform));
     const failuresBefore = this.fetcher.failures.length;
-    let solved: SolvedPackage[];
+    const specs = applyConditions(request.specs, request.virtualPackages);
+    let solved: SolvedJson[];
     let served: Served[] = [];
+    const shards = new ShardRecords();
     try {
       served = await this.survey(channels, platforms);
-      const stopPruning = this.prune(request.specs, served, logger, env);
-      try {
-        solved = await this.fetcher.asGlobal(() =>
-          simpleSolve(
-            request.specs,
-            channels.map((c) => c.solver),
-            platforms,
-            locked,
-          ),
-        );
-      } finally {
-        stopPruning();
-      }
+      const parsed = served.map((s) => s.parsed).filter((p): p is ParsedRepodata => p !== undefined);
+      const widener = new PrefixWidener(function* (name) {
+        for (const p of parsed) for (const { record } of p.byName.get(name) ?? []) yield record.version;
+      });
+      const asked = specs.map((s) => widener.widenSpec(s));
+      const pruned = this.prune(asked, served, logger, env, request.virtualPackages, widener);
+      solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned, shards));
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
       const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));
       throw this.explain(err, env, channels.map((c) => c.real), ours);
     }
-    try {
-      const records = solved
-        .filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName))
-        .map((p) => this.toRecord(p, channels, served));
-      logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
-      return records;
-    } finally {
-      for (const p of solved) p.free();
-    }
+    const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served, shards));
+    logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
+    return records;
+  }
+
+  /** Answers a request of the solver thread: a pruned repodata, or whatever the fetch wrapper answers. */
+  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array>, shards: ShardRecords): Promise<FetchReply> {
+    const body = request.method === 'GET' ? pruned.get(this.fetcher.realUrl(request.url)) : undefined;
+    if (body) return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: ownBuffer(body) };
+    const response = await this.fetcher.fetch(request.url, { method: request.method, headers: request.headers });
+    const headers: [string, string][] = [];
+    response.headers.forEach((v, k) => headers.push([k, v]));
+    const bytes = request.method === 'HEAD' || response.status === 304 ? null : await response.arrayBuffer();
+    if (bytes && response.status === 200 && SHARD.test(new URL(request.url).pathname)) shards.add(this.fetcher.realUrl(request.url), new Uint8Array(bytes));
+    return { status: response.status, statusText: response.statusText, headers, body: bytes };
   }
 
   /**
@@ -149,30 +216,34 @@ export class RattlerSolver implements SolverEngine {
     }
   }
 
-  /** Serves each parsed repodata pruned to the names the specs can reach; returns the undo. */
-  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string): () => void {
-    if (served.length === 0 || served.some((s) => !s.parsed)) return () => {};
-    const names = reachableNames(specs, served.map((s) => s.parsed as ParsedRepodata));
-    if (!names) return () => {};
+  /** Each parsed repodata pruned to the names the specs can reach, by real URL (none: serve them whole). */
+  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string, virtuals: VirtualPackage[], widener: PrefixWidener): Map<string, Uint8Array> {
+    const parsed = served.filter((s) => s.parsed);
+    if (parsed.length === 0) return new Map();
+    // Pruning needs every subdir parsed (a record of another could reach further); a glob spec
+    // reaches anything. The records are still rewritten then, all of them.
+    const reachable = parsed.length === served.length ? reachableNames(specs, parsed.map((s) => s.parsed as ParsedRepodata)) : undefined;
     const bodies = new Map(
-      served.map((s) => {
-        const json = (s.parsed as ParsedRepodata).pruned(names);
+      parsed.map((s) => {
+        const repodata = s.parsed as ParsedRepodata;
+        const names = reachable ?? new Set(repodata.byName.keys());
+        const json = repodata.pruned(names, (record, fn) => rewritten(record, virtuals, widener, repodata.tieBreaks(String(record.name).toLowerCase()).get(fn)));
         return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
       }),
     );
-    logger.debug(`${env}: the solver gets the records of ${names.size} reachable package names`);
-    return this.fetcher.transformRepodata((url) => bodies.get(url));
+    logger.debug(reachable ? `${env}: the solver gets the records of ${reachable.size} reachable package names` : `${env}: the solver gets every record (not pruned)`);
+    return bodies;
   }
 
-  private toRecord(p: SolvedPackage, channels: Channel[], served: Served[]): PackageRecord {
+  private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
     const subdir = p.subdir ?? m?.[2] ?? '';
     const fn = p.filename || m?.[3] || '';
     const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
-    // Sharded or bz2 repodata is not parsed here: the record then has what the solver returned.
-    const full: RepodataRecordJson | undefined = parsed?.record(fn);
+    // bz2 repodata is not parsed here: the record then has what the solver returned.
+    const full: RepodataRecordJson | undefined = parsed?.record(fn) ?? shards.record(channel, subdir, fn);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,
@@ -182,7 +253,8 @@ export class RattlerSolver implements SolverEngine {
       channel,
       fn,
       url,
-      depends: p.depends ?? full?.depends ?? [],
+      // The repodata's own list: what the solver was given may have had its conditions decided.
+      depends: full?.depends ?? p.depends ?? [],
       constrains: full?.constrains ?? [],
     };
     const md5 = p.md5 ?? full?.md5;
@@ -203,6 +275,8 @@ export class RattlerSolver implements SolverEngine {
    * failure) into an error naming the environment and, when a channel is at fault, the channel.
    */
   private explain(err: unknown, env: string, channels: string[], failures: RequestFailure[]): Error {
+    if (err instanceof SolverCrash) return new SolverCrashError(env, err.reason);
+    if (err instanceof UnsupportedConditionError) return new UnsupportedConditionError(`environment "${env}": ${err.message}`);
     const channelOf = (url: string): string => channels.find((c) => url.startsWith(c + '/')) ?? url;
     if (err instanceof ChannelAnswerError && err.status !== 404 && !failures.some((f) => f.url === err.url)) {
       return new HttpError(err.url, err.status, `environment "${env}": channel ${channelOf(err.url)} answered ${err.status} for ${err.url}`);

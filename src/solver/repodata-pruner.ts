@@ -19,6 +19,8 @@ export interface RepodataRecordJson {
   license?: string;
   timestamp?: number;
   noarch?: string | boolean;
+  features?: string;
+  track_features?: string | string[];
   md5?: string;
   sha256?: string;
   size?: number;
@@ -38,6 +40,7 @@ interface RepodataJson {
 export class ParsedRepodata {
   readonly byName = new Map<string, { table: Table; fn: string; record: RepodataRecordJson; json?: string }[]>();
   private readonly depNames = new Map<string, Set<string>>();
+  private readonly ties = new Map<string, Map<string, number>>();
 
   constructor(readonly json: RepodataJson) {
     for (const table of TABLES) {
@@ -70,16 +73,54 @@ export class ParsedRepodata {
     return names;
   }
 
+  /**
+   * New timestamps that make builds without features win their ties against builds with legacy
+   * `features` (`numpy-1.7.1-py27_0` against `numpy-1.7.1-py27_p0`, features: mkl), as in conda:
+   * same name, version and build number and the same timestamp (often none). Timestamps are the
+   * solver's last tie-breaker, so only such a tie changes: a featured build with a newer timestamp
+   * still wins, as it does in rattler.
+   */
+  tieBreaks(name: string): Map<string, number> {
+    let out = this.ties.get(name);
+    if (!out) {
+      out = new Map();
+      const groups = new Map<string, { fn: string; featured: boolean; ts: number | undefined }[]>();
+      for (const { fn, record } of this.byName.get(name) ?? []) {
+        const key = `${record.version}\0${record.build_number ?? 0}`;
+        let group = groups.get(key);
+        if (!group) groups.set(key, (group = []));
+        const featured = typeof record.features === 'string' && record.features.trim() !== '';
+        group.push({ fn, featured, ts: typeof record.timestamp === 'number' ? record.timestamp : undefined });
+      }
+      for (const group of groups.values()) {
+        for (const plain of group) {
+          if (plain.featured || !group.some((g) => g.featured && g.ts === plain.ts)) continue;
+          const bumped = (plain.ts ?? 0) + 1;
+          if (group.some((g) => g.ts === bumped)) continue; // would tie with another build instead
+          out.set(plain.fn, bumped);
+        }
+      }
+      this.ties.set(name, out);
+    }
+    return out;
+  }
+
   /** The full record of a file, if this subdir has it. */
   record(fn: string): RepodataRecordJson | undefined {
     return this.json['packages.conda']?.[fn] ?? this.json.packages?.[fn];
   }
 
-  /** This repodata with only the records of `names`, as JSON bytes. */
-  pruned(names: Set<string>): Uint8Array {
+  /**
+   * This repodata with only the records of `names`, as JSON bytes. `rewrite` may give a record
+   * other dependencies for this solve (undefined: the record as it is).
+   */
+  pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined): Uint8Array {
     const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
     for (const name of names) {
-      for (const entry of this.byName.get(name) ?? []) parts[entry.table].push(this.fragment(entry));
+      for (const entry of this.byName.get(name) ?? []) {
+        const changes = rewrite?.(entry.record, entry.fn);
+        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}` : this.fragment(entry));
+      }
     }
     const meta = JSON.stringify({ info: this.json.info, repodata_version: this.json.repodata_version }).slice(1, -1);
     return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);

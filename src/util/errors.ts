@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+
 /** Base class: every error gitenv raises on purpose. The message is meant for a person. */
 export class GitenvError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -55,8 +57,37 @@ export class HttpError extends GitenvError {
   }
 }
 
+/** File-system refusals the environment, not gitenv, is answerable for: said in words, with the path and the user. */
+const SYSTEM_ERRORS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/** The user gitenv runs as, for messages about permissions: `runner (uid 1001)`. */
+export function runningAs(): string {
+  try {
+    const me = os.userInfo();
+    return `${me.username} (uid ${me.uid})`;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/** A Node file-system error of the kinds above, or undefined. */
+export function systemErrorMessage(err: unknown): string | undefined {
+  const sys = err as (NodeJS.ErrnoException & { dest?: string }) | undefined;
+  if (!sys || typeof sys.code !== 'string' || !SYSTEM_ERRORS[sys.code]) return undefined;
+  const where = sys.path ? `${sys.path}${sys.dest ? ` -> ${sys.dest}` : ''}` : 'a file';
+  return `${SYSTEM_ERRORS[sys.code]}: ${sys.syscall ?? 'access'} ${where} (gitenv runs as ${runningAs()}); give that user access, or choose another directory`;
+}
+
 /** One line for a person: the error's message, whatever was thrown. */
 export function errorMessage(err: unknown): string {
+  const system = systemErrorMessage(err);
+  if (system) return system;
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -80,22 +80,43 @@ export class MemoryLogger implements Logger {
   }
 }
 
-/** The CLI's logger: info to stdout, the rest to stderr, secrets masked, debug with GITENV_DEBUG. */
+/** Streams whose reader went away (`gitenv deploy ... | head -1`): written to no more. */
+const closedStreams = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * Stops a closed pipe from ending the process with an unhandled EPIPE: what follows is dropped and
+ * the work goes on to its end (a deploy stopped half-way would leave its staging behind).
+ */
+export function ignoreClosedPipes(...streams: NodeJS.WriteStream[]): void {
+  for (const stream of streams) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      closedStreams.add(stream);
+    });
+  }
+}
+
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (!closedStreams.has(stream)) stream.write(text);
+}
+
+/** The CLI's logger: info to stdout, the rest to stderr, secrets masked, debug with --verbose or GITENV_DEBUG. */
 export class ConsoleLogger implements Logger {
   private readonly masker = new SecretMasker();
-  constructor(private readonly debugEnabled = Boolean(process.env.GITENV_DEBUG)) {}
+  constructor(public debugEnabled = Boolean(process.env.GITENV_DEBUG)) {}
 
   info(message: string): void {
-    process.stdout.write(this.masker.mask(message) + '\n');
+    write(process.stdout, this.masker.mask(message) + '\n');
   }
   warning(message: string, props?: AnnotationProperties): void {
-    process.stderr.write(`warning: ${this.where(props)}${this.masker.mask(message)}\n`);
+    write(process.stderr, `warning: ${this.where(props)}${this.masker.mask(message)}\n`);
   }
   error(message: string, props?: AnnotationProperties): void {
-    process.stderr.write(`error: ${this.where(props)}${this.masker.mask(message)}\n`);
+    write(process.stderr, `error: ${this.where(props)}${this.masker.mask(message)}\n`);
   }
   debug(message: string): void {
-    if (this.debugEnabled) process.stderr.write(`debug: ${this.masker.mask(message)}\n`);
+    if (this.debugEnabled) write(process.stderr, `debug: ${this.masker.mask(message)}\n`);
   }
   async group<T>(_name: string, fn: () => Promise<T>): Promise<T> {
     return fn();

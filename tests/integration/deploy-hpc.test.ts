@@ -142,7 +142,7 @@ describe('smoke tests', () => {
 
       // The CLI: a non-zero exit, the reason on its error lines.
       const cli = new MemoryLogger();
-      expect(await main(['deploy', fx.origin, target], cli)).toBe(1);
+      expect(await main(["deploy", fx.origin, target], cli as never)).toBe(1);
       expect(cli.lines('error').join('\n')).toContain('boom from python');
       expect(await link('current')).toBe('2026_01_01');
 
@@ -367,7 +367,7 @@ test('group: the tree belongs to it, a member reads it, others (world-readable f
   if (!needRoot()) return;
   await tag(1);
   const group = addGroup();
-  await deployUnderUmask077(['--group', group, '--no-world-readable']);
+  await deployUnderUmask077(['--group', group, '--world-readable', 'false']);
   const member = addUser([group]);
   const outsider = addUser();
   expect(unreadable(member)).toBe('');

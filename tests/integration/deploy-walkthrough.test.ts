@@ -141,7 +141,7 @@ test('through the action bundle: outputs `deployed` and writes the summary table
   const deployed = /deployed<<(\S+)\n([\s\S]*?)\n\1/.exec(output);
   expect(JSON.parse(deployed?.[2] ?? 'null')).toEqual([{ env: 'default', tag, prefix }]);
   const summary = await fs.readFile(summaryFile, 'utf8');
-  expect(summary).toContain('| environment | label | tag | prefix | status | size | time |');
+  expect(summary).toContain('| Environment | Label | Tag | Prefix | Status | Size | Time |');
   expect(summary).toMatch(new RegExp(`\\| default \\| latest \\| ${tag} \\| \`[^\`]+\` \\| installed \\| [\\d.]+ [kM]?B \\| [\\d.]+ s \\|`));
   expect(await link('latest')).toBe(deployedName(tag));
 

@@ -185,3 +185,19 @@ test('progress lines give bytes, rate and packages done', () => {
   progress.stop();
   expect(logger.lines('info')).toEqual([expect.stringMatching(/^Downloaded 2\.5 MB at [\d.]+ MB\/s; 1 of 5 packages ready$/)]);
 });
+
+test('while downloads run: each package named, then done/total MB, rate and time left at most every interval', async () => {
+  const progress = new DownloadProgress(logger, 2, 40, 10_000_000);
+  progress.fetching('numpy-1.26.4-py311_0');
+  progress.add(5_000_000);
+  await new Promise((r) => setTimeout(r, 100));
+  progress.fetched();
+  const before = logger.lines('info').length;
+  await new Promise((r) => setTimeout(r, 100));
+  progress.stop();
+  const lines = logger.lines('info');
+  expect(lines[0]).toBe('Fetching numpy-1.26.4-py311_0');
+  expect(lines[1]).toMatch(/^Downloaded 5\.0 of 10\.0 MB at [\d.]+ MB\/s, about \d+ (s|min) left; 0 of 2 packages ready$/);
+  // No download running: no more progress lines.
+  expect(lines.length).toBe(before);
+});

@@ -77,13 +77,13 @@ describe('bad input gets a clear error', () => {
   test('CLI: a modulefiles format, a test timeout, a template that cannot be read', async () => {
     const run = async (...args: string[]) => {
       const logger = new MemoryLogger();
-      const code = await main(['deploy', '/nonexistent/repo', '/nonexistent/target', ...args], logger);
-      return { code, errors: logger.lines('error').join('\n') };
+      const code = await main(['deploy', os.tmpdir(), path.join(os.tmpdir(), 'gitenv-no-target'), ...args], logger as never);
+      return { failed: code !== 0, errors: logger.lines('error').join('\n') };
     };
-    expect(await run('--modulefiles', '/tmp/m', '--modulefiles-format', 'xml')).toEqual({ code: 1, errors: expect.stringContaining('--modulefiles-format must be lua or tcl, got "xml"') });
-    expect(await run('--test-timeout', '0')).toEqual({ code: 1, errors: expect.stringContaining('--test-timeout must be a whole number of seconds') });
+    expect(await run('--modulefiles', '/tmp/m', '--modulefiles-format', 'xml')).toEqual({ failed: true, errors: expect.stringMatching(/modulefiles-format.*must be lua or tcl, got "xml"/) });
+    expect(await run('--test-timeout', '0')).toEqual({ failed: true, errors: expect.stringContaining('test-timeout must be a positive number of seconds') });
     expect(await run('--modulefiles', '/tmp/m', '--modulefiles-template', '/nonexistent/site.yml')).toEqual({
-      code: 1,
+      failed: true,
       errors: expect.stringContaining('modulefiles-template: cannot read /nonexistent/site.yml'),
     });
   });

@@ -1,0 +1,102 @@
+/**
+ * Sharded repodata (CEP-16) served by the fixture channel server: a resolve reads the sharded
+ * index and only the shards of the names it reaches, gives the same manifest and lock as the
+ * monolithic repodata of the same channel, and a second run with the channel unchanged asks only
+ * for the two indexes (both 304 Not Modified): shards are named by their hash and kept for good.
+ */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { buildSeedChannel, serveChannel, shardFiles, writeShards, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
+import { GitFixture } from '../fixtures/git-repo.js';
+import { resolve } from '../../src/phases/resolve.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+import { resolveSettings, specText } from './resolve-support.js';
+
+function pyRattlerPresent(): boolean {
+  try {
+    execFileSync('python3', ['-c', 'import rattler.index'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const present = pyRattlerPresent();
+if (!present && process.env.CI === 'true') throw new Error('py-rattler is missing (CI=true): run .ci/setup-extra');
+if (!present) process.stderr.write('\n!!! py-rattler is not installed: resolve-sharded is SKIPPED (bash .ci/setup-extra installs it).\n');
+const maybe = present ? describe : describe.skip;
+
+maybe('resolve over sharded repodata', () => {
+  let fx: GitFixture;
+  let channel: BuiltChannel;
+  let server: ChannelServer;
+
+  beforeAll(async () => {
+    fx = await GitFixture.create();
+    channel = await buildSeedChannel(path.join(fx.root, 'srv', 'seed'));
+    server = await serveChannel(path.join(fx.root, 'srv'));
+  });
+  afterAll(async () => {
+    await server.close();
+    await fx.cleanup();
+  });
+
+  test('only the reached shards; the same manifest as monolithic repodata; a second run asks for the indexes only', async () => {
+    const url = `${server.url}/seed`;
+    await fx.commit('default', { 'env.spec': specText([url], ['python 3.*']) });
+    // Monolithic first (py-rattler's index, so that both forms come from the same indexer).
+    await writeShards(channel.dir);
+    const shardsOf = await shardFiles(channel.dir, 'linux-64');
+    const { rmSync, renameSync } = await import('node:fs');
+    renameSync(path.join(channel.dir, 'linux-64', 'repodata_shards.msgpack.zst'), path.join(fx.root, 'l.idx'));
+    renameSync(path.join(channel.dir, 'noarch', 'repodata_shards.msgpack.zst'), path.join(fx.root, 'n.idx'));
+    const mono = await resolve(resolveSettings(fx, { cacheDir: path.join(fx.root, 'mono-cache') }), { logger: new MemoryLogger() });
+    expect(mono).toMatchObject({ changed: ['default'], failed: [] });
+    const manifest = await fx.show('manifest/default', 'env.manifest');
+    const lock = await fx.show('manifest/default', 'env.lock');
+    expect(lock).toMatch(/python-3\.11\.4/);
+
+    renameSync(path.join(fx.root, 'l.idx'), path.join(channel.dir, 'linux-64', 'repodata_shards.msgpack.zst'));
+    renameSync(path.join(fx.root, 'n.idx'), path.join(channel.dir, 'noarch', 'repodata_shards.msgpack.zst'));
+    // The monolithic files stay: the sharded index is asked for first and taken.
+    const cacheDir = path.join(fx.root, 'shard-cache');
+    server.clearRequests();
+    const first = await resolve(resolveSettings(fx, { cacheDir }), { logger: new MemoryLogger() });
+    expect(first).toMatchObject({ changed: [], failed: [] });
+    expect(await fx.show('manifest/default', 'env.manifest')).toBe(manifest);
+    expect(await fx.show('manifest/default', 'env.lock')).toBe(lock);
+
+    const asked = server.requests.map((r) => `${r.path} ${r.status}`).sort();
+    const reached = ['openssl', 'python', 'zlib'].map((n) => `/seed/linux-64/${shardsOf.get(n)} 200`);
+    expect(asked).toEqual(['/seed/linux-64/repodata_shards.msgpack.zst 200', ...reached, '/seed/noarch/repodata_shards.msgpack.zst 200'].sort());
+    // numpy and pyhello have shards too; they were not reached.
+    expect(shardsOf.has('numpy')).toBe(true);
+    expect(asked.some((a) => a.includes(shardsOf.get('numpy') as string))).toBe(false);
+    rmSync(path.join(fx.root, 'mono-cache'), { recursive: true, force: true });
+
+    server.clearRequests();
+    const second = await resolve(resolveSettings(fx, { cacheDir }), { logger: new MemoryLogger() });
+    expect(second).toMatchObject({ changed: [], failed: [] });
+    expect(server.requests.map((r) => `${r.path} ${r.status}`).sort()).toEqual(['/seed/linux-64/repodata_shards.msgpack.zst 304', '/seed/noarch/repodata_shards.msgpack.zst 304']);
+    expect(server.requests.reduce((n, r) => n + r.bytes, 0)).toBe(0);
+  });
+
+  test('a shard whose bytes do not match its name fails the environment, naming the channel; nothing is cached', async () => {
+    const shardsOf = await shardFiles(channel.dir, 'linux-64');
+    const python = `/seed/linux-64/${shardsOf.get('python')}`;
+    server.setFault({ match: python, fault: { type: 'corrupt' } });
+    const cacheDir = path.join(fx.root, 'corrupt-cache');
+    try {
+      const result = await resolve(resolveSettings(fx, { cacheDir, dryRun: true }), { logger: new MemoryLogger() });
+      expect(result.failed.map((f) => f.env)).toEqual(['default']);
+      expect(result.failed[0].message).toContain(`environment "default"`);
+      expect(result.failed[0].message).toContain(`channel ${server.url}/seed`);
+      expect(result.failed[0].message).toContain('the shard does not match its sha256 name');
+    } finally {
+      server.setFault(null);
+    }
+    server.clearRequests();
+    const again = await resolve(resolveSettings(fx, { cacheDir, dryRun: true }), { logger: new MemoryLogger() });
+    expect(again.failed).toEqual([]);
+    expect(server.requests.some((r) => r.path === python && r.status === 200)).toBe(true);
+  });
+});
