@@ -37,7 +37,8 @@ function ensure() {
   fs.mkdirSync(tmp, { recursive: true });
   process.stderr.write(`Installing Node ${version} (${pkg}) into ${path.relative(root, home)}\n`);
   execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', tmp, `${pkg}@${version}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // npm's own report goes to stderr: stdout carries only the folder (--bin).
+    stdio: ['ignore', 2, 'inherit'],
   });
   if (installedVersion(tmp) !== `v${version}`) throw new Error(`${pkg}@${version} installed, but its node does not report v${version}`);
   fs.rmSync(home, { recursive: true, force: true });
