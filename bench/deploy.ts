@@ -1,6 +1,7 @@
 /**
  * Deploy benchmarks (`npx tsx bench/deploy.ts`):
- *  1. a no-op deploy of 20 environments × 3 labels (current, next, latest) — goal under 2 s;
+ *  1. a no-op deploy of 20 environments × 3 labels (current, next, latest) — goal under 2 s; the same
+ *     with modulefiles on (Lmod) — goal at most 1.2× without them, rounds interleaved;
  *  2. a new tag differing from the deployed one by a single package, package cache warm — goal at
  *     most 1.2× the time of `cp -al` of the previous prefix, measured in the same run.
  * Real archives (built by the test channel builder), a real bare repository (written with one
@@ -22,6 +23,7 @@ import { recordsAt } from '../tests/integration/deploy-support.js';
 
 export interface DeployBenchFigures {
   noop: { envs: number; labels: number; medianMs: number; maxMs: number; runs: number };
+  modulefiles: { withoutMedianMs: number; withMedianMs: number; ratio: number; runs: number };
   newTag: {
     files: number;
     /** The install step alone (staging → marker → rename), median. */
@@ -149,6 +151,21 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
     const noop = { envs: ENVS, labels: 3, medianMs: median(noopRuns), maxMs: Math.max(...noopRuns), runs: noopRuns.length };
     log(`no-op deploy, ${ENVS} environments × 3 labels: median ${noop.medianMs.toFixed(0)} ms, max ${noop.maxMs.toFixed(0)} ms (goal < 2000 ms)`);
 
+    // 1b. The same no-op with modulefiles on: interleaved rounds, the modulefiles written beforehand.
+    const moduleSettings = { modulefiles: path.join(root, 'modulefiles') };
+    await run(moduleSettings);
+    const without: number[] = [];
+    const withModules: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      without.push((await time(() => run()))[0]);
+      withModules.push((await time(() => run(moduleSettings)))[0]);
+    }
+    const modulefiles = { withoutMedianMs: median(without), withMedianMs: median(withModules), ratio: median(withModules) / median(without), runs: without.length };
+    log(
+      `no-op deploy with modulefiles: median ${modulefiles.withMedianMs.toFixed(0)} ms against ${modulefiles.withoutMedianMs.toFixed(0)} ms ` +
+        `without → ${modulefiles.ratio.toFixed(2)}× (goal ≤ 1.2×)`,
+    );
+
     // 2. A new tag that differs by one package, the cache already holding it.
     const bigOld = [pkg('biga-1.0-0'), pkg('bigb-1.0-0'), pkg('tool-1.0-0')];
     const bigNew = [pkg('biga-1.0-0'), pkg('bigb-1.0-0'), pkg('tool-1.1-0')];
@@ -190,7 +207,7 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
         `whole deploy ${newTag.phaseMedianMs.toFixed(0)} ms, cp -al ${cpAlMedianMs.toFixed(0)} ms → ` +
         `${newTag.installRatio.toFixed(2)}× (install) / ${newTag.phaseRatio.toFixed(2)}× (whole deploy) (goal ≤ 1.2×)`,
     );
-    return { noop, newTag };
+    return { noop, modulefiles, newTag };
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }

@@ -17,7 +17,7 @@ const TITLES = {
 
 const ABOUT = {
   crash:
-    'A deploy (the CLI bundle, a child process) is SIGKILLed at exact file-system operations (tests/reliability/kill-hook.mjs, preloaded) over downloading, extracting, linking and relinking; after each kill every label must point at a complete prefix, no final name may lack its marker, the package cache must be complete or recognisably incomplete, and a re-run must leave exactly what an uninterrupted deploy leaves.',
+    'A deploy (the CLI bundle, a child process) is SIGKILLed at exact file-system operations (tests/reliability/kill-hook.mjs, preloaded) over downloading, extracting, linking and relinking; after each kill every label must point at a complete prefix, no final name may lack its marker (unless marked incomplete: renamed into place, post-link scripts, smoke tests or marker not done; no label points there), the package cache must be complete or recognisably incomplete, and a re-run must leave exactly what an uninterrupted deploy leaves.',
   concurrency: 'Four deploys at once to one target, two resolves at once on one repository, two label commands at once on one branch: final states compared with serial runs, commits counted.',
   network:
     'Faults injected by the loopback channel server (5xx, 408, 429 with Retry-After, resets mid-body, truncated and corrupted bodies, 404, stalls past the idle timeout), basic auth demanded throughout.',

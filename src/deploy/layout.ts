@@ -12,9 +12,17 @@ import * as path from 'node:path';
 import type { Engine } from '../engines/types.js';
 import { GitenvError } from '../util/errors.js';
 import { moveAside, renameReplacing } from '../util/files.js';
+import type { Activation } from './activation.js';
+import type { TestRecord } from './smoke-tests.js';
 
 /** The completion marker, written last into the staging prefix. */
 export const MARKER_FILE = path.join('conda-meta', 'gitenv.json');
+
+/**
+ * Stands in a prefix from before its rename until its marker is written (post-link scripts and smoke
+ * tests run in between), and after a failure there, holding the reason. Such a prefix is incomplete.
+ */
+export const INCOMPLETE_FILE = path.join('conda-meta', 'gitenv.incomplete');
 
 /** Deployed names are `YYYY_MM_DD` or `YYYY_MM_DD-N` (the tail of a tag name). */
 export const DEPLOYED_NAME = /^\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
@@ -38,6 +46,10 @@ export interface DeployMarker {
   packages: number;
   /** Apparent size in bytes of the prefix when it was completed (for the summary). */
   sizeBytes?: number;
+  /** env.spec's smoke tests, passed (or skipped on request) before any label pointed here. */
+  tests?: TestRecord;
+  /** What the activation scripts export, for the modulefiles (absent: deployed before it was recorded). */
+  activation?: Activation;
   /** The platform whose lock was installed (absent: deployed before platforms were recorded, or adopted). */
   platform?: string;
 }
@@ -58,8 +70,22 @@ export function defaultPkgCache(target: string): string {
 export async function makeStagingDir(dir: string, deployedName: string): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   const staging = path.join(dir, `${STAGING_PREFIX}${deployedName}-${randomBytes(4).toString('hex')}`);
-  await fs.mkdir(staging);
+  // Private until the rename, whatever the umask: nobody reads a prefix being built.
+  await fs.mkdir(staging, { mode: 0o700 });
+  await fs.chmod(staging, 0o700);
   return staging;
+}
+
+/** Marks a prefix incomplete, with the reason (see INCOMPLETE_FILE). */
+export async function markIncomplete(prefix: string, reason: string): Promise<void> {
+  const file = path.join(prefix, INCOMPLETE_FILE);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, `${reason}\n`);
+}
+
+/** The reason a prefix is incomplete, or undefined when it carries no such mark. */
+export async function readIncomplete(prefix: string): Promise<string | undefined> {
+  return fs.readFile(path.join(prefix, INCOMPLETE_FILE), 'utf8').catch(() => undefined);
 }
 
 /** The marker of a complete prefix, or undefined when the directory is missing or incomplete. */

@@ -32,6 +32,8 @@ export interface EnvOutcome {
   pruned: PruneCandidate[];
   /** Leftovers of killed runs removed. */
   leftovers: string[];
+  /** Modulefiles written or removed (none when the modulefiles input is unset or nothing changed). */
+  modulefiles?: string[];
   /** Set when the environment failed (an install, the lock); its labels were not moved to what failed. */
   error?: string;
 }
@@ -60,6 +62,9 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     rows.length === 0
       ? 'Nothing selected to deploy.\n'
       : table(['Environment', 'Label', 'Tag', 'Prefix', 'Status', 'Size', 'Time'], rows);
+  body += failureDetails(outcomes);
+  const modulefiles = outcomes.flatMap((o) => o.modulefiles ?? []);
+  if (modulefiles.length > 0) body += `\n${dryRun ? 'Would update' : 'Updated'} ${modulefiles.length} modulefile(s): ${modulefiles.map((m) => code(m)).join(', ')}\n`;
   for (const o of outcomes) {
     for (const p of o.prefixes) {
       if (!p.notices?.length) continue;
@@ -74,6 +79,20 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     body += `\n${dryRun ? 'Would prune' : 'Pruned'} ${pruned.length} prefix(es), freeing ${formatBytes(total)}: ${names}\n`;
   }
   return section(`gitenv deploy${dryRun ? ' (dry run)' : ''}`, body);
+}
+
+/** Errors longer than a line (a smoke test's output, a post-link script's) in full, below the table. */
+function failureDetails(outcomes: readonly EnvOutcome[]): string {
+  let out = '';
+  for (const o of outcomes) {
+    for (const p of o.prefixes) {
+      if (p.status !== 'failed' || !p.error?.includes('\n')) continue;
+      const longest = Math.max(2, ...[...p.error.matchAll(/`+/g)].map((m) => m[0].length));
+      const fence = '`'.repeat(longest + 1);
+      out += `\n${o.env} ${p.tag} failed:\n\n${fence}text\n${p.error}\n${fence}\n`;
+    }
+  }
+  return out;
 }
 
 /** Said in the log and the summary whenever another platform's locks are deployed. */

@@ -32,6 +32,8 @@ export interface TagPackages {
   lockSha256: string;
   /** The match specs of the tag's env.spec (conda-meta's requested specs); empty when unreadable. */
   specs: string[];
+  /** The smoke tests of the tag's env.spec (`tests:`); empty when it has none or is unreadable. */
+  tests: string[];
   source: typeof LOCK_FILE | typeof MANIFEST_FILE;
   /** The lock file read (`env.lock`, `env.<platform>.lock`) or env.manifest. */
   file: string;
@@ -67,7 +69,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
       if (file === own) throw new ConfigurationError(`${file} of ${selected.tag} says "# platform: ${lockedFor}"`, { env: selected.env, file });
       return refuse(lockedFor);
     }
-    return { packages: parsed.packages, lockSha256: sha256Hex(text), specs: spec?.specs ?? [], source: LOCK_FILE, file };
+    return { packages: parsed.packages, lockSha256: sha256Hex(text), specs: spec?.specs ?? [], tests: spec?.tests ?? [], source: LOCK_FILE, file };
   }
   if (!manifest) {
     if ((await repo.listFiles?.(selected.commit))?.some((n) => /^env\..+\.lock$/.test(n))) return refuse();
@@ -79,7 +81,7 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
   options.logger.info(`${selected.tag} has no env.lock (made by the old tool): looking its ${entries.length} packages up in the channels`);
   const specChannels = spec ? specChannelsOf(spec.channels, selected, options.logger) : [];
   const packages = await lockFromManifest(entries, { fetch: options.fetch, specChannels, mirror: options.mirror });
-  return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], source: MANIFEST_FILE, file: MANIFEST_FILE };
+  return { packages, lockSha256: sha256Hex(manifest), specs: spec?.specs ?? [], tests: spec?.tests ?? [], source: MANIFEST_FILE, file: MANIFEST_FILE };
 }
 
 /** The platform packages are for: the subdir of the first that is not noarch (undefined: all noarch). */
@@ -103,7 +105,7 @@ export async function trustedChannels(repo: TagFileReader, envCommit: string, en
   }
 }
 
-function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[] } | undefined {
+function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[]; tests: string[] } | undefined {
   if (!text) return undefined;
   try {
     return parseEnvSpec(text, { env: selected.env });

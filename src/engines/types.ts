@@ -56,6 +56,12 @@ export interface InstallRequest {
   trustedHosts?: string[];
   logger: Logger;
   /**
+   * Leave post-link scripts for `InstallReport.runPostLink`, which the caller calls once the prefix
+   * stands at its final path (conda gives scripts `PREFIX` = that path, and so does deploy). An engine
+   * that cannot defer them (micromamba runs them itself) ignores this and returns no runPostLink.
+   */
+  deferPostLink?: boolean;
+  /**
    * The packages are for another platform than this machine's (deploy's explicit `platform`
    * override): the prefix is built for machines that share the file system, and nothing of it is
    * run here (no post-link scripts, no byte-compiling).
@@ -70,6 +76,8 @@ export interface InstallReport {
   downloadedBytes: number;
   /** Packages taken from the package cache. */
   cacheHits: number;
+  /** With `deferPostLink`: runs the post-link scripts in `prefix` (the final path); how many ran. */
+  runPostLink?: () => Promise<number>;
   /** What the user should read, for the job summary: clobbered paths, post-link scripts' messages. */
   notices?: string[];
 }

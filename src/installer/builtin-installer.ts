@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
 import type { FetchLike } from '../net/fetch-like.js';
@@ -14,7 +15,7 @@ import { compilePyc, pythonShortVersion, sitePackagesOf } from './noarch-python.
 import { packageCodeEnv } from './package-env.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
-import { runPostLinkScripts } from './post-link.js';
+import { postLinkScript, runPostLinkScripts } from './post-link.js';
 
 export interface BuiltinInstallerOptions {
   retry?: RetryPolicy;
@@ -78,12 +79,19 @@ export class BuiltinInstaller implements InstallerEngine {
     }
     const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, sitePackages);
     timer('byte-compile');
-    if (!request.foreignPlatform) {
-      const postLink = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
-      const messages = await runPostLinkScripts(request.stagingDir, postLink, logger, this.options.env);
+    const scripts = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
+    // Messages join `notices` (the report's array): deferred scripts add theirs before deploy reads it.
+    const postLink = async (where: string): Promise<number> => {
+      const present = await Promise.all(scripts.map((p) => fs.stat(path.join(where, postLinkScript(p.name))).then((st) => st.isFile(), () => false)));
+      const messages = await runPostLinkScripts(where, scripts, logger, this.options.env);
       if (messages) notices.push(`post-link messages:\n${messages}`);
+      return present.filter(Boolean).length;
+    };
+    // Another platform's scripts are never run here; deferred ones run at the final path (deploy).
+    if (!request.foreignPlatform && !request.deferPostLink) {
+      await postLink(request.stagingDir);
+      timer('post-link scripts');
     }
-    timer('post-link scripts');
     const metas: MetaInput[] = packages.map((pkg, i) => ({
       pkg,
       linked: linked[i],
@@ -99,6 +107,7 @@ export class BuiltinInstaller implements InstallerEngine {
       packages: packages.length,
       downloadedBytes: entries.reduce((n, e) => n + e.downloadedBytes, 0),
       cacheHits: entries.filter((e) => e.hit).length,
+      runPostLink: request.deferPostLink && !request.foreignPlatform ? () => postLink(request.prefix) : undefined,
       notices,
     };
     logger.info(

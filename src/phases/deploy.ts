@@ -3,6 +3,9 @@ import { adoptFromRepository } from '../deploy/adopt.js';
 import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/deploy-env.js';
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
+import { readTemplate } from '../deploy/modulefiles.js';
+import { ensureDir, treeAccess, withUmask, type TreeAccess } from '../deploy/permissions.js';
+import { DEFAULT_TEST_TIMEOUT } from '../deploy/smoke-tests.js';
 import { foreignPlatformNote, summaryMarkdown, type EnvOutcome, type ForeignPlatform } from '../deploy/outcome.js';
 import { packagesOfTag, trustedChannels, type TagFileReader } from '../deploy/packages.js';
 import { selectEnv, type EnvSelection, type EnvState } from '../deploy/selection.js';
@@ -38,45 +41,68 @@ export async function deploy(given: DeploySettings, services: Services): Promise
   const settings = withAbsolutePaths(given);
   if (settings.apiUser) logger.setSecret(settings.apiUser);
   if (settings.apiKey) logger.setSecret(settings.apiKey);
+  if (settings.testTimeout !== undefined && !(settings.testTimeout > 0)) {
+    throw new ConfigurationError(`Input test-timeout must be a positive number of seconds, got ${settings.testTimeout}`);
+  }
   const plan = platformPlan(settings.platform);
   if (plan.foreignPlatform) logger.warning(foreignPlatformNote({ platform: plan.platform, machine: plan.machine }));
+  const access = await treeAccess(settings.group, settings.worldReadable ?? true);
+  const modules = settings.modulefiles
+    ? { dir: path.resolve(settings.modulefiles), format: settings.modulefilesFormat ?? 'lua', template: await readTemplate(settings.modulefilesTemplate) }
+    : undefined;
+  if (settings.skipTests) logger.warning('skip-tests: smoke tests (env.spec tests:) are not run; labels move to untested prefixes');
   const repo = await openForPhase(settings, services);
   try {
     const snapshot = await repo.snapshot();
     const envBranches = new Map(snapshot.envs.map((e) => [e.name, e.commit]));
-    const install = installFn(settings, services, repo, envBranches, plan);
-    const outcomes: EnvOutcome[] = [];
-    const failed: FailedEnv[] = [];
-    for (const state of envStates(snapshot, settings.envs)) {
-      const selection = selectEnv(state, settings.envLabels);
-      reportProblems(selection, failed, services);
-      if (selection.prefixes.length === 0 && selection.links.size === 0) continue;
-      const outcome = await logger.group(`Deploying ${state.env}`, () =>
-        deployEnvSafely(selection, {
-          target: settings.target,
-          envLabels: settings.envLabels,
-          dryRun: settings.dryRun,
-          prune: settings.prune,
-          keep: settings.keep,
-          logger,
-          now: services.now ?? (() => new Date()),
-          install,
-          adopt: adoptFromRepository(repo, settings.engine),
-          platform: plan.platform,
-          foreignPlatform: plan.foreignPlatform,
-        }),
+    // What this run creates is readable as `access` says from the start (installer, micromamba, scripts).
+    return await withUmask(access, async () => {
+      if (!settings.dryRun) await prepareTree(settings, access);
+      const install = installFn(settings, services, repo, envBranches, plan, access);
+      const outcomes: EnvOutcome[] = [];
+      const failed: FailedEnv[] = [];
+      for (const state of envStates(snapshot, settings.envs)) {
+        const selection = selectEnv(state, settings.envLabels);
+        reportProblems(selection, failed, services);
+        if (selection.prefixes.length === 0 && selection.links.size === 0) continue;
+        const outcome = await logger.group(`Deploying ${state.env}`, () =>
+          deployEnvSafely(selection, {
+            target: settings.target,
+            envLabels: settings.envLabels,
+            dryRun: settings.dryRun,
+            prune: settings.prune,
+            keep: settings.keep,
+            logger,
+            now: services.now ?? (() => new Date()),
+            install,
+            adopt: adoptFromRepository(repo, settings.engine),
+            platform: plan.platform,
+            foreignPlatform: plan.foreignPlatform,
+            access,
+            tests: { skip: settings.skipTests === true, timeoutSeconds: settings.testTimeout ?? DEFAULT_TEST_TIMEOUT, workDir: settings.workDir },
+            // Another platform's prefix runs no package code here: no post-link scripts, smoke tests, activation scripts.
+            packageCode: !plan.foreignPlatform,
+            modules,
+          }),
+        );
+        outcomes.push(outcome);
+        if (outcome.error) failed.push({ env: state.env, message: outcome.error });
+      }
+      const deployed = outcomes.flatMap((o) =>
+        o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
       );
-      outcomes.push(outcome);
-      if (outcome.error) failed.push({ env: state.env, message: outcome.error });
-    }
-    const deployed = outcomes.flatMap((o) =>
-      o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
-    );
-    const foreign: ForeignPlatform | undefined = plan.foreignPlatform ? { platform: plan.platform, machine: plan.machine } : undefined;
-    return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun, foreign) };
+      const foreign: ForeignPlatform | undefined = plan.foreignPlatform ? { platform: plan.platform, machine: plan.machine } : undefined;
+      return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun, foreign) };
+    });
   } finally {
     await repo.close();
   }
+}
+
+/** The target and the modulefiles directory, readable as `access` says (the package cache: on first install). */
+async function prepareTree(settings: DeploySettings, access: TreeAccess): Promise<void> {
+  await ensureDir(settings.target, access);
+  if (settings.modulefiles) await ensureDir(settings.modulefiles, access);
 }
 
 /**
@@ -162,7 +188,14 @@ function reportProblems(selection: EnvSelection, failed: FailedEnv[], services: 
  * channels), installed by the chosen engine. The fetch wrapper and the installer are made on first
  * use, so a deploy with nothing to install never touches the network or the package cache.
  */
-function installFn(settings: DeploySettings, services: Services, repo: TagFileReader, envBranches: ReadonlyMap<string, string>, plan: PlatformPlan): InstallFn {
+function installFn(
+  settings: DeploySettings,
+  services: Services,
+  repo: TagFileReader,
+  envBranches: ReadonlyMap<string, string>,
+  plan: PlatformPlan,
+  access: TreeAccess,
+): InstallFn {
   const { logger } = services;
   let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
   // Hosts that get the channel credentials: the mirror's, and those of the channels in the env.spec
@@ -192,8 +225,10 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
         credentials: { apiUser: settings.apiUser, apiKey: settings.apiKey },
       }),
     });
+  const pkgCache = settings.pkgCache ?? defaultPkgCache(settings.target);
   return async (selected, stagingDir, prefix) => {
     const { wrapper, installer } = getTools();
+    await ensureDir(pkgCache, access);
     const envBranch = envBranches.get(selected.env);
     const channels = envBranch ? await trustedChannels(repo, envBranch, selected.env, settings.channelAlias, logger) : [];
     for (const c of channels) trust(c);
@@ -206,13 +241,14 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       packages: tag.packages,
       prefix,
       stagingDir,
-      pkgCache: settings.pkgCache ?? defaultPkgCache(settings.target),
+      pkgCache,
       requestedSpecs: tag.specs,
       mirror: settings.mirror,
       concurrency: settings.concurrency,
       fetch: wrapper.fetch,
       trustedHosts: [...trustedHosts],
       logger,
+      deferPostLink: true,
       foreignPlatform: plan.foreignPlatform ? plan.platform : undefined,
     });
     return {
@@ -224,6 +260,8 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       engine: settings.engine,
       gitenvVersion: VERSION,
       packages: report.packages,
+      tests: tag.tests,
+      runPostLink: report.runPostLink,
       platform: plan.platform,
       notices: report.notices,
     };

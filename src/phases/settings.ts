@@ -19,6 +19,9 @@ import { DEFAULT_CHANNEL_ALIAS } from '../solver/channels.js';
 import { ConfigurationError } from '../util/errors.js';
 import { splitList } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
+import type { ModulefilesFormat } from '../deploy/modulefiles.js';
+
+export type { ModulefilesFormat };
 
 export type { ChannelCredentials, Engine } from '../engines/types.js';
 export { DEFAULT_CHANNEL_ALIAS } from '../solver/channels.js';
@@ -87,12 +90,26 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials, Site
   pkgCache?: string;
   /** Parallel downloads. */
   concurrency?: number;
+  /** Do not run env.spec's `tests:` (logged; the marker says the tests were skipped). */
+  skipTests?: boolean;
+  /** Seconds each smoke test may run (default DEFAULT_TEST_TIMEOUT of deploy/smoke-tests.ts). */
+  testTimeout?: number;
+  /** Directory to write modulefiles into (`<dir>/<env>/<label or deployed name>`); none when unset. */
+  modulefiles?: string;
+  modulefilesFormat?: ModulefilesFormat;
+  /** Site text for every modulefile (help line, whatis, extra lines): see src/deploy/modulefiles.ts. */
+  modulefilesTemplate?: string;
+  /** Group that owns the deployed tree (group readable); unset: readable by everyone. */
+  group?: string;
+  /** With `group`: false leaves the tree unreadable by others (default true). */
+  worldReadable?: boolean;
   /**
    * The platform (conda subdir) whose locks to install; default this machine's. Another platform
    * than the machine's is deployed for machines sharing the file system: nothing of it is run here.
    */
   platform?: string;
 }
+
 
 /** Services the core gets injected instead of reaching for globals. */
 export interface Services {
@@ -160,6 +177,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'prune', kind: 'bool', phases: ['deploy'], help: 'remove deployed prefixes that no label points to, except the newest --keep' },
   { name: 'keep', kind: 'int', phases: ['deploy'], metavar: 'N', help: `with --prune: how many unlabelled prefixes to keep per environment (default ${DEFAULT_KEEP})` },
   { name: 'pkg-cache', kind: 'string', phases: ['deploy'], metavar: 'DIR', help: 'package cache directory (default <target>/.pkg_cache)' },
+  { name: 'skip-tests', kind: 'bool', phases: ['deploy'], help: 'do not run the smoke tests (env.spec tests:) before labels move (logged)' },
+  { name: 'test-timeout', kind: 'int', phases: ['deploy'], metavar: 'SECONDS', help: 'seconds each smoke test command may run (default 600)' },
+  { name: 'modulefiles', kind: 'string', phases: ['deploy'], metavar: 'DIR', help: 'write modulefiles into DIR/<env>/<label or deployed name>' },
+  { name: 'modulefiles-format', kind: 'string', phases: ['deploy'], metavar: 'lua|tcl', help: 'lua (Lmod, default) or tcl (Environment Modules)' },
+  { name: 'modulefiles-template', kind: 'string', phases: ['deploy'], metavar: 'FILE', help: 'YAML with site text for every modulefile: help, whatis, lua, tcl' },
+  { name: 'group', kind: 'string', phases: ['deploy'], metavar: 'GROUP', help: 'group that owns the deployed tree (default: readable by everyone)' },
+  { name: 'world-readable', kind: 'string', phases: ['deploy'], metavar: 'true|false', help: 'with --group: false makes the tree unreadable by other users (default true)' },
   { name: 'log-level', kind: 'string', phases: PHASES, only: 'action', help: 'info (default) or debug (the CLI: --verbose)' },
   { name: 'micromamba-version', kind: 'string', phases: ['setup'], only: 'action', help: 'micromamba release to install' },
   { name: 'micromamba-url', kind: 'string', phases: ['setup'], only: 'action', help: 'download URL template with {version} and {platform}' },
@@ -412,6 +436,13 @@ export function parseDeploySettings(raw: RawSettings): DeploySettings {
     keep: r.int('keep', DEFAULT_KEEP),
     pkgCache: r.string('pkg-cache'),
     platform: platformOption(r),
+    skipTests: r.bool('skip-tests'),
+    testTimeout: r.int('test-timeout', 600),
+    modulefiles: r.string('modulefiles'),
+    modulefilesFormat: r.choice('modulefiles-format', ['lua', 'tcl'] as const, 'lua'),
+    modulefilesTemplate: r.string('modulefiles-template'),
+    group: r.string('group'),
+    worldReadable: r.string('world-readable') === undefined ? true : r.bool('world-readable'),
     // The alias that channel names of env.spec expand with: their hosts are the ones that get credentials.
     ...(channelAlias ? { channelAlias } : {}),
     ...(condarc ? { condarc } : {}),

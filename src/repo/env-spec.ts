@@ -22,6 +22,8 @@ export interface EnvSpec {
   specs: string[];
   /** Each spec taken apart, same order as `specs`. */
   matchSpecs: MatchSpec[];
+  /** `tests:`: shell commands deploy runs in a new prefix before a label moves to it (none when absent). */
+  tests: string[];
   /** The conda subdirs of `platforms:`, as written; undefined when the key is absent. */
   platforms?: string[];
 }
@@ -33,7 +35,9 @@ export interface EnvSpecSource {
   file?: string;
 }
 
-const KNOWN_KEYS = ['channels', 'env', 'dependencies', 'platforms'];
+const KNOWN_KEYS = ['channels', 'env', 'dependencies', 'platforms', 'tests'];
+/** A smoke test is one shell command line, not a script: longer is a mistake. */
+export const MAX_TEST_LENGTH = 4096;
 // Segments of a channel name (`conda-forge`, `conda-forge/label/dev`); never `.` or `..`, which would
 // turn a name into a path on the runner.
 const CHANNEL_NAME = /^(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+)*$/;
@@ -55,7 +59,7 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
 
   for (const key of Object.keys(map)) {
     if (!KNOWN_KEYS.includes(key)) {
-      problem(`unknown key "${key}" (allowed: channels, env, its synonym dependencies, and platforms)`, lines.key(key));
+      problem(`unknown key "${key}" (allowed: channels, env, its synonym dependencies, platforms, and tests)`, lines.key(key));
     }
   }
   if ('env' in map && 'dependencies' in map) {
@@ -75,9 +79,18 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
       return problem(`"${spec}" is not a valid match spec: ${(err as Error).message}`, lines.item(specKey, i));
     }
   });
-  const spec: EnvSpec = { channels, specs, matchSpecs };
+  const tests = 'tests' in map ? stringList(map, 'tests', lines, problem) : [];
+  tests.forEach((command, i) => checkTest(command, () => lines.item('tests', i), problem));
+  const spec: EnvSpec = { channels, specs, matchSpecs, tests };
   if ('platforms' in map) spec.platforms = platformList(map, lines, problem);
   return spec;
+}
+
+/** A test is a non-empty shell command; a NUL could not be passed to the shell at all. */
+function checkTest(command: string, line: () => number | undefined, problem: Problem): void {
+  if (command === '') problem('"tests:" holds an empty command', line());
+  if (command.includes('\0')) problem('a command in "tests:" holds a NUL character', line());
+  if (command.length > MAX_TEST_LENGTH) problem(`a command in "tests:" is longer than ${MAX_TEST_LENGTH} characters`, line());
 }
 
 /** `platforms:`: known conda subdirs, each once, at least one. */

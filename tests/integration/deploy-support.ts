@@ -30,6 +30,8 @@ export interface TagOptions {
   oldTool?: boolean;
   /** Rewrites env.lock before it is committed (to make it lie). */
   patchLock?: (text: string) => string;
+  /** The env.spec committed with the manifest (default: python, numpy and pyhello from the channel). */
+  spec?: string;
 }
 
 const SPEC = (channel: string) => `channels:\n  - ${channel}\nenv:\n  - python 3.11.*\n  - numpy\n  - pyhello\n`;
@@ -44,7 +46,7 @@ export async function tagManifest(
   options: TagOptions,
 ): Promise<string> {
   const records = recordsAt(channelUrl, pkgs);
-  const files: Record<string, string | null> = { 'env.spec': SPEC(channelUrl) };
+  const files: Record<string, string | null> = { 'env.spec': options.spec ?? SPEC(channelUrl) };
   if (options.oldTool) {
     files['env.manifest'] = formatManifest(records).replace(/\t/g, '    ').replace(/(linux-64|noarch) /g, '$1/ ');
     files['env.lock'] = null;

@@ -40,6 +40,7 @@ test('a staging prefix is hidden, beside the final one, and becomes complete onl
   const staging = await makeStagingDir(dir, '2026_01_02');
   expect(path.dirname(staging)).toBe(dir);
   expect(path.basename(staging)).toMatch(/^\.staging-2026_01_02-[0-9a-f]{8}$/);
+  expect((await fs.stat(staging)).mode & 0o777).toBe(0o700); // private until the rename, whatever the umask
   expect(await isComplete(staging)).toBe(false);
 
   await writeMarker(staging, marker('env-default-2026_01_02'));
@@ -116,4 +117,14 @@ test('a complete prefix already under the final name is kept; the staging one is
   }
   expect(await fs.readFile(path.join(prefix, 'which'), 'utf8')).toBe('first');
   expect(await fs.readdir(dir)).toEqual(['2026_01_02']);
+});
+
+test('staging stays private under a permissive umask too', async () => {
+  const old = process.umask(0);
+  try {
+    const staging = await makeStagingDir(path.join(tmp, 'open'), '2026_01_09');
+    expect((await fs.stat(staging)).mode & 0o777).toBe(0o700);
+  } finally {
+    process.umask(old);
+  }
 });

@@ -154,6 +154,25 @@ test('refuses a file that is not UTF-8, naming the line', () => {
   expect(err.where.line).toBe(2);
 });
 
+describe('tests: (smoke tests a deploy runs before a label moves)', () => {
+  const base = 'channels: [conda-forge]\nenv: [python]\n';
+
+  test('a list of shell commands, in order; none when absent', () => {
+    expect(parseEnvSpec(`${base}tests:\n  - python -c "import numpy"\n  - gdalinfo --version\n`, src).tests).toEqual(['python -c "import numpy"', 'gdalinfo --version']);
+    expect(parseEnvSpec(base, src).tests).toEqual([]);
+    expect(parseEnvSpec(`${base}tests:\n`, src).tests).toEqual([]);
+  });
+
+  test('wrong types and empty commands name the file, the line and the environment', () => {
+    expect(errorOf(`${base}tests: python -V\n`).message).toMatch(/^env.spec line 3 of environment "default": "tests:" must be a list of strings/);
+    expect(errorOf(`${base}tests:\n  - {run: x}\n`).message).toContain('"tests:" item 1 must be a string');
+    const empty = errorOf(`${base}tests:\n  - python -V\n  - ""\n`);
+    expect(empty.message).toContain('"tests:" holds an empty command');
+    expect(empty.where).toMatchObject({ env: 'default', file: 'env.spec' });
+    expect(errorOf(`${base}tests:\n  - "${'x'.repeat(5000)}"\n`).message).toContain('longer than 4096 characters');
+  });
+});
+
 describe('platforms:', () => {
   test('absent: undefined (the resolve platform input decides)', () => {
     expect(parseEnvSpec('channels: [c]\nenv: [x]\n', src).platforms).toBeUndefined();
