@@ -72,7 +72,17 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const logger = new StepLogger(t0);
       await resolve(
-        { repository: fx.origin, envs: [], dryRun: true, platform: 'linux-64', channelAlias: DEFAULT_CHANNEL_ALIAS, engine: 'builtin', mode: 'push', workDir: fx.root, cacheDir: path.join(fx.root, `pc${round}`) },
+        {
+          repository: fx.origin,
+          envs: [],
+          dryRun: true,
+          platform: 'linux-64',
+          channelAlias: DEFAULT_CHANNEL_ALIAS,
+          engine: 'builtin',
+          mode: 'push',
+          workDir: fx.root,
+          cacheDir: path.join(fx.root, `pc${round}`),
+        },
         { logger },
       );
       const total = performance.now() - t0;

@@ -157,8 +157,7 @@ async function main(): Promise<void> {
 }
 
 function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb: number): void {
-  const best = (name: string, key: 'cold' | 'warm', of: 'seconds' | 'cpuSeconds' = 'seconds') =>
-    Math.min(...rows.filter((r) => r.name === name).map((r) => r[key][of]));
+  const best = (name: string, key: 'cold' | 'warm', of: 'seconds' | 'cpuSeconds' = 'seconds') => Math.min(...rows.filter((r) => r.name === name).map((r) => r[key][of]));
   const peak = (name: string) => Math.max(...rows.filter((r) => r.name === name).flatMap((r) => [r.cold.maxRssKb, r.warm.maxRssKb]));
   console.log('\ninstaller    cold (s)   warm (s)   cold CPU (s)   warm CPU (s)   peak RSS (MB)');
   for (const name of ['gitenv', 'py-rattler']) {
@@ -173,7 +172,12 @@ function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb:
     console.log(`ratio gitenv / py-rattler, CPU:  cold ${ratio('cold', 'cpuSeconds')}x, warm ${ratio('warm', 'cpuSeconds')}x`);
     console.log(`peak memory gitenv / py-rattler: ${(peak('gitenv') / peak('py-rattler')).toFixed(2)}x (goal <= 1)`);
   }
-  console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 // Run as a script (not when imported for its fixture shape).

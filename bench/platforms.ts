@@ -80,7 +80,9 @@ async function main(): Promise<void> {
         const b = await run(url, cacheDir, envSpecs, THREE);
         one.push(a.ms);
         three.push(b.ms);
-        console.log(`  round ${round + 1}: linux-64 ${a.ms.toFixed(0)} ms (${a.requests} requests, ${a.packages} packages); three platforms ${b.ms.toFixed(0)} ms (${b.requests} requests, ${b.packages} packages)`);
+        console.log(
+          `  round ${round + 1}: linux-64 ${a.ms.toFixed(0)} ms (${a.requests} requests, ${a.packages} packages); three platforms ${b.ms.toFixed(0)} ms (${b.requests} requests, ${b.packages} packages)`,
+        );
       }
       const ratio = median(three) / median(one);
       // A first run: empty on-disk cache, so the downloads count too (noarch downloaded once).
@@ -95,7 +97,12 @@ async function main(): Promise<void> {
       }
       const coldRatio = Math.min(...coldThree) / Math.min(...coldOne);
       console.log('\nsummary');
-      console.log(`  load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+      console.log(
+        `  load average at the end: ${os
+          .loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')} on ${os.cpus().length} cores`,
+      );
       console.log(`  ${ENVS} environments x ${SPECS} specs: one platform median ${median(one).toFixed(0)} ms, three platforms median ${median(three).toFixed(0)} ms`);
       console.log(`  three platforms / one platform = ${ratio.toFixed(2)} from a warm repodata cache, ${coldRatio.toFixed(2)} from an empty one; goal <= 2.5 (noarch fetched and parsed once per run)`);
     } finally {

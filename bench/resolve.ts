@@ -73,7 +73,18 @@ async function runOnce(channelUrl: string, cacheDir: string, envSpecs: string[][
   cpu.push((c.user + c.system) / 1000);
   await solver.close();
   const s = fetcher.stats;
-  return { times, cpu, packages, wall, jobs: solver.concurrency, requests: s.requests, bytesFetched: s.bytesFetched, bytesSent: bytesSent() - sentBefore, notModified: s.notModified, reused: s.reused };
+  return {
+    times,
+    cpu,
+    packages,
+    wall,
+    jobs: solver.concurrency,
+    requests: s.requests,
+    bytesFetched: s.bytesFetched,
+    bytesSent: bytesSent() - sentBefore,
+    notModified: s.notModified,
+    reused: s.reused,
+  };
 }
 
 /** py-rattler over the same server: one Gateway for every environment; seconds per environment. */
@@ -121,7 +132,9 @@ function report(label: string, r: RunFigures): void {
   console.log(`\n${label}`);
   r.times.forEach((t, i) => console.log(`  env${String(i).padStart(2, '0')}  wall ${ms(t).padStart(8)}  ${r.packages[i]} packages`));
   const rest = r.times.slice(1);
-  console.log(`  ${r.jobs} solver threads; all ${r.times.length} environments ${ms(r.wall)} wall, ${ms(r.cpu[0])} cpu; first env ${ms(r.times[0])} (fetch + parse + solve), then median ${ms(median(rest))}, max ${ms(Math.max(...rest))}`);
+  console.log(
+    `  ${r.jobs} solver threads; all ${r.times.length} environments ${ms(r.wall)} wall, ${ms(r.cpu[0])} cpu; first env ${ms(r.times[0])} (fetch + parse + solve), then median ${ms(median(rest))}, max ${ms(Math.max(...rest))}`,
+  );
   console.log(`  requests ${r.requests}, 304s ${r.notModified}, reused in-run ${r.reused}; bytes fetched ${r.bytesFetched} (${mb(r.bytesFetched)}), server sent ${r.bytesSent}`);
 }
 
@@ -148,13 +161,22 @@ async function main(): Promise<void> {
       // The first environment of a run also reads and parses the whole repodata once.
       const solveTimes = [...first.times.slice(1), ...second.times.slice(1)];
       console.log('\nsummary');
-      console.log(`  load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+      console.log(
+        `  load average at the end: ${os
+          .loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')} on ${os.cpus().length} cores`,
+      );
       console.log(`  solve time per environment (repodata already parsed, ${first.jobs} at once): wall median ${ms(median(solveTimes))}, max ${ms(Math.max(...solveTimes))}; goal < 1000 ms`);
       if (py) {
         const pyRest = py.times.slice(1);
         const same = py.counts.every((n, i) => n === first.packages[i]);
-        console.log(`  py-rattler (one Gateway, one environment at a time): first env ${ms(py.times[0])}, then median ${ms(median(pyRest))}; all ${ENVS} ${ms(py.wall)}${same ? '' : ' (package counts differ from gitenv in some environments)'}`);
-        console.log(`  ratio gitenv / py-rattler: per environment (median, parsed) ${(median(solveTimes) / median(pyRest)).toFixed(2)}x; all ${ENVS} environments (first run, wall) ${(first.wall / py.wall).toFixed(2)}x; goal <= 1.5x`);
+        console.log(
+          `  py-rattler (one Gateway, one environment at a time): first env ${ms(py.times[0])}, then median ${ms(median(pyRest))}; all ${ENVS} ${ms(py.wall)}${same ? '' : ' (package counts differ from gitenv in some environments)'}`,
+        );
+        console.log(
+          `  ratio gitenv / py-rattler: per environment (median, parsed) ${(median(solveTimes) / median(pyRest)).toFixed(2)}x; all ${ENVS} environments (first run, wall) ${(first.wall / py.wall).toFixed(2)}x; goal <= 1.5x`,
+        );
       }
       console.log(`  first environment of a run (read + parse 62 MB of repodata, then solve): ${ms(first.times[0])} with an empty cache, ${ms(second.times[0])} from the cache`);
       console.log(`  second run fetched ${second.bytesFetched} bytes = ${((100 * second.bytesFetched) / first.bytesFetched).toFixed(4)}% of the first run's ${first.bytesFetched}; goal < 1%`);

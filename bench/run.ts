@@ -15,7 +15,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const all = ['resolve', 'fixed', 'platforms', 'install', 'deploy'];
 const chosen = process.argv.slice(2).filter((a) => all.includes(a));
 let failed = 0;
-console.log(`gitenv benchmarks on Node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `gitenv benchmarks on Node ${process.version}, ${os.cpus().length} cores, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 for (const name of chosen.length > 0 ? chosen : all) {
   console.log(`\n=== bench/${name}.ts`);
   const tsx = path.join(here, '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');

@@ -61,11 +61,13 @@ function runAction(phase: string, inputs: Record<string, string>): Record<string
   writeFileSync(summary, '');
   const env: NodeJS.ProcessEnv = { ...process.env, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: summary, RUNNER_TEMP: dirs.runner };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  process.stdout.write(`\x1b[2m$ node dist/${phase}/index.js   (${Object.entries(inputs).map(([k, v]) => `${k}=${v}`).join(' ')})\x1b[0m\n`);
+  process.stdout.write(
+    `\x1b[2m$ node dist/${phase}/index.js   (${Object.entries(inputs)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')})\x1b[0m\n`,
+  );
   const r = spawnSync(process.execPath, [path.resolve('dist', phase, 'index.js')], { env, encoding: 'utf8' });
-  const log = (r.stdout + r.stderr)
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('::debug::') && !l.startsWith('::group::') && !l.startsWith('::endgroup::'));
+  const log = (r.stdout + r.stderr).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('::debug::') && !l.startsWith('::group::') && !l.startsWith('::endgroup::'));
   show(log.join('\n'));
   if (r.status !== 0) throw new Error(`${phase} failed (exit ${r.status}); its log is above`);
   return readOutputs(output);
@@ -84,9 +86,13 @@ function writeSpec(branch: string, specs: string[], message: string, create = fa
 
 /** `ls -l` of each environment directory under the target, the seed README's view. */
 function showTree(): void {
-  for (const env of readdirSync(dirs.target).filter((e) => !e.startsWith('.')).sort()) {
+  for (const env of readdirSync(dirs.target)
+    .filter((e) => !e.startsWith('.'))
+    .sort()) {
     show(`${path.join(dirs.target, env)}:`);
-    for (const entry of readdirSync(path.join(dirs.target, env)).filter((e) => !e.startsWith('.')).sort()) {
+    for (const entry of readdirSync(path.join(dirs.target, env))
+      .filter((e) => !e.startsWith('.'))
+      .sort()) {
       const full = path.join(dirs.target, env, entry);
       const st = lstatSync(full);
       show(st.isSymbolicLink() ? `  lrwxrwxrwx  ${entry} -> ${readlinkSync(full)}` : `  drwxr-xr-x  ${entry}/`);
@@ -120,7 +126,11 @@ async function main(): Promise<void> {
 
   heading('A local conda channel (the test channel builder)');
   const channel = await buildSeedChannel(path.join(dirs.channels, 'demo'));
-  show(`${channel.dir}: ${readdirSync(path.join(channel.dir, 'linux-64')).filter((f) => f !== 'repodata.json').join(', ')}`);
+  show(
+    `${channel.dir}: ${readdirSync(path.join(channel.dir, 'linux-64'))
+      .filter((f) => f !== 'repodata.json')
+      .join(', ')}`,
+  );
 
   heading('An environments repository: branch `default` with env.spec');
   git(['init', '-q', '--bare', dirs.origin], root);

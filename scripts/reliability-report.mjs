@@ -22,7 +22,8 @@ const ABOUT = {
   network:
     'Faults injected by the loopback channel server (5xx, 408, 429 with Retry-After, resets mid-body, truncated and corrupted bodies, 404, stalls past the idle timeout), basic auth demanded throughout.',
   hostile: 'Every case of tests/reliability/corpus/manifest.json through the phase that reads it, with a canary directory outside the target that must stay unchanged.',
-  secrets: 'api-user/api-key against a channel demanding basic auth and a token against a git smart-HTTP server demanding it; files, repository objects, temporary files, outputs and summaries searched for the secrets in plain, URL-encoded and base64 forms.',
+  secrets:
+    'api-user/api-key against a channel demanding basic auth and a token against a git smart-HTTP server demanding it; files, repository objects, temporary files, outputs and summaries searched for the secrets in plain, URL-encoded and base64 forms.',
   trust:
     'A channel demanding basic auth and a second host serving the same archives without it, recording every request: manifests (env.lock, an old-tool env.manifest) naming that host, a repodata info.base_url moving packages there, repodata records with a newline in a build and ../../etc as a subdir.',
   layout:

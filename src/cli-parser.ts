@@ -197,9 +197,7 @@ function assignPositionals(line: CommandLine, free: string[]): void {
 
 function unknownOption(spelled: string, command: Command | undefined): UsageError {
   const where = command ? `gitenv ${command}` : 'gitenv';
-  const elsewhere = command
-    ? (Object.keys(COMMANDS) as Command[]).filter((c) => c !== command && flags(c).some((o) => `--${o.name}` === spelled.replace(/_/g, '-')))
-    : [];
+  const elsewhere = command ? (Object.keys(COMMANDS) as Command[]).filter((c) => c !== command && flags(c).some((o) => `--${o.name}` === spelled.replace(/_/g, '-'))) : [];
   const hint = elsewhere.length > 0 ? ` (it belongs to gitenv ${elsewhere.join(', gitenv ')})` : '';
   return new UsageError(`${where} has no option ${spelled}${hint}`, command);
 }

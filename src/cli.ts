@@ -6,14 +6,7 @@ import { label } from './phases/label.js';
 import { applySiteSettings } from './phases/site.js';
 import { resolve } from './phases/resolve.js';
 import type { PhaseResult } from './phases/result.js';
-import {
-  optionsOf,
-  parseAutotagSettings,
-  parseDeploySettings,
-  parseLabelSettings,
-  parseResolveSettings,
-  type RawSettings,
-} from './phases/settings.js';
+import { optionsOf, parseAutotagSettings, parseDeploySettings, parseLabelSettings, parseResolveSettings, type RawSettings } from './phases/settings.js';
 import { ConfigurationError } from './util/errors.js';
 import { ConsoleLogger, ignoreClosedPipes, type Logger } from './util/logger.js';
 import { VERSION } from './version.js';

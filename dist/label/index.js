@@ -32110,8 +32110,7 @@ class errors_CommandError extends GitenvError {
     exitCode;
     stderrTail;
     constructor(command, args, exitCode, stderrTail, summary) {
-        super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` +
-            (stderrTail ? `:\n${stderrTail}` : ''));
+        super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` + (stderrTail ? `:\n${stderrTail}` : ''));
         this.command = command;
         this.args = args;
         this.exitCode = exitCode;
@@ -32400,7 +32399,10 @@ class GitCommandManager {
         const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
         // One process for both keys: `--get-regexp` prints the (lower-cased) key first on each line.
         const identity = await runGit(gitPath, ['config', '--get-regexp', '^user\\.(name|email)$'], env);
-        const keys = new Set(identity.stdout.toString('utf8').split('\n').map((line) => line.split(' ')[0]));
+        const keys = new Set(identity.stdout
+            .toString('utf8')
+            .split('\n')
+            .map((line) => line.split(' ')[0]));
         if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
             await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
         }
@@ -32678,8 +32680,7 @@ class PushRejectedError extends GitenvError {
     rejected;
     stale;
     constructor(remote, rejected) {
-        super(`git push to ${remote} was refused: ` +
-            rejected.map((r) => `${r.dst} ${r.summary}${r.reason ? ` (${r.reason})` : ''}`).join('; '));
+        super(`git push to ${remote} was refused: ` + rejected.map((r) => `${r.dst} ${r.summary}${r.reason ? ` (${r.reason})` : ''}`).join('; '));
         this.remote = remote;
         this.rejected = rejected;
         this.stale = rejected.every(isStaleRejection);
@@ -33003,9 +33004,7 @@ class EnvRepository {
     }
     /** Fetches again: every branch and tag, or only the given branches. */
     async refresh(branches) {
-        const refspecs = branches
-            ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`)
-            : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+        const refspecs = branches ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`) : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
         await this.git.fetch(this.remote, refspecs, !branches);
     }
     /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
@@ -33294,12 +33293,7 @@ function remoteOf(repository) {
 function cell(value) {
     if (value === undefined || value === null || value === '')
         return '';
-    return String(value)
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/\|/g, '\\|')
-        .replace(/\r?\n/g, '<br>');
+    return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 }
 /** Inline code; backticks inside are handled by a longer fence. */
 function code(value) {
@@ -33316,11 +33310,7 @@ function code(value) {
  */
 function table(headers, rows) {
     const render = (v) => (v instanceof Raw ? v.text : cell(v));
-    const lines = [
-        `| ${headers.map(cell).join(' | ')} |`,
-        `| ${headers.map(() => '---').join(' | ')} |`,
-        ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`),
-    ];
+    const lines = [`| ${headers.map(cell).join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`)];
     return lines.join('\n') + '\n';
 }
 /** Markdown that a table must not escape. */
@@ -40120,8 +40110,7 @@ async function setupMicromamba(settings, services) {
     const { logger } = services;
     const version = settings.version.trim();
     if (!tc.isExplicitVersion(version)) {
-        throw new ConfigurationError(`Input micromamba-version must be an exact release such as ${micromamba_setup_DEFAULT_MICROMAMBA_VERSION}, got "${version}" ` +
-            '(the tool cache keys on it)');
+        throw new ConfigurationError(`Input micromamba-version must be an exact release such as ${micromamba_setup_DEFAULT_MICROMAMBA_VERSION}, got "${version}" ` + '(the tool cache keys on it)');
     }
     ensureRunnerDirs(services.env ?? process.env);
     const exeName = micromambaExeName();
@@ -43087,14 +43076,36 @@ const OPTIONS = [
     { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
     { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
     { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
-    { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${platforms_DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
+    {
+        name: 'platform',
+        kind: 'string',
+        phases: ['resolve', 'deploy'],
+        metavar: 'SUBDIR',
+        help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${platforms_DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)`,
+    },
     { name: 'channel-alias', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'URL', help: `base URL that channel names expand with (default ${channels_DEFAULT_CHANNEL_ALIAS})` },
-    { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
-    { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
+    {
+        name: 'api-user',
+        kind: 'string',
+        phases: ['resolve', 'deploy'],
+        short: 'u',
+        metavar: 'USER',
+        env: 'GITENV_API_USER',
+        help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)',
+    },
+    {
+        name: 'api-key',
+        kind: 'string',
+        phases: ['resolve', 'deploy'],
+        short: 'k',
+        metavar: 'KEY',
+        env: 'GITENV_API_KEY',
+        help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)',
+    },
     { name: 'engine', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'builtin|micromamba', help: 'builtin (needs nothing installed) or micromamba' },
     { name: 'mode', kind: 'string', phases: ['resolve'], metavar: 'MODE', help: 'push (default) or check (a dry run that prints the would-be diff); the action also has pull-request' },
     { name: 'condarc', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'FILE', help: 'a .condarc to read channel_alias, custom_channels, default_channels, proxy_servers and ssl_verify from' },
-    { name: 'cache', kind: 'bool', phases: ['resolve'], only: 'action', help: 'restore and save the repodata cache with the runner\'s cache service' },
+    { name: 'cache', kind: 'bool', phases: ['resolve'], only: 'action', help: "restore and save the repodata cache with the runner's cache service" },
     { name: 'github-api-url', kind: 'string', phases: ['resolve'], only: 'action', help: 'GitHub REST API root' },
     { name: 'next-only', kind: 'bool', phases: ['label'], help: 'set only the next label; leave current and previous alone' },
     { name: 'label', kind: 'string', phases: ['label'], metavar: 'NAME', help: 'set just this label to the tag (no progression)' },
@@ -43399,9 +43410,7 @@ function proxiesFrom(options) {
     return {
         https: first(env.https_proxy, env.HTTPS_PROXY, options.proxyServers?.https),
         http: first(env.http_proxy, env.HTTP_PROXY, options.proxyServers?.http),
-        noProxy: (first(env.no_proxy, env.NO_PROXY) ?? '')
-            .split(/[\s,]+/)
-            .filter(Boolean),
+        noProxy: (first(env.no_proxy, env.NO_PROXY) ?? '').split(/[\s,]+/).filter(Boolean),
     };
 }
 /** A proxy URL for log lines and errors: its credentials replaced. */
@@ -43478,10 +43487,14 @@ class SiteDispatcher extends undici/* Dispatcher */.mk {
         return this.pick(options.origin).dispatch(options, handler);
     }
     async close() {
-        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.close(); }));
+        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => {
+            await d?.close();
+        }));
     }
     async destroy() {
-        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.destroy(); }));
+        await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => {
+            await d?.destroy();
+        }));
     }
 }
 /** The extra CA certificates the site gave, in PEM. */

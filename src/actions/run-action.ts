@@ -35,11 +35,7 @@ export async function failStep(phase: string, err: unknown): Promise<void> {
  * The frame every action entry shares: run the phase, set its outputs as JSON, write the job
  * summary, and fail the step (one core.setFailed) when the phase or an environment failed.
  */
-export async function runAction<R extends PhaseResult>(
-  phase: string,
-  body: (logger: CoreLogger) => Promise<R>,
-  outputs: (result: R) => Record<string, unknown>,
-): Promise<void> {
+export async function runAction<R extends PhaseResult>(phase: string, body: (logger: CoreLogger) => Promise<R>, outputs: (result: R) => Record<string, unknown>): Promise<void> {
   try {
     const result = await body(actionLogger());
     for (const [name, value] of Object.entries(outputs(result))) {

@@ -44,8 +44,7 @@ export function recordProblem(record: PackageRecord, channels: readonly string[]
   const own = channels.find((c) => url.startsWith(`${c.replace(/\/+$/, '')}/`)) ?? channels.find((c) => origin(c) === origin(url));
   if (!own) {
     return (
-      `${dist} would be downloaded from ${origin(url)}, another host than its channel's ` +
-      `(${channels.map(origin).join(', ')}): the channel's repodata moves it there with info.base_url; refused`
+      `${dist} would be downloaded from ${origin(url)}, another host than its channel's ` + `(${channels.map(origin).join(', ')}): the channel's repodata moves it there with info.base_url; refused`
     );
   }
   return undefined;

@@ -67,8 +67,16 @@ export function diffEnv(before: ReadonlyMap<string, string>, after: ReadonlyMap<
     if (!VARIABLE.test(name) || IGNORED.has(name)) continue;
     const old = before.get(name);
     if (old === value) continue;
-    if (old && value.endsWith(`:${old}`)) result.prepend[name] = value.slice(0, -old.length - 1).split(':').filter(Boolean);
-    else if (old && value.startsWith(`${old}:`)) result.append[name] = value.slice(old.length + 1).split(':').filter(Boolean);
+    if (old && value.endsWith(`:${old}`))
+      result.prepend[name] = value
+        .slice(0, -old.length - 1)
+        .split(':')
+        .filter(Boolean);
+    else if (old && value.startsWith(`${old}:`))
+      result.append[name] = value
+        .slice(old.length + 1)
+        .split(':')
+        .filter(Boolean);
     else result.set[name] = value;
   }
   return result;

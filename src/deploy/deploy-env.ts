@@ -14,19 +14,7 @@ import type { Logger } from '../util/logger.js';
 import { captureActivation, NO_ACTIVATION, type Activation } from './activation.js';
 import type { AdoptFn } from './adopt.js';
 import { withEnvLock, type EnvLockOptions } from './env-lock.js';
-import {
-  condaMetaSize,
-  envDir,
-  findLeftovers,
-  makeStagingDir,
-  markIncomplete,
-  moveIntoPlace,
-  readIncomplete,
-  readMarker,
-  removeLeftovers,
-  writeMarker,
-  type DeployMarker,
-} from './layout.js';
+import { condaMetaSize, envDir, findLeftovers, makeStagingDir, markIncomplete, moveIntoPlace, readIncomplete, readMarker, removeLeftovers, writeMarker, type DeployMarker } from './layout.js';
 import { syncEnvModules, type EnvModulesContext, type ModulesConfig } from './env-modules.js';
 import type { EnvOutcome, PrefixOutcome } from './outcome.js';
 import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune.js';
@@ -294,12 +282,7 @@ async function adoptOne(selected: SelectedPrefix, prefix: string, options: EnvDe
  * Switches the labels to their (complete) prefixes; a label whose prefix failed stays where it was.
  * Links of labels gone from the repository are removed only when every install succeeded.
  */
-async function relink(
-  selection: EnvSelection,
-  dir: string,
-  options: EnvDeployOptions,
-  allInstalled: boolean,
-): Promise<{ applied: LinkChange[]; failed: { change: LinkChange; message: string }[] }> {
+async function relink(selection: EnvSelection, dir: string, options: EnvDeployOptions, allInstalled: boolean): Promise<{ applied: LinkChange[]; failed: { change: LinkChange; message: string }[] }> {
   const current = await readLabelLinks(dir);
   const changes = planLinks(current, selection.links, (l) => allInstalled && mayRemoveLabel(selection, l, options.envLabels));
   options.logger.debug(`deploy: relinking ${selection.env}: ${changes.map((c) => `${c.label}→${c.to ?? '(removed)'}`).join(', ') || 'nothing to change'}`);
@@ -311,8 +294,7 @@ async function relink(
 }
 
 async function prune(selection: EnvSelection, dir: string, options: EnvDeployOptions): Promise<PruneCandidate[]> {
-  const pointedTo = async (): Promise<Set<string>> =>
-    new Set([...(await readLabelLinks(dir)).values(), ...(await readPointedTo(dir)), ...[...selection.links.values()].map((w) => w.deployedName)]);
+  const pointedTo = async (): Promise<Set<string>> => new Set([...(await readLabelLinks(dir)).values(), ...(await readPointedTo(dir)), ...[...selection.links.values()].map((w) => w.deployedName)]);
   const candidates = await planPrune(dir, await pointedTo(), options.keep);
   const removed = await applyPrune(candidates, async (name) => (await pointedTo()).has(name));
   for (const p of removed) options.logger.info(`Pruned ${selection.env}/${p.deployedName}, freeing ${formatBytes(p.bytes)}`);
@@ -349,7 +331,6 @@ const countOf = (n: number, one: string, many: string) => `${n} ${n === 1 ? one 
 function prefixOutcome(p: SelectedPrefix, prefix: string, status: PrefixOutcome['status'], sizeBytes?: number): PrefixOutcome {
   return { env: p.env, tag: p.tag, deployedName: p.deployedName, prefix, labels: p.labels, status, sizeBytes };
 }
-
 
 function moduleContext(options: EnvDeployOptions): EnvModulesContext {
   return { modules: options.modules as ModulesConfig, access: options.access ?? WORLD_READABLE, packageCode: runsPackageCode(options), logger: options.logger };

@@ -104,35 +104,43 @@ export function renderModule(src: ModuleSource, options: ModuleOptions): string 
   const extra = options.template.extra[options.format].replace(/\n*$/, '\n').replace(/^\n$/, '');
   if (options.format === 'lua') {
     const q = luaString;
-    return [
-      `-- ${GENERATED}`,
-      `help(${q(fill(options.template.help))})`,
-      `whatis(${q(fill(options.template.whatis))})`,
-      `family(${q(`gitenv-${src.env}`)})`,
-      `local prefix = ${q(src.root)}`,
-      'prepend_path("PATH", pathJoin(prefix, "bin"))',
-      'prepend_path("MANPATH", pathJoin(prefix, "share", "man"))',
-      'setenv("CONDA_PREFIX", prefix)',
-      ...Object.entries(a.set).map(([k, v]) => `setenv(${q(k)}, ${q(rebase(v))})`),
-      ...Object.entries(a.prepend).flatMap(([k, vs]) => [...vs].reverse().map((v) => `prepend_path(${q(k)}, ${q(rebase(v))})`)),
-      ...Object.entries(a.append).flatMap(([k, vs]) => vs.map((v) => `append_path(${q(k)}, ${q(rebase(v))})`)),
-    ].join('\n') + '\n' + extra;
+    return (
+      [
+        `-- ${GENERATED}`,
+        `help(${q(fill(options.template.help))})`,
+        `whatis(${q(fill(options.template.whatis))})`,
+        `family(${q(`gitenv-${src.env}`)})`,
+        `local prefix = ${q(src.root)}`,
+        'prepend_path("PATH", pathJoin(prefix, "bin"))',
+        'prepend_path("MANPATH", pathJoin(prefix, "share", "man"))',
+        'setenv("CONDA_PREFIX", prefix)',
+        ...Object.entries(a.set).map(([k, v]) => `setenv(${q(k)}, ${q(rebase(v))})`),
+        ...Object.entries(a.prepend).flatMap(([k, vs]) => [...vs].reverse().map((v) => `prepend_path(${q(k)}, ${q(rebase(v))})`)),
+        ...Object.entries(a.append).flatMap(([k, vs]) => vs.map((v) => `append_path(${q(k)}, ${q(rebase(v))})`)),
+      ].join('\n') +
+      '\n' +
+      extra
+    );
   }
   const q = tclString;
-  return [
-    '#%Module1.0',
-    `## ${GENERATED}`,
-    `proc ModulesHelp { } { puts stderr ${q(fill(options.template.help))} }`,
-    `module-whatis ${q(fill(options.template.whatis))}`,
-    `conflict ${q(src.env)}`,
-    `set prefix ${q(src.root)}`,
-    'prepend-path PATH "$prefix/bin"',
-    'prepend-path MANPATH "$prefix/share/man"',
-    'setenv CONDA_PREFIX "$prefix"',
-    ...Object.entries(a.set).map(([k, v]) => `setenv ${q(k)} ${q(rebase(v))}`),
-    ...Object.entries(a.prepend).flatMap(([k, vs]) => [...vs].reverse().map((v) => `prepend-path ${q(k)} ${q(rebase(v))}`)),
-    ...Object.entries(a.append).flatMap(([k, vs]) => vs.map((v) => `append-path ${q(k)} ${q(rebase(v))}`)),
-  ].join('\n') + '\n' + extra;
+  return (
+    [
+      '#%Module1.0',
+      `## ${GENERATED}`,
+      `proc ModulesHelp { } { puts stderr ${q(fill(options.template.help))} }`,
+      `module-whatis ${q(fill(options.template.whatis))}`,
+      `conflict ${q(src.env)}`,
+      `set prefix ${q(src.root)}`,
+      'prepend-path PATH "$prefix/bin"',
+      'prepend-path MANPATH "$prefix/share/man"',
+      'setenv CONDA_PREFIX "$prefix"',
+      ...Object.entries(a.set).map(([k, v]) => `setenv ${q(k)} ${q(rebase(v))}`),
+      ...Object.entries(a.prepend).flatMap(([k, vs]) => [...vs].reverse().map((v) => `prepend-path ${q(k)} ${q(rebase(v))}`)),
+      ...Object.entries(a.append).flatMap(([k, vs]) => vs.map((v) => `append-path ${q(k)} ${q(rebase(v))}`)),
+    ].join('\n') +
+    '\n' +
+    extra
+  );
 }
 
 /** `latest` as the environment's default version. */
@@ -168,7 +176,10 @@ export function tclString(s: string): string {
 
 /** Does this file say gitenv wrote it? */
 export function isGenerated(text: string): boolean {
-  return text.slice(0, 200).split('\n', 3).some((l) => l.includes(GENERATED));
+  return text
+    .slice(0, 200)
+    .split('\n', 3)
+    .some((l) => l.includes(GENERATED));
 }
 
 export interface ModuleSync {
@@ -180,18 +191,11 @@ export interface ModuleSync {
  * The files of `<dir>/<env>` brought to `wanted` (file name -> content): each changed or missing one
  * written atomically, each generated one not wanted removed. `apply: false` only reports.
  */
-export async function syncModules(
-  envModuleDir: string,
-  wanted: ReadonlyMap<string, string>,
-  access: TreeAccess,
-  apply: boolean,
-): Promise<ModuleSync> {
+export async function syncModules(envModuleDir: string, wanted: ReadonlyMap<string, string>, access: TreeAccess, apply: boolean): Promise<ModuleSync> {
   const sync: ModuleSync = { written: [], removed: [] };
   const present = await fs.readdir(envModuleDir).catch(() => [] as string[]);
   const entries = [...wanted];
-  const olds = await Promise.all(
-    entries.map(async ([name]) => (present.includes(name) ? await fs.readFile(path.join(envModuleDir, name), 'utf8').catch(() => undefined) : undefined)),
-  );
+  const olds = await Promise.all(entries.map(async ([name]) => (present.includes(name) ? await fs.readFile(path.join(envModuleDir, name), 'utf8').catch(() => undefined) : undefined)));
   for (const [i, [name, content]] of entries.entries()) {
     const file = path.join(envModuleDir, name);
     const old = olds[i];

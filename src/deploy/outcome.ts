@@ -58,10 +58,7 @@ export function summaryMarkdown(outcomes: readonly EnvOutcome[], dryRun: boolean
     }
     if (o.error && o.prefixes.every((p) => p.status !== 'failed')) rows.push([o.env, '', '', '', `failed: ${o.error}`, '', '']);
   }
-  let body =
-    rows.length === 0
-      ? 'Nothing selected to deploy.\n'
-      : table(['Environment', 'Label', 'Tag', 'Prefix', 'Status', 'Size', 'Time'], rows);
+  let body = rows.length === 0 ? 'Nothing selected to deploy.\n' : table(['Environment', 'Label', 'Tag', 'Prefix', 'Status', 'Size', 'Time'], rows);
   body += failureDetails(outcomes);
   const modulefiles = outcomes.flatMap((o) => o.modulefiles ?? []);
   if (modulefiles.length > 0) body += `\n${dryRun ? 'Would update' : 'Updated'} ${modulefiles.length} modulefile(s): ${modulefiles.map((m) => code(m)).join(', ')}\n`;

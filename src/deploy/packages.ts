@@ -51,9 +51,7 @@ export interface TagPackagesOptions {
 export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefix, options: TagPackagesOptions): Promise<TagPackages> {
   const platform = options.platform ?? DEFAULT_PLATFORM;
   const own = platformFileNames(platform, true).lock;
-  const [lock, ownLock, manifest, specText] = await repo.readFiles(
-    [LOCK_FILE, own, MANIFEST_FILE, ENV_SPEC_FILE].map((path) => ({ rev: selected.commit, path })),
-  );
+  const [lock, ownLock, manifest, specText] = await repo.readFiles([LOCK_FILE, own, MANIFEST_FILE, ENV_SPEC_FILE].map((path) => ({ rev: selected.commit, path })));
   const spec = readSpec(specText, selected, options.logger);
   // `single`: the platform of env.lock or env.manifest when they do not say it themselves.
   const refuse = async (single = 'an unknown platform'): Promise<never> => {
@@ -61,7 +59,10 @@ export async function packagesOfTag(repo: TagFileReader, selected: SelectedPrefi
     const has = platformsOfTree(names, lock?.toString('utf8'), single).map((p) => p.platform);
     throw new ConfigurationError(`${selected.env} has no lock for ${platform}; it has ${has.length > 0 ? has.join(', ') : 'none'}`, { env: selected.env });
   };
-  for (const [file, text] of [[own, ownLock], [LOCK_FILE, lock]] as const) {
+  for (const [file, text] of [
+    [own, ownLock],
+    [LOCK_FILE, lock],
+  ] as const) {
     if (!text) continue;
     const parsed = parseWhere(() => parseLockFile(text.toString('utf8'), `${file} of ${selected.tag}`), selected, file);
     const lockedFor = parsed.platform ?? subdirOf(parsed.packages);
@@ -132,4 +133,3 @@ function parseWhere<T>(parse: () => T, selected: SelectedPrefix, file: string): 
     throw new ConfigurationError(errorMessage(err), { env: selected.env, file });
   }
 }
-

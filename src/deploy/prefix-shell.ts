@@ -13,8 +13,7 @@ import * as path from 'node:path';
 const KEPT = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TERM'];
 
 /** Sources every activation script of `$CONDA_PREFIX`, in name order (conda's). */
-export const SOURCE_ACTIVATION =
-  'for __gitenv_f in "$CONDA_PREFIX"/etc/conda/activate.d/*.sh; do [ -f "$__gitenv_f" ] && . "$__gitenv_f"; done; unset __gitenv_f\n';
+export const SOURCE_ACTIVATION = 'for __gitenv_f in "$CONDA_PREFIX"/etc/conda/activate.d/*.sh; do [ -f "$__gitenv_f" ] && . "$__gitenv_f"; done; unset __gitenv_f\n';
 
 export function prefixEnv(prefix: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

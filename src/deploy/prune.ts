@@ -41,10 +41,7 @@ export async function planPrune(dir: string, protectedNames: ReadonlySet<string>
  * prefix stands under its final name), then deleted. `stillProtected` is asked again right before, so
  * a label that appeared meanwhile saves its prefix.
  */
-export async function applyPrune(
-  candidates: readonly PruneCandidate[],
-  stillProtected: (deployedName: string) => Promise<boolean>,
-): Promise<PruneCandidate[]> {
+export async function applyPrune(candidates: readonly PruneCandidate[], stillProtected: (deployedName: string) => Promise<boolean>): Promise<PruneCandidate[]> {
   const removed: PruneCandidate[] = [];
   for (const c of candidates) {
     if (await stillProtected(c.deployedName)) continue;

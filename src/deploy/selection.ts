@@ -42,7 +42,11 @@ export interface EnvSelection {
 
 /** The newest tag (the rule is `latestOf`'s). */
 export function latestTag(tags: EnvState['tags']): string | undefined {
-  return latestOf(tags, ([name]) => name, ([, t]) => t.date)?.[0];
+  return latestOf(
+    tags,
+    ([name]) => name,
+    ([, t]) => t.date,
+  )?.[0];
 }
 
 /** Picks the prefixes and links of one environment. */

@@ -53,11 +53,7 @@ export async function runSmokeTests(prefix: string, commands: readonly string[],
         timeoutMs: options.timeoutSeconds * 1000,
       });
       if (run.code === 0 && !run.timedOut) continue;
-      const status = run.timedOut
-        ? `did not finish within ${options.timeoutSeconds} s (input test-timeout)`
-        : run.code !== null
-          ? `exited with status ${run.code}`
-          : `was killed by ${run.signal}`;
+      const status = run.timedOut ? `did not finish within ${options.timeoutSeconds} s (input test-timeout)` : run.code !== null ? `exited with status ${run.code}` : `was killed by ${run.signal}`;
       throw new SmokeTestError(options.env, command, status, tailLines(run.output, 20));
     } finally {
       await fs.rm(cwd, { recursive: true, force: true }).catch(() => undefined);

@@ -87,11 +87,7 @@ export function isLabelName(name: string): boolean {
  * The changes that bring `current` to `wanted`. A link whose label is not wanted is removed only when
  * `mayRemove(label)` says so (its label disappeared from the repository and env-labels selects it).
  */
-export function planLinks(
-  current: ReadonlyMap<string, string>,
-  wanted: ReadonlyMap<string, WantedLink>,
-  mayRemove: (label: string) => boolean,
-): LinkChange[] {
+export function planLinks(current: ReadonlyMap<string, string>, wanted: ReadonlyMap<string, WantedLink>, mayRemove: (label: string) => boolean): LinkChange[] {
   const changes: LinkChange[] = [];
   for (const [label, w] of [...wanted].sort(([a], [b]) => a.localeCompare(b))) {
     const from = current.get(label);
@@ -140,10 +136,7 @@ export interface FailedLink {
  * still made. A link is only ever switched to a complete prefix: a change whose target is incomplete
  * is skipped and returned in `skipped`, leaving the label where it was.
  */
-export async function applyLinks(
-  dir: string,
-  changes: readonly LinkChange[],
-): Promise<{ applied: LinkChange[]; skipped: LinkChange[]; failed: FailedLink[] }> {
+export async function applyLinks(dir: string, changes: readonly LinkChange[]): Promise<{ applied: LinkChange[]; skipped: LinkChange[]; failed: FailedLink[] }> {
   const applied: LinkChange[] = [];
   const skipped: LinkChange[] = [];
   const failed: FailedLink[] = [];

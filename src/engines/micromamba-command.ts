@@ -28,9 +28,7 @@ export async function runMicromamba(exe: string, args: string[], options: RunOpt
     child.stdout.on('data', (b: Buffer) => stdout.push(b));
     child.stderr.on('data', (b: Buffer) => stderr.push(b));
     child.on('error', (err) => reject(new CommandError(exe, args, null, err.message, `Could not run ${exe}`)));
-    child.on('close', (code) =>
-      resolve({ stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), exitCode: code }),
-    );
+    child.on('close', (code) => resolve({ stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), exitCode: code }));
   });
   if (out.exitCode !== 0 && !options.allowFailure) {
     throw new CommandError(exe, args, out.exitCode, tailLines(out.stderr || out.stdout), options.summary);

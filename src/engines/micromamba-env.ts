@@ -10,7 +10,6 @@ import type { VirtualPackage } from '../conda/types.js';
 import type { ChannelCredentials } from './types.js';
 import { OVERRIDES } from '../conda/virtual-packages.js';
 
-
 /**
  * The CONDA_OVERRIDE_* variables that make micromamba see exactly `packages` instead of the
  * runner's own machine. An empty value is how micromamba drops __glibc and __cuda; __unix needs
@@ -45,12 +44,7 @@ export interface AuthHome {
  * holding the user's own entries plus a BasicHTTPAuthentication entry per http(s) channel, and runs
  * micromamba with HOME pointing there: no credentials on the command line or in a URL.
  */
-export async function writeAuthHome(
-  credentials: ChannelCredentials,
-  channels: readonly string[],
-  scratch: string,
-  env: NodeJS.ProcessEnv,
-): Promise<AuthHome | undefined> {
+export async function writeAuthHome(credentials: ChannelCredentials, channels: readonly string[], scratch: string, env: NodeJS.ProcessEnv): Promise<AuthHome | undefined> {
   if (!credentials.apiUser && !credentials.apiKey) return undefined;
   const home = await mkdtemp(path.join(scratch, 'home-'));
   const dir = path.join(home, '.mamba', 'auth');

@@ -38,8 +38,7 @@ function hashSuffix(p: LockedPackage, options: ExplicitOptions): string {
   if (p.md5) return `#${p.md5}`;
   if (p.sha256) {
     throw new ConfigurationError(
-      `micromamba ${options.versionText} reads only md5 hashes in explicit files and ${p.dist} has only a sha256; ` +
-        'use micromamba 2.1.0 or later (input micromamba-version)',
+      `micromamba ${options.versionText} reads only md5 hashes in explicit files and ${p.dist} has only a sha256; ` + 'use micromamba 2.1.0 or later (input micromamba-version)',
     );
   }
   return '';

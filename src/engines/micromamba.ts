@@ -44,11 +44,7 @@ abstract class MicromambaEngine {
   }
 
   /** Runs `body` with a scratch directory and micromamba's environment, then removes the scratch. */
-  protected async withScratch<T>(
-    channels: readonly string[],
-    extra: Record<string, string>,
-    body: (scratch: string, env: NodeJS.ProcessEnv) => Promise<T>,
-  ): Promise<T> {
+  protected async withScratch<T>(channels: readonly string[], extra: Record<string, string>, body: (scratch: string, env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
     const scratch = await mkdtemp(path.join(this.options.workDir ?? os.tmpdir(), 'gitenv-micromamba-'));
     try {
       const base = baseEnvironment(this.options.env ?? process.env);
@@ -144,9 +140,7 @@ export class MicromambaInstaller extends MicromambaEngine implements InstallerEn
     if (request.foreignPlatform) extra.MAMBA_SKIP_RUN_LINK_SCRIPTS = 'true';
     if (request.concurrency) extra.MAMBA_DOWNLOAD_THREADS = String(request.concurrency);
     const trusted = request.trustedHosts;
-    const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))].filter(
-      (c) => !trusted || trusted.includes(hostOf(c)),
-    );
+    const channels = [...new Set(request.packages.map((p) => channelOrMirror(p.channel, request.mirror)))].filter((c) => !trusted || trusted.includes(hostOf(c)));
     await this.withScratch(channels, extra, async (scratch, env) => {
       const file = path.join(scratch, LOCK_FILE);
       await writeFile(file, lock);

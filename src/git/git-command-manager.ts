@@ -57,8 +57,7 @@ export interface GitObject {
   data: Buffer;
 }
 
-const AUTH_FAILURE =
-  /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
+const AUTH_FAILURE = /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
 const NETWORK_FAILURE =
   /Could not resolve host|Failed to connect|Connection (timed out|refused|reset)|Operation timed out|early EOF|remote end hung up unexpectedly|RPC failed|unexpected disconnect|returned error: 5\d\d|Empty reply from server|transfer closed|gnutls_handshake|SSL_ERROR|TLS connection was non-properly terminated/i;
 
@@ -87,7 +86,12 @@ export class GitCommandManager {
     const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
     // One process for both keys: `--get-regexp` prints the (lower-cased) key first on each line.
     const identity = await runGit(gitPath, ['config', '--get-regexp', '^user\\.(name|email)$'], env);
-    const keys = new Set(identity.stdout.toString('utf8').split('\n').map((line) => line.split(' ')[0]));
+    const keys = new Set(
+      identity.stdout
+        .toString('utf8')
+        .split('\n')
+        .map((line) => line.split(' ')[0]),
+    );
     if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
       await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
     }

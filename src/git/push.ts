@@ -43,10 +43,7 @@ export class PushRejectedError extends GitenvError {
     readonly remote: string,
     readonly rejected: PushedRef[],
   ) {
-    super(
-      `git push to ${remote} was refused: ` +
-        rejected.map((r) => `${r.dst} ${r.summary}${r.reason ? ` (${r.reason})` : ''}`).join('; '),
-    );
+    super(`git push to ${remote} was refused: ` + rejected.map((r) => `${r.dst} ${r.summary}${r.reason ? ` (${r.reason})` : ''}`).join('; '));
     this.stale = rejected.every(isStaleRejection);
   }
 }

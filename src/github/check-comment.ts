@@ -24,12 +24,7 @@ export function checkCommentBody(env: string, headSha: string, verdict: CheckVer
 }
 
 /** Creates the comment, or edits the one carrying the marker (only when its text differs). */
-export async function upsertCheckComment(
-  github: GitHubClient,
-  pullRequest: number,
-  env: string,
-  body: string,
-): Promise<{ action: 'created' | 'updated' | 'unchanged'; comment: IssueComment }> {
+export async function upsertCheckComment(github: GitHubClient, pullRequest: number, env: string, body: string): Promise<{ action: 'created' | 'updated' | 'unchanged'; comment: IssueComment }> {
   const marker = checkMarker(env);
   const mine = (await github.listComments(pullRequest)).find((c) => c.body.includes(marker));
   if (!mine) return { action: 'created', comment: await github.createComment(pullRequest, body) };

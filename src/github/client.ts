@@ -134,9 +134,7 @@ export class OctokitGitHubClient implements GitHubClient {
   }
 
   async updatePullRequest(number: number, change: { title?: string; body?: string; state?: 'open' | 'closed' }): Promise<PullRequest> {
-    const made = await this.call(`update pull request #${number}`, () =>
-      this.octokit.rest.pulls.update({ owner: this.owner, repo: this.repo, pull_number: number, ...change }),
-    );
+    const made = await this.call(`update pull request #${number}`, () => this.octokit.rest.pulls.update({ owner: this.owner, repo: this.repo, pull_number: number, ...change }));
     return pull(made.data);
   }
 
@@ -148,16 +146,12 @@ export class OctokitGitHubClient implements GitHubClient {
   }
 
   async createComment(issue: number, body: string): Promise<IssueComment> {
-    const made = await this.call(`comment on #${issue}`, () =>
-      this.octokit.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: issue, body }),
-    );
+    const made = await this.call(`comment on #${issue}`, () => this.octokit.rest.issues.createComment({ owner: this.owner, repo: this.repo, issue_number: issue, body }));
     return comment(made.data);
   }
 
   async updateComment(id: number, body: string): Promise<IssueComment> {
-    const made = await this.call(`edit comment ${id}`, () =>
-      this.octokit.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body }),
-    );
+    const made = await this.call(`edit comment ${id}`, () => this.octokit.rest.issues.updateComment({ owner: this.owner, repo: this.repo, comment_id: id, body }));
     return comment(made.data);
   }
 

@@ -26,13 +26,12 @@ export interface ProposedManifest {
   records: readonly PackageRecord[];
 }
 
-export async function manifestChangeInput(
-  repo: EnvRepository,
-  proposed: ProposedManifest,
-  options: { fetch?: FetchLike; logger: Logger },
-): Promise<ManifestChangeInput> {
+export async function manifestChangeInput(repo: EnvRepository, proposed: ProposedManifest, options: { fetch?: FetchLike; logger: Logger }): Promise<ManifestChangeInput> {
   const [oldManifest, oldSpec] = proposed.base
-    ? await repo.readFiles([{ rev: proposed.base, path: proposed.baseManifest ?? MANIFEST_FILE }, { rev: proposed.base, path: ENV_SPEC_FILE }])
+    ? await repo.readFiles([
+        { rev: proposed.base, path: proposed.baseManifest ?? MANIFEST_FILE },
+        { rev: proposed.base, path: ENV_SPEC_FILE },
+      ])
     : [undefined, undefined];
   const before = readEntries(oldManifest, proposed.env, options.logger);
   const after = parseManifest(proposed.manifest);

@@ -82,7 +82,14 @@ export class BuiltinInstaller implements InstallerEngine {
     const scripts = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
     // Messages join `notices` (the report's array): deferred scripts add theirs before deploy reads it.
     const postLink = async (where: string): Promise<number> => {
-      const present = await Promise.all(scripts.map((p) => fs.stat(path.join(where, postLinkScript(p.name))).then((st) => st.isFile(), () => false)));
+      const present = await Promise.all(
+        scripts.map((p) =>
+          fs.stat(path.join(where, postLinkScript(p.name))).then(
+            (st) => st.isFile(),
+            () => false,
+          ),
+        ),
+      );
       const messages = await runPostLinkScripts(where, scripts, logger, this.options.env);
       if (messages) notices.push(`post-link messages:\n${messages}`);
       return present.filter(Boolean).length;
@@ -110,10 +117,7 @@ export class BuiltinInstaller implements InstallerEngine {
       runPostLink: request.deferPostLink && !request.foreignPlatform ? () => postLink(request.prefix) : undefined,
       notices,
     };
-    logger.info(
-      `Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` +
-        `${(report.downloadedBytes / 1e6).toFixed(1)} MB downloaded)`,
-    );
+    logger.info(`Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` + `${(report.downloadedBytes / 1e6).toFixed(1)} MB downloaded)`);
     return report;
   }
 
@@ -161,11 +165,7 @@ export class BuiltinInstaller implements InstallerEngine {
   }
 
   /** Byte-compiles the noarch python packages' modules; the .pyc files join their package's record. */
-  private async compileNoarch(
-    linked: LinkedPackage[],
-    request: InstallRequest,
-    sitePackages: string | undefined,
-  ): Promise<Map<number, LinkedPath[]>> {
+  private async compileNoarch(linked: LinkedPackage[], request: InstallRequest, sitePackages: string | undefined): Promise<Map<number, LinkedPath[]>> {
     const owner = new Map<string, number>();
     linked.forEach((l, i) => {
       if (!l.unit.info.noarchPython) return;

@@ -22,9 +22,7 @@ export interface MetaInput {
 export function prefixRecord(input: MetaInput): Record<string, unknown> {
   const { pkg, linked, digest } = input;
   const index = linked.unit.info.index;
-  const paths = [...linked.paths.filter((p) => p.path_type !== 'directory'), ...(input.extraPaths ?? [])].sort((a, b) =>
-    a._path < b._path ? -1 : a._path > b._path ? 1 : 0,
-  );
+  const paths = [...linked.paths.filter((p) => p.path_type !== 'directory'), ...(input.extraPaths ?? [])].sort((a, b) => (a._path < b._path ? -1 : a._path > b._path ? 1 : 0));
   const record: Record<string, unknown> = {
     ...index,
     name: index.name,
@@ -70,7 +68,10 @@ export function requestedSpecFor(name: string, specs: readonly string[] = []): s
 
 /** One conda-meta/history revision: what conda writes after `conda create`. */
 export function historyEntry(packages: LockedPackage[], specs: readonly string[], when: Date, cmd: string): string {
-  const stamp = when.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  const stamp = when
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '');
   const lines = [`==> ${stamp} <==`, `# cmd: ${cmd}`, `# gitenv version: ${VERSION}`];
   for (const p of packages) lines.push(`+${redactUrls(p.channel)}/${p.subdir}::${p.dist}`);
   if (specs.length > 0) lines.push(`# update specs: ${JSON.stringify([...specs])}`);

@@ -45,10 +45,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
     return await withRetries(
       policy,
       () => fetchOnce(url, dest, expect, pkg, options),
-      (err, n, delay) =>
-        options.logger.warning(
-          `${pkg}: download of ${shown} failed (${redactUrls(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`,
-        ),
+      (err, n, delay) => options.logger.warning(`${pkg}: download of ${shown} failed (${redactUrls(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`),
     );
   } catch (err) {
     if (err instanceof PackageError) {
@@ -119,13 +116,7 @@ async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): 
 }
 
 /** Streams `source` into a temporary file beside `dest`, hashing as it goes; renames once verified. */
-async function writeVerified(
-  source: Readable | AsyncIterable<Buffer>,
-  dest: string,
-  expect: Expected,
-  pkg: string,
-  onBytes?: (n: number) => void,
-): Promise<Digest> {
+async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: string, expect: Expected, pkg: string, onBytes?: (n: number) => void): Promise<Digest> {
   const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   const sha = createHash('sha256');
   const md5 = md5Wanted(expect) ? createHash('md5') : undefined;

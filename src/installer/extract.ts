@@ -23,12 +23,7 @@ export interface ExtractOptions {
  * device, a FIFO, ...) aborts the extraction and refuses the package. The caller removes `dest`
  * on failure: it is a scratch directory that only becomes the cache entry once complete.
  */
-export async function extractPackage(
-  archive: string,
-  dest: string,
-  pkg: string,
-  options: ExtractOptions = {},
-): Promise<Digests> {
+export async function extractPackage(archive: string, dest: string, pkg: string, options: ExtractOptions = {}): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
   const limit = options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300);
   const budget: Budget = { left: limit, stream: { bytes: limit, symlinks: new Set() }, digests: new Map(), links: new Map(), symlinks: [] };
@@ -37,8 +32,7 @@ export async function extractPackage(
     else if (archive.endsWith('.tar.bz2')) {
       const bzip2 = options.bzip2 === false ? undefined : (options.bzip2 ?? (await systemBzip2()));
       await untar(bunzip2(archive, bzip2), dest, pkg, budget);
-    }
-    else throw new PackageError(pkg, `unknown archive format: ${archive}`);
+    } else throw new PackageError(pkg, `unknown archive format: ${archive}`);
   } catch (err) {
     if (err instanceof PackageError) throw err;
     throw new PackageError(pkg, `cannot extract ${archive}: ${(err as Error).message}`, { cause: err });
@@ -172,9 +166,7 @@ function entryRefusal(entry: TarEntryInfo, budget: Budget): string | undefined {
 }
 
 function openZip(file: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))),
-  );
+  return new Promise((resolve, reject) => yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip))));
 }
 
 function zipEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {

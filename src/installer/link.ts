@@ -79,17 +79,13 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
   }
 }
 
-async function linkInto(
-  dir: ConfinedDir,
-  units: LinkUnit[],
-  plans: Planned[][],
-  owners: Map<string, number>,
-  options: LinkOptions,
-): Promise<LinkedPackage[]> {
+async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][], owners: Map<string, number>, options: LinkOptions): Promise<LinkedPackage[]> {
   // A paths.json directory entry is made unless a file took its place.
-  const owned = (i: number, planned: Planned): boolean =>
-    planned.source?.pathType === 'directory' ? !owners.has(planned.target) : owners.get(planned.target) === i;
-  makeDirectories(dir, plans.map((plan, i) => plan.filter((p) => owned(i, p))));
+  const owned = (i: number, planned: Planned): boolean => (planned.source?.pathType === 'directory' ? !owners.has(planned.target) : owners.get(planned.target) === i);
+  makeDirectories(
+    dir,
+    plans.map((plan, i) => plan.filter((p) => owned(i, p))),
+  );
   const state = { crossDevice: false };
   const linked: (LinkResult | undefined)[][] = plans.map((plan) => new Array<LinkResult | undefined>(plan.length));
   // Files whose content is rewritten (placeholders, entry points) go to the thread pool first, several
@@ -335,14 +331,7 @@ async function linkCostly(dir: ConfinedDir, unit: LinkUnit, planned: Planned, ow
 }
 
 /** A file with its placeholder replaced by the final prefix, same mode as in the package. */
-async function writeReplaced(
-  dir: ConfinedDir,
-  unit: LinkUnit,
-  source: string,
-  dest: string,
-  p: PackagePath,
-  prefix: string,
-): Promise<{ sha256_in_prefix: string; size_in_bytes: number }> {
+async function writeReplaced(dir: ConfinedDir, unit: LinkUnit, source: string, dest: string, p: PackagePath, prefix: string): Promise<{ sha256_in_prefix: string; size_in_bytes: number }> {
   const [data, st] = await Promise.all([fsp.readFile(source), fsp.stat(source)]);
   let out: Buffer;
   try {

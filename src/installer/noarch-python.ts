@@ -136,7 +136,13 @@ export async function compilePyc(root: string, sources: string[], env: NodeJS.Pr
   const compiled: CompileResult['compiled'] = [];
   for (const source of sources) {
     const pyc = pycPath(source, tag);
-    if (await fs.stat(path.join(root, pyc)).then(() => true, () => false)) compiled.push({ source, pyc });
+    if (
+      await fs.stat(path.join(root, pyc)).then(
+        () => true,
+        () => false,
+      )
+    )
+      compiled.push({ source, pyc });
   }
   return { compiled };
 }

@@ -49,10 +49,7 @@ export async function readPackageInfo(dir: string, pkg: string): Promise<Package
   const index = await readJson<IndexJson>(path.join(dir, 'info', 'index.json'), pkg);
   if (!index) throw new PackageError(pkg, 'info/index.json is missing');
   checkIndexNames(index, pkg);
-  const link = await readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(
-    path.join(dir, 'info', 'link.json'),
-    pkg,
-  );
+  const link = await readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(path.join(dir, 'info', 'link.json'), pkg);
   const paths = (await readPathsJson(dir, pkg)) ?? (await readLegacyPaths(dir, pkg));
   for (const p of paths) {
     const reason = unsafePathReason(p.path) ?? unsafePathReason(normalizeRel(p.path));

@@ -46,14 +46,7 @@ export function unsafeLinkReason(rel: string, target: string, kind: 'symlink' | 
 }
 
 /** The tar entry types a conda package may hold. Devices, FIFOs and the like are refused. */
-export const ALLOWED_ENTRY_TYPES: ReadonlySet<string> = new Set([
-  'File',
-  'OldFile',
-  'ContiguousFile',
-  'Directory',
-  'SymbolicLink',
-  'Link',
-]);
+export const ALLOWED_ENTRY_TYPES: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
 /**
  * Mode bits kept from an archive: the owner's permissions, read and execute for the others, and the

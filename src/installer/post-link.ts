@@ -30,8 +30,19 @@ export const MESSAGES_FILE = '.messages.txt';
  */
 export async function runPostLink(prefix: string, pkg: PostLinkPackage, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const script = path.join(prefix, postLinkScript(pkg.name));
-  if (!(await fs.stat(script).then((s) => s.isFile(), () => false))) return false;
-  const shell = (await fs.stat('/bin/bash').then(() => true, () => false)) ? '/bin/bash' : '/bin/sh';
+  if (
+    !(await fs.stat(script).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+  )
+    return false;
+  const shell = (await fs.stat('/bin/bash').then(
+    () => true,
+    () => false,
+  ))
+    ? '/bin/bash'
+    : '/bin/sh';
   const vars = {
     ...activatedEnv(prefix, env),
     PREFIX: prefix,
@@ -50,11 +61,7 @@ export async function runPostLink(prefix: string, pkg: PostLinkPackage, env: Nod
     child.on('close', (c) => resolve({ code: c, output }));
   });
   if (code !== 0) {
-    throw new PackageError(
-      pkg.name,
-      `post-link script ${postLinkScript(pkg.name)} failed (exit code ${code ?? 'signal'})` +
-        (output.trim() ? `:\n${tailLines(output, 20)}` : ''),
-    );
+    throw new PackageError(pkg.name, `post-link script ${postLinkScript(pkg.name)} failed (exit code ${code ?? 'signal'})` + (output.trim() ? `:\n${tailLines(output, 20)}` : ''));
   }
   return true;
 }
@@ -64,12 +71,7 @@ export async function runPostLink(prefix: string, pkg: PostLinkPackage, env: Nod
  * left in `.messages.txt`: logged, removed from the prefix, and returned (for the job summary), as
  * conda and rattler show it. The first failing script fails its package.
  */
-export async function runPostLinkScripts(
-  prefix: string,
-  packages: readonly PostLinkPackage[],
-  logger: Pick<Logger, 'info'>,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
+export async function runPostLinkScripts(prefix: string, packages: readonly PostLinkPackage[], logger: Pick<Logger, 'info'>, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   for (const pkg of packages) await runPostLink(prefix, pkg, env);
   const messages = await takeMessages(prefix);
   // Each line behind "> ": package text must not start a line the runner reads as a workflow command (`::`).
@@ -84,7 +86,13 @@ async function activationScripts(prefix: string): Promise<string[]> {
   const scripts: string[] = [];
   for (const name of names.filter((n) => n.endsWith('.sh')).sort()) {
     const file = path.join(dir, name);
-    if (await fs.stat(file).then((s) => s.isFile(), () => false)) scripts.push(file);
+    if (
+      await fs.stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      scripts.push(file);
   }
   return scripts;
 }

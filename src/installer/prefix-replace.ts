@@ -13,10 +13,7 @@ export class PrefixTooLongError extends Error {
     readonly placeholder: string,
     readonly prefix: string,
   ) {
-    super(
-      `the prefix ${prefix} (${Buffer.byteLength(prefix)} bytes) is longer than the placeholder ` +
-        `(${Buffer.byteLength(placeholder)} bytes) it must replace in a binary file`,
-    );
+    super(`the prefix ${prefix} (${Buffer.byteLength(prefix)} bytes) is longer than the placeholder ` + `(${Buffer.byteLength(placeholder)} bytes) it must replace in a binary file`);
     this.name = 'PrefixTooLongError';
   }
 }

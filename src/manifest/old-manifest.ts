@@ -47,11 +47,7 @@ export async function lockFromManifest(entries: readonly ManifestEntry[], option
       if (hit) break;
     }
     if (!hit) {
-      throw new PackageError(
-        entry.name,
-        `${entry.dist} is no longer available in ${entry.channel}/${entry.subdir}` +
-          (channels.length > 1 ? ` nor in the channels of env.spec` : ''),
-      );
+      throw new PackageError(entry.name, `${entry.dist} is no longer available in ${entry.channel}/${entry.subdir}` + (channels.length > 1 ? ` nor in the channels of env.spec` : ''));
     }
     found.push(hit);
   }
@@ -61,7 +57,10 @@ export async function lockFromManifest(entries: readonly ManifestEntry[], option
 async function lookUp(repodata: ChannelRepodata, channel: string, subdir: string, dist: string): Promise<Found | undefined> {
   const data = await repodata.get(channel, subdir);
   // The old tool installed .tar.bz2 files; prefer them so the same bytes are deployed.
-  for (const [key, ext] of [['packages', '.tar.bz2'], ['packages.conda', '.conda']] as const) {
+  for (const [key, ext] of [
+    ['packages', '.tar.bz2'],
+    ['packages.conda', '.conda'],
+  ] as const) {
     const fn = dist + ext;
     const record = data[key]?.[fn];
     if (!record) continue;

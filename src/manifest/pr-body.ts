@@ -127,8 +127,7 @@ export function summarizeSizes(input: Pick<ManifestChangeInput, 'before' | 'afte
   };
 }
 
-const versionCell = (e: ManifestEntry, withWhere: boolean): string =>
-  `${code(e.version)} ${code(e.build)}${withWhere ? ` from ${code(whereOf(e))}` : ''}`;
+const versionCell = (e: ManifestEntry, withWhere: boolean): string => `${code(e.version)} ${code(e.build)}${withWhere ? ` from ${code(whereOf(e))}` : ''}`;
 
 function pairTable(pairs: EntryPair[]): string {
   return table(

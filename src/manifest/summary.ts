@@ -30,10 +30,8 @@ function result(o: SummaryOutcome, options: SummaryOptions): string {
 
 /** A collapsed diff block; the text sits in a fenced block, so nothing in it renders as HTML. */
 function details(o: SummaryOutcome): string {
-  const several = (o.platforms?.length ?? 0) > 1 ? o.platforms ?? [] : undefined;
-  const lines = several
-    ? several.filter((p) => p.diff.changes.length > 0).flatMap((p) => [`# ${p.platform}`, ...p.diff.changes.map(formatChange)])
-    : o.diff?.changes.map(formatChange) ?? [];
+  const several = (o.platforms?.length ?? 0) > 1 ? (o.platforms ?? []) : undefined;
+  const lines = several ? several.filter((p) => p.diff.changes.length > 0).flatMap((p) => [`# ${p.platform}`, ...p.diff.changes.map(formatChange)]) : (o.diff?.changes.map(formatChange) ?? []);
   const body = lines.length > 0 ? lines.join('\n') : '(no package changes: env.lock or env.spec updated)';
   const fence = '`'.repeat(Math.max(3, ...[...body.matchAll(/`+/g)].map((m) => m[0].length + 1)));
   return `<details><summary>Changes to manifest/${o.env}</summary>\n\n${fence}diff\n${body}\n${fence}\n\n</details>\n`;

@@ -95,11 +95,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * Runs `attempt` until it succeeds, fails with something not retryable, or the policy runs out.
  * `onRetry` is told why, so the log can say it.
  */
-export async function withRetries<T>(
-  policy: RetryPolicy,
-  attempt: (n: number) => Promise<T>,
-  onRetry?: (err: unknown, n: number, delayMs: number) => void,
-): Promise<T> {
+export async function withRetries<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, onRetry?: (err: unknown, n: number, delayMs: number) => void): Promise<T> {
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);

@@ -36,9 +36,7 @@ function proxiesFrom(options: SiteNetworkOptions): Proxies {
   return {
     https: first(env.https_proxy, env.HTTPS_PROXY, options.proxyServers?.https),
     http: first(env.http_proxy, env.HTTP_PROXY, options.proxyServers?.http),
-    noProxy: (first(env.no_proxy, env.NO_PROXY) ?? '')
-      .split(/[\s,]+/)
-      .filter(Boolean),
+    noProxy: (first(env.no_proxy, env.NO_PROXY) ?? '').split(/[\s,]+/).filter(Boolean),
   };
 }
 
@@ -117,11 +115,19 @@ class SiteDispatcher extends Dispatcher {
   }
 
   override async close(): Promise<void> {
-    await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.close(); }));
+    await Promise.all(
+      [...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => {
+        await d?.close();
+      }),
+    );
   }
 
   override async destroy(): Promise<void> {
-    await Promise.all([...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => { await d?.destroy(); }));
+    await Promise.all(
+      [...new Set([this.direct, this.viaHttp, this.viaHttps])].map(async (d) => {
+        await d?.destroy();
+      }),
+    );
   }
 }
 

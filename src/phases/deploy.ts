@@ -88,9 +88,7 @@ export async function deploy(given: DeploySettings, services: Services): Promise
         outcomes.push(outcome);
         if (outcome.error) failed.push({ env: state.env, message: outcome.error });
       }
-      const deployed = outcomes.flatMap((o) =>
-        o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })),
-      );
+      const deployed = outcomes.flatMap((o) => o.prefixes.filter((p) => p.status === 'installed' || p.status === 'up to date').map((p) => ({ env: p.env, tag: p.tag, prefix: p.prefix })));
       const foreign: ForeignPlatform | undefined = plan.foreignPlatform ? { platform: plan.platform, machine: plan.machine } : undefined;
       return { deployed, failed, summary: summaryMarkdown(outcomes, settings.dryRun, foreign) };
     });
@@ -188,14 +186,7 @@ function reportProblems(selection: EnvSelection, failed: FailedEnv[], services: 
  * channels), installed by the chosen engine. The fetch wrapper and the installer are made on first
  * use, so a deploy with nothing to install never touches the network or the package cache.
  */
-function installFn(
-  settings: DeploySettings,
-  services: Services,
-  repo: TagFileReader,
-  envBranches: ReadonlyMap<string, string>,
-  plan: PlatformPlan,
-  access: TreeAccess,
-): InstallFn {
+function installFn(settings: DeploySettings, services: Services, repo: TagFileReader, envBranches: ReadonlyMap<string, string>, plan: PlatformPlan, access: TreeAccess): InstallFn {
   const { logger } = services;
   let tools: { wrapper: FetchWrapper; installer: InstallerEngine } | undefined;
   // Hosts that get the channel credentials: the mirror's, and those of the channels in the env.spec

@@ -25,9 +25,7 @@ function advice(message: string): string[] {
   const out: string[] = [];
   const dubious = /dubious ownership in repository at '([^']+)'/.exec(message);
   if (dubious) {
-    out.push(
-      `hint: the repository belongs to another user than the one gitenv runs as (${runningAs()}); if you trust it, run: git config --global --add safe.directory '${dubious[1]}'`,
-    );
+    out.push(`hint: the repository belongs to another user than the one gitenv runs as (${runningAs()}); if you trust it, run: git config --global --add safe.directory '${dubious[1]}'`);
   }
   if (/(cannot|could not|unable to|failed to)[^\n]*Permission denied|EACCES/i.test(message) && !dubious) {
     out.push(`hint: gitenv runs as ${runningAs()}; give that user access, or run gitenv as the owner`);

@@ -25,11 +25,7 @@ export type LabelChange = Record<string, { before?: string; after?: string }>;
  *   tool's file moves). When `next` already is the tag there is nothing to do, so a re-run does
  *   not shift the labels a second time.
  */
-export function planLabels(
-  before: Record<string, string | undefined>,
-  tag: string,
-  options: { nextOnly: boolean; label?: string },
-): LabelChange {
+export function planLabels(before: Record<string, string | undefined>, tag: string, options: { nextOnly: boolean; label?: string }): LabelChange {
   const change: LabelChange = {};
   const set = (name: string, after: string | undefined) => {
     if (before[name] !== after) change[name] = { before: before[name], after };
@@ -91,9 +87,7 @@ async function checkTag(repo: EnvRepository, snap: RepositorySnapshot, tag: stri
   }
   const manifest = snap.branches.get(manifestBranch(env));
   if (!manifest || !(await repo.isAncestor(ref.commit, manifest))) {
-    throw new ConfigurationError(
-      `Tag ${tag} does not belong to environment "${env}": its commit is not on branch ${manifestBranch(env)}`,
-    );
+    throw new ConfigurationError(`Tag ${tag} does not belong to environment "${env}": its commit is not on branch ${manifestBranch(env)}`);
   }
 }
 

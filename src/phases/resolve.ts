@@ -551,22 +551,20 @@ function commitFor(o: SolvedEnv, old: OldBranch | undefined, logger: Logger): { 
  */
 async function pushManifests(repo: EnvRepository, outcomes: SolvedEnv[], logger: Logger, fallbackPlatform: string): Promise<void> {
   // After a race everything is fetched again: a branch new here may have been created there.
-  await repo.retryWhenStale(
-    async () => {
-      const updates: RefUpdate[] = [];
-      for (const o of outcomes) {
-        const files = o.files;
-        const branch = manifestBranch(o.env);
-        const head = await repo.resolveRef(`refs/heads/${branch}`);
-        const old = head ? await readOldBranch(repo, head, fallbackPlatform) : undefined;
-        if (old && sameFiles(old, files)) continue; // someone pushed the same result first
-        const next = commitFor(o, old, logger);
-        const { commit, changed } = await repo.writeCommit(head, next.files, next.message);
-        if (!changed) continue;
-        logger.info(`Pushing changes to ${branch}`);
-        updates.push({ src: commit, dst: `refs/heads/${branch}` });
-      }
-      await repo.push(updates);
-    },
-  );
+  await repo.retryWhenStale(async () => {
+    const updates: RefUpdate[] = [];
+    for (const o of outcomes) {
+      const files = o.files;
+      const branch = manifestBranch(o.env);
+      const head = await repo.resolveRef(`refs/heads/${branch}`);
+      const old = head ? await readOldBranch(repo, head, fallbackPlatform) : undefined;
+      if (old && sameFiles(old, files)) continue; // someone pushed the same result first
+      const next = commitFor(o, old, logger);
+      const { commit, changed } = await repo.writeCommit(head, next.files, next.message);
+      if (!changed) continue;
+      logger.info(`Pushing changes to ${branch}`);
+      updates.push({ src: commit, dst: `refs/heads/${branch}` });
+    }
+    await repo.push(updates);
+  });
 }

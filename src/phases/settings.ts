@@ -110,7 +110,6 @@ export interface DeploySettings extends CommonSettings, ChannelCredentials, Site
   platform?: string;
 }
 
-
 /** Services the core gets injected instead of reaching for globals. */
 export interface Services {
   logger: Logger;
@@ -161,14 +160,36 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'token', kind: 'string', phases: ALL, metavar: 'TOKEN', env: 'GITENV_TOKEN', help: 'token for https remotes (or GITENV_TOKEN); sent as a header, never logged' },
   { name: 'envs', kind: 'list', phases: ALL, short: 'e', metavar: 'GLOB', help: 'environments to act on (default: all)' },
   { name: 'dry-run', kind: 'bool', phases: ALL, help: 'plan and report, change nothing' },
-  { name: 'platform', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'SUBDIR', help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)` },
+  {
+    name: 'platform',
+    kind: 'string',
+    phases: ['resolve', 'deploy'],
+    metavar: 'SUBDIR',
+    help: `resolve: conda platform to resolve for when env.spec has no platforms: (default ${DEFAULT_PLATFORM}; noarch is always added); deploy: the platform whose locks to install (default: this machine's)`,
+  },
   { name: 'channel-alias', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'URL', help: `base URL that channel names expand with (default ${DEFAULT_CHANNEL_ALIAS})` },
-  { name: 'api-user', kind: 'string', phases: ['resolve', 'deploy'], short: 'u', metavar: 'USER', env: 'GITENV_API_USER', help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)' },
-  { name: 'api-key', kind: 'string', phases: ['resolve', 'deploy'], short: 'k', metavar: 'KEY', env: 'GITENV_API_KEY', help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)' },
+  {
+    name: 'api-user',
+    kind: 'string',
+    phases: ['resolve', 'deploy'],
+    short: 'u',
+    metavar: 'USER',
+    env: 'GITENV_API_USER',
+    help: 'user name for channels that need HTTP basic auth (or GITENV_API_USER)',
+  },
+  {
+    name: 'api-key',
+    kind: 'string',
+    phases: ['resolve', 'deploy'],
+    short: 'k',
+    metavar: 'KEY',
+    env: 'GITENV_API_KEY',
+    help: 'password or key for channels that need HTTP basic auth (or GITENV_API_KEY)',
+  },
   { name: 'engine', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'builtin|micromamba', help: 'builtin (needs nothing installed) or micromamba' },
   { name: 'mode', kind: 'string', phases: ['resolve'], metavar: 'MODE', help: 'push (default) or check (a dry run that prints the would-be diff); the action also has pull-request' },
   { name: 'condarc', kind: 'string', phases: ['resolve', 'deploy'], metavar: 'FILE', help: 'a .condarc to read channel_alias, custom_channels, default_channels, proxy_servers and ssl_verify from' },
-  { name: 'cache', kind: 'bool', phases: ['resolve'], only: 'action', help: 'restore and save the repodata cache with the runner\'s cache service' },
+  { name: 'cache', kind: 'bool', phases: ['resolve'], only: 'action', help: "restore and save the repodata cache with the runner's cache service" },
   { name: 'github-api-url', kind: 'string', phases: ['resolve'], only: 'action', help: 'GitHub REST API root' },
   { name: 'next-only', kind: 'bool', phases: ['label'], help: 'set only the next label; leave current and previous alone' },
   { name: 'label', kind: 'string', phases: ['label'], metavar: 'NAME', help: 'set just this label to the tag (no progression)' },
@@ -229,9 +250,7 @@ class Reader {
   required(name: string, what: string): string {
     const s = this.string(name);
     if (s === undefined) {
-      throw new ConfigurationError(
-        this.raw.frontEnd === 'cli' ? `missing ${this.raw.label(name)} (${what})` : `Input required and not supplied: ${name} (${what})`,
-      );
+      throw new ConfigurationError(this.raw.frontEnd === 'cli' ? `missing ${this.raw.label(name)} (${what})` : `Input required and not supplied: ${name} (${what})`);
     }
     return s;
   }
@@ -315,8 +334,7 @@ function orList(items: readonly string[]): string {
 // The parsers, one a phase
 
 /** The forms `repository` takes, for the error that refuses another. */
-const REPOSITORY_FORMS =
-  'a git URL (https://host/owner/name.git, ssh://…, file://…, git@host:owner/name.git), a local path that exists, or owner/name (a repository of this GitHub server)';
+const REPOSITORY_FORMS = 'a git URL (https://host/owner/name.git, ssh://…, file://…, git@host:owner/name.git), a local path that exists, or owner/name (a repository of this GitHub server)';
 const OWNER_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\/[A-Za-z0-9_.-]+$/;
 
 /**

@@ -63,10 +63,7 @@ export interface OpenOptions {
 }
 
 /** The repository a phase names in its settings (repository, token, workDir), with its services. */
-export function openForPhase(
-  settings: { repository: string; token?: string; workDir?: string },
-  services: { logger: Logger; env?: NodeJS.ProcessEnv },
-): Promise<EnvRepository> {
+export function openForPhase(settings: { repository: string; token?: string; workDir?: string }, services: { logger: Logger; env?: NodeJS.ProcessEnv }): Promise<EnvRepository> {
   return EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger: services.logger, env: services.env });
 }
 
@@ -181,9 +178,7 @@ export class EnvRepository {
 
   /** Fetches again: every branch and tag, or only the given branches. */
   async refresh(branches?: string[]): Promise<void> {
-    const refspecs = branches
-      ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`)
-      : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+    const refspecs = branches ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`) : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
     await this.git.fetch(this.remote, refspecs, !branches);
   }
 
@@ -196,7 +191,11 @@ export class EnvRepository {
   /** Deletes branches on the remote (and here); missing ones are no error. */
   async deleteBranches(branches: string[]): Promise<void> {
     if (branches.length === 0) return;
-    const result = await this.git.push(this.remote, branches.map((b) => `:refs/heads/${b}`), false);
+    const result = await this.git.push(
+      this.remote,
+      branches.map((b) => `:refs/heads/${b}`),
+      false,
+    );
     if (result.exitCode !== 0 && !/remote ref does not exist/.test(result.stderr)) {
       throw new CommandError('git', ['push', this.displayName, ...branches.map((b) => `:refs/heads/${b}`)], result.exitCode, tailLines(result.stderr), `git push to ${this.displayName} failed`);
     }
@@ -453,7 +452,11 @@ export function tagsOf(snapshot: RepositorySnapshot, env: string): TagRef[] {
 
 /** `latest` of one environment (the rule is `latestOf`'s). */
 export function latestTag(snapshot: RepositorySnapshot, env: string): TagRef | undefined {
-  return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
+  return latestOf(
+    tagsOf(snapshot, env),
+    (t) => t.name,
+    (t) => t.committerDate,
+  );
 }
 
 /** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */

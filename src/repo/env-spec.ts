@@ -254,10 +254,7 @@ function checkChannel(channel: string, line: () => number | undefined, problem: 
   // one would depend on where the runner happens to stand.
   if (/^(\/|~\/)/.test(channel)) return;
   if (!CHANNEL_NAME.test(channel)) {
-    problem(
-      `channel "${channel}" is neither a channel name, "defaults", an https://, http:// or file:// URL, nor an absolute directory`,
-      line(),
-    );
+    problem(`channel "${channel}" is neither a channel name, "defaults", an https://, http:// or file:// URL, nor an absolute directory`, line());
   }
 }
 

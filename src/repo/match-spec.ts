@@ -70,7 +70,9 @@ function checkVersion(version: string): void {
   try {
     parsed = new VersionSpec(version, 'lenient');
   } catch (err) {
-    const why = String(err instanceof Error ? err.message : err).split('\n')[0].replace(/^\d+: /, '');
+    const why = String(err instanceof Error ? err.message : err)
+      .split('\n')[0]
+      .replace(/^\d+: /, '');
     throw new Error(`"${version}" is not a version spec${why ? ` (${why})` : ''}`);
   } finally {
     parsed?.free();

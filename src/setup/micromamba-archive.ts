@@ -29,17 +29,11 @@ export async function downloadKind(file: string): Promise<DownloadKind> {
 const CANDIDATES = ['bin/micromamba', 'Library/bin/micromamba.exe', 'micromamba', 'micromamba.exe'];
 
 /** Extracts the archive and returns the path of the micromamba executable inside it. */
-export async function extractMicromamba(
-  archive: string,
-  kind: Exclude<DownloadKind, 'executable'>,
-  dest: string,
-): Promise<string> {
+export async function extractMicromamba(archive: string, kind: Exclude<DownloadKind, 'executable'>, dest: string): Promise<string> {
   const dir = await tc.extractTar(archive, dest, kind === 'tar.bz2' ? 'xj' : 'xz');
   for (const candidate of CANDIDATES) {
     const file = path.join(dir, ...candidate.split('/'));
     if (fs.existsSync(file) && fs.statSync(file).isFile()) return file;
   }
-  throw new ConfigurationError(
-    `The downloaded archive holds no micromamba executable (looked for ${CANDIDATES.join(', ')}); check input micromamba-url`,
-  );
+  throw new ConfigurationError(`The downloaded archive holds no micromamba executable (looked for ${CANDIDATES.join(', ')}); check input micromamba-url`);
 }

@@ -17,9 +17,7 @@ const PLATFORMS: Record<string, string> = {
 export function micromambaPlatform(platform: string = process.platform, arch: string = process.arch): string {
   const name = PLATFORMS[`${platform}-${arch}`];
   if (!name) {
-    throw new ConfigurationError(
-      `micromamba is not published for ${platform}/${arch}; supported: ${Object.values(PLATFORMS).join(', ')}`,
-    );
+    throw new ConfigurationError(`micromamba is not published for ${platform}/${arch}; supported: ${Object.values(PLATFORMS).join(', ')}`);
   }
   return name;
 }

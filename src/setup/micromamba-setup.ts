@@ -38,18 +38,14 @@ export interface SetupServices {
 
 /** micromamba-releases tags carry a build number (`2.3.3-0`); the tool cache keys on the whole tag. */
 export const DEFAULT_MICROMAMBA_VERSION = '2.3.3-0';
-export const DEFAULT_MICROMAMBA_URL =
-  'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
+export const DEFAULT_MICROMAMBA_URL = 'https://github.com/mamba-org/micromamba-releases/releases/download/{version}/micromamba-{platform}';
 const TOOL = 'micromamba';
 
 export async function setupMicromamba(settings: SetupSettings, services: SetupServices): Promise<SetupResult> {
   const { logger } = services;
   const version = settings.version.trim();
   if (!tc.isExplicitVersion(version)) {
-    throw new ConfigurationError(
-      `Input micromamba-version must be an exact release such as ${DEFAULT_MICROMAMBA_VERSION}, got "${version}" ` +
-        '(the tool cache keys on it)',
-    );
+    throw new ConfigurationError(`Input micromamba-version must be an exact release such as ${DEFAULT_MICROMAMBA_VERSION}, got "${version}" ` + '(the tool cache keys on it)');
   }
   ensureRunnerDirs(services.env ?? process.env);
   const exeName = micromambaExeName();
@@ -125,9 +121,7 @@ async function verifySha256(file: string, expected: string): Promise<void> {
   }
   const got = await sha256File(file);
   if (got !== want) {
-    throw new ConfigurationError(
-      `The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`,
-    );
+    throw new ConfigurationError(`The micromamba download's sha256 is ${got}, not ${want} (input micromamba-sha256); nothing was cached`);
   }
 }
 

@@ -44,9 +44,7 @@ export function expandChannel(channel: string, options: ExpandOptions): string[]
     }
     if (url.username || url.password || /\/t\/[^/]+\//.test(url.pathname + '/')) {
       // Never let a credential reach a manifest: the URL would be written out as it is.
-      throw new ConfigurationError(
-        `channel "${url.protocol}//${url.host}${url.pathname.replace(/\/t\/[^/]+/, '/t/***')}" carries credentials: give them as api-user/api-key instead`,
-      );
+      throw new ConfigurationError(`channel "${url.protocol}//${url.host}${url.pathname.replace(/\/t\/[^/]+/, '/t/***')}" carries credentials: give them as api-user/api-key instead`);
     }
     return [stripSlash(c)];
   }

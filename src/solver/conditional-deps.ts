@@ -23,14 +23,17 @@ export function splitCondition(spec: string): { spec: string; condition: string 
   if (!bracket) return undefined;
   const m = WHEN.exec(bracket[2]);
   if (!m) return undefined;
-  const rest = (bracket[2].slice(0, m.index) + (m[1] && m.index + m[0].length < bracket[2].length ? ',' : '') + bracket[2].slice(m.index + m[0].length))
-    .replace(/^\s*,|,\s*$/g, '')
-    .trim();
+  const rest = (bracket[2].slice(0, m.index) + (m[1] && m.index + m[0].length < bracket[2].length ? ',' : '') + bracket[2].slice(m.index + m[0].length)).replace(/^\s*,|,\s*$/g, '').trim();
   return { spec: rest ? `${bracket[1]}[${rest}]` : bracket[1].trim(), condition: m[3] ?? m[4] ?? '' };
 }
 
 function globMatch(glob: string, text: string): boolean {
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(text);
 }
 

@@ -27,7 +27,14 @@ export function decodeMsgpack(bytes: Uint8Array): MsgpackValue {
     const out: { [key: string]: MsgpackValue } = {};
     for (let i = 0; i < n; i++) {
       const key = value(depth + 1);
-      const k = typeof key === 'string' ? key : key instanceof Uint8Array ? decoder.decode(key) : typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean' ? String(key) : JSON.stringify(key);
+      const k =
+        typeof key === 'string'
+          ? key
+          : key instanceof Uint8Array
+            ? decoder.decode(key)
+            : typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean'
+              ? String(key)
+              : JSON.stringify(key);
       if (k === '__proto__') throw new Error('msgpack: a key "__proto__"');
       out[k] = value(depth + 1);
     }

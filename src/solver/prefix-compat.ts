@@ -108,7 +108,7 @@ export class PrefixWidener {
 
   /** A version spec of `name` widened; the same string when nothing changes. */
   widenVersion(name: string, version: string): string {
-    if (/[()]/.test(version) || !version.includes('*') && !/(^|[,|])=[^=]/.test(version)) return version;
+    if (/[()]/.test(version) || (!version.includes('*') && !/(^|[,|])=[^=]/.test(version))) return version;
     let changed = false;
     const clauses: string[][] = [];
     for (const clause of version.split('|')) {
@@ -152,7 +152,10 @@ export class PrefixWidener {
     const colons = spec.lastIndexOf('::');
     const channel = colons >= 0 ? spec.slice(0, colons + 2) : '';
     const text = spec.slice(channel.length);
-    const normal = text.trim().replace(/\s*([,|])\s*/g, '$1').replace(/([<>=!~]=?)\s+/g, '$1');
+    const normal = text
+      .trim()
+      .replace(/\s*([,|])\s*/g, '$1')
+      .replace(/([<>=!~]=?)\s+/g, '$1');
     const tokens = normal.split(/\s+/).filter(Boolean);
     const first = tokens[0] ?? '';
     const op = first.search(/[<>=!~]/);

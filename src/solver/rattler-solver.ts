@@ -156,7 +156,12 @@ export class RattlerSolver implements SolverEngine {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
       const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));
-      throw this.explain(err, env, channels.map((c) => c.real), ours);
+      throw this.explain(
+        err,
+        env,
+        channels.map((c) => c.real),
+        ours,
+      );
     }
     const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served, shards));
     logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
@@ -223,7 +228,13 @@ export class RattlerSolver implements SolverEngine {
     if (parsed.length === 0) return new Map();
     // Pruning needs every subdir parsed (a record of another could reach further); a glob spec
     // reaches anything. The records are still rewritten then, all of them.
-    const reachable = parsed.length === served.length ? reachableNames(specs, parsed.map((s) => s.parsed as ParsedRepodata)) : undefined;
+    const reachable =
+      parsed.length === served.length
+        ? reachableNames(
+            specs,
+            parsed.map((s) => s.parsed as ParsedRepodata),
+          )
+        : undefined;
     const bodies = new Map(
       parsed.map((s) => {
         const repodata = s.parsed as ParsedRepodata;

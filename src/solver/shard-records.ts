@@ -44,4 +44,3 @@ export class ShardRecords {
     return (list.find((e) => e.url.startsWith(`${channel}/${subdir}/`)) ?? list.find((e) => e.url.startsWith(`${channel}/`)))?.record;
   }
 }
-

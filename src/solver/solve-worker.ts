@@ -53,10 +53,7 @@ export interface FetchReply {
   body: ArrayBuffer | null;
 }
 
-export type ToWorker =
-  | ({ type: 'solve'; id: number } & SolveJob)
-  | ({ type: 'fetched'; req: number } & FetchReply)
-  | { type: 'fetch-failed'; req: number; message: string };
+export type ToWorker = ({ type: 'solve'; id: number } & SolveJob) | ({ type: 'fetched'; req: number } & FetchReply) | { type: 'fetch-failed'; req: number; message: string };
 
 export type FromWorker =
   | { type: 'fetch'; req: number; request: FetchRequest }
@@ -88,7 +85,7 @@ export function serveSolves(): void {
   const port = parentPort;
   if (!port) throw new Error('serveSolves runs in a worker thread only');
   const limitMb = Number((workerData as { memoryMb?: number }).memoryMb ?? 0);
-  const memory = (): number => ((globalThis as { __gitenvWasmMemory?: { buffer: ArrayBuffer } }).__gitenvWasmMemory?.buffer.byteLength ?? 0);
+  const memory = (): number => (globalThis as { __gitenvWasmMemory?: { buffer: ArrayBuffer } }).__gitenvWasmMemory?.buffer.byteLength ?? 0;
   // The WASM side reports a panic through console.error before it aborts: keep the last lines for the report.
   const said: string[] = [];
   console.error = (...args: unknown[]) => {
@@ -97,7 +94,10 @@ export function serveSolves(): void {
   };
   const crash = (err: unknown): void => {
     const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    const panic = said.map((s) => /panicked at [^\n]*\n([^\n]+)/.exec(s)?.[1] ?? /^(.*?)(\n|$)/.exec(s)?.[1]).filter(Boolean).pop();
+    const panic = said
+      .map((s) => /panicked at [^\n]*\n([^\n]+)/.exec(s)?.[1] ?? /^(.*?)(\n|$)/.exec(s)?.[1])
+      .filter(Boolean)
+      .pop();
     const used = Math.round(memory() / MB);
     let reason: string;
     if (panic) reason = `the solver panicked: ${panic} (${what}; ${used} MB of WASM memory in use)`;

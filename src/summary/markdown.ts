@@ -5,12 +5,7 @@
 /** Escapes a value for a table cell: pipes, new lines, and HTML the summary would render. */
 export function cell(value: string | number | undefined | null): string {
   if (value === undefined || value === null || value === '') return '';
-  return String(value)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/\r?\n/g, '<br>');
+  return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
 }
 
 /** Inline code; backticks inside are handled by a longer fence. */
@@ -28,11 +23,7 @@ export function code(value: string): string {
  */
 export function table(headers: string[], rows: (string | number | Raw | undefined | null)[][]): string {
   const render = (v: string | number | Raw | undefined | null) => (v instanceof Raw ? v.text : cell(v));
-  const lines = [
-    `| ${headers.map(cell).join(' | ')} |`,
-    `| ${headers.map(() => '---').join(' | ')} |`,
-    ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`),
-  ];
+  const lines = [`| ${headers.map(cell).join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`)];
   return lines.join('\n') + '\n';
 }
 

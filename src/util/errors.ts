@@ -27,10 +27,7 @@ export class CommandError extends GitenvError {
     readonly stderrTail: string,
     summary?: string,
   ) {
-    super(
-      `${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` +
-        (stderrTail ? `:\n${stderrTail}` : ''),
-    );
+    super(`${summary ?? `${command} ${args.join(' ')} failed`} (exit code ${exitCode ?? 'signal'})` + (stderrTail ? `:\n${stderrTail}` : ''));
   }
 }
 

@@ -53,9 +53,7 @@ export function neutralise(data: Buffer, prefix: string): Buffer {
 export function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { ...options, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      err
-        ? reject(new Error(`${cmd} ${args.join(' ')}: exit code ${String((err as { code?: unknown }).code)}, signal ${String(err.signal)}\n${stderr}${stdout}`))
-        : resolve(stdout),
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: exit code ${String((err as { code?: unknown }).code)}, signal ${String(err.signal)}\n${stderr}${stdout}`)) : resolve(stdout),
     );
   });
 }

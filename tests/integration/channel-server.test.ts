@@ -183,7 +183,10 @@ test('rattler solves the walk-through specs against the served seed channel', as
   try {
     const glibc = { packageName: '__glibc', version: '2.28', build: '0', buildNumber: 0n, subdir: 'linux-64', url: 'virtual://__glibc', filename: '__glibc', repoName: 'virtual' };
     const solved = await simpleSolve(['python 2.*', 'numpy', 'pyhello'], [open.url], ['linux-64', 'noarch'], [glibc]);
-    const names = solved.filter((p) => p.repoName !== 'virtual').map((p) => `${p.packageName}-${p.version}-${p.build}`).sort();
+    const names = solved
+      .filter((p) => p.repoName !== 'virtual')
+      .map((p) => `${p.packageName}-${p.version}-${p.build}`)
+      .sort();
     for (const p of solved) p.free();
     expect(names).toEqual(['numpy-1.16.6-py27_0', 'openssl-1.1.1w-0', 'pyhello-1.0.0-py_0', 'python-2.7.18-0', 'zlib-1.2.13-0']);
   } finally {

@@ -47,13 +47,15 @@ test("git's own reason is shown without any debug switch; credentials in the URL
   expect(refused.stderr).not.toContain('pa55word-xyz');
 });
 
-test('dubious ownership: git\'s words and the safe.directory remedy', async () => {
+test("dubious ownership: git's words and the safe.directory remedy", async () => {
   await fs.chown(fx.origin, 65534, 65534);
   for (const entry of await fs.readdir(fx.origin, { recursive: true })) await fs.lchown(path.join(fx.origin, entry), 65534, 65534);
   const ran = await gitenv(['autotag', fx.origin]);
   expect(ran.code).toBe(1);
   expect(ran.stderr).toContain(`detected dubious ownership in repository at '${fx.origin}'`);
-  expect(ran.stderr).toContain(`hint: the repository belongs to another user than the one gitenv runs as (root (uid 0)); if you trust it, run: git config --global --add safe.directory '${fx.origin}'`);
+  expect(ran.stderr).toContain(
+    `hint: the repository belongs to another user than the one gitenv runs as (root (uid 0)); if you trust it, run: git config --global --add safe.directory '${fx.origin}'`,
+  );
 });
 
 test('a directory the user may not write: the path and the user are named', async () => {
@@ -63,7 +65,9 @@ test('a directory the user may not write: the path and the user are named', asyn
   await fs.chmod(fx.root, 0o755);
   const ran = await sh(`exec setpriv --reuid=65534 --regid=65534 --clear-groups "${process.execPath}" "${cli}" autotag "${fx.origin}"`, cleanEnv({ RUNNER_TEMP: locked, HOME: locked }));
   expect(ran.code).toBe(1);
-  expect(ran.stderr).toMatch(new RegExp(`^error: gitenv autotag: permission denied: mkdtemp ${locked}/\\S+ \\(gitenv runs as nobody \\(uid 65534\\)\\); give that user access, or choose another directory$`, 'm'));
+  expect(ran.stderr).toMatch(
+    new RegExp(`^error: gitenv autotag: permission denied: mkdtemp ${locked}/\\S+ \\(gitenv runs as nobody \\(uid 65534\\)\\); give that user access, or choose another directory$`, 'm'),
+  );
 });
 
 test('a closed pipe (| head -1, | true) ends quietly and leaves nothing behind', async () => {

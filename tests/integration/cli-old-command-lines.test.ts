@@ -66,7 +66,7 @@ afterAll(async () => {
   await fx?.cleanup();
 });
 
-test('the old tool\'s command lines, every flag, run unchanged', async () => {
+test("the old tool's command lines, every flag, run unchanged", async () => {
   const target = path.join(fx.root, 'environments');
   const env = cleanEnv({
     PATH: `${bin}${path.delimiter}${process.env.PATH}`,
@@ -78,9 +78,7 @@ test('the old tool\'s command lines, every flag, run unchanged', async () => {
     RUNNER_TEMP: fx.root,
   });
   const ran = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('sh', [path.join(fx.root, 'nightly.sh')], { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
+    execFile('sh', [path.join(fx.root, 'nightly.sh')], { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
   });
   expect(ran.stderr).not.toContain('site-key-123');
   expect({ code: ran.code, stderr: ran.code === 0 ? '' : ran.stderr }).toEqual({ code: 0, stderr: '' });

@@ -30,7 +30,15 @@ afterEach(async () => {
 });
 
 const settings = (): DeploySettings => ({
-  repository: fx.origin, envs: [], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2, workDir: path.join(fx.root, 'work'),
+  repository: fx.origin,
+  envs: [],
+  dryRun: false,
+  target,
+  envLabels: ['*'],
+  engine: 'builtin',
+  prune: false,
+  keep: 2,
+  workDir: path.join(fx.root, 'work'),
 });
 
 /** What conda-gitenv left: a prefix with conda-meta records, and a `latest` symlink to it. */
@@ -48,7 +56,11 @@ async function oldToolPrefix(env: string, name: string, dists: string[]): Promis
 test('an old-tool prefix that matches its tag is adopted in place: same inode, no download, marker written', async () => {
   const pkgs = py3Packages(channel);
   const tag = await tagManifest(fx, 'legacy', 'env-legacy-2016_03_01', `${server.url}/seed`, pkgs, { date: '2016-03-01T10:00:00Z', oldTool: true });
-  const prefix = await oldToolPrefix('legacy', '2016_03_01', pkgs.map((p) => p.dist));
+  const prefix = await oldToolPrefix(
+    'legacy',
+    '2016_03_01',
+    pkgs.map((p) => p.dist),
+  );
   const inode = (await fs.stat(prefix)).ino;
   server.clearRequests();
 
@@ -66,7 +78,11 @@ test('an old-tool prefix that matches its tag is adopted in place: same inode, n
 test('an old-tool prefix that does not match its tag is rebuilt and swapped in', async () => {
   const pkgs = py3Packages(channel);
   await tagManifest(fx, 'legacy', 'env-legacy-2016_03_01', `${server.url}/seed`, pkgs, { date: '2016-03-01T10:00:00Z', oldTool: true });
-  const prefix = await oldToolPrefix('legacy', '2016_03_01', pkgs.slice(1).map((p) => p.dist));
+  const prefix = await oldToolPrefix(
+    'legacy',
+    '2016_03_01',
+    pkgs.slice(1).map((p) => p.dist),
+  );
 
   const logger = new MemoryLogger();
   const result = await deploy(settings(), { logger });

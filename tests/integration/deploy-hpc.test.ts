@@ -142,7 +142,7 @@ describe('smoke tests', () => {
 
       // The CLI: a non-zero exit, the reason on its error lines.
       const cli = new MemoryLogger();
-      expect(await main(["deploy", fx.origin, target], cli as never)).toBe(1);
+      expect(await main(['deploy', fx.origin, target], cli as never)).toBe(1);
       expect(cli.lines('error').join('\n')).toContain('boom from python');
       expect(await link('current')).toBe('2026_01_01');
 
@@ -190,7 +190,13 @@ const TCL_INITS = [process.env.GITENV_MODULES_INIT, '/usr/share/modules/init/bas
 /** How a login shell gets `module` for this format (a fresh one: the other system's definitions dropped). */
 async function moduleInit(format: 'lua' | 'tcl'): Promise<string | undefined> {
   for (const p of format === 'lua' ? LMOD_INITS : TCL_INITS) {
-    if (p && (await fs.access(p).then(() => true, () => false))) {
+    if (
+      p &&
+      (await fs.access(p).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       return `unset -f module ml _module_raw 2>/dev/null; unset MODULEPATH MODULESHOME LOADEDMODULES _LMFILES_ LMOD_CMD; . ${JSON.stringify(p)}\n`;
     }
   }
@@ -205,7 +211,11 @@ function loginShell(script: string, user?: string): { status: number | null; out
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
-const value = (output: string, key: string) => output.split('\n').find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+const value = (output: string, key: string) =>
+  output
+    .split('\n')
+    .find((l) => l.startsWith(`${key}=`))
+    ?.slice(key.length + 1);
 
 describe.each(['lua', 'tcl'] as const)('modulefiles (%s)', (format) => {
   test('module avail, load, unload; two versions never together; a moved label loads the new prefix; no-op stays no-op', async () => {
@@ -218,9 +228,7 @@ describe.each(['lua', 'tcl'] as const)('modulefiles (%s)', (format) => {
     expect(written.result.failed).toEqual([]);
     expect(written.result.summary).toContain('Updated 4 modulefile(s)');
     const suffix = format === 'lua' ? '.lua' : '';
-    expect((await fs.readdir(path.join(modDir, 'default'))).sort()).toEqual(
-      [format === 'lua' ? '.modulerc.lua' : '.modulerc', `2026_01_01${suffix}`, `current${suffix}`, `latest${suffix}`].sort(),
-    );
+    expect((await fs.readdir(path.join(modDir, 'default'))).sort()).toEqual([format === 'lua' ? '.modulerc.lua' : '.modulerc', `2026_01_01${suffix}`, `current${suffix}`, `latest${suffix}`].sort());
 
     const script = (load: string) =>
       init +

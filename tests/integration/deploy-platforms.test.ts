@@ -120,7 +120,7 @@ test('with the platform override, osx-arm64 deploys without its post-link script
   expect(result.summary).toContain(note);
 });
 
-test('the issue\'s message: an override to linux-aarch64 of an environment of linux-64 and osx-arm64', async () => {
+test("the issue's message: an override to linux-aarch64 of an environment of linux-64 and osx-arm64", async () => {
   const tag = (await resolveAndTag({ default: specOf(['linux-64', 'osx-arm64'], ['tool']) })).default;
   const { result } = await runDeploy({ platform: 'linux-aarch64' });
   expect(result.failed).toHaveLength(1);
@@ -178,13 +178,13 @@ test('a prefix built for another platform is never taken as up to date, nor repl
   expect(await readMarker(prefixOf(tag, 'both'))).toMatchObject({ tag, platform: 'linux-64' });
 });
 
-test('another platform\'s prefix runs no smoke tests (nor activation scripts): recorded as skipped, labels move', async () => {
+test("another platform's prefix runs no smoke tests (nor activation scripts): recorded as skipped, labels move", async () => {
   const tags = await resolveAndTag({ mac: `${specOf(['osx-arm64'], ['tool'])}tests:\n  - exit 1\n` });
   const shared = path.join(fx.root, 'shared with the macs');
   const { result, logger } = await runDeploy({ target: shared, platform: 'osx-arm64' });
   expect(result.failed).toEqual([]);
   const prefix = prefixOf(tags.mac, 'mac', shared);
   expect(await readMarker(prefix)).toMatchObject({ tests: { status: 'skipped', commands: ['exit 1'] }, activation: { set: {}, prepend: {}, append: {} } });
-  expect(logger.lines('info').join('\n')).toContain('1 smoke test not run (the prefix is not for this machine\'s platform)');
+  expect(logger.lines('info').join('\n')).toContain("1 smoke test not run (the prefix is not for this machine's platform)");
   expect(await fs.readlink(path.join(shared, 'mac', 'latest'))).toBe(path.basename(prefix));
 });

@@ -10,16 +10,12 @@ import { recordsAt, type BuiltChannel, type BuiltPackage } from '../fixtures/cha
 import { ensureBundles } from '../fixtures/bundles.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
-
 export { recordsAt };
 
 /** The seed channel's packages of a python 3 environment (python, numpy, pyhello, zlib, openssl). */
 export function py3Packages(channel: BuiltChannel, pythonVersion = '3.11.4'): BuiltPackage[] {
   return channel.packages.filter(
-    (p) =>
-      (p.record.name === 'python' && p.record.version === pythonVersion) ||
-      (p.record.name === 'numpy' && p.record.version === '1.26.4') ||
-      ['pyhello', 'zlib', 'openssl'].includes(p.record.name),
+    (p) => (p.record.name === 'python' && p.record.version === pythonVersion) || (p.record.name === 'numpy' && p.record.version === '1.26.4') || ['pyhello', 'zlib', 'openssl'].includes(p.record.name),
   );
 }
 
@@ -37,18 +33,13 @@ export interface TagOptions {
 const SPEC = (channel: string) => `channels:\n  - ${channel}\nenv:\n  - python 3.11.*\n  - numpy\n  - pyhello\n`;
 
 /** Commits a manifest for `env` (and its env branch if missing) and tags it; returns the tag name. */
-export async function tagManifest(
-  fx: GitFixture,
-  env: string,
-  tag: string,
-  channelUrl: string,
-  pkgs: readonly BuiltPackage[],
-  options: TagOptions,
-): Promise<string> {
+export async function tagManifest(fx: GitFixture, env: string, tag: string, channelUrl: string, pkgs: readonly BuiltPackage[], options: TagOptions): Promise<string> {
   const records = recordsAt(channelUrl, pkgs);
   const files: Record<string, string | null> = { 'env.spec': options.spec ?? SPEC(channelUrl) };
   if (options.oldTool) {
-    files['env.manifest'] = formatManifest(records).replace(/\t/g, '    ').replace(/(linux-64|noarch) /g, '$1/ ');
+    files['env.manifest'] = formatManifest(records)
+      .replace(/\t/g, '    ')
+      .replace(/(linux-64|noarch) /g, '$1/ ');
     files['env.lock'] = null;
   } else {
     const lock = formatLock(records, { platform: 'linux-64', env });

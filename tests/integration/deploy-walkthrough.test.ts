@@ -38,9 +38,7 @@ const spec = (packages: string[]) => `channels:\n  - ${channel.url}\nenv:\n${pac
  * The Node 20 the README promises the CLI works on (the tests themselves run on the runners' Node 24,
  * .node-version): GITENV_NODE20 (.ci/run sets it to the machine's node) or /usr/bin/node, when v20.
  */
-const NODE20 = [process.env.GITENV_NODE20, '/usr/bin/node'].find(
-  (n) => n && spawnSync(n, ['--version'], { encoding: 'utf8' }).stdout?.startsWith('v20.'),
-);
+const NODE20 = [process.env.GITENV_NODE20, '/usr/bin/node'].find((n) => n && spawnSync(n, ['--version'], { encoding: 'utf8' }).stdout?.startsWith('v20.'));
 const runtimes: [string, string | undefined][] = [
   [`the tests' Node (${process.version})`, process.execPath],
   ['Node 20, which the README promises', NODE20],
@@ -121,14 +119,14 @@ test('through the action bundle: outputs `deployed` and writes the summary table
   await fs.writeFile(summaryFile, '');
   const env = {
     ...process.env,
-    'INPUT_REPOSITORY': fx.origin,
-    'INPUT_TARGET': target,
-    'INPUT_ENVS': '*',
+    INPUT_REPOSITORY: fx.origin,
+    INPUT_TARGET: target,
+    INPUT_ENVS: '*',
     'INPUT_ENV-LABELS': '*',
     'INPUT_DRY-RUN': 'false',
-    'INPUT_ENGINE': 'builtin',
-    'INPUT_PRUNE': 'false',
-    'INPUT_KEEP': '2',
+    INPUT_ENGINE: 'builtin',
+    INPUT_PRUNE: 'false',
+    INPUT_KEEP: '2',
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     RUNNER_TEMP: fx.root,
@@ -153,4 +151,3 @@ test('through the action bundle: outputs `deployed` and writes the summary table
   expect(await snapshotTree(target)).toEqual(before);
   expect(await fs.readFile(summaryFile, 'utf8')).toMatch(/\| default \| latest \| \S+ \| `[^`]+` \| up to date \|/);
 });
-

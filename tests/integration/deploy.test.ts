@@ -122,7 +122,7 @@ test('env-labels filters; prune removes only unlabelled prefixes beyond keep; dr
   expect(pruned.result.summary).toMatch(/Pruned 2 prefix\(es\), freeing [\d.]+ k?B/);
 });
 
-test('an old-tool repository (no env.lock, spaces in env.manifest) deploys from the channels\' repodata', async () => {
+test("an old-tool repository (no env.lock, spaces in env.manifest) deploys from the channels' repodata", async () => {
   const tag = await tagManifest(fx, 'legacy', 'env-legacy-2016_03_01', chanUrl, py3Packages(channel), { date: '2016-03-01T10:00:00Z', oldTool: true });
   expect(await fx.show(tag, 'env.lock')).toBeUndefined();
   const { result, logger } = await runDeploy();
@@ -170,7 +170,6 @@ async function channelWithNewerPython(): Promise<void> {
   channel = await buildSeedChannel(channel.dir, { newerPython: true });
 }
 
-
 test('channel credentials stay in memory: the deploy works, and no file under the target nor any log line holds them', async () => {
   const user = 'deploy-user';
   const key = 's3cr3t-api-key-42';
@@ -205,7 +204,7 @@ test('with a mirror, packages come from <mirror>/<last segment of the channel>',
   expect(await link('default', 'latest')).toBe('2026_01_01');
 });
 
-test("what the installer wants read (clobbered paths, post-link messages) is in the log and the job summary", async () => {
+test('what the installer wants read (clobbered paths, post-link messages) is in the log and the job summary', async () => {
   const notes = await buildChannel(path.join(fx.root, 'channels', 'notes'), [
     { name: 'first', version: '1', files: { 'share/tool/config': 'a file in first\n' } },
     { name: 'second', version: '1', depends: ['first'], files: { 'share/tool/config/d': 'a directory in second\n' } },

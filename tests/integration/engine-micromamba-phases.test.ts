@@ -48,14 +48,16 @@ afterEach(async () => {
 
 const common = (): CommonSettings => ({ repository: fx.origin, envs: [], dryRun: false, workDir: path.join(fx.root, 'work') });
 const calls = (): { argv: string[]; env: Record<string, string> }[] =>
-  existsSync(recordFile) ? readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  existsSync(recordFile)
+    ? readFileSync(recordFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+    : [];
 
 test('resolve with micromamba writes the manifest files the builtin engine would; deploy installs with it', async () => {
   const logger = new MemoryLogger();
-  const resolved = await resolve(
-    { ...common(), platform: 'linux-64', channelAlias: 'https://conda.anaconda.org', engine: 'micromamba', mode: 'push' },
-    { logger, env },
-  );
+  const resolved = await resolve({ ...common(), platform: 'linux-64', channelAlias: 'https://conda.anaconda.org', engine: 'micromamba', mode: 'push' }, { logger, env });
   expect(resolved.failed).toEqual([]);
   expect(resolved.changed).toEqual(['default']);
   // fx.show gives git's output without its last newline.
@@ -69,10 +71,7 @@ test('resolve with micromamba writes the manifest files the builtin engine would
   const tagged = await autotag(common(), { logger });
   expect(tagged.tags).toHaveLength(1);
   const target = path.join(fx.root, 'deployed envs');
-  const deployed = await deploy(
-    { ...common(), target, envLabels: ['*'], engine: 'micromamba', prune: false, keep: 2 },
-    { logger, env },
-  );
+  const deployed = await deploy({ ...common(), target, envLabels: ['*'], engine: 'micromamba', prune: false, keep: 2 }, { logger, env });
   expect(deployed.failed).toEqual([]);
   const name = tagged.tags[0].replace(/^env-default-/, '');
   const prefix = path.join(target, 'default', name);

@@ -36,10 +36,15 @@ afterEach(async () => {
 
 const common = (): CommonSettings => ({ repository: fx.origin, envs: [], dryRun: false, workDir: path.join(fx.root, 'work') });
 const calls = (): { argv: string[]; env: Record<string, string> }[] =>
-  existsSync(recordFile) ? readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+  existsSync(recordFile)
+    ? readFileSync(recordFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+    : [];
 const platformOf = (argv: string[]): string | undefined => (argv.includes('--platform') ? argv[argv.indexOf('--platform') + 1] : undefined);
 
-test('micromamba: a solve per platform with its virtual packages; deploy hands over this machine\'s lock, or with the override another one without link scripts', async () => {
+test("micromamba: a solve per platform with its virtual packages; deploy hands over this machine's lock, or with the override another one without link scripts", async () => {
   await fx.commit('default', { 'env.spec': 'channels:\n  - conda-forge\n  - https://repo.example.com/private\nplatforms:\n  - linux-64\n  - osx-arm64\nenv:\n  - python 3.12.*\n' });
   const logger = new MemoryLogger();
   const resolved = await resolve({ ...common(), platform: 'linux-64', channelAlias: 'https://conda.anaconda.org', engine: 'micromamba', mode: 'push' }, { logger, env });

@@ -176,9 +176,7 @@ test('a push to the checked-out branch of a non-bare repository ends with the de
 
 test('a repository that does not exist is a clear error and leaves no temporary directory', async () => {
   const before = await fs.readdir(fx.root);
-  await expect(EnvRepository.open({ repository: path.join(fx.root, 'nope'), logger, workDir: fx.root })).rejects.toThrow(
-    /git fetch from .*nope failed/,
-  );
+  await expect(EnvRepository.open({ repository: path.join(fx.root, 'nope'), logger, workDir: fx.root })).rejects.toThrow(/git fetch from .*nope failed/);
   expect(await fs.readdir(fx.root)).toEqual(before);
   expect(logger.text()).not.toContain('retrying'); // not a network failure: no retry
 });
@@ -211,7 +209,13 @@ test('a snapshot costs the same few git processes whatever the number of environ
   // Shared label contents, a sub-directory and other files under labels/, labels/ as a file,
   // env.spec as a directory: each branch must read as it did alone.
   for (let i = 1; i <= 8; i++) {
-    await fx.commit(`env${i}`, { 'env.spec': SAMPLE_SPEC, 'labels/current.txt': 'env-env0-2020_01_01\n', [`labels/l${i}.txt`]: ` env-env${i}-2020_01_0${i}\n`, 'labels/sub/x.txt': 'no', 'labels/README': 'no' });
+    await fx.commit(`env${i}`, {
+      'env.spec': SAMPLE_SPEC,
+      'labels/current.txt': 'env-env0-2020_01_01\n',
+      [`labels/l${i}.txt`]: ` env-env${i}-2020_01_0${i}\n`,
+      'labels/sub/x.txt': 'no',
+      'labels/README': 'no',
+    });
   }
   await fx.commit('flat', { 'env.spec': SAMPLE_SPEC, labels: 'a file, not a directory' });
   await fx.commit('nested', { 'env.spec/inside.txt': 'a directory, not a file' });

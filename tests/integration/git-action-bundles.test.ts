@@ -42,11 +42,7 @@ test('autotag: dry-run, then for real; tags output and summary', async () => {
 
 test('label: labels output and summary; an unknown tag fails the step and pushes nothing', async () => {
   await fx.tag('env-default-2015_11_12', 'manifest/default');
-  const ok = await runAction(
-    bundles.label,
-    { repository: fx.origin, tag: 'env-default-2015_11_12', 'next-only': 'false', 'dry-run': 'false' },
-    path.join(fx.root, 'run1'),
-  );
+  const ok = await runAction(bundles.label, { repository: fx.origin, tag: 'env-default-2015_11_12', 'next-only': 'false', 'dry-run': 'false' }, path.join(fx.root, 'run1'));
   expect(ok.code).toBe(0);
   expect(JSON.parse(ok.outputs.labels)).toEqual({ next: 'env-default-2015_11_12' });
   expect(ok.summary).toContain('| default | next |  | `env-default-2015_11_12` |');

@@ -17,7 +17,7 @@ afterEach(async () => {
   await fx.cleanup();
 });
 
-test('gitenv autotag prints the old tool\'s lines; a second run prints nothing', async () => {
+test("gitenv autotag prints the old tool's lines; a second run prints nothing", async () => {
   const dry = await gitenv('autotag', fx.origin, '--dry-run');
   expect(dry).toMatchObject({ code: 0, stdout: 'Would push tag env-default-2015_11_12 (dry run)\n' });
   const first = await gitenv('autotag', fx.origin);

@@ -108,10 +108,7 @@ test('a flaky server: fetch and push are retried and succeed', async () => {
 test('network failures are retried (default policy: 4 attempts), then reported', async () => {
   const logger = new MemoryLogger();
   await server.close();
-  const attempt = autotag(
-    { repository: url, token: TOKEN, envs: [], dryRun: true, workDir: fx.root },
-    { logger, env },
-  );
+  const attempt = autotag({ repository: url, token: TOKEN, envs: [], dryRun: true, workDir: fx.root }, { logger, env });
   await expect(attempt).rejects.toThrow(/git fetch from http:\/\/127\.0\.0\.1:\d+\/.* failed/);
   expect(logger.lines('info').filter((l) => l.includes('retrying')).length).toBe(3);
   expectNoToken(logger.text());

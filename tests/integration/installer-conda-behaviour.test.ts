@@ -73,11 +73,20 @@ async function withRattler(pkgs: LockedPackage[], dir?: string): Promise<string 
     return undefined;
   }
   const prefix = path.join(work, 'rattler', `env-${++count}`);
-  await rattlerInstall(pkgs.map((p) => ({ channel: p.channel, subdir: p.subdir, fn: p.fn, dir })), prefix, path.join(work, 'rattler-pkgs'), work);
+  await rattlerInstall(
+    pkgs.map((p) => ({ channel: p.channel, subdir: p.subdir, fn: p.fn, dir })),
+    prefix,
+    path.join(work, 'rattler-pkgs'),
+    work,
+  );
   return prefix;
 }
 
-const exists = (p: string) => fs.lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
 const LINK_ORDER = ['post_link-b-1.0-0.conda', 'post_link-c-1.0-0.conda', 'post_link-e-1.0-0.conda', 'post_link-d-1.0-0.conda'];
 
 describe('post-link scripts (conda test packages)', () => {
@@ -105,7 +114,11 @@ describe('post-link scripts (conda test packages)', () => {
 
 describe('post-link scripts (fixture packages)', () => {
   let channel: BuiltChannel;
-  const locked = (name: string) => lockedPackage(channel.packages.find((p) => p.record.name === name)!, channel.url);
+  const locked = (name: string) =>
+    lockedPackage(
+      channel.packages.find((p) => p.record.name === name)!,
+      channel.url,
+    );
   beforeAll(async () => {
     channel = await buildChannel(path.join(work, 'post-link-channel'), [
       {
@@ -119,20 +132,13 @@ describe('post-link scripts (fixture packages)', () => {
         build_number: 7,
         depends: ['activator'],
         files: { 'share/probe/README': 'probe\n' },
-        postLink: [
-          'env > "$PREFIX/share/probe/env.txt"',
-          'echo "message one from $PKG_NAME" >> "$PREFIX/.messages.txt"',
-          '[[ -n "$CONDA_PREFIX" ]] || exit 5',
-          'return 0',
-          'exit 9',
-          '',
-        ].join('\n'),
+        postLink: ['env > "$PREFIX/share/probe/env.txt"', 'echo "message one from $PKG_NAME" >> "$PREFIX/.messages.txt"', '[[ -n "$CONDA_PREFIX" ]] || exit 5', 'return 0', 'exit 9', ''].join('\n'),
       },
       { name: 'second', version: '1', files: { 'share/second/x': 'x\n' }, postLink: 'echo "::error::message two" >> "$PREFIX/.messages.txt"\n' },
     ]);
   });
 
-  test('PREFIX, PKG_NAME, PKG_VERSION, PKG_BUILDNUM and the activation; nothing of gitenv\'s environment but PATH, HOME and the locale', async () => {
+  test("PREFIX, PKG_NAME, PKG_VERSION, PKG_BUILDNUM and the activation; nothing of gitenv's environment but PATH, HOME and the locale", async () => {
     const env = {
       PATH: process.env.PATH,
       HOME: '/home/runner',
@@ -175,9 +181,7 @@ describe('post-link scripts (fixture packages)', () => {
   test('.messages.txt: only its first 64 KiB shown; a link there is removed, never followed', async () => {
     const outside = path.join(work, 'outside-secret.txt');
     await fs.writeFile(outside, 'NOT-FOR-THE-LOG\n');
-    const ch = await buildChannel(path.join(work, 'messages'), [
-      { name: 'chatty', version: '1', postLink: 'head -c 100000 /dev/zero | tr "\\0" "m" >> "$PREFIX/.messages.txt"\n' },
-    ]);
+    const ch = await buildChannel(path.join(work, 'messages'), [{ name: 'chatty', version: '1', postLink: 'head -c 100000 /dev/zero | tr "\\0" "m" >> "$PREFIX/.messages.txt"\n' }]);
     const big = await install(ch.packages.map((p) => lockedPackage(p, ch.url)));
     const shown = (big.report.notices ?? []).join('\n');
     expect(shown).toContain('m'.repeat(1000));
@@ -185,9 +189,7 @@ describe('post-link scripts (fixture packages)', () => {
     expect(shown.length).toBeLessThan(70_000);
     expect(await exists(path.join(big.prefix, '.messages.txt'))).toBe(false);
 
-    const linker = await buildChannel(path.join(work, 'messages-link'), [
-      { name: 'linker', version: '1', postLink: `ln -s ${JSON.stringify(outside)} "$PREFIX/.messages.txt"\n` },
-    ]);
+    const linker = await buildChannel(path.join(work, 'messages-link'), [{ name: 'linker', version: '1', postLink: `ln -s ${JSON.stringify(outside)} "$PREFIX/.messages.txt"\n` }]);
     const linked = await install(linker.packages.map((p) => lockedPackage(p, linker.url)));
     expect(linked.logger.text()).not.toContain('NOT-FOR-THE-LOG');
     expect(linked.report.notices ?? []).toEqual([]);
@@ -242,7 +244,12 @@ describe('clobbering', () => {
     // outcome does not depend on timing.
     const rattler = await withRattler(pkgs, ch.dir).catch((err: Error) => {
       if (!/InstallerError: failed to link (early|late)-1-0\.conda[\s\S]*(Not a directory|Is a directory)/.test(err.message)) throw err;
-      console.warn(`py-rattler lost its race on this case: ${err.message.split('\n').filter((l) => l.includes('Caused by')).join(' / ')}`);
+      console.warn(
+        `py-rattler lost its race on this case: ${err.message
+          .split('\n')
+          .filter((l) => l.includes('Caused by'))
+          .join(' / ')}`,
+      );
       return undefined;
     });
     if (rattler) expect(await fs.readFile(path.join(rattler, 'share', 'keep'), 'utf8')).toBe('kept\n');
@@ -254,10 +261,7 @@ describe('CEP-17 python_site_packages_path', () => {
     const py = systemPython();
     if (!py) throw new Error('python3 is needed (.ci/run installs it)');
     const site = `lib/python${py.short}t/site-packages`;
-    const wrapper =
-      '#!/bin/sh\n' +
-      'prefix="$(cd "$(dirname "$0")/.." && pwd -P)"\n' +
-      `PYTHONPATH="$prefix/${site}" exec "${py.executable}" "$@"\n`;
+    const wrapper = '#!/bin/sh\n' + 'prefix="$(cd "$(dirname "$0")/.." && pwd -P)"\n' + `PYTHONPATH="$prefix/${site}" exec "${py.executable}" "$@"\n`;
     const ch = await buildChannel(path.join(work, 'cep17'), [
       {
         name: 'python',

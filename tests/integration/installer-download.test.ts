@@ -32,8 +32,7 @@ afterAll(async () => {
 });
 
 /** The fetch deploy injects: credentials in a header, never in the URL. */
-const authFetch: DownloadOptions['fetch'] = (input, init) =>
-  fetch(input, { ...init, headers: { Authorization: `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}` } });
+const authFetch: DownloadOptions['fetch'] = (input, init) => fetch(input, { ...init, headers: { Authorization: `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}` } });
 
 let dest: string;
 beforeEach(async () => {
@@ -46,8 +45,7 @@ beforeEach(async () => {
 
 const url = () => `${server.url}/ch/${pkg.subdir}/${pkg.fn}`;
 const expected = () => ({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
-const download = (u = url(), idleTimeoutMs = 10_000) =>
-  downloadVerified(u, dest, expected(), pkg.dist, { fetch: authFetch, logger, retry: RETRY, idleTimeoutMs });
+const download = (u = url(), idleTimeoutMs = 10_000) => downloadVerified(u, dest, expected(), pkg.dist, { fetch: authFetch, logger, retry: RETRY, idleTimeoutMs });
 const packageRequests = () => server.requests.filter((r) => r.path.endsWith(pkg.fn));
 
 async function expectWhole(): Promise<void> {
@@ -158,9 +156,7 @@ test('file:// URLs and plain paths are read from disk, verified the same way', a
 });
 
 test('md5 is checked when the lock has no sha256', async () => {
-  await expect(
-    downloadVerified(pkg.path, dest, { md5: '0'.repeat(32) }, pkg.dist, { fetch: authFetch, logger }),
-  ).rejects.toThrow(`${pkg.dist}: md5`);
+  await expect(downloadVerified(pkg.path, dest, { md5: '0'.repeat(32) }, pkg.dist, { fetch: authFetch, logger })).rejects.toThrow(`${pkg.dist}: md5`);
   await downloadVerified(pkg.path, dest, { md5: pkg.md5 }, pkg.dist, { fetch: authFetch, logger });
   await expectWhole();
 });

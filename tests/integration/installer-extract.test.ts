@@ -89,29 +89,49 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     ['a ../ traversal', () => [{ path: '../../evil.txt', data: 'x' }], 'leaves its directory'],
     ['a traversal in the middle', () => [{ path: 'lib/../../../evil.txt', data: 'x' }], 'leaves its directory'],
     ['an absolute path', () => [{ path: absoluteTarget(), data: 'x' }], 'absolute path'],
-    ['a soft link leading out, then a file through it', () => [
-      { path: 'lib/out', type: 'symlink', linkpath: '../../..' },
-      { path: 'lib/out/evil.txt', data: 'x' },
-    ], 'leads out'],
-    ['a chain of soft links, each inside on paper, leading out together', () => [
-      { path: 'a/b', type: 'symlink', linkpath: '..' },
-      { path: 'c', type: 'symlink', linkpath: 'a/b/..' },
-    ], 'leads out of the package through other links'],
-    ['a soft link into a link that leads up', () => [
-      { path: 'lib/up', type: 'symlink', linkpath: '..' },
-      { path: 'lib/evil', type: 'symlink', linkpath: 'up/../..' },
-    ], 'lib/evil leads out of the package through other links'],
-    ['a file written through a soft link of the archive', () => [
-      { path: 'lib/sub', type: 'directory' },
-      { path: 'lib/alias', type: 'symlink', linkpath: 'sub' },
-      { path: 'lib/alias/evil.txt', data: 'x' },
-    ], 'would be written through the soft link lib/alias'],
+    [
+      'a soft link leading out, then a file through it',
+      () => [
+        { path: 'lib/out', type: 'symlink', linkpath: '../../..' },
+        { path: 'lib/out/evil.txt', data: 'x' },
+      ],
+      'leads out',
+    ],
+    [
+      'a chain of soft links, each inside on paper, leading out together',
+      () => [
+        { path: 'a/b', type: 'symlink', linkpath: '..' },
+        { path: 'c', type: 'symlink', linkpath: 'a/b/..' },
+      ],
+      'leads out of the package through other links',
+    ],
+    [
+      'a soft link into a link that leads up',
+      () => [
+        { path: 'lib/up', type: 'symlink', linkpath: '..' },
+        { path: 'lib/evil', type: 'symlink', linkpath: 'up/../..' },
+      ],
+      'lib/evil leads out of the package through other links',
+    ],
+    [
+      'a file written through a soft link of the archive',
+      () => [
+        { path: 'lib/sub', type: 'directory' },
+        { path: 'lib/alias', type: 'symlink', linkpath: 'sub' },
+        { path: 'lib/alias/evil.txt', data: 'x' },
+      ],
+      'would be written through the soft link lib/alias',
+    ],
     ['an absolute soft link', () => [{ path: 'lib/etc', type: 'symlink', linkpath: '/etc' }], 'is absolute'],
     ['a hard link leading out', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '../../outside.txt' }], 'leads out'],
-    ['a hard link through a soft link that leads up', () => [
-      { path: 'a/b', type: 'symlink', linkpath: '..' },
-      { path: 'lib/hl', type: 'hardlink', linkpath: 'a/b/../outside.txt' },
-    ], 'not a file earlier in the archive'],
+    [
+      'a hard link through a soft link that leads up',
+      () => [
+        { path: 'a/b', type: 'symlink', linkpath: '..' },
+        { path: 'lib/hl', type: 'hardlink', linkpath: 'a/b/../outside.txt' },
+      ],
+      'not a file earlier in the archive',
+    ],
     ['a hard link to an absolute path', () => [{ path: 'lib/hl', type: 'hardlink', linkpath: '/etc/passwd' }], 'is absolute'],
     ['a character device', () => [{ path: 'dev/null', type: 'char', devmajor: 1, devminor: 3 }], 'CharacterDevice'],
     ['a block device', () => [{ path: 'dev/sda', type: 'block', devmajor: 8, devminor: 0 }], 'BlockDevice'],
@@ -127,19 +147,20 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
       ],
       `would be written through the soft link ${DEEP}/s`,
     ]),
-    ['a hard link whose target is spelt with a "." segment through a soft link', () => [
-      { path: 'lib/f', data: 'f' },
-      { path: 'lib/up', type: 'symlink', linkpath: '.' },
-      { path: 'lib/hl', type: 'hardlink', linkpath: 'lib/./up/f' },
-    ], 'hard link lib/hl names lib/up/f, not a file earlier in the archive'],
+    [
+      'a hard link whose target is spelt with a "." segment through a soft link',
+      () => [
+        { path: 'lib/f', data: 'f' },
+        { path: 'lib/up', type: 'symlink', linkpath: '.' },
+        { path: 'lib/hl', type: 'hardlink', linkpath: 'lib/./up/f' },
+      ],
+      'hard link lib/hl names lib/up/f, not a file earlier in the archive',
+    ],
   ];
 
   test.each(hostile)('with %s is refused whole, naming the package, nothing written outside', async (_what, entries, why) => {
     await fs.writeFile(path.join(work, 'outside.txt'), 'keep');
-    const built = await buildPackage(
-      { name: 'hostile', version: '1.0', format, files: { 'share/ok': 'ok\n' }, hostile: { rawEntries: entries() } },
-      path.join(work, 'ch'),
-    );
+    const built = await buildPackage({ name: 'hostile', version: '1.0', format, files: { 'share/ok': 'ok\n' }, hostile: { rawEntries: entries() } }, path.join(work, 'ch'));
     const dest = path.join(work, 'x', 'y', 'dest');
     await fs.mkdir(dest, { recursive: true });
     const err = await extractPackage(built.path, dest, built.dist, decoder).catch((e: unknown) => e);
@@ -212,7 +233,13 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
   test('the decompressed tar counts against the size limit, end-of-archive blocks and all', async () => {
     // entries of 10 bytes in all, but 200 kB of zero blocks before the end: over a 100 kB limit
     const built = await buildPackage(
-      { name: 'padded', version: '1.0', format, files: { 'share/a': '0123456789' }, hostile: { payload: (entries) => [...entries, ...Array<TarEntry>(400).fill({ path: 'share/pad', type: 'directory' })] } },
+      {
+        name: 'padded',
+        version: '1.0',
+        format,
+        files: { 'share/a': '0123456789' },
+        hostile: { payload: (entries) => [...entries, ...Array<TarEntry>(400).fill({ path: 'share/pad', type: 'directory' })] },
+      },
       path.join(work, 'ch'),
     );
     const dest = path.join(work, 'dest');
@@ -227,7 +254,12 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
         version: '1.0',
         format,
         files: { 'share/data': { content: 'd', mode: 0o666 }, 'bin/tool': { content: 't', mode: 0o777 } },
-        hostile: { rawEntries: [{ path: 'share/open', type: 'directory', mode: 0o777 }, { path: 'share/open/x', data: 'x', mode: 0o664 }] },
+        hostile: {
+          rawEntries: [
+            { path: 'share/open', type: 'directory', mode: 0o777 },
+            { path: 'share/open/x', data: 'x', mode: 0o664 },
+          ],
+        },
       },
       path.join(work, 'ch'),
     );
@@ -252,7 +284,12 @@ test('a .conda: a soft link of its pkg tar is never written through by its info 
       version: '1.0',
       files: { 'share/ok': 'ok\n' },
       // each inside on paper; together `info` is the directory above the package
-      hostile: { rawEntries: [{ path: 'a/b', type: 'symlink', linkpath: '..' }, { path: 'info', type: 'symlink', linkpath: 'a/b/..' }] },
+      hostile: {
+        rawEntries: [
+          { path: 'a/b', type: 'symlink', linkpath: '..' },
+          { path: 'info', type: 'symlink', linkpath: 'a/b/..' },
+        ],
+      },
     },
     path.join(work, 'ch'),
   );

@@ -77,8 +77,12 @@ test('binary mode: same size, each C string rewritten in place and padded with N
   const shrink = LONG_PLACEHOLDER.length - prefix.length;
   const expected = Buffer.concat([
     Buffer.from('\x7fELF\x02\x01\x01fake'),
-    Buffer.from(`${prefix}/share/foo`), Buffer.alloc(shrink), cString(''),
-    Buffer.from(`rpath=${prefix}/lib:${prefix}/lib64`), Buffer.alloc(2 * shrink), cString(''),
+    Buffer.from(`${prefix}/share/foo`),
+    Buffer.alloc(shrink),
+    cString(''),
+    Buffer.from(`rpath=${prefix}/lib:${prefix}/lib64`),
+    Buffer.alloc(2 * shrink),
+    cString(''),
     Buffer.from('tail\0'),
   ]);
   expect(data.equals(expected)).toBe(true);
@@ -123,16 +127,12 @@ test('files are hard links into the cache; prefix-replaced and no_link files are
 
 test('two packages writing one path: the later wins, with a warning naming both', async () => {
   expect(await fs.readFile(at('share/clobbered.txt'), 'utf8')).toBe('from b\n');
-  expect(logger.lines('warning')).toEqual([
-    'share/clobbered.txt is in both clobber-a-1-0 and clobber-b-1-0; clobber-b-1-0 (later in dependency order) wins',
-  ]);
+  expect(logger.lines('warning')).toEqual(['share/clobbered.txt is in both clobber-a-1-0 and clobber-b-1-0; clobber-b-1-0 (later in dependency order) wins']);
 });
 
 test('conda-meta records carry what conda list and micromamba list read', async () => {
   const names = (await fs.readdir(at('conda-meta'))).sort();
-  expect(names).toEqual(
-    [...env.channel.packages.map((p) => `${p.record.name}-${p.record.version}-${p.record.build}.json`), 'history'].sort(),
-  );
+  expect(names).toEqual([...env.channel.packages.map((p) => `${p.record.name}-${p.record.version}-${p.record.build}.json`), 'history'].sort());
   const greet = JSON.parse(await fs.readFile(at('conda-meta/greet-0.4.0-py_0.json'), 'utf8'));
   const built = env.channel.packages.find((p) => p.dist === 'greet-0.4.0-py_0')!;
   expect(greet).toMatchObject({

@@ -56,10 +56,14 @@ test('fills <cache>/<fn> and <cache>/<dist>/ with repodata_record.json and the m
   const record = JSON.parse(await fs.readFile(path.join(entry.dir, 'info/repodata_record.json'), 'utf8'));
   expect(record).toMatchObject({ name: 'tool', version: '2.1', build: 'h9_1', fn: built.fn, sha256: built.sha256, md5: built.md5, size: built.size });
   expect(record.url).toBe(`https://conda.example/t/***/private/linux-64/${built.fn}`);
-  const everything = (await Promise.all((await fs.readdir(cacheDir, { recursive: true })).map(async (f) => {
-    const full = path.join(cacheDir, String(f));
-    return (await fs.lstat(full)).isFile() ? fs.readFile(full, 'latin1') : '';
-  }))).join('\n');
+  const everything = (
+    await Promise.all(
+      (await fs.readdir(cacheDir, { recursive: true })).map(async (f) => {
+        const full = path.join(cacheDir, String(f));
+        return (await fs.lstat(full)).isFile() ? fs.readFile(full, 'latin1') : '';
+      }),
+    )
+  ).join('\n');
   expect(everything).not.toContain('hunter22');
   expect(everything).not.toContain('tok-9876');
   expect((await fs.readdir(cacheDir)).sort()).toEqual([built.dist, built.fn].sort()); // no lock, scratch or partial left
@@ -143,13 +147,14 @@ test('a package whose paths.json lies about a size or a hash is refused, and lea
         ...spec,
         name: `liar-${lie}`,
         hostile: {
-          paths: (entries) =>
-            entries.map((e) => (e._path !== 'share/a' ? e : lie === 'size' ? { ...e, size_in_bytes: 999 } : { ...e, sha256: '0'.repeat(64) })),
+          paths: (entries) => entries.map((e) => (e._path !== 'share/a' ? e : lie === 'size' ? { ...e, size_in_bytes: 999 } : { ...e, sha256: '0'.repeat(64) })),
         },
       },
       path.join(work, 'ch'),
     );
-    const err = await cache(built).ensure(locked(built), 'unused').catch((e: unknown) => e);
+    const err = await cache(built)
+      .ensure(locked(built), 'unused')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PackageError);
     expect((err as Error).message).toContain(`${built.dist}: share/a`);
     expect(await fs.readdir(cacheDir)).not.toContain(built.dist);

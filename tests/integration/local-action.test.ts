@@ -17,7 +17,11 @@ describe('each action has a .env.example for local runs', () => {
     const action = yaml.load(readFileSync(path.join(ROOT, 'actions', phase, 'action.yml'), 'utf8')) as { inputs: Record<string, unknown> };
     const keys = parseDotenv(readFileSync(path.join(ROOT, 'actions', phase, '.env.example'), 'utf8')).map(([k]) => k);
     const inputs = keys.filter((k) => k.startsWith('INPUT_')).map((k) => k.slice('INPUT_'.length));
-    expect(inputs.sort()).toEqual(Object.keys(action.inputs).map((n) => n.toUpperCase()).sort());
+    expect(inputs.sort()).toEqual(
+      Object.keys(action.inputs)
+        .map((n) => n.toUpperCase())
+        .sort(),
+    );
     expect(keys).toContain('GITHUB_STEP_SUMMARY');
   });
 

@@ -49,7 +49,10 @@ beforeEach(async () => {
 
 const calls = (): Call[] =>
   existsSync(recordFile)
-    ? readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Call)
+    ? readFileSync(recordFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Call)
     : [];
 
 /** The environment the engine is given: the stand-in's controls plus an inherited override to be replaced. */
@@ -81,8 +84,22 @@ describe('MicromambaSolver', () => {
     const prefix = call.argv[call.argv.indexOf('--prefix') + 1];
     expect(prefix.startsWith(path.join(work, 'gitenv-micromamba-'))).toBe(true);
     expect(call.argv).toEqual([
-      'create', '--dry-run', '--json', '--yes', '--prefix', prefix, '--override-channels', '--strict-channel-priority',
-      '--channel', CHANNELS[0], '--channel', CHANNELS[1], '--platform', 'linux-64', 'zlib 1.3.*', 'tzdata',
+      'create',
+      '--dry-run',
+      '--json',
+      '--yes',
+      '--prefix',
+      prefix,
+      '--override-channels',
+      '--strict-channel-priority',
+      '--channel',
+      CHANNELS[0],
+      '--channel',
+      CHANNELS[1],
+      '--platform',
+      'linux-64',
+      'zlib 1.3.*',
+      'tzdata',
     ]);
     expect(call.env).toMatchObject({
       CONDA_OVERRIDE_GLIBC: '2.17',
@@ -111,9 +128,7 @@ describe('MicromambaSolver', () => {
     expect((err as CommandError).exitCode).toBe(1);
     expect((err as CommandError).args).toContain('--dry-run');
     expect((err as Error).message).toMatch(/micromamba could not solve science \(exit code 1\)/);
-    expect((err as CommandError).stderrTail).toBe(
-      'nothing provides requested nonexistent-package\ncritical libmamba Could not solve for environment specs',
-    );
+    expect((err as CommandError).stderrTail).toBe('nothing provides requested nonexistent-package\ncritical libmamba Could not solve for environment specs');
   });
 
   test('no JSON at all is a CommandError carrying stderr', async () => {
@@ -126,9 +141,7 @@ describe('MicromambaSolver', () => {
       workDir: work,
       env: env({ GITENV_STANDIN_ANSWER: answer, GITENV_STANDIN_EXIT: '3', GITENV_STANDIN_STDERR: 'error    libmamba Some channel failed' }),
     });
-    await expect(solver.solve(request(logger))).rejects.toThrow(
-      /micromamba printed no JSON solving science \(exit code 3\):\nerror {4}libmamba Some channel failed/,
-    );
+    await expect(solver.solve(request(logger))).rejects.toThrow(/micromamba printed no JSON solving science \(exit code 3\):\nerror {4}libmamba Some channel failed/);
   });
 
   test('credentials go into a private authentication.json, never argv, and are masked in errors', async () => {
@@ -197,9 +210,7 @@ describe('MicromambaInstaller', () => {
     const [version, create] = calls();
     expect(version.argv).toEqual(['--version']);
     const file = create.argv[create.argv.length - 1];
-    expect(create.argv).toEqual([
-      'create', '--yes', '--prefix', where.stagingDir, '--relocate-prefix', where.prefix, '--file', file,
-    ]);
+    expect(create.argv).toEqual(['create', '--yes', '--prefix', where.stagingDir, '--relocate-prefix', where.prefix, '--file', file]);
     expect(create.env.CONDA_PKGS_DIRS).toBe(where.pkgCache);
     for (const p of packages) {
       const meta = JSON.parse(await readFile(path.join(where.stagingDir, 'conda-meta', `${p.dist}.json`), 'utf8'));

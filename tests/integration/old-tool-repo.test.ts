@@ -19,8 +19,7 @@ import { git, GitFixture } from '../fixtures/git-repo.js';
 
 const DEFAULT_SPEC = 'channels:\n - defaults\nenv: \n - python\n - numpy\n\n';
 const LEGACY_SPEC = 'channels:\n - defaults\nenv:\n - python 2.*\n - numpy\n\n';
-const MANIFEST = (python: string) =>
-  `https://repo.continuum.io/pkgs/free/linux-64/   openssl-1.0.2d-0\nhttps://repo.continuum.io/pkgs/free/linux-64/   ${python}\n`;
+const MANIFEST = (python: string) => `https://repo.continuum.io/pkgs/free/linux-64/   openssl-1.0.2d-0\nhttps://repo.continuum.io/pkgs/free/linux-64/   ${python}\n`;
 
 let fx: GitFixture;
 let envRepo: string;
@@ -105,20 +104,14 @@ test('autotag finds every manifest head tagged and does nothing', async () => {
 });
 
 test('label pushes to a branch that is not checked out', async () => {
-  const result = await label(
-    { repository: envRepo, envs: [], dryRun: false, workDir: fx.root, tag: 'env-legacy-2015_11_12', nextOnly: false },
-    { logger },
-  );
+  const result = await label({ repository: envRepo, envs: [], dryRun: false, workDir: fx.root, tag: 'env-legacy-2015_11_12', nextOnly: false }, { logger });
   expect(result.labels).toEqual({ next: 'env-legacy-2015_11_12' });
   expect(await git(['show', 'legacy:labels/next.txt'], envRepo)).toBe('env-legacy-2015_11_12');
 });
 
-test('label on the checked-out branch is refused with the README\'s advice, nothing pushed', async () => {
+test("label on the checked-out branch is refused with the README's advice, nothing pushed", async () => {
   const before = await git(['show-ref'], envRepo);
-  const attempt = label(
-    { repository: envRepo, envs: [], dryRun: false, workDir: fx.root, tag: 'env-default-2015_11_12-1', nextOnly: false },
-    { logger },
-  );
+  const attempt = label({ repository: envRepo, envs: [], dryRun: false, workDir: fx.root, tag: 'env-default-2015_11_12-1', nextOnly: false }, { logger });
   await expect(attempt).rejects.toBeInstanceOf(ConfigurationError);
   await expect(attempt).rejects.toThrow(/branch default is checked out there.*"detached head".*git checkout --detach/s);
   expect(await git(['show-ref'], envRepo)).toBe(before);

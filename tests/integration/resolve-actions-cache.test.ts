@@ -43,7 +43,12 @@ async function cacheService(): Promise<{ url: string; entries: Entry[]; calls: s
         const version = url.searchParams.get('version');
         const done = entries.filter((e) => e.committed && e.version === version);
         // Exact key first, then the newest entry whose key starts with a restore key.
-        const hit = done.find((e) => e.key === keys[0]) ?? keys.slice(1).map((k) => done.filter((e) => e.key.startsWith(k)).pop()).find(Boolean);
+        const hit =
+          done.find((e) => e.key === keys[0]) ??
+          keys
+            .slice(1)
+            .map((k) => done.filter((e) => e.key.startsWith(k)).pop())
+            .find(Boolean);
         if (!hit) return json(204);
         return json(200, { cacheKey: hit.key, scope: 'refs/heads/main', archiveLocation: `http://127.0.0.1:${port}/archive/${entries.indexOf(hit) + 1}` });
       }
@@ -77,7 +82,7 @@ async function cacheService(): Promise<{ url: string; entries: Entry[]; calls: s
   return { url: `http://127.0.0.1:${port}/`, entries, calls, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-test('a second run on a fresh runner restores the repodata cache: under 1 % of the first run\'s bytes', async () => {
+test("a second run on a fresh runner restores the repodata cache: under 1 % of the first run's bytes", async () => {
   await ensureBundles(['resolve']);
   const fx = await GitFixture.create();
   const channelDir = path.join(fx.root, 'channels');

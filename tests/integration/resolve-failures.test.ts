@@ -69,6 +69,6 @@ test('each failure kind names its environment; the good one still resolves and i
   for (const env of Object.keys(failed)) expect(logger.lines('error').some((l) => l.includes(`"${env}"`))).toBe(true);
 
   expect(result.summary).toMatch(/\| `good` \| 3 \| 3 \| 0 \| 0 \| pushed \|/);
-  expect(result.summary).toContain("| `missing` |  |  |  |  | failed |");
+  expect(result.summary).toContain('| `missing` |  |  |  |  | failed |');
   expect(result.summary).toContain('**Failed:**');
 });

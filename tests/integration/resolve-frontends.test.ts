@@ -53,7 +53,7 @@ afterAll(async () => {
   await fx?.cleanup();
 });
 
-test('gitenv resolve (CLI bundle): pushes, prints the old tool\'s line, credentials from GITENV_API_*', async () => {
+test("gitenv resolve (CLI bundle): pushes, prints the old tool's line, credentials from GITENV_API_*", async () => {
   await fx.commit('default', { 'env.spec': `channels:\n  - ${server.url}\nenv:\n  - python 2.*\n` });
   await fx.commit('broken', { 'env.spec': `channels:\n  - ${channel.url}\nenv:\n  - python 9.*\n` });
   const ran = await node([bundles.cli, 'resolve', fx.origin], cleanEnv({ GITENV_API_USER: USER, GITENV_API_KEY: KEY }));

@@ -65,7 +65,10 @@ const show = (rev: string, file: string): string | undefined => {
 };
 const filesOf = async (rev: string): Promise<string[]> => (await fx.originGit(['ls-tree', '--name-only', rev])).split('\n').filter(Boolean).sort();
 const message = (rev: string): Promise<string> => fx.originGit(['log', '-1', '--format=%B', rev]);
-const dists = (lock: string): string[] => parseLockFile(lock).packages.map((p) => `${p.subdir}/${p.dist}`).sort();
+const dists = (lock: string): string[] =>
+  parseLockFile(lock)
+    .packages.map((p) => `${p.subdir}/${p.dist}`)
+    .sort();
 
 test('three platforms, one of which lacks a package: the environment fails as a whole, naming that platform', async () => {
   await fx.commit('default', { 'env.spec': specOf(['linux-64', 'linux-aarch64', 'osx-arm64'], ['fastmath', 'tool']) });
@@ -96,9 +99,7 @@ test('two platforms: env.spec and a manifest and a lock per platform; noarch rep
       [`${channelUrl}/${platform}\tfastmath-2.0-0`, `${channelUrl}/${platform}\thello-1.0-0`, `${channelUrl}/noarch\ttool-1.0-0`].join('\n') + '\n',
     );
   }
-  expect(await message(branch)).toBe(
-    'Manifest update for default\n\nlinux-64:\n+ fastmath 2.0 0\n+ hello 1.0 0\n+ tool 1.0 0\nlinux-aarch64:\n+ fastmath 2.0 0\n+ hello 1.0 0\n+ tool 1.0 0',
-  );
+  expect(await message(branch)).toBe('Manifest update for default\n\nlinux-64:\n+ fastmath 2.0 0\n+ hello 1.0 0\n+ tool 1.0 0\nlinux-aarch64:\n+ fastmath 2.0 0\n+ hello 1.0 0\n+ tool 1.0 0');
   // The platforms share the noarch repodata: one request for it in the whole run.
   const noarch = server.requests.filter((r) => r.path.startsWith('/multi/noarch/repodata') && r.status === 200);
   expect(noarch).toHaveLength(1);
@@ -112,7 +113,7 @@ test('two platforms: env.spec and a manifest and a lock per platform; noarch rep
   expect((await fx.refs())[branch]).toBe(head);
 });
 
-withRattler('each platform\'s lock is what py-rattler solves for that platform, and py-rattler installs it for that platform', async () => {
+withRattler("each platform's lock is what py-rattler solves for that platform, and py-rattler installs it for that platform", async () => {
   await fx.commit('default', { 'env.spec': specOf(['linux-64', 'linux-aarch64'], ['fastmath', 'tool']) });
   expect((await run()).result.failed).toEqual([]);
   for (const platform of ['linux-64', 'linux-aarch64']) {
@@ -171,7 +172,7 @@ test('an unknown platform in env.spec is a user error naming the file and line; 
   expect(logger.records.some((r) => r.level === 'error' && r.props?.file === 'env.spec' && r.props.startLine === 5)).toBe(true);
 });
 
-test('one platform in env.spec gives today\'s three files; going to two platforms replaces them, and back again', async () => {
+test("one platform in env.spec gives today's three files; going to two platforms replaces them, and back again", async () => {
   await fx.commit('default', { 'env.spec': specOf(['osx-arm64'], ['tool']) });
   expect((await run()).result.failed).toEqual([]);
   const branch = 'refs/heads/manifest/default';

@@ -20,5 +20,4 @@ export function resolveSettings(fx: GitFixture, extra: Partial<ResolveSettings> 
 }
 
 /** An env.spec listing `channels` and `packages`. */
-export const specText = (channels: string[], packages: string[]): string =>
-  `channels:\n${channels.map((c) => `  - ${c}\n`).join('')}env:\n${packages.map((p) => `  - ${p}\n`).join('')}`;
+export const specText = (channels: string[], packages: string[]): string => `channels:\n${channels.map((c) => `  - ${c}\n`).join('')}env:\n${packages.map((p) => `  - ${p}\n`).join('')}`;

@@ -59,16 +59,10 @@ test('the seed walk-through: manifests hold exactly the expected lines; nothing 
   expect(first.result.changed).toEqual(['default']);
   expect(first.logger.lines('info')).toContain('Pushing changes to manifest/default');
   expect(await show('manifest/default', 'env.manifest')).toBe(
-    [
-      line('linux-64', `openssl-${SEED_VERSIONS.openssl}-0`),
-      line('linux-64', `python-${SEED_VERSIONS.python3}-0`),
-      line('linux-64', `zlib-${SEED_VERSIONS.zlib}-0`),
-    ].join('\n') + '\n',
+    [line('linux-64', `openssl-${SEED_VERSIONS.openssl}-0`), line('linux-64', `python-${SEED_VERSIONS.python3}-0`), line('linux-64', `zlib-${SEED_VERSIONS.zlib}-0`)].join('\n') + '\n',
   );
   expect(await show('manifest/default', 'env.spec')).toBe(defaultSpec);
-  expect(await message('refs/heads/manifest/default')).toBe(
-    `Manifest update for default\n\n+ openssl ${SEED_VERSIONS.openssl} 0\n+ python ${SEED_VERSIONS.python3} 0\n+ zlib ${SEED_VERSIONS.zlib} 0`,
-  );
+  expect(await message('refs/heads/manifest/default')).toBe(`Manifest update for default\n\n+ openssl ${SEED_VERSIONS.openssl} 0\n+ python ${SEED_VERSIONS.python3} 0\n+ zlib ${SEED_VERSIONS.zlib} 0`);
   expect((await fx.originGit(['ls-tree', '--name-only', 'refs/heads/manifest/default'])).split('\n')).toEqual(['env.lock', 'env.manifest', 'env.spec']);
 
   // Nothing changed: no commit, no push.
@@ -84,10 +78,7 @@ test('the seed walk-through: manifests hold exactly the expected lines; nothing 
   await fx.commit('legacy', { 'env.spec': spec([channel.url], ['python 2.*', 'numpy']) });
   const third = await run();
   expect(third.result.changed).toEqual(['default', 'legacy']);
-  expect(third.logger.lines('info').filter((l) => l.startsWith('Pushing changes'))).toEqual([
-    'Pushing changes to manifest/default',
-    'Pushing changes to manifest/legacy',
-  ]);
+  expect(third.logger.lines('info').filter((l) => l.startsWith('Pushing changes'))).toEqual(['Pushing changes to manifest/default', 'Pushing changes to manifest/legacy']);
   expect(await show('manifest/default', 'env.manifest')).toBe(
     [
       line('linux-64', `numpy-${SEED_VERSIONS.numpy3}-py311_0`),
@@ -118,9 +109,7 @@ test('the seed walk-through: manifests hold exactly the expected lines; nothing 
   expect(fourth.result.changed).toEqual(['default']);
   expect((await log('manifest/default')).split('\n')).toHaveLength(defaultCommits + 1);
   expect(await log('manifest/legacy')).toBe(legacyHead);
-  expect(await message('refs/heads/manifest/default')).toBe(
-    `Manifest update for default\n\n~ python ${SEED_VERSIONS.python3} 0 -> ${SEED_VERSIONS.python3Newer} 0`,
-  );
+  expect(await message('refs/heads/manifest/default')).toBe(`Manifest update for default\n\n~ python ${SEED_VERSIONS.python3} 0 -> ${SEED_VERSIONS.python3Newer} 0`);
 });
 
 test('env.lock: explicit file, dependencies first, sha256 equal to the archives, no virtual packages', async () => {
@@ -159,10 +148,7 @@ test('virtual packages come from CONDA_OVERRIDE_*: a glibc too old makes the env
 });
 
 test('an old-tool manifest (spaces, trailing slash, no env.lock) is read by the diff', async () => {
-  const old =
-    `${channel.url}/linux-64/    openssl-${SEED_VERSIONS.openssl}-0\n` +
-    `${channel.url}/linux-64/    python-3.11.3-0\n` +
-    `${channel.url}/linux-64/    zlib-${SEED_VERSIONS.zlib}-0\n`;
+  const old = `${channel.url}/linux-64/    openssl-${SEED_VERSIONS.openssl}-0\n` + `${channel.url}/linux-64/    python-3.11.3-0\n` + `${channel.url}/linux-64/    zlib-${SEED_VERSIONS.zlib}-0\n`;
   const defaultSpec = spec([channel.url], ['python 3.*']);
   await fx.commit('manifest/default', { 'env.manifest': old, 'env.spec': defaultSpec });
   await fx.commit('default', { 'env.spec': defaultSpec });

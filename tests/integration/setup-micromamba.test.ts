@@ -131,39 +131,32 @@ test('a mirror template with credentials, serving a .tar.bz2 holding bin/microma
   const result = await setupMicromamba({ version: '2.0.5-0', urlTemplate: template }, { logger });
   expect(result.path).toBe(path.join(toolCache, 'micromamba', '2.0.5-0', ARCH, 'micromamba'));
   expect(run(result.path)).toBe('2.0.5');
-  expect(requests).toEqual([
-    { url: `/mirror/${PLATFORM}/2.0.5-0`, authorization: `Basic ${Buffer.from('mirror-user:mirror-pass').toString('base64')}` },
-  ]);
+  expect(requests).toEqual([{ url: `/mirror/${PLATFORM}/2.0.5-0`, authorization: `Basic ${Buffer.from('mirror-user:mirror-pass').toString('base64')}` }]);
   expect(logger.text()).not.toContain('mirror-pass');
 });
 
 test('a .tar.gz archive', async () => {
-  const result = await setupMicromamba(
-    { version: '2.0.4-0', urlTemplate: `${base}/gz/{version}/micromamba-{platform}.tar.gz` },
-    { logger: new MemoryLogger() },
-  );
+  const result = await setupMicromamba({ version: '2.0.4-0', urlTemplate: `${base}/gz/{version}/micromamba-{platform}.tar.gz` }, { logger: new MemoryLogger() });
   expect(run(result.path)).toBe('2.0.4');
 });
 
 test('a sha256 mismatch is refused and nothing is cached; the right sha256 passes', async () => {
   const settings = { version: '2.1.0-0', urlTemplate: releases(), sha256: 'f'.repeat(64) };
-  await expect(setupMicromamba(settings, { logger: new MemoryLogger() })).rejects.toThrow(
-    /sha256 is [0-9a-f]{64}, not f{64} \(input micromamba-sha256\); nothing was cached/,
-  );
+  await expect(setupMicromamba(settings, { logger: new MemoryLogger() })).rejects.toThrow(/sha256 is [0-9a-f]{64}, not f{64} \(input micromamba-sha256\); nothing was cached/);
   expect(tc.find('micromamba', '2.1.0-0', ARCH)).toBe('');
   expect(existsSync(path.join(toolCache, 'micromamba'))).toBe(false);
   expect(existsSync(path.join(runnerTemp, 'gitenv-micromamba', '2.1.0-0'))).toBe(false);
 
-  const right = createHash('sha256').update(files.get(`/releases/2.1.0-0/micromamba-${PLATFORM}`)!).digest('hex');
+  const right = createHash('sha256')
+    .update(files.get(`/releases/2.1.0-0/micromamba-${PLATFORM}`)!)
+    .digest('hex');
   const result = await setupMicromamba({ ...settings, sha256: right.toUpperCase() }, { logger: new MemoryLogger() });
   expect(run(result.path)).toBe('2.1.0');
 });
 
 test('a missing release is an HttpError naming the URL without credentials', async () => {
   const template = base.replace('http://', 'http://u:hidden@') + '/nowhere/{version}/{platform}';
-  const err = await setupMicromamba({ version: '9.9.9-0', urlTemplate: template }, { logger: new MemoryLogger() }).catch(
-    (e: unknown) => e,
-  );
+  const err = await setupMicromamba({ version: '9.9.9-0', urlTemplate: template }, { logger: new MemoryLogger() }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(HttpError);
   expect((err as HttpError).status).toBe(404);
   expect((err as HttpError).url).toBe(`${base}/nowhere/9.9.9-0/${PLATFORM}`);
@@ -171,9 +164,7 @@ test('a missing release is an HttpError naming the URL without credentials', asy
 });
 
 test('a version that is not exact is a configuration error', async () => {
-  await expect(setupMicromamba({ version: 'latest', urlTemplate: releases() }, { logger: new MemoryLogger() })).rejects.toThrow(
-    /micromamba-version must be an exact release/,
-  );
+  await expect(setupMicromamba({ version: 'latest', urlTemplate: releases() }, { logger: new MemoryLogger() })).rejects.toThrow(/micromamba-version must be an exact release/);
 });
 
 describe('ensureMicromamba', () => {
@@ -203,10 +194,7 @@ describe('ensureMicromamba', () => {
   });
 
   test('otherwise the setup step runs', async () => {
-    const result = await ensureMicromamba(
-      { version: '2.0.8-0', urlTemplate: releases() },
-      { logger: new MemoryLogger(), env: process.env },
-    );
+    const result = await ensureMicromamba({ version: '2.0.8-0', urlTemplate: releases() }, { logger: new MemoryLogger(), env: process.env });
     expect(result.path).toBe(path.join(toolCache, 'micromamba', '2.0.8-0', ARCH, 'micromamba'));
     expect(readFileSync(result.path, 'utf8')).toContain('echo 2.0.8');
     expect(requests).toHaveLength(1);

@@ -114,50 +114,54 @@ async function setSpec(env: string, channel: string, pkgs: string[]): Promise<vo
   await fx.commit(env, { 'env.spec': `channels:\n  - ${channel}\nenv:\n${pkgs.map((p) => `  - ${p}\n`).join('')}` });
 }
 
-maybe('a resolve and a deploy pass through the proxy, git included; its password never shows; a stopped proxy is named', async () => {
-  const proxy = await startProxy(fx.root);
-  const channel = await serveChannel(channels);
-  const gitServer = await GitHttpServer.start(fx.root, GIT_TOKEN);
-  try {
-    await setSpec('proxied', `${channel.url}/seed`, ['python 3.11.*', 'pyhello']);
-    const repo = gitServer.url('origin repo.git');
-    const proxyUrl = `http://${PROXY_USER}:${PROXY_PASSWORD}@127.0.0.1:${proxy.port}`;
-    const env = { HTTP_PROXY: proxyUrl, https_proxy: proxyUrl, GITENV_TOKEN: GIT_TOKEN };
-    const target = path.join(fx.root, 'proxied-target');
-    const resolved = await gitenv(['resolve', repo, '-e', 'proxied', '-v'], env);
-    expect(resolved).toMatchObject({ code: 0 });
-    expect(resolved.stdout).toContain('Pushing changes to manifest/proxied');
-    expect(resolved.stderr).toContain(`through the proxy http://***@127.0.0.1:${proxy.port}`);
-    expect((await gitenv(['autotag', repo, '-e', 'proxied'], env)).code).toBe(0);
-    const deployed = await gitenv(['deploy', repo, target, '--envs', 'proxied', '--verbose'], env);
-    expect(deployed).toMatchObject({ code: 0 });
-    expect(deployed.stdout).toMatch(/Linking proxied\/latest to env-proxied-/);
-    for (const out of [resolved, deployed]) expect(out.stdout + out.stderr).not.toContain(PROXY_PASSWORD);
+maybe(
+  'a resolve and a deploy pass through the proxy, git included; its password never shows; a stopped proxy is named',
+  async () => {
+    const proxy = await startProxy(fx.root);
+    const channel = await serveChannel(channels);
+    const gitServer = await GitHttpServer.start(fx.root, GIT_TOKEN);
+    try {
+      await setSpec('proxied', `${channel.url}/seed`, ['python 3.11.*', 'pyhello']);
+      const repo = gitServer.url('origin repo.git');
+      const proxyUrl = `http://${PROXY_USER}:${PROXY_PASSWORD}@127.0.0.1:${proxy.port}`;
+      const env = { HTTP_PROXY: proxyUrl, https_proxy: proxyUrl, GITENV_TOKEN: GIT_TOKEN };
+      const target = path.join(fx.root, 'proxied-target');
+      const resolved = await gitenv(['resolve', repo, '-e', 'proxied', '-v'], env);
+      expect(resolved).toMatchObject({ code: 0 });
+      expect(resolved.stdout).toContain('Pushing changes to manifest/proxied');
+      expect(resolved.stderr).toContain(`through the proxy http://***@127.0.0.1:${proxy.port}`);
+      expect((await gitenv(['autotag', repo, '-e', 'proxied'], env)).code).toBe(0);
+      const deployed = await gitenv(['deploy', repo, target, '--envs', 'proxied', '--verbose'], env);
+      expect(deployed).toMatchObject({ code: 0 });
+      expect(deployed.stdout).toMatch(/Linking proxied\/latest to env-proxied-/);
+      for (const out of [resolved, deployed]) expect(out.stdout + out.stderr).not.toContain(PROXY_PASSWORD);
 
-    const log = await fs.readFile(proxy.log, 'utf8');
-    // undici tunnels (CONNECT), curl (git) sends absolute-form requests: both through the proxy.
-    expect(log).toContain(`CONNECT 127.0.0.1:${channel.port} `);
-    expect(log).toMatch(new RegExp(`GET http://127\\.0\\.0\\.1:${new URL(repo).port}/origin%20repo\\.git/info/refs`));
-    const packageRequests = channel.requests.filter((r) => /\.(conda|tar\.bz2)$/.test(r.path));
-    expect(packageRequests.length).toBeGreaterThan(0);
+      const log = await fs.readFile(proxy.log, 'utf8');
+      // undici tunnels (CONNECT), curl (git) sends absolute-form requests: both through the proxy.
+      expect(log).toContain(`CONNECT 127.0.0.1:${channel.port} `);
+      expect(log).toMatch(new RegExp(`GET http://127\\.0\\.0\\.1:${new URL(repo).port}/origin%20repo\\.git/info/refs`));
+      const packageRequests = channel.requests.filter((r) => /\.(conda|tar\.bz2)$/.test(r.path));
+      expect(packageRequests.length).toBeGreaterThan(0);
 
-    // The proxy stopped: the error names it (credentials hidden), and says what to check.
-    proxy.child.kill();
-    await new Promise((r) => proxy.child.once('exit', r));
-    await setSpec('proxied', `${channel.url}/seed`, ['python 3.11.*']);
-    const down = await gitenv(['resolve', fx.origin, '-e', 'proxied'], env);
-    expect(down.code).toBe(1);
-    expect(down.stderr).toContain(`through the proxy http://***@127.0.0.1:${proxy.port}`);
-    expect(down.stderr).not.toContain(PROXY_PASSWORD);
-    // NO_PROXY exempts the channel's host: the same resolve goes direct.
-    const direct = await gitenv(['resolve', fx.origin, '-e', 'proxied', '--dry-run'], { ...env, NO_PROXY: '127.0.0.1' });
-    expect(direct.code).toBe(0);
-  } finally {
-    proxy.child.kill();
-    await channel.close();
-    await gitServer.close();
-  }
-}, 300_000);
+      // The proxy stopped: the error names it (credentials hidden), and says what to check.
+      proxy.child.kill();
+      await new Promise((r) => proxy.child.once('exit', r));
+      await setSpec('proxied', `${channel.url}/seed`, ['python 3.11.*']);
+      const down = await gitenv(['resolve', fx.origin, '-e', 'proxied'], env);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toContain(`through the proxy http://***@127.0.0.1:${proxy.port}`);
+      expect(down.stderr).not.toContain(PROXY_PASSWORD);
+      // NO_PROXY exempts the channel's host: the same resolve goes direct.
+      const direct = await gitenv(['resolve', fx.origin, '-e', 'proxied', '--dry-run'], { ...env, NO_PROXY: '127.0.0.1' });
+      expect(direct.code).toBe(0);
+    } finally {
+      proxy.child.kill();
+      await channel.close();
+      await gitServer.close();
+    }
+  },
+  300_000,
+);
 
 test('an HTTPS channel of a private CA: trusted through SSL_CERT_FILE, NODE_EXTRA_CA_CERTS or condarc ssl_verify; refused otherwise', async () => {
   const certs = await makeCertificates(fx.root);

@@ -116,7 +116,5 @@ test('the picks themselves: each condition decided as written', async () => {
 });
 
 test('a condition on a real package is an error naming the record, never a guess', async () => {
-  await expect(gitenvSolve(['realcond'], linux)).rejects.toThrow(
-    /environment "cond": realcond-1\.0-0: the condition "python >=3\.10" depends on "python >=3\.10", which is not a virtual package/,
-  );
+  await expect(gitenvSolve(['realcond'], linux)).rejects.toThrow(/environment "cond": realcond-1\.0-0: the condition "python >=3\.10" depends on "python >=3\.10", which is not a virtual package/);
 });

@@ -183,7 +183,14 @@ test('next to a channel that is not parsed (bz2 only: nothing pruned), the answe
       await fs.writeFile(path.join(tmp, subdir, 'repodata.json.bz2'), bzip2Compress(Buffer.from(JSON.stringify({ info: { subdir }, packages: {}, 'packages.conda': {} }))));
     }
     const logger = new MemoryLogger();
-    const records = await solver.solve({ specs: ['openssl 1.0.2.*'], channels: [channel('conda-index4'), pathToFileURL(tmp).href], platform: 'linux-64', virtualPackages: linux, env: 'mixed', logger });
+    const records = await solver.solve({
+      specs: ['openssl 1.0.2.*'],
+      channels: [channel('conda-index4'), pathToFileURL(tmp).href],
+      platform: 'linux-64',
+      virtualPackages: linux,
+      env: 'mixed',
+      logger,
+    });
     expect(records.find((r) => r.name === 'openssl')?.version).toMatch(/^1\.0\.2[a-z]$/);
     expect(logger.lines('debug')).toContain('mixed: the solver gets every record (not pruned)');
   } finally {

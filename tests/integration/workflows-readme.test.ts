@@ -77,7 +77,7 @@ describe('gen-readme-tables', () => {
     expect(lines).toContain('### gitenv deploy');
     expect(lines).toContain('`uses: your-org/gitenv/actions/deploy@v1` — Deploy into &lt;target&gt;/&lt;env&gt;. ([actions/deploy/action.yml](actions/deploy/action.yml))');
     expect(lines).toContain('| `target` | yes |  | Where \\| to put `<env>` dirs. |');
-    expect(lines).toContain("| `keep` | no | `2` | How many. |");
+    expect(lines).toContain('| `keep` | no | `2` | How many. |');
     expect(lines).toContain('| `note` | no | `` a`b `` | A default with a backtick. |');
     expect(lines).toContain('| `empty` | no | *(empty)* | Empty default. |');
     expect(lines).toContain('| `deployed` | JSON list of {env, tag, prefix}. |');

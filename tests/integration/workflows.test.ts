@@ -88,7 +88,11 @@ test('the four example workflows are there', () => {
   expect(workflowFiles).toEqual(['deploy.yml', 'promote.yml', 'resolve.yml', 'review.yml']);
 });
 
-testWithTool('actionlint', actionlint !== undefined, 'looked for on PATH and in $(go env GOPATH)/bin; bash .ci/setup-extra installs it')('actionlint reports nothing on workflows-examples/', async () => {
+testWithTool(
+  'actionlint',
+  actionlint !== undefined,
+  'looked for on PATH and in $(go env GOPATH)/bin; bash .ci/setup-extra installs it',
+)('actionlint reports nothing on workflows-examples/', async () => {
   const files = workflowFiles.map((f) => path.join(EXAMPLES, f));
   const result = await run(actionlint!, ['-no-color', '-oneline', ...files]).then(
     (r) => ({ code: 0, out: r.stdout + r.stderr }),
@@ -127,7 +131,11 @@ describe.each(workflowFiles)('%s', (file) => {
 
   test('reads only outputs that the action declares', () => {
     const { text, doc } = loadWorkflow(file);
-    const phaseOfStep = new Map(gitenvSteps(doc).filter((s) => s.step.id).map((s) => [s.step.id!, s.phase]));
+    const phaseOfStep = new Map(
+      gitenvSteps(doc)
+        .filter((s) => s.step.id)
+        .map((s) => [s.step.id!, s.phase]),
+    );
     const reads = [...text.matchAll(/steps\.([A-Za-z_][\w-]*)\.outputs\.([\w-]+)/g)];
     for (const [, id, output] of reads) {
       const phase = phaseOfStep.get(id);

@@ -82,10 +82,7 @@ test('two resolves at once on one repository: their pushes race, and the result 
     const serial = await repo.copy();
     try {
       // One resolve does alpha and beta, the other beta and gamma: both push beta.
-      const runs = await Promise.all([
-        runCli(bundle, ['resolve', repo.origin, '--envs', 'alpha', '--envs', 'beta']),
-        runCli(bundle, ['resolve', repo.origin, '--envs', 'beta', '--envs', 'gamma']),
-      ]);
+      const runs = await Promise.all([runCli(bundle, ['resolve', repo.origin, '--envs', 'alpha', '--envs', 'beta']), runCli(bundle, ['resolve', repo.origin, '--envs', 'beta', '--envs', 'gamma'])]);
       expect(allOk(runs)).toEqual(['ok', 'ok']);
       await runCliOk(bundle, ['resolve', serial.origin, '--envs', 'alpha', '--envs', 'beta']);
       await runCliOk(bundle, ['resolve', serial.origin, '--envs', 'beta', '--envs', 'gamma']);
@@ -114,9 +111,15 @@ test('two label commands at once on one environment branch both land', async () 
     const serial = await repo.copy();
     try {
       const pairs: [string[], string[]][] = [
-        [['--label', 'qa', 'env-app-2026_01_01'], ['--label', 'prod', 'env-app-2026_01_02']],
+        [
+          ['--label', 'qa', 'env-app-2026_01_01'],
+          ['--label', 'prod', 'env-app-2026_01_02'],
+        ],
         [['env-app-2026_01_01'], ['--label', 'hotfix', 'env-app-2026_01_02']],
-        [['--label', 'qa', 'env-app-2026_01_02'], ['--label', 'stage', 'env-app-2026_01_01']],
+        [
+          ['--label', 'qa', 'env-app-2026_01_02'],
+          ['--label', 'stage', 'env-app-2026_01_01'],
+        ],
       ];
       for (const [a, b] of pairs) {
         const runs = await Promise.all([a, b].map((args) => runCli(bundle, ['label', repo.origin, ...args.slice(-1), ...args.slice(0, -1)])));

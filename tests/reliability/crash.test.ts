@@ -252,5 +252,5 @@ test('a killed run leaves its temporary clone in TMPDIR: the next run sweeps it 
   expect((await fs.readdir(tmp)).sort()).toEqual(['gitenv-repo-live']);
   expect(await snapshotEnvs(target)).toEqual(reference);
   counters.add('temporary clones of killed runs swept by the next run', 1);
-  counters.note('a run killed while linking left its clone in TMPDIR: swept by the next run once an hour old; a live run\'s clone of the same age kept');
+  counters.note("a run killed while linking left its clone in TMPDIR: swept by the next run once an hour old; a live run's clone of the same age kept");
 });

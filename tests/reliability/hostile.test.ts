@@ -91,16 +91,10 @@ beforeAll(async () => {
   rootBefore = (await fs.readdir(fx.root)).sort();
 
   const rlogger = new MemoryLogger();
-  const rresult = await resolve(
-    { repository: fx.origin, envs: [], dryRun: false, platform: 'linux-64', channelAlias: server.url, engine: 'builtin', mode: 'push' },
-    { logger: rlogger },
-  );
+  const rresult = await resolve({ repository: fx.origin, envs: [], dryRun: false, platform: 'linux-64', channelAlias: server.url, engine: 'builtin', mode: 'push' }, { logger: rlogger });
   resolved = { result: rresult, logger: rlogger };
   const dlogger = new MemoryLogger();
-  const dresult = await deploy(
-    { repository: fx.origin, envs: [], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2 },
-    { logger: dlogger },
-  );
+  const dresult = await deploy({ repository: fx.origin, envs: [], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2 }, { logger: dlogger });
   deployed = { result: dresult, logger: dlogger };
 }, 300_000);
 
@@ -117,8 +111,16 @@ async function branches(): Promise<string[]> {
 
 /** How a case ended: the message that refused or skipped it, or undefined when it went through. */
 async function outcomeOf(c: Case): Promise<{ refused?: string; skipped?: string }> {
-  const failedIn = (r: PhaseResult) => r.failed.filter((f) => f.env === (c.kind === 'branch' ? c.name : c.id)).map((f) => f.message).join('\n');
-  const warnedIn = (l: MemoryLogger, needle: string) => l.lines().filter((line) => line.includes(needle) && line.includes(c.expect)).join('\n');
+  const failedIn = (r: PhaseResult) =>
+    r.failed
+      .filter((f) => f.env === (c.kind === 'branch' ? c.name : c.id))
+      .map((f) => f.message)
+      .join('\n');
+  const warnedIn = (l: MemoryLogger, needle: string) =>
+    l
+      .lines()
+      .filter((line) => line.includes(needle) && line.includes(c.expect))
+      .join('\n');
   switch (c.kind) {
     case 'env.spec':
       return { refused: failedIn(resolved.result) || undefined };
@@ -222,9 +224,7 @@ async function expectHarmless(c: Case): Promise<void> {
 test.each(CASES.map((c) => [c.id, c.description, c] as const))('%s: %s', async (_id, _d, c) => {
   const { refused, skipped } = await outcomeOf(c);
   const met =
-    (c.outcome === 'refused' && refused !== undefined && refused.includes(c.expect)) ||
-    (c.outcome === 'skipped' && skipped !== undefined) ||
-    (c.outcome === 'harmless' && refused === undefined);
+    (c.outcome === 'refused' && refused !== undefined && refused.includes(c.expect)) || (c.outcome === 'skipped' && skipped !== undefined) || (c.outcome === 'harmless' && refused === undefined);
   if (c.secret) {
     const said = [resolved.logger.text(), deployed.logger.text(), JSON.stringify(resolved.result), JSON.stringify(deployed.result)].join('\n');
     const files = filesContaining(target, [c.secret, encodeURIComponent(c.secret)]);

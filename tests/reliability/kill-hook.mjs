@@ -27,7 +27,14 @@ if (spec || trace) {
   const die = () => process.kill(process.pid, spec.when === 'stop' ? 'SIGSTOP' : 'SIGKILL');
   /** True when this call is the chosen one. */
   const chosen = (op, args) => {
-    if (traceFd !== undefined) fs.writeSync(traceFd, `${op} ${args.filter((a) => typeof a === 'string').map((a) => path.basename(path.dirname(a)) + '/' + path.basename(a)).join(' ')}\n`);
+    if (traceFd !== undefined)
+      fs.writeSync(
+        traceFd,
+        `${op} ${args
+          .filter((a) => typeof a === 'string')
+          .map((a) => path.basename(path.dirname(a)) + '/' + path.basename(a))
+          .join(' ')}\n`,
+      );
     if (!spec || (op !== spec.op && spec.op !== 'any')) return false;
     const hit = args.some((a) => (typeof a === 'string' || a instanceof URL || Buffer.isBuffer(a)) && String(a).includes(spec.match));
     return hit && ++seen === spec.n;

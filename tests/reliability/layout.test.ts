@@ -109,7 +109,12 @@ describe('one label that cannot be linked fails only itself (item 11)', () => {
       const records = recordsAt(url, app.v1);
       const spec = specFor(url, ['tool']);
       await repo.commit(env, { 'env.spec': spec }, day(3));
-      await repo.commit(`manifest/${env}`, { 'env.spec': spec, 'env.lock': formatLock(records, { platform: 'linux-64', env }), 'env.manifest': formatManifest(records) }, day(3), `Manifest update for ${env}`);
+      await repo.commit(
+        `manifest/${env}`,
+        { 'env.spec': spec, 'env.lock': formatLock(records, { platform: 'linux-64', env }), 'env.manifest': formatManifest(records) },
+        day(3),
+        `Manifest update for ${env}`,
+      );
     }
     const logger = new MemoryLogger();
     const r = await autotag({ repository: fx.origin, envs: [], dryRun: false }, { logger });

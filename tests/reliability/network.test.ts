@@ -63,10 +63,7 @@ async function deployWith(rule: { fault: Fault; times?: number }): Promise<Run> 
   server.clearRequests();
   server.setFault({ match: victim.fn, ...rule });
   try {
-    const result = await deploy(
-      { repository: fx.origin, envs: [], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2, apiUser: USER, apiKey: KEY },
-      { logger },
-    );
+    const result = await deploy({ repository: fx.origin, envs: [], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2, apiUser: USER, apiKey: KEY }, { logger });
     return { target, logger, result, victimRequests: server.requests.filter((r) => r.path.endsWith(victim.fn)).length };
   } finally {
     server.setFault(null);

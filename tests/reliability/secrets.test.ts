@@ -193,7 +193,19 @@ test('the phases in-process: results and job summaries', async () => {
     { logger },
   );
   const d = await deploy(
-    { repository: repoUrl, token: TOKEN, apiUser: USER, apiKey: KEY, envs: [], dryRun: false, target: path.join(fx.root, 'target-in-process'), envLabels: ['*'], engine: 'builtin', prune: false, keep: 2 },
+    {
+      repository: repoUrl,
+      token: TOKEN,
+      apiUser: USER,
+      apiKey: KEY,
+      envs: [],
+      dryRun: false,
+      target: path.join(fx.root, 'target-in-process'),
+      envLabels: ['*'],
+      engine: 'builtin',
+      prune: false,
+      keep: 2,
+    },
     { logger },
   );
   expect(d.failed).toEqual([]);

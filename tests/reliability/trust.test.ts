@@ -67,10 +67,7 @@ async function envWithManifest(env: string, files: Record<string, string>): Prom
 }
 
 function deployOne(env: string, target: string, logger = new MemoryLogger()) {
-  return deploy(
-    { repository: fx.origin, apiUser: USER, apiKey: KEY, envs: [env], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2 },
-    { logger },
-  );
+  return deploy({ repository: fx.origin, apiUser: USER, apiKey: KEY, envs: [env], dryRun: false, target, envLabels: ['*'], engine: 'builtin', prune: false, keep: 2 }, { logger });
 }
 
 describe('credentials go only to the hosts of the channels in env.spec (item 8)', () => {
@@ -114,7 +111,7 @@ describe('credentials go only to the hosts of the channels in env.spec (item 8)'
 /** A channel `name` on the authenticated server holding tool (and libbase), its repodata rewritten by `patch`. */
 async function patchedChannel(name: string, patch: (subdir: string, r: Repodata) => Repodata): Promise<BuiltPackage[]> {
   const pkgs = app.v1.filter((p) => p.record.name !== 'data');
-  await buildChannel(path.join(fx.root, "channels", name), pkgs, { patchRepodata: (subdir, r) => patch(subdir, structuredClone(r)) });
+  await buildChannel(path.join(fx.root, 'channels', name), pkgs, { patchRepodata: (subdir, r) => patch(subdir, structuredClone(r)) });
   for (const p of pkgs) await fs.copyFile(p.path, path.join(fx.root, 'channels', name, 'linux-64', p.fn));
   return pkgs;
 }
@@ -167,7 +164,12 @@ describe('what a channel repodata may put into a manifest (items 9 and 14)', () 
     expect(message).toContain('is not a conda build string');
     expect(message).not.toContain('\n');
     expect(await manifestBranch('repodata-newline')).toBeUndefined();
-    expect(logger.text().split("\n").filter((l) => l.startsWith(`${other.url}/app/linux-64\tforged`))).toEqual([]);
+    expect(
+      logger
+        .text()
+        .split('\n')
+        .filter((l) => l.startsWith(`${other.url}/app/linux-64\tforged`)),
+    ).toEqual([]);
     const messages = await fx.originGit(['log', '--all', '--format=%B']);
     expect(messages).not.toContain('forged-6.6.6-0');
     counters.add('repodata records tried that break the rules');

@@ -42,7 +42,12 @@ beforeAll(async () => {
       name: 'big-twice',
       version: '1.0',
       files: { 'share/ok.txt': 'ok\n' },
-      hostile: { rawEntries: [{ path: 'share/twice.bin', data: Buffer.alloc(9 * MiB, 1) }, { path: 'share/twice.bin', data: Buffer.alloc(9 * MiB, 2) }] },
+      hostile: {
+        rawEntries: [
+          { path: 'share/twice.bin', data: Buffer.alloc(9 * MiB, 1) },
+          { path: 'share/twice.bin', data: Buffer.alloc(9 * MiB, 2) },
+        ],
+      },
     },
     out,
   );
@@ -75,9 +80,7 @@ async function deployLimited(): Promise<RunResult & { hung: boolean }> {
     hung = true;
     child.kill('SIGKILL');
   }, HUNG_MS);
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (c, s) => resolve({ code: c, signal: s })),
-  );
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (c, s) => resolve({ code: c, signal: s })));
   clearTimeout(guard);
   return { code, signal, out, hung };
 }
@@ -109,5 +112,7 @@ test('a write error on a large file fails its package at once and releases every
   await runCliOk(bundle, ['deploy', fx.origin, target, '--envs', 'big']);
   const st = await fs.stat(path.join(target, 'big', '2026_01_01', 'share', 'big.bin'));
   expect(st.size).toBe(12 * MiB);
-  counters.note(`under ulimit -f ${LIMIT_KIB} KiB: a 12 MiB file (EFBIG) and a 9 MiB path twice failed their packages without hanging; no lock or scratch left; the large package deployed afterwards without the limit`);
+  counters.note(
+    `under ulimit -f ${LIMIT_KIB} KiB: a 12 MiB file (EFBIG) and a 9 MiB path twice failed their packages without hanging; no lock or scratch left; the large package deployed afterwards without the limit`,
+  );
 }, 600_000);

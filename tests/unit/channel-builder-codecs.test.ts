@@ -113,12 +113,7 @@ describe('writeTar', () => {
     ]);
     const p = await file('all.tar', tar);
     const listing = JSON.parse(
-      python(
-        'import json,sys,tarfile\n' +
-          't=tarfile.open(sys.argv[1])\n' +
-          'print(json.dumps([[m.name,m.type.decode(),m.mode,m.linkname,m.size,m.devmajor,m.devminor] for m in t.getmembers()]))',
-        p,
-      ),
+      python('import json,sys,tarfile\n' + 't=tarfile.open(sys.argv[1])\n' + 'print(json.dumps([[m.name,m.type.decode(),m.mode,m.linkname,m.size,m.devmajor,m.devminor] for m in t.getmembers()]))', p),
     ) as [string, string, number, string, number, number, number][];
     expect(listing).toEqual([
       ['bin/tool', '0', 0o755, '', 10, 0, 0],
@@ -140,7 +135,10 @@ describe('writeTar', () => {
   });
 
   test('is byte for byte reproducible', () => {
-    const entries = [{ path: 'a', data: 'a' }, { path: 'b', type: 'symlink' as const, linkpath: 'a' }];
+    const entries = [
+      { path: 'a', data: 'a' },
+      { path: 'b', type: 'symlink' as const, linkpath: 'a' },
+    ];
     expect(writeTar(entries).equals(writeTar(entries))).toBe(true);
   });
 });
@@ -148,14 +146,15 @@ describe('writeTar', () => {
 describe('writeZip', () => {
   test('unzip and Python zipfile read stored and deflated entries', async () => {
     const big = Buffer.alloc(100_000, 0x30);
-    const p = await file('x.zip', writeZip([
-      { name: 'metadata.json', data: Buffer.from('{"conda_pkg_format_version": 2}') },
-      { name: 'deflated.bin', data: big, deflate: true },
-    ]));
-    expect(execFileSync('unzip', ['-tq', p], { encoding: 'utf8' })).toMatch(/No errors detected/);
-    const info = JSON.parse(
-      python('import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename,i.compress_type,i.file_size,len(z.read(i))] for i in z.infolist()]))', p),
+    const p = await file(
+      'x.zip',
+      writeZip([
+        { name: 'metadata.json', data: Buffer.from('{"conda_pkg_format_version": 2}') },
+        { name: 'deflated.bin', data: big, deflate: true },
+      ]),
     );
+    expect(execFileSync('unzip', ['-tq', p], { encoding: 'utf8' })).toMatch(/No errors detected/);
+    const info = JSON.parse(python('import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename,i.compress_type,i.file_size,len(z.read(i))] for i in z.infolist()]))', p));
     expect(info).toEqual([
       ['metadata.json', 0, 31, 31],
       ['deflated.bin', 8, 100_000, 100_000],

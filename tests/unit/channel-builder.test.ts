@@ -8,18 +8,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  buildChannel,
-  buildPackage,
-  cString,
-  LONG_PLACEHOLDER,
-  PREFIX_TOKEN,
-  SHORT_PLACEHOLDER,
-  tarZstBomb,
-  type BuiltPackage,
-  type PackageSpec,
-  type PathsEntry,
-} from '../fixtures/channel/index.js';
+import { buildChannel, buildPackage, cString, LONG_PLACEHOLDER, PREFIX_TOKEN, SHORT_PLACEHOLDER, tarZstBomb, type BuiltPackage, type PackageSpec, type PathsEntry } from '../fixtures/channel/index.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -206,7 +195,7 @@ describe('noarch python packages', () => {
       noarch: { entry_points: ['tool = tool:main', 'tool-admin = tool.admin:run'], type: 'python' },
       package_metadata_version: 1,
     });
-    expect((await readFile(path.join(dir, 'site-packages/tool/__init__.py'), 'utf8'))).toContain('print("tool")');
+    expect(await readFile(path.join(dir, 'site-packages/tool/__init__.py'), 'utf8')).toContain('print("tool")');
   });
 });
 
@@ -233,7 +222,9 @@ describe('hostile packages', () => {
       path.join(tmp, 'evil-out'),
     );
     const members = JSON.parse(
-      execFileSync('python3', ['-c', 'import json,sys,tarfile\nprint(json.dumps([[m.name,m.type.decode(),m.mode,m.linkname] for m in tarfile.open(sys.argv[1]).getmembers()]))', pkg.path], { encoding: 'utf8' }),
+      execFileSync('python3', ['-c', 'import json,sys,tarfile\nprint(json.dumps([[m.name,m.type.decode(),m.mode,m.linkname] for m in tarfile.open(sys.argv[1]).getmembers()]))', pkg.path], {
+        encoding: 'utf8',
+      }),
     ) as [string, string, number, string][];
     expect(members.filter(([name]) => !name.startsWith('info/'))).toEqual([
       ['share/ok.txt', '0', 0o644, ''],
@@ -314,7 +305,10 @@ describe('buildChannel', () => {
   test('rebuilding with one more package adds it and leaves the others byte for byte', async () => {
     const dir = path.join(tmp, 'chan-grow');
     const first = await buildChannel(dir, [{ name: 'a', version: '1' }]);
-    const second = await buildChannel(dir, [{ name: 'a', version: '1' }, { name: 'a', version: '2' }]);
+    const second = await buildChannel(dir, [
+      { name: 'a', version: '1' },
+      { name: 'a', version: '2' },
+    ]);
     expect(second.packages[0].sha256).toBe(first.packages[0].sha256);
     expect(Object.keys(second.repodata['linux-64']['packages.conda']).sort()).toEqual(['a-1-0.conda', 'a-2-0.conda']);
   });

@@ -5,9 +5,7 @@ const opts = { channelAlias: 'https://conda.anaconda.org', cwd: '/srv/repo' };
 
 test('names go through the channel alias (trailing slash on the alias ignored)', () => {
   expect(expandChannel('conda-forge', opts)).toEqual(['https://conda.anaconda.org/conda-forge']);
-  expect(expandChannel('conda-forge/label/dev', { channelAlias: 'https://mirror.example.org/conda/' })).toEqual([
-    'https://mirror.example.org/conda/conda-forge/label/dev',
-  ]);
+  expect(expandChannel('conda-forge/label/dev', { channelAlias: 'https://mirror.example.org/conda/' })).toEqual(['https://mirror.example.org/conda/conda-forge/label/dev']);
 });
 
 test('defaults is pkgs/main and pkgs/r', () => {

@@ -45,7 +45,9 @@ test('the five keys are read; the rest are listed as ignored', () => {
 });
 
 test('channel names, defaults and custom channels expand as conda would with that condarc', () => {
-  const site = readCondarc(rc('channel_alias: https://conda.site.example\ncustom_channels:\n  internal: https://artifacts.site.example/conda\ndefault_channels: [https://mirror.site.example/pkgs/main, r]\n'));
+  const site = readCondarc(
+    rc('channel_alias: https://conda.site.example\ncustom_channels:\n  internal: https://artifacts.site.example/conda\ndefault_channels: [https://mirror.site.example/pkgs/main, r]\n'),
+  );
   const raw: RawSettings = { get: (n) => ({ repository: dir, condarc: site.file })[n], label: (n) => `--${n}`, setSecret: () => {}, env: {}, frontEnd: 'cli' };
   const settings = parseResolveSettings(raw);
   expect(settings.channelAlias).toBe('https://conda.site.example');

@@ -49,10 +49,7 @@ test('waiting is bounded and the error names the holder', async () => {
 test('a lock whose holder process is dead is recovered at once', async () => {
   const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
   await fs.mkdir(lockPath(dir), { recursive: true });
-  await fs.writeFile(
-    holderPath(dir),
-    JSON.stringify({ host: os.hostname(), pid: dead, since: new Date().toISOString(), token: 'dead' }),
-  );
+  await fs.writeFile(holderPath(dir), JSON.stringify({ host: os.hostname(), pid: dead, since: new Date().toISOString(), token: 'dead' }));
   const logger = new MemoryLogger();
   const lock = await acquireEnvLock(dir, { logger, timeoutMs: 5000, pollMs: 20 });
   expect(logger.lines('warning').join('\n')).toMatch(/holder \(pid \d+ .*\) is gone/);

@@ -58,7 +58,10 @@ const link = (label: string) => fs.readlink(path.join(dir(), label));
 
 test('deploys labelled tags and latest, links them, and a second run does nothing at all', async () => {
   const out = await deployEnv(selectEnv(state({ current: T1 }, [T1, T2]), ['*']), options());
-  expect(out.prefixes.map((p) => [p.deployedName, p.status])).toEqual([['2026_01_01', 'installed'], ['2026_01_02', 'installed']]);
+  expect(out.prefixes.map((p) => [p.deployedName, p.status])).toEqual([
+    ['2026_01_01', 'installed'],
+    ['2026_01_02', 'installed'],
+  ]);
   expect(await link('latest')).toBe('2026_01_02');
   expect(await link('current')).toBe('2026_01_01');
   expect(logger.lines('info')).toContain(`Linking default/latest to ${T2}`);
@@ -96,7 +99,10 @@ test('a label gone from the repository is unlinked; prune keeps labelled prefixe
   const tags = ['2026_01_01', '2026_01_02', '2026_01_03', '2026_01_04'].map((d) => `env-default-${d}`);
   await deployEnv(selectEnv(state({ old: tags[0], a: tags[1], b: tags[2] }, tags), ['*']), options());
   const out = await deployEnv(selectEnv(state({ old: tags[0] }, tags), ['*']), options({ prune: true, keep: 1 }));
-  expect(out.links.map((c) => [c.label, c.to])).toEqual([['a', undefined], ['b', undefined]]);
+  expect(out.links.map((c) => [c.label, c.to])).toEqual([
+    ['a', undefined],
+    ['b', undefined],
+  ]);
   expect(out.pruned.map((p) => p.deployedName)).toEqual(['2026_01_02']);
   expect((await fs.readdir(dir())).sort()).toEqual(['2026_01_01', '2026_01_03', '2026_01_04', 'latest', 'old']);
   expect(logger.text()).toMatch(/Pruned default\/2026_01_02, freeing \d+ B/);
@@ -112,9 +118,7 @@ test('env-labels leaves other labels alone, even ones gone from the repository',
 test('dry-run reports the plan and changes nothing', async () => {
   const out = await deployEnv(selectEnv(state({ current: T1 }, [T1, T2]), ['*']), options({ dryRun: true }));
   expect(out.prefixes.map((p) => p.status)).toEqual(['would install', 'would install']);
-  expect(logger.lines('info')).toEqual(
-    expect.arrayContaining([`Would install default/2026_01_01 from ${T1}`, `Would link default/latest to ${T2}`]),
-  );
+  expect(logger.lines('info')).toEqual(expect.arrayContaining([`Would install default/2026_01_01 from ${T1}`, `Would link default/latest to ${T2}`]));
   await expect(fs.access(dir())).rejects.toThrow();
   expect(installs).toEqual([]);
 });

@@ -34,8 +34,19 @@ test('hostile values stay string literals in both languages', () => {
 });
 
 test('activation: what the scripts set, prepend and append; shell bookkeeping and odd names ignored', () => {
-  const before = new Map([['PATH', '/usr/bin'], ['PWD', '/a'], ['KEEP', 'same']]);
-  const after = new Map([['PATH', '/p/bin:/usr/bin'], ['PWD', '/b'], ['KEEP', 'same'], ['GDAL_DATA', '/p/share/gdal'], ['BASH_FUNC_x%%', '() { :; }'], ['MANPATH2', 'x']]);
+  const before = new Map([
+    ['PATH', '/usr/bin'],
+    ['PWD', '/a'],
+    ['KEEP', 'same'],
+  ]);
+  const after = new Map([
+    ['PATH', '/p/bin:/usr/bin'],
+    ['PWD', '/b'],
+    ['KEEP', 'same'],
+    ['GDAL_DATA', '/p/share/gdal'],
+    ['BASH_FUNC_x%%', '() { :; }'],
+    ['MANPATH2', 'x'],
+  ]);
   expect(diffEnv(before, after)).toEqual({ set: { GDAL_DATA: '/p/share/gdal', MANPATH2: 'x' }, prepend: { PATH: ['/p/bin'] }, append: {} });
 });
 

@@ -31,14 +31,7 @@ function channelFetch(requested: string[], prefix = '') {
 }
 
 // The old tool's manifest: runs of spaces, trailing slashes, sorted by name (not dependency order).
-const manifest = parseManifest(
-  [
-    `${CH}/linux-64/   iris-2.0-py36_0`,
-    `${OTHER}/linux-64/    openssl-1.0.2k-0`,
-    `${CH}/linux-64/   python-3.6.0-0`,
-    `${CH}/linux-64/   zlib-1.2.8-3`,
-  ].join('\n') + '\n',
-);
+const manifest = parseManifest([`${CH}/linux-64/   iris-2.0-py36_0`, `${OTHER}/linux-64/    openssl-1.0.2k-0`, `${CH}/linux-64/   python-3.6.0-0`, `${CH}/linux-64/   zlib-1.2.8-3`].join('\n') + '\n');
 
 test('an old manifest becomes locked packages with hashes, dependencies first, each repodata read once', async () => {
   const requested: string[] = [];
@@ -63,12 +56,10 @@ test('a dist gone from its channel is looked up in the env.spec channels, else f
   const moved = parseManifest(`https://gone.example.org/old/linux-64 openssl-1.0.2k-0\n`);
   const pkgs = await lockFromManifest(moved, { fetch: channelFetch([]), specChannels: [CH, OTHER] });
   expect(pkgs[0].url).toBe(`${OTHER}/linux-64/openssl-1.0.2k-0.tar.bz2`);
-  await expect(lockFromManifest(moved, { fetch: channelFetch([]) })).rejects.toThrow(
-    /^openssl: openssl-1.0.2k-0 is no longer available in https:\/\/gone.example.org\/old\/linux-64/,
-  );
+  await expect(lockFromManifest(moved, { fetch: channelFetch([]) })).rejects.toThrow(/^openssl: openssl-1.0.2k-0 is no longer available in https:\/\/gone.example.org\/old\/linux-64/);
 });
 
-test('with a mirror the repodata is read from the mirror, the URLs stay the channel\'s', async () => {
+test("with a mirror the repodata is read from the mirror, the URLs stay the channel's", async () => {
   const requested: string[] = [];
   const mirror = 'http://mirror.local/conda';
   const fetch = async (input: string | URL | Request): Promise<Response> => {

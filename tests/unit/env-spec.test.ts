@@ -28,18 +28,12 @@ test('accepts dependencies: as a synonym for env:, and a Buffer', () => {
 });
 
 test('accepts channel URLs and channel labels', () => {
-  const spec = parseEnvSpec(
-    'channels:\n- https://example.org/chan\n- file:///srv/my channel\n- conda-forge/label/dev\nenv: [x]\n',
-    src,
-  );
+  const spec = parseEnvSpec('channels:\n- https://example.org/chan\n- file:///srv/my channel\n- conda-forge/label/dev\nenv: [x]\n', src);
   expect(spec.channels).toHaveLength(3);
 });
 
 test('accepts absolute local directories as channels, not relative ones', () => {
-  expect(parseEnvSpec('channels: [/srv/conda/site-channel, ~/channels/dev]\nenv: [x]\n', src).channels).toEqual([
-    '/srv/conda/site-channel',
-    '~/channels/dev',
-  ]);
+  expect(parseEnvSpec('channels: [/srv/conda/site-channel, ~/channels/dev]\nenv: [x]\n', src).channels).toEqual(['/srv/conda/site-channel', '~/channels/dev']);
   expect(errorOf('channels: [./chan]\nenv: [x]\n').message).toContain('nor an absolute directory');
 });
 
@@ -108,7 +102,12 @@ test('an alias bomb is refused quickly, without expanding it', () => {
   const err = errorOf(lines.join('\n') + '\n');
   expect(err.message).toContain('unknown key "a"');
   // the same bomb under a known key is a type error, found without walking it
-  const err2 = errorOf(lines.slice(0, 12).map((l) => '#' + l).join('\n') + '\nchannels: &a [[x, x], [x, x]]\nenv: [*a, *a]\n');
+  const err2 = errorOf(
+    lines
+      .slice(0, 12)
+      .map((l) => '#' + l)
+      .join('\n') + '\nchannels: &a [[x, x], [x, x]]\nenv: [*a, *a]\n',
+  );
   expect(err2.message).toContain('must be a string');
 });
 
@@ -139,12 +138,9 @@ describe('parseMatchSpec', () => {
     expect(specName(text)).toBe(expected.name.toLowerCase());
   });
 
-  test.each([[''], ['numpy >>2'], ['num$py'], ['a 1 b c'], ['numpy=1=2=3'], ['numpy[version>2]'], ['numpy 1..2']])(
-    'refuses %j',
-    (text) => {
-      expect(() => parseMatchSpec(text)).toThrow();
-    },
-  );
+  test.each([[''], ['numpy >>2'], ['num$py'], ['a 1 b c'], ['numpy=1=2=3'], ['numpy[version>2]'], ['numpy 1..2']])('refuses %j', (text) => {
+    expect(() => parseMatchSpec(text)).toThrow();
+  });
 });
 
 test('refuses a file that is not UTF-8, naming the line', () => {

@@ -1,8 +1,7 @@
 import { parseTree } from '../../src/git/git-command-manager.js';
 
 /** A raw tree object: `<mode> <name>\0<binary id>` per entry. */
-const rawTree = (entries: [string, string, string][]) =>
-  Buffer.concat(entries.flatMap(([mode, name, hex]) => [Buffer.from(`${mode} ${name}\0`, 'utf8'), Buffer.from(hex, 'hex')]));
+const rawTree = (entries: [string, string, string][]) => Buffer.concat(entries.flatMap(([mode, name, hex]) => [Buffer.from(`${mode} ${name}\0`, 'utf8'), Buffer.from(hex, 'hex')]));
 
 test('parses a SHA-1 tree as ls-tree lists it: modes padded, types from the mode', () => {
   const a = 'a'.repeat(40);

@@ -87,7 +87,7 @@ test('requested specs are matched by package name', () => {
   expect(requestedSpecFor('python-dateutil', specs)).toBeUndefined();
 });
 
-test('history in conda\'s format: a dated header, +channel/subdir::dist lines, the specs', () => {
+test("history in conda's format: a dated header, +channel/subdir::dist lines, the specs", () => {
   const text = historyEntry([{ ...pkg, url: 'https://h/ch/linux-64/foo-1.0-h1_0.conda', channel: 'https://h/ch' }], ['foo >=1'], new Date('2024-05-01T10:20:30.456Z'), 'gitenv deploy');
   expect(text.split('\n')).toEqual([
     '==> 2024-05-01 10:20:30 <==',

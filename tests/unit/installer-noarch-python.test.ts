@@ -1,11 +1,4 @@
-import {
-  entryPointScript,
-  noarchTarget,
-  parseEntryPoint,
-  pycPath,
-  pythonShebang,
-  pythonShortVersion,
-} from '../../src/installer/noarch-python.js';
+import { entryPointScript, noarchTarget, parseEntryPoint, pycPath, pythonShebang, pythonShortVersion } from '../../src/installer/noarch-python.js';
 import { parseHasPrefix, LEGACY_PLACEHOLDER } from '../../src/installer/package-info.js';
 import { PackageError } from '../../src/util/errors.js';
 
@@ -36,7 +29,7 @@ describe('the entry point script', () => {
     expect(pythonShebang(long, '3.12').startsWith('#!/bin/sh\n')).toBe(true);
   });
 
-  test('the body is conda\'s: import the first name, call the function, strip -script.py from argv[0]', () => {
+  test("the body is conda's: import the first name, call the function, strip -script.py from argv[0]", () => {
     const script = entryPointScript({ name: 'x', module: 'pkg.mod', func: 'obj.run' }, '/e', '3.11');
     expect(script).toBe(
       '#!/e/bin/python3.11\n' +

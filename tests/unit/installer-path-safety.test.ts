@@ -53,10 +53,8 @@ test('joinInside refuses a path that resolves outside its root', () => {
 
 describe('URLs', () => {
   test('the mirror takes the last path segment of the channel', () => {
-    expect(mirroredUrl('https://conda.anaconda.org/conda-forge', 'linux-64', 'a-1-0.conda', 'https://mirror.local/conda/'))
-      .toBe('https://mirror.local/conda/conda-forge/linux-64/a-1-0.conda');
-    expect(mirroredUrl('https://repo.anaconda.com/pkgs/main/', 'noarch', 'b-1-0.tar.bz2', 'http://m'))
-      .toBe('http://m/main/noarch/b-1-0.tar.bz2');
+    expect(mirroredUrl('https://conda.anaconda.org/conda-forge', 'linux-64', 'a-1-0.conda', 'https://mirror.local/conda/')).toBe('https://mirror.local/conda/conda-forge/linux-64/a-1-0.conda');
+    expect(mirroredUrl('https://repo.anaconda.com/pkgs/main/', 'noarch', 'b-1-0.tar.bz2', 'http://m')).toBe('http://m/main/noarch/b-1-0.tar.bz2');
   });
 
   test('file:// URLs and plain paths are local, http(s) is not', () => {

@@ -25,12 +25,7 @@ describe('binary mode', () => {
     const data = Buffer.concat([Buffer.from('HEAD'), Buffer.from(`${PH}/share\0`), Buffer.from('TAIL')]);
     const out = replacePrefix(data, PH, '/new', 'binary');
     expect(out.length).toBe(data.length);
-    const expected = Buffer.concat([
-      Buffer.from('HEAD'),
-      Buffer.from('/new/share'),
-      Buffer.alloc(PH.length - '/new'.length + 1),
-      Buffer.from('TAIL'),
-    ]);
+    const expected = Buffer.concat([Buffer.from('HEAD'), Buffer.from('/new/share'), Buffer.alloc(PH.length - '/new'.length + 1), Buffer.from('TAIL')]);
     expect(out.equals(expected)).toBe(true);
   });
 

@@ -41,9 +41,7 @@ function referenceZstd(input: Buffer, args: string[], from: 'file' | 'pipe' = 'f
   try {
     const file = path.join(dir, 'data');
     fs.writeFileSync(file, input);
-    return from === 'file'
-      ? execFileSync('zstd', [...args, '-c', '-q', file], { maxBuffer: 64 << 20 })
-      : execFileSync('zstd', [...args, '-c', '-q'], { input, maxBuffer: 64 << 20 });
+    return from === 'file' ? execFileSync('zstd', [...args, '-c', '-q', file], { maxBuffer: 64 << 20 }) : execFileSync('zstd', [...args, '-c', '-q'], { input, maxBuffer: 64 << 20 });
   } catch {
     return undefined;
   } finally {

@@ -15,7 +15,7 @@ test('progression moves next to current and current to previous', () => {
   });
 });
 
-test('a missing label moves as missing, like the old tool\'s file moves', () => {
+test("a missing label moves as missing, like the old tool's file moves", () => {
   // current set, next missing: current moves to previous, and current is removed
   expect(planLabels({ current: T[0] }, T[1], progression)).toEqual({
     previous: { before: undefined, after: T[0] },

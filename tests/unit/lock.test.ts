@@ -39,10 +39,10 @@ test('dependencyOrder survives a cycle', () => {
 });
 
 test('formatLock writes the header, @EXPLICIT and url#hash lines, leaving virtual packages out', () => {
-  const text = formatLock(
-    [rec('python', ['libzlib', '__glibc >=2.17']), rec('libzlib', [], { sha256: SHA, md5: MD5 }), rec('__glibc', []), rec('tzdata', [], { md5: MD5 })],
-    { platform: 'linux-64', env: 'default' },
-  );
+  const text = formatLock([rec('python', ['libzlib', '__glibc >=2.17']), rec('libzlib', [], { sha256: SHA, md5: MD5 }), rec('__glibc', []), rec('tzdata', [], { md5: MD5 })], {
+    platform: 'linux-64',
+    env: 'default',
+  });
   expect(text).toBe(
     [
       '# platform: linux-64',
@@ -69,9 +69,7 @@ test('parseLock reads it back into LockedPackage records', () => {
 });
 
 test('parseLock reads other explicit files: .tar.bz2, file:// URLs, sha256: prefixes, no hash', () => {
-  const pkgs = parseLock(
-    `@EXPLICIT\nfile:///opt/my chan/noarch/six-1.16.0-pyh_0.tar.bz2#sha256:${SHA.toUpperCase()}\nhttps://repo.anaconda.com/pkgs/main/linux-64/zlib-1.2.13-h5eee18b_0.conda\n`,
-  );
+  const pkgs = parseLock(`@EXPLICIT\nfile:///opt/my chan/noarch/six-1.16.0-pyh_0.tar.bz2#sha256:${SHA.toUpperCase()}\nhttps://repo.anaconda.com/pkgs/main/linux-64/zlib-1.2.13-h5eee18b_0.conda\n`);
   expect(pkgs[0]).toMatchObject({ channel: 'file:///opt/my chan', subdir: 'noarch', dist: 'six-1.16.0-pyh_0', sha256: SHA });
   expect(pkgs[1]).toMatchObject({ channel: 'https://repo.anaconda.com/pkgs/main', subdir: 'linux-64', fn: 'zlib-1.2.13-h5eee18b_0.conda' });
   expect(pkgs[1].sha256).toBeUndefined();

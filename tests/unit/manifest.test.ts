@@ -36,7 +36,7 @@ test('parseManifest reads what formatManifest writes', () => {
   ]);
 });
 
-test('parseManifest accepts the old tool\'s runs of spaces, a trailing slash, CRLF and blank lines', () => {
+test("parseManifest accepts the old tool's runs of spaces, a trailing slash, CRLF and blank lines", () => {
   const old = 'https://conda.anaconda.org/conda-forge/linux-64/    python-2.7.15-h1571d57_0\r\n\nfile:///opt/chan/noarch/ six-1.11.0-py27_1\n';
   expect(parseManifest(old)).toEqual([
     { channel: 'https://conda.anaconda.org/conda-forge', subdir: 'linux-64', name: 'python', version: '2.7.15', build: 'h1571d57_0', dist: 'python-2.7.15-h1571d57_0' },

@@ -13,8 +13,14 @@ test('inline code copes with backticks', () => {
 });
 
 test('tables render headers, a rule and rows; raw cells are kept', () => {
-  expect(table(['Env', 'Tag'], [['default', raw(code('env-default-2015_11_12'))], ['x|y', undefined]])).toBe(
-    '| Env | Tag |\n| --- | --- |\n| default | `env-default-2015_11_12` |\n| x\\|y |  |\n',
-  );
+  expect(
+    table(
+      ['Env', 'Tag'],
+      [
+        ['default', raw(code('env-default-2015_11_12'))],
+        ['x|y', undefined],
+      ],
+    ),
+  ).toBe('| Env | Tag |\n| --- | --- |\n| default | `env-default-2015_11_12` |\n| x\\|y |  |\n');
   expect(section('autotag', 'body')).toBe('### autotag\n\nbody\n');
 });

@@ -54,16 +54,8 @@ describe('authentication file', () => {
   test('written 0600 with the user entries kept and one entry per http channel', async () => {
     const userHome = path.join(dir, 'user');
     await mkdir(path.join(userHome, '.mamba', 'auth'), { recursive: true });
-    await writeFile(
-      path.join(userHome, '.mamba', 'auth', 'authentication.json'),
-      JSON.stringify({ 'other.example': { type: 'BearerToken', token: 'tok' } }),
-    );
-    const home = await writeAuthHome(
-      { apiUser: 'alice', apiKey: 'k3y-value' },
-      ['https://repo.example.com/private', 'file:///local'],
-      dir,
-      { HOME: userHome },
-    );
+    await writeFile(path.join(userHome, '.mamba', 'auth', 'authentication.json'), JSON.stringify({ 'other.example': { type: 'BearerToken', token: 'tok' } }));
+    const home = await writeAuthHome({ apiUser: 'alice', apiKey: 'k3y-value' }, ['https://repo.example.com/private', 'file:///local'], dir, { HOME: userHome });
     const file = path.join(home!.home, '.mamba', 'auth', 'authentication.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({

@@ -1,16 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { PackageRecord } from '../../src/conda/types.js';
-import {
-  linkRecords,
-  parseDryRunOutput,
-  requestedChannel,
-  solverProblems,
-  toRecord,
-} from '../../src/engines/micromamba-json.js';
+import { linkRecords, parseDryRunOutput, requestedChannel, solverProblems, toRecord } from '../../src/engines/micromamba-json.js';
 import { withoutCredentials } from '../../src/util/secrets.js';
 
-const fixture = (name: string): string =>
-  readFileSync(new URL(`../fixtures/micromamba/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(new URL(`../fixtures/micromamba/${name}`, import.meta.url), 'utf8');
 const CHANNELS = ['https://conda.anaconda.org/conda-forge', 'https://repo.example.com/private/'];
 
 describe('micromamba dry-run JSON', () => {
@@ -42,9 +35,7 @@ describe('micromamba dry-run JSON', () => {
   test('virtual packages in LINK are left out', () => {
     const answer = {
       actions: {
-        LINK: [
-          { name: '__glibc', version: '2.28', build_string: '0', subdir: 'linux-64', url: '@/linux-64/__glibc' },
-        ],
+        LINK: [{ name: '__glibc', version: '2.28', build_string: '0', subdir: 'linux-64', url: '@/linux-64/__glibc' }],
       },
     };
     expect(linkRecords(answer, CHANNELS)).toEqual([]);

@@ -25,9 +25,7 @@ describe('micromamba platform names', () => {
 
 describe('download URL template', () => {
   test('every {version} and {platform} is replaced', () => {
-    expect(expandUrlTemplate('https://m.example/{version}/{platform}/micromamba-{version}-{platform}', '2.3.3-0', 'linux-64')).toBe(
-      'https://m.example/2.3.3-0/linux-64/micromamba-2.3.3-0-linux-64',
-    );
+    expect(expandUrlTemplate('https://m.example/{version}/{platform}/micromamba-{version}-{platform}', '2.3.3-0', 'linux-64')).toBe('https://m.example/2.3.3-0/linux-64/micromamba-2.3.3-0-linux-64');
   });
 
   test('not http(s) is refused without echoing credentials', () => {

@@ -18,15 +18,18 @@ test('file names: one platform keeps env.manifest and env.lock; several get env.
   expect(isKnownPlatform('linux-64') && !isKnownPlatform('noarch')).toBe(true);
 });
 
-test('the platforms of a tree: the single layout by its lock\'s # platform:, then the per-platform files', () => {
+test("the platforms of a tree: the single layout by its lock's # platform:, then the per-platform files", () => {
   const lock = formatLock([], { platform: 'linux-aarch64', env: 'e' });
   expect(platformsOfTree(['env.lock', 'env.manifest', 'env.spec'], lock, 'linux-64')).toEqual([{ platform: 'linux-aarch64', names: { manifest: 'env.manifest', lock: 'env.lock' } }]);
   expect(platformsOfTree(['env.manifest', 'env.spec'], undefined, 'linux-64').map((p) => p.platform)).toEqual(['linux-64']);
-  expect(platformsOfTree(['env.spec', 'env.osx-arm64.lock', 'env.linux-64.manifest', 'env.linux-64.lock', 'env.osx-arm64.manifest'], undefined, 'x').map((p) => p.platform)).toEqual(['linux-64', 'osx-arm64']);
+  expect(platformsOfTree(['env.spec', 'env.osx-arm64.lock', 'env.linux-64.manifest', 'env.linux-64.lock', 'env.osx-arm64.manifest'], undefined, 'x').map((p) => p.platform)).toEqual([
+    'linux-64',
+    'osx-arm64',
+  ]);
   expect(platformsOfTree(['env.spec'], undefined, 'x')).toEqual([]);
 });
 
-test('machine platforms from Node\'s names', () => {
+test("machine platforms from Node's names", () => {
   expect(machinePlatform('linux', 'x64')).toBe('linux-64');
   expect(machinePlatform('linux', 'arm64')).toBe('linux-aarch64');
   expect(machinePlatform('darwin', 'arm64')).toBe('osx-arm64');
@@ -38,9 +41,12 @@ test('machine platforms from Node\'s names', () => {
 test('the commit message of several platforms names only the platforms that changed', () => {
   const unchanged = diffManifests(`${C}/linux-64\ta-1-0\n`, `${C}/linux-64\ta-1-0\n`);
   const changed = diffManifests(`${C}/osx-arm64\ta-1-0\n`, `${C}/osx-arm64\ta-2-0\n${C}/noarch\tb-1-0\n`);
-  expect(platformCommitMessage('default', [{ platform: 'linux-64', diff: unchanged }, { platform: 'osx-arm64', diff: changed }])).toBe(
-    'Manifest update for default\n\nosx-arm64:\n~ a 1 0 -> 2 0\n+ b 1 0\n',
-  );
+  expect(
+    platformCommitMessage('default', [
+      { platform: 'linux-64', diff: unchanged },
+      { platform: 'osx-arm64', diff: changed },
+    ]),
+  ).toBe('Manifest update for default\n\nosx-arm64:\n~ a 1 0 -> 2 0\n+ b 1 0\n');
   expect(platformCommitMessage('default', [{ platform: 'linux-64', diff: unchanged }], 'Updated env.spec')).toBe('Manifest update for default\n\nUpdated env.spec\n');
 });
 

@@ -1,14 +1,5 @@
 import type { ManifestEntry } from '../../src/manifest/manifest.js';
-import {
-  changeCounts,
-  classifyChanges,
-  compareVersions,
-  entryKey,
-  formatBytes,
-  lineDiff,
-  renderManifestChange,
-  summarizeSizes,
-} from '../../src/manifest/pr-body.js';
+import { changeCounts, classifyChanges, compareVersions, entryKey, formatBytes, lineDiff, renderManifestChange, summarizeSizes } from '../../src/manifest/pr-body.js';
 
 const CF = 'https://conda.anaconda.org/conda-forge';
 const MAIN = 'https://repo.anaconda.com/pkgs/main';

@@ -187,12 +187,8 @@ describe('refusals', () => {
   });
 
   test('the CLI words them with its flags, and has no pull-request mode', () => {
-    expect(refusal(() => parseResolveSettings(raw({ ...base, mode: 'pull-request' }, 'cli').settings))).toBe(
-      '--mode must be push or check, got "pull-request"',
-    );
-    expect(refusal(() => parseDeploySettings(raw({ ...base, target: '/t', keep: 'two' }, 'cli').settings))).toBe(
-      '--keep must be a whole number (0 or more), got "two"',
-    );
+    expect(refusal(() => parseResolveSettings(raw({ ...base, mode: 'pull-request' }, 'cli').settings))).toBe('--mode must be push or check, got "pull-request"');
+    expect(refusal(() => parseDeploySettings(raw({ ...base, target: '/t', keep: 'two' }, 'cli').settings))).toBe('--keep must be a whole number (0 or more), got "two"');
   });
 
   test('every option in the table has a refusal case (or is free text by nature)', () => {

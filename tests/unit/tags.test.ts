@@ -38,22 +38,40 @@ test('next free name: plain, then -1, -2', () => {
 
 test('ordering: by date, then numeric serial', () => {
   const names = ['env-a-2015_11_12-10', 'env-a-2015_11_12', 'env-a-2015_11_12-9', 'env-a-2014_01_01-3', 'env-a-2015_11_12-1'];
-  expect([...names].sort(compareTagNames)).toEqual([
-    'env-a-2014_01_01-3',
-    'env-a-2015_11_12',
-    'env-a-2015_11_12-1',
-    'env-a-2015_11_12-9',
-    'env-a-2015_11_12-10',
-  ]);
+  expect([...names].sort(compareTagNames)).toEqual(['env-a-2014_01_01-3', 'env-a-2015_11_12', 'env-a-2015_11_12-1', 'env-a-2015_11_12-9', 'env-a-2015_11_12-10']);
   expect(compareTagNames('2015_11_12-2', '2015_11_12-10')).toBeLessThan(0);
 });
 
 test('latest: newest commit date, ties to the greater tag name, an unknown date counts as the oldest', () => {
   const latest = (tags: [string, string | undefined][]): string | undefined =>
-    latestOf(tags, ([name]) => name, ([, date]) => (date === undefined ? undefined : new Date(date)))?.[0];
+    latestOf(
+      tags,
+      ([name]) => name,
+      ([, date]) => (date === undefined ? undefined : new Date(date)),
+    )?.[0];
   expect(latest([])).toBeUndefined();
-  expect(latest([['env-e-2020_01_02', '2020-01-01T00:00:00Z'], ['env-e-2020_01_01', '2020-01-03T00:00:00Z']])).toBe('env-e-2020_01_01');
-  expect(latest([['env-e-2020_01_01-9', '2020-01-01T00:00:00Z'], ['env-e-2020_01_01-10', '2020-01-01T00:00:00Z']])).toBe('env-e-2020_01_01-10');
-  expect(latest([['env-e-2020_01_03', undefined], ['env-e-2020_01_01', '2020-01-01T00:00:00Z']])).toBe('env-e-2020_01_01');
-  expect(latest([['env-e-2020_01_01', undefined], ['env-e-2020_01_03', undefined]])).toBe('env-e-2020_01_03');
+  expect(
+    latest([
+      ['env-e-2020_01_02', '2020-01-01T00:00:00Z'],
+      ['env-e-2020_01_01', '2020-01-03T00:00:00Z'],
+    ]),
+  ).toBe('env-e-2020_01_01');
+  expect(
+    latest([
+      ['env-e-2020_01_01-9', '2020-01-01T00:00:00Z'],
+      ['env-e-2020_01_01-10', '2020-01-01T00:00:00Z'],
+    ]),
+  ).toBe('env-e-2020_01_01-10');
+  expect(
+    latest([
+      ['env-e-2020_01_03', undefined],
+      ['env-e-2020_01_01', '2020-01-01T00:00:00Z'],
+    ]),
+  ).toBe('env-e-2020_01_01');
+  expect(
+    latest([
+      ['env-e-2020_01_01', undefined],
+      ['env-e-2020_01_03', undefined],
+    ]),
+  ).toBe('env-e-2020_01_03');
 });

@@ -58,12 +58,13 @@ export interface AppChannel {
 
 export async function buildAppChannel(dir: string): Promise<AppChannel> {
   const channel = await buildChannel(dir, PACKAGES);
-  const pick = (names: string[]) => names.map((id) => {
-    const [name, version] = id.split('=');
-    const p = channel.packages.find((x) => x.record.name === name && x.record.version === version);
-    if (!p) throw new Error(`no ${id} in the app channel`);
-    return p;
-  });
+  const pick = (names: string[]) =>
+    names.map((id) => {
+      const [name, version] = id.split('=');
+      const p = channel.packages.find((x) => x.record.name === name && x.record.version === version);
+      if (!p) throw new Error(`no ${id} in the app channel`);
+      return p;
+    });
   return {
     channel,
     v1: pick(['libbase=1.0', 'tool=1.0', 'data=1.0']),

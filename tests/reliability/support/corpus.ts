@@ -47,7 +47,10 @@ export interface Placeholders {
 }
 
 export function substitute(text: string, p: Placeholders): string {
-  return text.replaceAll('@CANARY_REL@', p.canaryRel).replaceAll('@CANARY@', p.canary).replaceAll('@ENV@', p.env ?? '');
+  return text
+    .replaceAll('@CANARY_REL@', p.canaryRel)
+    .replaceAll('@CANARY@', p.canary)
+    .replaceAll('@ENV@', p.env ?? '');
 }
 
 /** A case's input file (or generated content) with the placeholders filled in (bytes kept as they are). */
@@ -165,9 +168,7 @@ async function makeZipBomb(built: BuiltPackage, bytes: number): Promise<BuiltPac
 /** The members of a zip (a `.conda`), in order. */
 async function zipMembers(file: string): Promise<{ name: string; data: Buffer }[]> {
   const { default: yauzl } = await import('yauzl');
-  const zip = await new Promise<import('yauzl').ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z))),
-  );
+  const zip = await new Promise<import('yauzl').ZipFile>((resolve, reject) => yauzl.open(file, { lazyEntries: true }, (err, z) => (err ? reject(err) : resolve(z))));
   const keep: { name: string; data: Buffer }[] = [];
   await new Promise<void>((resolve, reject) => {
     zip.on('entry', (entry: import('yauzl').Entry) => {

@@ -18,16 +18,12 @@ export function specFor(channelUrl: string, names: string[]): string {
  * Commits env.spec on `env` (when missing) and a manifest (env.lock + env.manifest) on
  * `manifest/<env>` dated `date`, then tags it `tag`.
  */
-export async function tagLock(
-  fx: GitFixture,
-  env: string,
-  tag: string,
-  channelUrl: string,
-  pkgs: readonly BuiltPackage[],
-  date: string,
-): Promise<string> {
+export async function tagLock(fx: GitFixture, env: string, tag: string, channelUrl: string, pkgs: readonly BuiltPackage[], date: string): Promise<string> {
   const records = recordsAt(channelUrl, pkgs);
-  const spec = specFor(channelUrl, pkgs.map((p) => p.record.name));
+  const spec = specFor(
+    channelUrl,
+    pkgs.map((p) => p.record.name),
+  );
   if (!(await fx.show(env, 'env.spec'))) await fx.commit(env, { 'env.spec': spec }, { date });
   await fx.commit(
     `manifest/${env}`,
@@ -63,9 +59,7 @@ export function gitWith(cwd: string, args: string[], input?: string | Buffer, en
     child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr?.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(Buffer.concat(out).toString('utf8').trim()) : reject(new Error(`git ${args.join(' ')}: ${Buffer.concat(err).toString()}`)),
-    );
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out).toString('utf8').trim()) : reject(new Error(`git ${args.join(' ')}: ${Buffer.concat(err).toString()}`))));
     child.stdin?.end(input);
   });
 }
@@ -112,7 +106,10 @@ export class PlumbingRepo {
   /** An environment at one tag: env.spec on `env`, a manifest for `pkgs` on `manifest/<env>`, tagged. */
   async envAt(env: string, tag: string, channelUrl: string, pkgs: readonly BuiltPackage[], date: string, labels: Record<string, string> = {}): Promise<void> {
     const records = recordsAt(channelUrl, pkgs);
-    const spec = specFor(channelUrl, pkgs.map((p) => p.record.name));
+    const spec = specFor(
+      channelUrl,
+      pkgs.map((p) => p.record.name),
+    );
     const labelFiles = Object.fromEntries(Object.entries(labels).map(([l, t]) => [`labels/${l}.txt`, `${t}\n`]));
     await this.commit(env, { 'env.spec': spec, ...labelFiles }, date);
     const lock = formatLock(records, { platform: 'linux-64', env });
