@@ -31609,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5616:
+/***/ 6529:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32687,6 +32687,21 @@ class PushRejectedError extends GitenvError {
     }
 }
 
+;// CONCATENATED MODULE: ./src/util/process.ts
+/**
+ * Whether a process of this host is alive: signal 0 probes it without touching it; EPERM means it
+ * exists under another user. The one rule for "is the run that left this behind still running".
+ */
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/repo/temp-sweep.ts
 /**
  * The temporary clones of the environments repository (`<workDir>/gitenv-repo-*`) that killed runs
@@ -32694,6 +32709,7 @@ class PushRejectedError extends GitenvError {
  * than an hour and its owner is gone: a process of this host that no longer runs, or (no owner file,
  * or another host's) after a day. A live run's clone is never touched, however long the run.
  */
+
 
 
 
@@ -32734,15 +32750,6 @@ async function readOwner(dir) {
     }
     catch {
         return undefined;
-    }
-}
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (err) {
-        return err.code === 'EPERM';
     }
 }
 
@@ -43778,7 +43785,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_label_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5616);
+/* harmony import */ var _actions_label_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6529);
 
 await (0,_actions_label_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

@@ -13,6 +13,7 @@ import lockfile from 'proper-lockfile';
 import { sleep } from '../net/retry.js';
 import { errorMessage, GitenvError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { isAlive } from '../util/process.js';
 
 const LOCK_NAME = '.gitenv.lock';
 const HOLDER_NAME = '.gitenv.lock.holder';
@@ -156,15 +157,6 @@ async function recoverFromDeadHolder(dir: string, holder: LockHolder, logger: Lo
     return true;
   } finally {
     await fs.rm(claimed, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

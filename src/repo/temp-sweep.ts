@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { isAlive } from '../util/process.js';
 
 export const CLONE_PREFIX = 'gitenv-repo-';
 const OWNER_FILE = 'gitenv-owner.json';
@@ -50,14 +51,5 @@ async function readOwner(dir: string): Promise<Owner | undefined> {
     return typeof o.host === 'string' && Number.isInteger(o.pid) ? o : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
