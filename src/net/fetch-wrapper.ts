@@ -9,7 +9,8 @@
  * - counts of requests and bytes, for the log and the benchmark.
  * Credentials never go into a URL, a log line or the cache.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/files.js';
+import { withoutCredentials } from '../util/secrets.js';
 import * as path from 'node:path';
 import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
@@ -279,7 +280,7 @@ export class FetchWrapper {
 
   /** A repodata URL as a person reads it: the real channel URL and subdir, no credentials. */
   private shownRepodata(url: string): string {
-    return this.realUrl(url).replace(/\/\/[^/@]*@/, '//');
+    return withoutCredentials(this.realUrl(url));
   }
 
   /** Counts the body's bytes as they are read, whoever reads them. */
@@ -341,7 +342,7 @@ export class FetchWrapper {
       return withUrl(new Response(await known, { status: 200 }), url);
     }
     const cached = await this.cache?.read(url);
-    if (cached && createHash('sha256').update(cached.body).digest('hex') === sha256) {
+    if (cached && sha256Hex(cached.body) === sha256) {
       this.stats.shardsFromCache++;
       this.shards.set(url, Promise.resolve(cached.body));
       return withUrl(new Response(cached.body, { status: 200, headers: { 'content-length': String(cached.body.length) } }), url);
@@ -349,7 +350,7 @@ export class FetchWrapper {
     const response = await this.send(url, { method: 'GET', headers }, true);
     if (response.status !== 200) return response;
     const body = new Uint8Array(await response.arrayBuffer());
-    if (createHash('sha256').update(body).digest('hex') !== sha256) {
+    if (sha256Hex(body) !== sha256) {
       // What the server sent is not the shard asked for: a broken mirror or proxy; nothing kept.
       this.failures.push({ url, status: 502, message: 'the shard does not match its sha256 name' });
       return withUrl(new Response('shard content does not match its name', { status: 502, statusText: 'Bad Gateway' }), url);

@@ -3,7 +3,8 @@
  * the URL (which never carries credentials). The metadata holds only the validators the server
  * gave (ETag, Last-Modified), so an unchanged channel costs a 304 on the next run.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../util/files.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
@@ -18,7 +19,7 @@ export class RepodataCache {
   constructor(readonly dir: string) {}
 
   private base(url: string): string {
-    return path.join(this.dir, createHash('sha256').update(url).digest('hex').slice(0, 40));
+    return path.join(this.dir, sha256Hex(url).slice(0, 40));
   }
 
   /** The validators and body stored for `url`, or undefined when absent or incomplete. */

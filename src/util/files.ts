@@ -7,7 +7,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /** The hex sha256 of bytes or text. */
-export function sha256Hex(data: Buffer | string): string {
+export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
