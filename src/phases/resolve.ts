@@ -342,15 +342,22 @@ async function solveEnv(branch: EnvBranch, ctx: EnvContext): Promise<Solved> {
       defaultChannels: settings.defaultChannels,
     });
     const platforms = spec.platforms ?? [settings.platform];
+    // The platforms are solved side by side (the solver's threads); their repodata requests are shared,
+    // so noarch is fetched and parsed once. The first platform in env.spec order that fails is named.
+    const outcomes = await Promise.allSettled(
+      platforms.map(async (platform) => {
+        ctx.logger.info(`Solving ${name}: ${spec.specs.length} spec(s) over ${channels.length} channel(s) for ${platform}`);
+        const started = Date.now();
+        const records = await solveFor(platform, spec.platforms !== undefined, { specs: spec.specs, channels, env: name }, ctx);
+        ctx.logger.info(`Solved ${name}${platforms.length > 1 ? ` for ${platform}` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        checkRecords(records, channels, name);
+        return { platform, records };
+      }),
+    );
     const solved: { platform: string; records: PackageRecord[] }[] = [];
-    // One after the other: the platforms share the run's repodata (noarch fetched and parsed once).
-    for (const platform of platforms) {
-      ctx.logger.info(`Solving ${name}: ${spec.specs.length} spec(s) over ${channels.length} channel(s) for ${platform}`);
-      const started = Date.now();
-      const records = await solveFor(platform, spec.platforms !== undefined, { specs: spec.specs, channels, env: name }, ctx);
-      ctx.logger.info(`Solved ${name}${platforms.length > 1 ? ` for ${platform}` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      checkRecords(records, channels, name);
-      solved.push({ platform, records });
+    for (const o of outcomes) {
+      if (o.status === 'rejected') throw o.reason;
+      solved.push(o.value);
     }
     return { specText, solved };
   } catch (error) {

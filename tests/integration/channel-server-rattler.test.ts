@@ -12,7 +12,7 @@ import { buildSeedChannel, serveChannel, type ChannelServer } from '../fixtures/
 import { describeWithTool, runs } from '../fixtures/tools.js';
 
 const RATTLER_SCRIPT = `
-import asyncio, json, sys
+import asyncio, json, os, sys
 import rattler
 from rattler import Channel, GenericVirtualPackage, PackageName, Platform, Version
 from rattler.package.build_string import BuildString
@@ -24,6 +24,9 @@ async def main(url, prefix, cache, specs):
     print(json.dumps(sorted(f"{r.name.normalized}-{r.version}-{r.build}" for r in records)))
 
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
+# py-rattler's threads can crash the interpreter while it finalizes; what was asked is done by now
+sys.stdout.flush()
+os._exit(0)
 `;
 
 const maybe = describeWithTool('py-rattler', runs('python3', ['-c', 'import rattler']));

@@ -231,7 +231,7 @@ test('a single-platform repository resolved before this issue resolves to byte-i
 });
 
 const RATTLER_SOLVE = `
-import asyncio, json, sys
+import asyncio, json, os, sys
 import rattler
 from rattler import Channel, GenericVirtualPackage, PackageName, Platform, Version
 from rattler.package.build_string import BuildString
@@ -242,6 +242,9 @@ async def main(url, platform, virtual, specs):
     print(json.dumps(sorted(f"{r.subdir}/{r.name.normalized}-{r.version}-{r.build}" for r in records)))
 
 asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]))
+# py-rattler's threads can crash the interpreter while it finalizes; what was asked is done by now
+sys.stdout.flush()
+os._exit(0)
 `;
 
 /** py-rattler's own solve for `platform`, with gitenv's default virtual packages of that platform. */
