@@ -14,6 +14,7 @@ import { ensureBundles } from '../fixtures/bundles.js';
 import { buildSeedChannel, serveChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { cleanEnv, runNode } from '../fixtures/git-frontends.js';
 import { GitHttpServer } from '../fixtures/git-http-server.js';
+import { GitHubApiServer } from '../fixtures/github-api-server.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 
 const run = promisify(execFile);
@@ -158,6 +159,53 @@ maybe(
       proxy.child.kill();
       await channel.close();
       await gitServer.close();
+    }
+  },
+  300_000,
+);
+
+maybe(
+  'the GitHub API goes through the proxy too (the resolve action in pull-request mode); its password never shows',
+  async () => {
+    const proxy = await startProxy(fx.root);
+    const apiToken = 'ghs_proxiedApiToken123';
+    const api = await GitHubApiServer.start({ token: apiToken, repository: 'octo/envs' });
+    const resolveBundle = (await ensureBundles(['resolve'])).resolve;
+    try {
+      // A local channel (a directory) of its own: the only HTTP requests of the run are the GitHub API's.
+      const channelDir = path.join(fx.root, 'api-channel');
+      await buildSeedChannel(channelDir);
+      await setSpec('api-proxied', channelDir, ['python 3.*']);
+      const proxyUrl = `http://${PROXY_USER}:${PROXY_PASSWORD}@127.0.0.1:${proxy.port}`;
+      const action = (mode: string) => {
+        const env = cleanEnv({ RUNNER_TEMP: fx.root, HOME: fx.root, XDG_CACHE_HOME: path.join(fx.root, 'api cache') });
+        for (const k of Object.keys(env)) if (/^(https?_proxy|no_proxy|all_proxy)$/i.test(k)) delete env[k];
+        return runNode([resolveBundle], {
+          ...env,
+          HTTP_PROXY: proxyUrl,
+          HTTPS_PROXY: proxyUrl,
+          INPUT_REPOSITORY: fx.origin,
+          INPUT_TOKEN: apiToken,
+          INPUT_ENVS: 'api-proxied',
+          INPUT_MODE: mode,
+          INPUT_CACHE: 'false',
+          'INPUT_GITHUB-API-URL': api.url,
+          GITHUB_REPOSITORY: 'octo/envs',
+        });
+      };
+      expect((await action('push')).code).toBe(0);
+      // A newer python in the channel: pull-request mode proposes the change through the API.
+      await buildSeedChannel(channelDir, { newerPython: true });
+      const ran = await action('pull-request');
+      expect(ran.code).toBe(0);
+      expect(api.calls()).toEqual(['GET /repos/octo/envs/pulls', 'POST /repos/octo/envs/pulls']);
+      const log = await fs.readFile(proxy.log, 'utf8');
+      expect(log).toMatch(new RegExp(`(CONNECT 127\\.0\\.0\\.1:${new URL(api.url).port} |GET http://127\\.0\\.0\\.1:${new URL(api.url).port}/repos/)`));
+      // Masked for the runner (`::add-mask::`), and seen nowhere else.
+      expect((ran.stdout + ran.stderr).replace(/^::add-mask::.*$/gm, '')).not.toContain(PROXY_PASSWORD);
+    } finally {
+      proxy.child.kill();
+      await api.close();
     }
   },
   300_000,
