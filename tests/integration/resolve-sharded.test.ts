@@ -4,23 +4,15 @@
  * monolithic repodata of the same channel, and a second run with the channel unchanged asks only
  * for the two indexes (both 304 Not Modified): shards are named by their hash and kept for good.
  */
-import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { buildSeedChannel, serveChannel, shardFiles, writeShards, type BuiltChannel, type ChannelServer } from '../fixtures/channel/index.js';
 import { GitFixture } from '../fixtures/git-repo.js';
 import { resolve } from '../../src/phases/resolve.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { resolveSettings, specText } from './resolve-support.js';
+import { runs } from '../fixtures/tools.js';
 
-function pyRattlerPresent(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import rattler.index'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const present = pyRattlerPresent();
+const present = runs('python3', ['-c', 'import rattler.index']);
 if (!present && process.env.CI === 'true') throw new Error('py-rattler is missing (CI=true): run .ci/setup-extra');
 if (!present) process.stderr.write('\n!!! py-rattler is not installed: resolve-sharded is SKIPPED (bash .ci/setup-extra installs it).\n');
 const maybe = present ? describe : describe.skip;

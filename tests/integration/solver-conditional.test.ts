@@ -3,7 +3,7 @@
  * condition on virtual packages itself and gets the same answer as py-rattler 0.28 on the same
  * channel and the same virtual packages; a condition on a real package is a clear error.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { RattlerSolver } from '../../src/solver/rattler-solver.js';
 import { virtualPackages } from '../../src/conda/virtual-packages.js';
 import type { VirtualPackage } from '../../src/conda/types.js';
 import { MemoryLogger } from '../../src/util/logger.js';
+import { runs } from '../fixtures/tools.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -35,15 +36,7 @@ import os
 os._exit(0)  # py-rattler 0.28 has been seen to crash on interpreter shutdown, after its answer
 `;
 
-function pyRattlerPresent(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import rattler'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const present = pyRattlerPresent();
+const present = runs('python3', ['-c', 'import rattler']);
 if (!present) process.stderr.write('\n!!! py-rattler is not installed: solver-conditional is SKIPPED (bash .ci/setup-extra installs it).\n');
 if (!present && process.env.CI === 'true') throw new Error('py-rattler is missing (CI=true): run .ci/setup-extra');
 

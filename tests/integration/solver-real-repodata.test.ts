@@ -5,7 +5,7 @@
  * letter-suffixed versions (`openssl 1.0.2.*` against `1.0.2l`), conditional dependencies
  * (`[when="__linux"]`) and builds with legacy features losing their ties (`numpy-1.7.1-py27_p0`).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +17,7 @@ import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
 import { prefixMatches } from '../../src/solver/prefix-compat.js';
 import { RattlerSolver } from '../../src/solver/rattler-solver.js';
 import { virtualPackages } from '../../src/conda/virtual-packages.js';
+import { runs } from '../fixtures/tools.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 
 const execFileAsync = promisify(execFile);
@@ -49,15 +50,7 @@ sys.stdout.flush()
 os._exit(0)  # py-rattler 0.28 has been seen to crash on interpreter shutdown, after its answer
 `;
 
-function pyRattlerPresent(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import rattler'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const present = pyRattlerPresent();
+const present = runs('python3', ['-c', 'import rattler']);
 if (!present && process.env.CI === 'true') throw new Error('py-rattler is missing (CI=true): run .ci/setup-extra');
 if (!present) process.stderr.write('\n!!! py-rattler is not installed: the comparisons of solver-real-repodata are SKIPPED (bash .ci/setup-extra installs it).\n');
 
