@@ -147,7 +147,7 @@ export class RattlerSolver implements SolverEngine {
       served = await this.survey(channels, platforms);
       const parsed = served.map((s) => s.parsed).filter((p): p is ParsedRepodata => p !== undefined);
       const widener = new PrefixWidener(function* (name) {
-        for (const p of parsed) for (const { record } of p.byName.get(name) ?? []) yield record.version;
+        for (const p of parsed) for (const { record } of p.entries(name)) yield record.version;
       });
       const asked = specs.map((s) => widener.widenSpec(s));
       const pruned = this.prune(asked, served, logger, env, request.virtualPackages, widener);
@@ -238,7 +238,7 @@ export class RattlerSolver implements SolverEngine {
     const bodies = new Map(
       parsed.map((s) => {
         const repodata = s.parsed as ParsedRepodata;
-        const names = reachable ?? new Set(repodata.byName.keys());
+        const names = reachable ?? new Set(repodata.names());
         const json = repodata.pruned(names, (record, fn) => rewritten(record, virtuals, widener, repodata.tieBreaks(String(record.name).toLowerCase()).get(fn)));
         return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
       }),

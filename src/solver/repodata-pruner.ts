@@ -37,8 +37,16 @@ interface RepodataJson {
 }
 
 /** One subdir's repodata, parsed once and indexed by package name. */
+/** One record of a subdir's repodata, with the file name it is listed under. */
+export interface RepodataEntry {
+  table: Table;
+  fn: string;
+  record: RepodataRecordJson;
+  json?: string;
+}
+
 export class ParsedRepodata {
-  readonly byName = new Map<string, { table: Table; fn: string; record: RepodataRecordJson; json?: string }[]>();
+  private readonly byName = new Map<string, RepodataEntry[]>();
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
 
@@ -53,6 +61,16 @@ export class ParsedRepodata {
     }
   }
 
+  /** The package names of this subdir (lower case). */
+  names(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+
+  /** The records of `name` (lower case), none when the subdir has no such package. */
+  entries(name: string): readonly RepodataEntry[] {
+    return this.byName.get(name) ?? [];
+  }
+
   static parse(body: Uint8Array): ParsedRepodata {
     return new ParsedRepodata(JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as RepodataJson);
   }
@@ -62,7 +80,7 @@ export class ParsedRepodata {
     let names = this.depNames.get(name);
     if (!names) {
       names = new Set();
-      for (const { record } of this.byName.get(name) ?? []) {
+      for (const { record } of this.entries(name)) {
         for (const d of record.depends ?? []) {
           const n = specName(d);
           if (n && !isVirtualPackage(n)) names.add(n);
@@ -85,7 +103,7 @@ export class ParsedRepodata {
     if (!out) {
       out = new Map();
       const groups = new Map<string, { fn: string; featured: boolean; ts: number | undefined }[]>();
-      for (const { fn, record } of this.byName.get(name) ?? []) {
+      for (const { fn, record } of this.entries(name)) {
         const key = `${record.version}\0${record.build_number ?? 0}`;
         let group = groups.get(key);
         if (!group) groups.set(key, (group = []));
@@ -117,7 +135,7 @@ export class ParsedRepodata {
   pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined): Uint8Array {
     const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
     for (const name of names) {
-      for (const entry of this.byName.get(name) ?? []) {
+      for (const entry of this.entries(name)) {
         const changes = rewrite?.(entry.record, entry.fn);
         parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}` : this.fragment(entry));
       }
