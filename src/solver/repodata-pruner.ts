@@ -7,6 +7,9 @@
  */
 import { specName } from '../conda/types.js';
 import { isVirtualPackage } from '../conda/virtual-packages.js';
+import { scanRepodata, STRIDE, type Table } from './repodata-scan.js';
+
+export { RepodataSyntaxError } from './repodata-scan.js';
 
 /** The fields of a repodata.json record gitenv reads. */
 export interface RepodataRecordJson {
@@ -26,7 +29,6 @@ export interface RepodataRecordJson {
   size?: number;
 }
 
-type Table = 'packages' | 'packages.conda';
 const TABLES: Table[] = ['packages', 'packages.conda'];
 
 interface RepodataJson {
@@ -36,7 +38,6 @@ interface RepodataJson {
   'packages.conda'?: Record<string, RepodataRecordJson>;
 }
 
-/** One subdir's repodata, parsed once and indexed by package name. */
 /** One record of a subdir's repodata, with the file name it is listed under. */
 export interface RepodataEntry {
   table: Table;
@@ -45,34 +46,63 @@ export interface RepodataEntry {
   json?: string;
 }
 
+/**
+ * One subdir's repodata, indexed by package name. The body's bytes are kept and scanned once
+ * (repodata-scan.ts); a name's records are parsed from their own bytes the first time the name is
+ * asked for, so a channel of hundreds of megabytes costs its bytes and a small index, not a heap of
+ * objects for records no solve reaches.
+ */
 export class ParsedRepodata {
+  private readonly body: Buffer;
+  /** Offsets of each name's records (repodata-scan.ts, STRIDE numbers per record). */
+  private readonly offsets: Map<string, number[]>;
+  private readonly meta: Record<string, unknown>;
   private readonly byName = new Map<string, RepodataEntry[]>();
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
+  /** Records by file name, made only for a file name that does not start with its package's name. */
+  private byFile?: Map<string, RepodataEntry>;
 
-  constructor(readonly json: RepodataJson) {
-    for (const table of TABLES) {
-      for (const [fn, record] of Object.entries(json[table] ?? {})) {
-        const name = String(record.name).toLowerCase();
-        let list = this.byName.get(name);
-        if (!list) this.byName.set(name, (list = []));
-        list.push({ table, fn, record });
-      }
-    }
+  /** `source`: the body of a repodata.json, or (tests) a repodata object. */
+  constructor(source: Uint8Array | RepodataJson) {
+    const bytes = source instanceof Uint8Array ? source : Buffer.from(JSON.stringify(source));
+    this.body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const { byName, meta } = scanRepodata(this.body);
+    this.offsets = byName;
+    this.meta = meta;
   }
 
   /** The package names of this subdir (lower case). */
   names(): IterableIterator<string> {
-    return this.byName.keys();
+    return this.offsets.keys();
   }
 
-  /** The records of `name` (lower case), none when the subdir has no such package. */
+  /** The records of `name` (lower case), none when the subdir has no such package; parsed on first use. */
   entries(name: string): readonly RepodataEntry[] {
-    return this.byName.get(name) ?? [];
+    const known = this.byName.get(name);
+    if (known) return known;
+    const at = this.offsets.get(name);
+    if (!at) return [];
+    const body = this.body;
+    const list: RepodataEntry[] = [];
+    const seen = new Map<string, number>();
+    for (let i = 0; i < at.length; i += STRIDE) {
+      const table = TABLES[at[i]];
+      const fn = JSON.parse(body.toString('utf8', at[i + 1], at[i + 2])) as string;
+      const entry: RepodataEntry = { table, fn, record: JSON.parse(body.toString('utf8', at[i + 3], at[i + 4])) as RepodataRecordJson };
+      // A file listed twice in a table: the last record wins, as with JSON.parse.
+      const key = `${table}\0${fn}`;
+      const dup = seen.get(key);
+      if (dup === undefined) seen.set(key, list.push(entry) - 1);
+      else list[dup] = entry;
+    }
+    this.byName.set(name, list);
+    return list;
   }
 
+  /** Parses a repodata.json body (RepodataSyntaxError when it is not JSON). */
   static parse(body: Uint8Array): ParsedRepodata {
-    return new ParsedRepodata(JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as RepodataJson);
+    return new ParsedRepodata(body);
   }
 
   /** The names the records of `name` depend on (virtual packages left out). */
@@ -125,7 +155,28 @@ export class ParsedRepodata {
 
   /** The full record of a file, if this subdir has it. */
   record(fn: string): RepodataRecordJson | undefined {
-    return this.json['packages.conda']?.[fn] ?? this.json.packages?.[fn];
+    // A file is named <name>-<version>-<build>.<ext>: its name is one of the prefixes before a dash.
+    let found: RepodataEntry | undefined;
+    for (let dash = fn.indexOf('-'); dash > 0 && !found; dash = fn.indexOf('-', dash + 1)) {
+      const name = fn.slice(0, dash).toLowerCase();
+      if (this.offsets.has(name)) found = this.pick(this.entries(name).filter((e) => e.fn === fn));
+    }
+    return (found ?? this.pick(this.filesByName(fn)))?.record;
+  }
+
+  /** `packages.conda` first, as conda reads them. */
+  private pick(entries: RepodataEntry[]): RepodataEntry | undefined {
+    return entries.find((e) => e.table === 'packages.conda') ?? entries[0];
+  }
+
+  /** Every record listed under `fn`, through an index of all file names made on first use (file names of no convention). */
+  private filesByName(fn: string): RepodataEntry[] {
+    if (!this.byFile) {
+      this.byFile = new Map();
+      for (const name of this.names()) for (const e of this.entries(name)) if (e.table === 'packages.conda' || !this.byFile.has(e.fn)) this.byFile.set(e.fn, e);
+    }
+    const e = this.byFile.get(fn);
+    return e ? [e] : [];
   }
 
   /**
@@ -140,7 +191,7 @@ export class ParsedRepodata {
         parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}` : this.fragment(entry));
       }
     }
-    const meta = JSON.stringify({ info: this.json.info, repodata_version: this.json.repodata_version }).slice(1, -1);
+    const meta = JSON.stringify({ info: this.meta.info, repodata_version: this.meta.repodata_version }).slice(1, -1);
     return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);
   }
 
