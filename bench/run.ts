@@ -3,7 +3,7 @@
  * heap and caches do not colour the next. Figures are ratios against a baseline measured in the same
  * run (py-rattler, `cp -al`, the first run), never pass/fail timings.
  *
- *   npm run bench                 # resolve, fixed (one-environment resolve), platforms, install, deploy
+ *   npm run bench                 # resolve, fixed (one-environment resolve), platforms, cf-scale, install, deploy
  *   npm run bench -- install      # just one
  */
 import { spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const all = ['resolve', 'fixed', 'platforms', 'install', 'deploy'];
+const all = ['resolve', 'fixed', 'platforms', 'cf-scale', 'install', 'deploy'];
 const chosen = process.argv.slice(2).filter((a) => all.includes(a));
 let failed = 0;
 console.log(

@@ -176,7 +176,12 @@ export class RattlerSolver implements SolverEngine {
     const headers: [string, string][] = [];
     response.headers.forEach((v, k) => headers.push([k, v]));
     const bytes = request.method === 'HEAD' || response.status === 304 ? null : await response.arrayBuffer();
-    if (bytes && response.status === 200 && SHARD.test(new URL(request.url).pathname)) shards.add(this.fetcher.realUrl(request.url), new Uint8Array(bytes));
+    if (bytes && response.status === 200) {
+      const pathname = new URL(request.url).pathname;
+      // A copy: `bytes` goes to the solver thread (transferred) before the shard is read, if it ever is.
+      if (SHARD.test(pathname)) shards.add(this.fetcher.realUrl(request.url), new Uint8Array(bytes).slice());
+      else if (pathname.endsWith('/repodata_shards.msgpack.zst')) shards.addIndex(this.fetcher.realUrl(request.url), new Uint8Array(bytes));
+    }
     return { status: response.status, statusText: response.statusText, headers, body: bytes };
   }
 
@@ -255,7 +260,7 @@ export class RattlerSolver implements SolverEngine {
     const fn = p.filename || m?.[3] || '';
     const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
     // bz2 repodata is not parsed here: the record then has what the solver returned.
-    const full: RepodataRecordJson | undefined = parsed?.record(fn) ?? shards.record(channel, subdir, fn);
+    const full: RepodataRecordJson | undefined = parsed?.record(fn) ?? shards.record(channel, subdir, fn, p.packageName);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,

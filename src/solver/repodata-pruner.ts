@@ -57,14 +57,24 @@ export class ParsedRepodata {
   /** Offsets of each name's records (repodata-scan.ts, STRIDE numbers per record). */
   private readonly offsets: Map<string, number[]>;
   private readonly meta: Record<string, unknown>;
+  /** Parsed records by name, least recently used first. */
   private readonly byName = new Map<string, RepodataEntry[]>();
+  /** How many records `byName` holds, and how many it may hold. */
+  private kept = 0;
+  private readonly keep: number;
+  /** Where a parsed entry's `"fn":{record}` is in the body (its index in its name's offsets). */
+  private readonly spans = new WeakMap<RepodataEntry, number>();
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
   /** Records by file name, made only for a file name that does not start with its package's name. */
   private byFile?: Map<string, RepodataEntry>;
 
-  /** `source`: the body of a repodata.json, or (tests) a repodata object. */
-  constructor(source: Uint8Array | RepodataJson) {
+  /**
+   * `source`: the body of a repodata.json, or (tests) a repodata object. `keep`: how many parsed
+   * records to keep between calls (a conda-forge-sized subdir has 700,000; 20 specs reach about 250,000).
+   */
+  constructor(source: Uint8Array | RepodataJson, options: { keep?: number } = {}) {
+    this.keep = options.keep ?? 150_000;
     const bytes = source instanceof Uint8Array ? source : Buffer.from(JSON.stringify(source));
     this.body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const { byName, meta } = scanRepodata(this.body);
@@ -77,10 +87,17 @@ export class ParsedRepodata {
     return this.offsets.keys();
   }
 
-  /** The records of `name` (lower case), none when the subdir has no such package; parsed on first use. */
+  /**
+   * The records of `name` (lower case), none when the subdir has no such package; parsed on first
+   * use and kept while the records kept stay under a bound (the least recently used names go first).
+   */
   entries(name: string): readonly RepodataEntry[] {
     const known = this.byName.get(name);
-    if (known) return known;
+    if (known) {
+      this.byName.delete(name);
+      this.byName.set(name, known);
+      return known;
+    }
     const at = this.offsets.get(name);
     if (!at) return [];
     const body = this.body;
@@ -90,6 +107,7 @@ export class ParsedRepodata {
       const table = TABLES[at[i]];
       const fn = JSON.parse(body.toString('utf8', at[i + 1], at[i + 2])) as string;
       const entry: RepodataEntry = { table, fn, record: JSON.parse(body.toString('utf8', at[i + 3], at[i + 4])) as RepodataRecordJson };
+      this.spans.set(entry, i);
       // A file listed twice in a table: the last record wins, as with JSON.parse.
       const key = `${table}\0${fn}`;
       const dup = seen.get(key);
@@ -97,6 +115,12 @@ export class ParsedRepodata {
       else list[dup] = entry;
     }
     this.byName.set(name, list);
+    this.kept += list.length;
+    for (const [old, records] of this.byName) {
+      if (this.kept <= this.keep || old === name) break;
+      this.byName.delete(old);
+      this.kept -= records.length;
+    }
     return list;
   }
 
@@ -181,24 +205,29 @@ export class ParsedRepodata {
 
   /**
    * This repodata with only the records of `names`, as JSON bytes. `rewrite` may give a record
-   * other dependencies for this solve (undefined: the record as it is).
+   * other dependencies for this solve (undefined: the record as it is, copied from the body's bytes).
    */
   pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined): Uint8Array {
-    const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
+    const parts: Record<Table, Uint8Array[]> = { packages: [], 'packages.conda': [] };
     for (const name of names) {
+      const at = this.offsets.get(name);
       for (const entry of this.entries(name)) {
         const changes = rewrite?.(entry.record, entry.fn);
-        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}` : this.fragment(entry));
+        const i = this.spans.get(entry);
+        if (changes || !at || i === undefined) parts[entry.table].push(Buffer.from(`${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}`));
+        else parts[entry.table].push(this.body.subarray(at[i + 1], at[i + 4]));
       }
     }
     const meta = JSON.stringify({ info: this.meta.info, repodata_version: this.meta.repodata_version }).slice(1, -1);
-    return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);
-  }
-
-  /** `"<fn>":{record}`, serialized once per run: the same names come back environment after environment. */
-  private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
-    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record)}`;
-    return entry.json;
+    const comma = Buffer.from(',');
+    const joined = (list: Uint8Array[]): Uint8Array[] => list.flatMap((p, i) => (i === 0 ? [p] : [comma, p]));
+    return Buffer.concat([
+      Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{`),
+      ...joined(parts.packages),
+      Buffer.from('},"packages.conda":{'),
+      ...joined(parts['packages.conda']),
+      Buffer.from('}}'),
+    ]);
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * The records of the shards a solve fetched (CEP-16 sharded repodata), for the fields the solver
- * does not return (constrains, license, timestamp, noarch).
+ * does not return (constrains, license, timestamp, noarch). A solve over a conda-forge-sized channel
+ * fetches thousands of shards and returns a few hundred packages: shards are kept as fetched and
+ * only those of the packages returned are decoded.
  */
 import { decompressWhole } from '../installer/zstd.js';
 import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
@@ -11,10 +13,52 @@ const SHARD_LIMIT = 256 * 1024 * 1024;
 
 const hex = (v: unknown): string | undefined => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'string' ? v : undefined);
 
+/** A shard's bytes as fetched (still compressed), decoded only when one of its records is asked for. */
+interface Pending {
+  url: string;
+  body: Uint8Array;
+}
+
 export class ShardRecords {
   private readonly byFile = new Map<string, { url: string; record: RepodataRecordJson }[]>();
+  /** Shards not decoded yet, by their sha256 (their name). */
+  private readonly pending = new Map<string, Pending>();
+  /** From the sharded indexes seen: `<channel>/<subdir>` → package name → shard sha256. */
+  private readonly indexes = new Map<string, Map<string, string>>();
 
+  /** How many shards kept are not decoded yet. */
+  get undecoded(): number {
+    return this.pending.size;
+  }
+
+  /** Keeps a shard (`<channel>/<subdir>/<base>/<sha256>.msgpack.zst`); nothing is decoded yet. */
   add(url: string, body: Uint8Array): void {
+    const hash = /([0-9a-f]{64})\.msgpack\.zst$/.exec(url)?.[1] ?? url;
+    if (!this.pending.has(hash)) this.pending.set(hash, { url, body });
+  }
+
+  /** Reads a sharded index (`<channel>/<subdir>/repodata_shards.msgpack.zst`): which shard holds which name. */
+  addIndex(url: string, body: Uint8Array): void {
+    const at = url.lastIndexOf('/');
+    let index: MsgpackValue;
+    try {
+      const raw = decompressWhole(body, SHARD_LIMIT);
+      if (!raw) return;
+      index = decodeMsgpack(raw);
+    } catch {
+      return; // the solver says what is wrong with it
+    }
+    const shards = isMap(index) ? index.shards : undefined;
+    if (!isMap(shards)) return;
+    const names = new Map<string, string>();
+    for (const [name, hash] of Object.entries(shards)) {
+      const h = hex(hash);
+      if (h) names.set(name, h);
+    }
+    this.indexes.set(url.slice(0, at), names);
+  }
+
+  private decode({ url, body }: Pending): void {
     let shard: MsgpackValue;
     try {
       // A shard from a hostile channel may be a zstd bomb: only a declared size within bounds is read.
@@ -24,12 +68,12 @@ export class ShardRecords {
     } catch {
       return; // the solver says what is wrong with it
     }
-    if (!shard || typeof shard !== 'object' || Array.isArray(shard) || shard instanceof Uint8Array) return;
+    if (!isMap(shard)) return;
     for (const table of ['packages', 'packages.conda']) {
       const records = shard[table];
-      if (!records || typeof records !== 'object' || Array.isArray(records) || records instanceof Uint8Array) continue;
+      if (!isMap(records)) continue;
       for (const [fn, raw] of Object.entries(records)) {
-        if (!raw || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Uint8Array) continue;
+        if (!isMap(raw)) continue;
         const record = { ...raw, md5: hex(raw.md5), sha256: hex(raw.sha256) } as unknown as RepodataRecordJson;
         let list = this.byFile.get(fn);
         if (!list) this.byFile.set(fn, (list = []));
@@ -38,9 +82,33 @@ export class ShardRecords {
     }
   }
 
-  /** The record of `fn` from a shard of this channel and subdir (the shard's own URL says which). */
-  record(channel: string, subdir: string, fn: string): RepodataRecordJson | undefined {
+  /**
+   * The record of `fn` from a shard of this channel and subdir (the shard's own URL says which).
+   * With the package's `name` and the subdir's index seen, only that name's shard is decoded;
+   * otherwise every shard kept is.
+   */
+  record(channel: string, subdir: string, fn: string, name?: string): RepodataRecordJson | undefined {
+    const hash = name === undefined ? undefined : this.indexes.get(`${channel}/${subdir}`)?.get(name);
+    const mine = hash === undefined ? undefined : this.pending.get(hash);
+    if (mine) {
+      this.pending.delete(hash as string);
+      this.decode(mine);
+    }
+    let found = this.find(channel, subdir, fn);
+    if (!found && this.pending.size > 0) {
+      for (const p of this.pending.values()) this.decode(p);
+      this.pending.clear();
+      found = this.find(channel, subdir, fn);
+    }
+    return found;
+  }
+
+  private find(channel: string, subdir: string, fn: string): RepodataRecordJson | undefined {
     const list = this.byFile.get(fn) ?? [];
     return (list.find((e) => e.url.startsWith(`${channel}/${subdir}/`)) ?? list.find((e) => e.url.startsWith(`${channel}/`)))?.record;
   }
+}
+
+function isMap(v: MsgpackValue | undefined): v is { [key: string]: MsgpackValue } {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
 }

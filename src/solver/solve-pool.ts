@@ -231,8 +231,10 @@ export class SolvePool {
     } finally {
       // A thread whose memory grew past half the limit is not given another environment: WASM
       // memory never shrinks, and the next solve should have the whole limit.
+      // The thread has ended before the next one may start: two of them, each with its WASM memory,
+      // would hold twice what `jobs` threads should (a conda-forge-sized solve grows one to 1 GB).
       if (!slot.dead && !this.closed && slot.memoryBytes < (this.options.memoryMb * 1024 * 1024) / 2) this.idle.push(slot);
-      else void slot.worker.terminate();
+      else await slot.worker.terminate().catch(() => undefined);
       this.running--;
       this.queue.shift()?.();
     }

@@ -36,3 +36,21 @@ test('a zstd bomb, a frame without a declared size and garbage are skipped, neve
   records.add(url, zstdCompress(Buffer.from([0xc1])));
   expect(records.record('https://example.invalid/chan', 'linux-64', 'a-1.0-0.tar.bz2')).toBeUndefined();
 });
+
+test('with the sharded index seen, only the shard of the package asked for is decoded', () => {
+  const records = new ShardRecords();
+  const base = 'https://example.invalid/chan/linux-64';
+  const hashA = 'a'.repeat(64);
+  const hashB = 'b'.repeat(64);
+  const index = Buffer.concat([Buffer.from([0x81]), pack('shards'), Buffer.from([0x82]), pack('a'), pack(Buffer.from(hashA, 'hex')), pack('b'), pack(Buffer.from(hashB, 'hex'))]);
+  records.addIndex(`${base}/repodata_shards.msgpack.zst`, zstdCompress(index));
+  records.add(`${base}/shards/${hashA}.msgpack.zst`, zstdCompress(shard));
+  records.add(`${base}/shards/${hashB}.msgpack.zst`, zstdCompress(pack({ packages: {}, 'packages.conda': { 'b-1-0.conda': { name: 'b', version: '1', build: '0' } } })));
+  expect(records.undecoded).toBe(2);
+  expect(records.record('https://example.invalid/chan', 'linux-64', 'a-1.0-0.tar.bz2', 'a')).toMatchObject({ name: 'a', license: 'MIT' });
+  expect(records.undecoded).toBe(1);
+  // A file the index does not place: every shard kept is read.
+  expect(records.record('https://example.invalid/chan', 'linux-64', 'b-1-0.conda')).toMatchObject({ name: 'b', version: '1' });
+  expect(records.record('https://example.invalid/chan', 'linux-64', 'c-1-0.conda', 'c')).toBeUndefined();
+  expect(records.undecoded).toBe(0);
+});
