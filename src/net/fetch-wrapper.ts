@@ -90,6 +90,8 @@ export class FetchWrapper {
   private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined>>();
   /** Shards of this run, by URL. */
   private readonly shards = new Map<string, Promise<Uint8Array>>();
+  /** The bytes behind a buffered response, for this wrapper's own reads (no second copy of a 300 MB repodata). */
+  private readonly bodies = new WeakMap<Response, Uint8Array>();
   private readonly hosts = new Set<string>();
   private readonly auth?: string;
   private readonly cache?: RepodataCache;
@@ -253,7 +255,9 @@ export class FetchWrapper {
     const headers = new Headers(r.headers);
     headers.delete('content-encoding');
     headers.set('content-length', String(body.byteLength));
-    return withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+    const response = withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+    this.bodies.set(response, body);
+    return response;
   }
 
   /** Reads a body whole, saying every few seconds how far it got (a 24 MB repodata on a slow line). */
@@ -262,19 +266,28 @@ export class FetchWrapper {
     const total = Number(r.headers.get('content-length')) || undefined;
     const every = this.options.progressEveryMs ?? 5_000;
     const chunks: Uint8Array[] = [];
+    // With its length announced, the body is read straight into one buffer (not chunks, then a copy).
+    let whole = total !== undefined && total <= 1024 ** 3 ? Buffer.allocUnsafe(total) : undefined;
     let received = 0;
     let last = Date.now();
     const reader = (r.body as ReadableStream<Uint8Array>).getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      chunks.push(value);
+      if (whole && received + value.byteLength <= whole.length) whole.set(value, received);
+      else {
+        // More than announced (or no length): chunks from here on.
+        if (whole) chunks.push(whole.subarray(0, received));
+        whole = undefined;
+        chunks.push(value);
+      }
       received += value.byteLength;
       if (Date.now() - last >= every) {
         last = Date.now();
         this.options.logger?.info(`Fetching ${this.shownRepodata(url)}: ${megabytes(received)}${total ? ` of ${megabytes(total)}` : ''} so far`);
       }
     }
+    if (whole) return whole.subarray(0, received);
     return Buffer.concat(chunks);
   }
 
@@ -349,7 +362,7 @@ export class FetchWrapper {
     }
     const response = await this.send(url, { method: 'GET', headers }, true);
     if (response.status !== 200) return response;
-    const body = new Uint8Array(await response.arrayBuffer());
+    const body = this.bodies.get(response) ?? new Uint8Array(await response.arrayBuffer());
     if (sha256Hex(body) !== sha256) {
       // What the server sent is not the shard asked for: a broken mirror or proxy; nothing kept.
       this.failures.push({ url, status: 502, message: 'the shard does not match its sha256 name' });
@@ -383,7 +396,7 @@ export class FetchWrapper {
       return this.repodataGet(url, headers, false);
     }
     if (response.status !== 200) return { response };
-    const body = new Uint8Array(await response.arrayBuffer());
+    const body = this.bodies.get(response) ?? new Uint8Array(await response.arrayBuffer());
     this.options.logger?.info(`Fetched ${this.shownRepodata(url)}: ${megabytes(body.length)}`);
     const etag = response.headers.get('etag') ?? undefined;
     const lastModified = response.headers.get('last-modified') ?? undefined;

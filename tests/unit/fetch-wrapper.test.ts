@@ -243,3 +243,27 @@ test('a cache directory that cannot be written costs nothing but the caching', a
     await server.close();
   }
 });
+
+test('a repodata body comes through whole, read into one buffer when its length is announced, in chunks when not or when it is longer', async () => {
+  const big = Buffer.from(JSON.stringify({ info: { subdir: 'linux-64' }, packages: {}, 'packages.conda': {}, pad: 'x'.repeat(300_000) }));
+  const chunked = (announce?: number): typeof fetch =>
+    (async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            for (let i = 0; i < big.length; i += 65_536) c.enqueue(big.subarray(i, i + 65_536));
+            c.close();
+          },
+        }),
+        { status: 200, headers: announce === undefined ? {} : { 'content-length': String(announce) } },
+      )) as typeof fetch;
+  for (const announce of [big.length, undefined, 1000]) {
+    const seen: Uint8Array[] = [];
+    const fetcher = new FetchWrapper({ retry: FAST, baseFetch: chunked(announce), cacheDir: path.join(tmp, `cache-${announce}`) });
+    fetcher.onRepodata((_url, body) => seen.push(body));
+    const response = await fetcher.fetch('http://example.invalid/chan/linux-64/repodata.json');
+    expect(Buffer.from(await response.arrayBuffer()).equals(big)).toBe(true);
+    expect(seen.length).toBe(1);
+    expect(Buffer.from(seen[0]).equals(big)).toBe(true);
+  }
+});
