@@ -21,6 +21,7 @@ import { PrefixWidener } from './prefix-compat.js';
 import { ShardRecords } from './shard-records.js';
 import { zstdStored } from './zstd-stored.js';
 import { VersionMatcher, ViabilityIndex, type Candidate } from './viable.js';
+import { SolveMemo } from './solve-memo.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 
@@ -56,6 +57,8 @@ interface Served {
   channel: string;
   subdir: string;
   variant: (typeof VARIANTS)[number];
+  /** The bytes the survey was served (still compressed for `.zst`). */
+  body?: Uint8Array;
   parsed?: ParsedRepodata;
 }
 
@@ -132,12 +135,20 @@ export class RattlerSolver implements SolverEngine {
   /** What solves over the same subdirs share, by subdirs and virtual packages. */
   private readonly contexts = new Map<string, SolveContext>();
 
-  /** `pool`: the threads' settings (default: from the GITENV_SOLVER_* variables). */
+  /** Answers of earlier runs (solve-memo.ts); none without `memoDir`. */
+  private readonly memo?: SolveMemo;
+
+  /**
+   * `pool`: the threads' settings (default: from the GITENV_SOLVER_* variables); `memoDir`: where
+   * answers are kept for the next run (the resolve phase uses its repodata cache's directory).
+   */
   constructor(
     private readonly fetcher: FetchWrapper,
     pool: Partial<SolvePoolOptions> = {},
+    options: { memoDir?: string } = {},
   ) {
     this.pool = new SolvePool({ ...solvePoolOptions(), ...pool });
+    if (options.memoDir) this.memo = new SolveMemo(options.memoDir);
   }
 
   /** Environments worth solving at once: one per thread. */
@@ -166,9 +177,17 @@ export class RattlerSolver implements SolverEngine {
     const specs = applyConditions(request.specs, request.virtualPackages);
     let solved: SolvedJson[];
     let served: Served[] = [];
+    let memoKey: string | undefined;
     const shards = new ShardRecords();
     try {
       served = await this.survey(channels, platforms);
+      memoKey = this.memoKey(request, channels, served);
+      const kept = memoKey ? await this.memo?.get(memoKey) : undefined;
+      if (kept) {
+        logger.info(`${env}: the same specs over the same repodata as an earlier run (${platform}): its answer is reused, ${kept.length} packages`);
+        return kept;
+      }
+      for (const s of served) this.parseServed(s);
       const context = this.context(served, request.virtualPackages);
       const asked = specs.map((s) => context.widener.widenSpec(s));
       const pruned = this.prune(asked, served, context, logger, env);
@@ -186,6 +205,7 @@ export class RattlerSolver implements SolverEngine {
     }
     const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served, shards));
     logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
+    if (memoKey) await this.memo?.put(memoKey, records);
     return records;
   }
 
@@ -203,7 +223,7 @@ export class RattlerSolver implements SolverEngine {
 
   /**
    * Asks for each subdir's repodata the way the WASM solver will (same order; the wrapper keeps
-   * the answers, so the solver's own requests cost nothing more) and parses what can be pruned.
+   * the answers, so the solver's own requests cost nothing more) and keeps the bytes served.
    */
   private async survey(channels: Channel[], platforms: string[]): Promise<Served[]> {
     const bodies = new Map<string, Uint8Array>();
@@ -223,12 +243,27 @@ export class RattlerSolver implements SolverEngine {
       if (response.status === 404) continue;
       const url = `${channel.real}/${subdir}/${variant}`;
       if (response.status !== 200) throw new ChannelAnswerError(url, response.status);
-      const served: Served = { url, channel: channel.real, subdir, variant };
-      const body = bodies.get(url);
-      if (body && (variant === 'repodata.json' || variant === 'repodata.json.zst')) served.parsed = this.parse(url, body, variant);
-      return served;
+      return { url, channel: channel.real, subdir, variant, body: bodies.get(url) };
     }
     return undefined;
+  }
+
+  /** What solve-memo.ts keys an answer by; undefined without a memo or when a body is unknown. */
+  private memoKey(request: SolveRequest, channels: Channel[], served: Served[]): string | undefined {
+    const memo = this.memo;
+    if (!memo || served.length === 0 || served.some((s) => !s.body)) return undefined;
+    return memo.key({
+      specs: request.specs,
+      platform: request.platform,
+      virtualPackages: request.virtualPackages,
+      channels: channels.map((c) => c.real),
+      repodata: served.map((s) => ({ url: s.url, sha256: memo.bodyHash(s.body as Uint8Array) })),
+    });
+  }
+
+  /** Parses what can be pruned (`repodata.json`, `.zst`); the rest goes to the solver as it is. */
+  private parseServed(s: Served): void {
+    if (s.body && (s.variant === 'repodata.json' || s.variant === 'repodata.json.zst')) s.parsed = this.parse(s.url, s.body, s.variant);
   }
 
   private parse(url: string, body: Uint8Array, variant: string): ParsedRepodata | undefined {
