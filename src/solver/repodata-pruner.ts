@@ -29,6 +29,12 @@ export interface RepodataRecordJson {
   size?: number;
 }
 
+/**
+ * The fields of a record the solver reads (rattler's candidate order: track_features, version,
+ * build number, timestamp); the rest (hashes, size, license, run_exports, ...) is left out of what
+ * it is served, and the records behind the answer are read from the full repodata here.
+ */
+const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'];
 const TABLES: Table[] = ['packages', 'packages.conda'];
 
 interface RepodataJson {
@@ -62,8 +68,6 @@ export class ParsedRepodata {
   /** How many records `byName` holds, and how many it may hold. */
   private kept = 0;
   private readonly keep: number;
-  /** Where a parsed entry's `"fn":{record}` is in the body (its index in its name's offsets). */
-  private readonly spans = new WeakMap<RepodataEntry, number>();
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
   /** Records by file name, made only for a file name that does not start with its package's name. */
@@ -107,7 +111,6 @@ export class ParsedRepodata {
       const table = TABLES[at[i]];
       const fn = JSON.parse(body.toString('utf8', at[i + 1], at[i + 2])) as string;
       const entry: RepodataEntry = { table, fn, record: JSON.parse(body.toString('utf8', at[i + 3], at[i + 4])) as RepodataRecordJson };
-      this.spans.set(entry, i);
       // A file listed twice in a table: the last record wins, as with JSON.parse.
       const key = `${table}\0${fn}`;
       const dup = seen.get(key);
@@ -205,29 +208,29 @@ export class ParsedRepodata {
 
   /**
    * This repodata with only the records of `names`, as JSON bytes. `rewrite` may give a record
-   * other dependencies for this solve (undefined: the record as it is, copied from the body's bytes).
+   * other dependencies for this solve (undefined: the record as it is); `keep` may leave out
+   * records of those names (viable.ts).
    */
-  pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined): Uint8Array {
-    const parts: Record<Table, Uint8Array[]> = { packages: [], 'packages.conda': [] };
+  pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined, keep?: (record: RepodataRecordJson, fn: string) => boolean): Uint8Array {
+    const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
     for (const name of names) {
-      const at = this.offsets.get(name);
       for (const entry of this.entries(name)) {
+        if (keep && !keep(entry.record, entry.fn)) continue;
         const changes = rewrite?.(entry.record, entry.fn);
-        const i = this.spans.get(entry);
-        if (changes || !at || i === undefined) parts[entry.table].push(Buffer.from(`${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}`));
-        else parts[entry.table].push(this.body.subarray(at[i + 1], at[i + 4]));
+        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes }, SOLVER_FIELDS)}` : this.fragment(entry));
       }
     }
     const meta = JSON.stringify({ info: this.meta.info, repodata_version: this.meta.repodata_version }).slice(1, -1);
-    const comma = Buffer.from(',');
-    const joined = (list: Uint8Array[]): Uint8Array[] => list.flatMap((p, i) => (i === 0 ? [p] : [comma, p]));
-    return Buffer.concat([
-      Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{`),
-      ...joined(parts.packages),
-      Buffer.from('},"packages.conda":{'),
-      ...joined(parts['packages.conda']),
-      Buffer.from('}}'),
-    ]);
+    return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);
+  }
+
+  /**
+   * `"<fn>":{record}`, serialized once while its entry is kept (the same names come back environment
+   * after environment; the bound on parsed records bounds these too).
+   */
+  private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
+    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record, SOLVER_FIELDS)}`;
+    return entry.json;
   }
 }
 
