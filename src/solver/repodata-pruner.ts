@@ -70,8 +70,6 @@ export class ParsedRepodata {
   private readonly keep: number;
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
-  /** Records by file name, made only for a file name that does not start with its package's name. */
-  private byFile?: Map<string, RepodataEntry>;
 
   /**
    * `source`: the body of a repodata.json, or (tests) a repodata object. `keep`: how many parsed
@@ -196,14 +194,13 @@ export class ParsedRepodata {
     return entries.find((e) => e.table === 'packages.conda') ?? entries[0];
   }
 
-  /** Every record listed under `fn`, through an index of all file names made on first use (file names of no convention). */
+  /** Every record listed under `fn`, looked for name by name (a file name of no convention: rare, and slow). */
   private filesByName(fn: string): RepodataEntry[] {
-    if (!this.byFile) {
-      this.byFile = new Map();
-      for (const name of this.names()) for (const e of this.entries(name)) if (e.table === 'packages.conda' || !this.byFile.has(e.fn)) this.byFile.set(e.fn, e);
+    for (const name of this.names()) {
+      const found = this.entries(name).filter((e) => e.fn === fn);
+      if (found.length > 0) return found;
     }
-    const e = this.byFile.get(fn);
-    return e ? [e] : [];
+    return [];
   }
 
   /**
