@@ -63,20 +63,13 @@ export class ParsedRepodata {
   /** Offsets of each name's records (repodata-scan.ts, STRIDE numbers per record). */
   private readonly offsets: Map<string, number[]>;
   private readonly meta: Record<string, unknown>;
-  /** Parsed records by name, least recently used first. */
+  /** Parsed records by name: kept for the run (callers key their own caches by these objects). */
   private readonly byName = new Map<string, RepodataEntry[]>();
-  /** How many records `byName` holds, and how many it may hold. */
-  private kept = 0;
-  private readonly keep: number;
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
 
-  /**
-   * `source`: the body of a repodata.json, or (tests) a repodata object. `keep`: how many parsed
-   * records to keep between calls (a conda-forge-sized subdir has 700,000; 20 specs reach about 250,000).
-   */
-  constructor(source: Uint8Array | RepodataJson, options: { keep?: number } = {}) {
-    this.keep = options.keep ?? 150_000;
+  /** `source`: the body of a repodata.json, or (tests) a repodata object. */
+  constructor(source: Uint8Array | RepodataJson) {
     const bytes = source instanceof Uint8Array ? source : Buffer.from(JSON.stringify(source));
     this.body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const { byName, meta } = scanRepodata(this.body);
@@ -91,15 +84,11 @@ export class ParsedRepodata {
 
   /**
    * The records of `name` (lower case), none when the subdir has no such package; parsed on first
-   * use and kept while the records kept stay under a bound (the least recently used names go first).
+   * use, then the same objects every time.
    */
   entries(name: string): readonly RepodataEntry[] {
     const known = this.byName.get(name);
-    if (known) {
-      this.byName.delete(name);
-      this.byName.set(name, known);
-      return known;
-    }
+    if (known) return known;
     const at = this.offsets.get(name);
     if (!at) return [];
     const body = this.body;
@@ -116,12 +105,6 @@ export class ParsedRepodata {
       else list[dup] = entry;
     }
     this.byName.set(name, list);
-    this.kept += list.length;
-    for (const [old, records] of this.byName) {
-      if (this.kept <= this.keep || old === name) break;
-      this.byName.delete(old);
-      this.kept -= records.length;
-    }
     return list;
   }
 
@@ -221,10 +204,7 @@ export class ParsedRepodata {
     return Buffer.from(`{${meta}${meta ? ',' : ''}"packages":{${parts.packages.join(',')}},"packages.conda":{${parts['packages.conda'].join(',')}}}`);
   }
 
-  /**
-   * `"<fn>":{record}`, serialized once while its entry is kept (the same names come back environment
-   * after environment; the bound on parsed records bounds these too).
-   */
+  /** `"<fn>":{record}`, serialized once per run: the same names come back environment after environment. */
   private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
     entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record, SOLVER_FIELDS)}`;
     return entry.json;

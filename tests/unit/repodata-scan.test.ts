@@ -142,14 +142,3 @@ test('a record is parsed only when its name is asked for, and once', () => {
   expect(parsed.entries('b')).toBe(first);
   expect([...parsed.dependencyNames('b')]).toEqual(['a']);
 });
-
-test('with a bound on the records kept, names parsed long ago are parsed again, with the same answers', () => {
-  const text = '{"packages":{"a-1-0.tar.bz2":{"name":"a","version":"1","build":"0"},"b-1-0.tar.bz2":{"name":"b","version":"1","build":"0","depends":["a"]}}}';
-  const parsed = new ParsedRepodata(bytes(text), { keep: 1 });
-  const a = parsed.entries('a');
-  expect(parsed.entries('a')).toBe(a);
-  parsed.entries('b');
-  expect(parsed.entries('a')).not.toBe(a);
-  expect(parsed.entries('a')).toEqual(a);
-  expect(JSON.parse(Buffer.from(parsed.pruned(new Set(['a', 'b']))).toString('utf8'))).toEqual({ ...JSON.parse(text), 'packages.conda': {} });
-});
