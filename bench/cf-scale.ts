@@ -147,11 +147,14 @@ async function main(): Promise<void> {
       for (let i = 0; i < ENVS; i++) await fx.commit(`env${i}`, { 'env.spec': envSpec(mono, envSpecs[i]) });
       t0 = performance.now();
       const g = await gitenv(fx.origin, path.join(fx.root, 'xdg-b'));
-      const resolved = (g.out.match(/^\s*env\d+: \d+ packages/gm) ?? []).length;
+      const counts = new Map([...g.out.matchAll(/^\s*env(\d+): (\d+) packages/gm)].map((m) => [Number(m[1]), Number(m[2])]));
+      const resolved = counts.size;
       const p = await pyRattler(mono, path.join(fx.root, 'py-b'), envSpecs);
       console.log(`\n(b) monolithic (repodata.json.zst, no shards), ${ENVS} environments x ${SPECS} specs, one run from an empty cache:`);
       console.log(`  gitenv resolve --dry-run: ${s(g.ms)}, peak RSS ${mb(g.maxRssKb)} (goal < 2048 MB)${resolved ? `, ${resolved} environments reported` : ''}`);
       console.log(`  py-rattler (one Gateway): ${s(p.ms)}, peak RSS ${mb(p.maxRssKb)}; packages per environment ${p.counts.join(' ')}`);
+      const differ = p.counts.map((n, i) => (counts.get(i) === n ? '' : `env${i} ${counts.get(i) ?? '?'} vs ${n}`)).filter(Boolean);
+      console.log(`  package counts: ${differ.length === 0 ? `the same in all ${ENVS} environments` : `differ in ${differ.length}: ${differ.join(', ')}`}`);
       console.log(
         `  ratio gitenv / py-rattler: time ${(g.ms / p.ms).toFixed(2)}x, peak RSS ${((g.maxRssKb ?? 0) / (p.maxRssKb ?? 1)).toFixed(2)}x; load average ${load()} on ${os.cpus().length} cores`,
       );
