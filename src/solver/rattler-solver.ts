@@ -22,10 +22,26 @@ import { ShardRecords } from './shard-records.js';
 import { zstdStored } from './zstd-stored.js';
 import { VersionMatcher, ViabilityIndex, type Candidate } from './viable.js';
 import { SolveMemo } from './solve-memo.js';
+import { readShard, readShardIndex, repodataOfShards, type ShardIndex } from './shard-loader.js';
+import { specName } from '../conda/types.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 
 const VIRTUAL_REPO = 'virtual';
+
+/** Shards fetched at once. */
+const SHARD_FETCHES = 16;
+
+type ShardEntries = NonNullable<ReturnType<typeof readShard>>;
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function inBatches<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
 
 /** A record of the solve's repodata as viable.ts reads it. */
 interface ViableCandidate extends Candidate {
@@ -57,9 +73,13 @@ interface Served {
   channel: string;
   subdir: string;
   variant: (typeof VARIANTS)[number];
+  /** The URL asked for, as the solver asks (the fetch wrapper's form). */
+  asked: string;
   /** The bytes the survey was served (still compressed for `.zst`). */
   body?: Uint8Array;
   parsed?: ParsedRepodata;
+  /** For a sharded subdir read here (shard-loader.ts): the real URL its records are served at instead. */
+  servedAs?: string;
 }
 
 /** An answer that is neither a body nor a 404: the solve cannot go on. */
@@ -135,6 +155,10 @@ export class RattlerSolver implements SolverEngine {
   /** What solves over the same subdirs share, by subdirs and virtual packages. */
   private readonly contexts = new Map<string, SolveContext>();
 
+  /** Sharded indexes read (null: unreadable) by body, and the records of each shard fetched, by URL. */
+  private readonly shardIndexes = new WeakMap<Uint8Array, ShardIndex | null>();
+  private readonly shardEntries = new Map<string, Promise<ShardEntries>>();
+
   /** Answers of earlier runs (solve-memo.ts); none without `memoDir`. */
   private readonly memo?: SolveMemo;
 
@@ -164,6 +188,7 @@ export class RattlerSolver implements SolverEngine {
   /** Ends the solver threads. */
   async close(): Promise<void> {
     this.contexts.clear();
+    this.shardEntries.clear();
     this.matcher.free();
     await this.pool.close();
   }
@@ -188,6 +213,7 @@ export class RattlerSolver implements SolverEngine {
         return kept;
       }
       for (const s of served) this.parseServed(s);
+      await this.loadShards(specs, served);
       const context = this.context(served, request.virtualPackages);
       const asked = specs.map((s) => context.widener.widenSpec(s));
       const pruned = this.prune(asked, served, context, logger, env);
@@ -210,9 +236,14 @@ export class RattlerSolver implements SolverEngine {
   }
 
   /** Answers a request of the solver thread: a pruned repodata, or whatever the fetch wrapper answers. */
-  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array>, shards: ShardRecords): Promise<FetchReply> {
-    const body = request.method === 'GET' ? pruned.get(this.fetcher.realUrl(request.url)) : undefined;
-    if (body) return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: ownBuffer(body) };
+  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array | null>, shards: ShardRecords): Promise<FetchReply> {
+    const real = this.fetcher.realUrl(request.url);
+    if ((request.method === 'GET' || request.method === 'HEAD') && pruned.has(real)) {
+      const body = pruned.get(real);
+      // null: a sharded index read here, whose records are served as repodata.json.zst instead.
+      if (!body) return { status: 404, statusText: 'Not Found', headers: [], body: null };
+      return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: request.method === 'GET' ? ownBuffer(body) : null };
+    }
     const response = await this.fetcher.fetch(request.url, { method: request.method, headers: request.headers });
     const headers: [string, string][] = [];
     response.headers.forEach((v, k) => headers.push([k, v]));
@@ -248,7 +279,7 @@ export class RattlerSolver implements SolverEngine {
       if (response.status === 404) continue;
       const url = `${channel.real}/${subdir}/${variant}`;
       if (response.status !== 200) throw new ChannelAnswerError(url, response.status);
-      return { url, channel: channel.real, subdir, variant, body: bodies.get(url) };
+      return { url, asked: `${channel.solver}/${subdir}/${variant}`, channel: channel.real, subdir, variant, body: bodies.get(url) };
     }
     return undefined;
   }
@@ -269,6 +300,72 @@ export class RattlerSolver implements SolverEngine {
   /** Parses what can be pruned (`repodata.json`, `.zst`); the rest goes to the solver as it is. */
   private parseServed(s: Served): void {
     if (s.body && (s.variant === 'repodata.json' || s.variant === 'repodata.json.zst')) s.parsed = this.parse(s.url, s.body, s.variant);
+  }
+
+  /**
+   * For each sharded subdir (CEP-16): the shards of the names the specs reach, fetched breadth
+   * first, become that subdir's parsed repodata (shard-loader.ts), so the solver is served it
+   * pruned and rewritten as any other. An index that cannot be read, or a glob spec, leaves the
+   * shards to the solver itself.
+   */
+  private async loadShards(specs: string[], served: Served[]): Promise<void> {
+    const sharded = served.filter((s) => s.variant === 'repodata_shards.msgpack.zst' && s.body);
+    if (sharded.length === 0) return;
+    const start = specs.map(specName);
+    if (start.some((n) => n === '' || /[*?]/.test(n))) return;
+    const indexes = sharded.map((s) => ({ s, index: this.shardIndex(s) }));
+    if (indexes.some((i) => !i.index)) return;
+    const others = served.filter((s) => s.parsed && !sharded.includes(s)).map((s) => s.parsed as ParsedRepodata);
+    const loaded = new Map<Served, ShardEntries[]>();
+    const seen = new Set<string>();
+    let frontier = start.filter((n) => !isVirtualPackage(n));
+    while (frontier.length > 0) {
+      const names = [...new Set(frontier)].filter((n) => !seen.has(n));
+      for (const n of names) seen.add(n);
+      const next: string[] = [];
+      const jobs = names.flatMap((name) => indexes.map(({ s, index }) => ({ s, name, url: index?.shards.get(name) })).filter((j) => j.url !== undefined));
+      await inBatches(jobs, SHARD_FETCHES, async ({ s, name, url }) => {
+        const entries = await this.shard(s, url as string, name);
+        let list = loaded.get(s);
+        if (!list) loaded.set(s, (list = []));
+        list.push(entries);
+        for (const { record } of entries) for (const d of record.depends ?? []) next.push(specName(d));
+      });
+      for (const name of names) for (const p of others) for (const d of p.dependencyNames(name)) next.push(d);
+      frontier = next.filter((n) => n !== '' && !seen.has(n) && !isVirtualPackage(n));
+    }
+    for (const { s, index } of indexes) {
+      s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? []);
+      s.servedAs = `${s.channel}/${s.subdir}/repodata.json.zst`;
+    }
+  }
+
+  private shardIndex(s: Served): ShardIndex | undefined {
+    const body = s.body as Uint8Array;
+    let index = this.shardIndexes.get(body);
+    if (index === undefined) this.shardIndexes.set(body, (index = readShardIndex(body, s.asked) ?? null));
+    return index ?? undefined;
+  }
+
+  /** One shard's records of `name` (records of other names in it are left out), fetched once per run. */
+  private shard(s: Served, url: string, name: string): Promise<ShardEntries> {
+    let known = this.shardEntries.get(url);
+    if (!known) {
+      known = (async () => {
+        const response = await this.fetcher.fetch(url);
+        const real = this.fetcher.realUrl(url);
+        if (response.status !== 200) {
+          await response.body?.cancel();
+          throw new ChannelAnswerError(real, response.status);
+        }
+        const entries = readShard(new Uint8Array(await response.arrayBuffer()));
+        if (!entries) throw new Error(`the shard ${real} of ${s.channel}/${s.subdir} (package ${name}) cannot be read`);
+        return entries.filter((e) => String(e.record.name).toLowerCase() === name);
+      })();
+      this.shardEntries.set(url, known);
+      known.catch(() => this.shardEntries.delete(url));
+    }
+    return known;
   }
 
   private parse(url: string, body: Uint8Array, variant: string): ParsedRepodata | undefined {
@@ -323,7 +420,7 @@ export class RattlerSolver implements SolverEngine {
    * Each parsed repodata pruned to the records the specs can reach and that can ever be installed
    * (viable.ts), by real URL (none: serve them whole).
    */
-  private prune(specs: string[], served: Served[], context: SolveContext, logger: SolveRequest['logger'], env: string): Map<string, Uint8Array> {
+  private prune(specs: string[], served: Served[], context: SolveContext, logger: SolveRequest['logger'], env: string): Map<string, Uint8Array | null> {
     const parsed = served.filter((s) => s.parsed);
     if (parsed.length === 0) return new Map();
     const viability = context.index?.prune(specs);
@@ -331,13 +428,13 @@ export class RattlerSolver implements SolverEngine {
       const kept = new Set<RepodataRecordJson>();
       for (const c of viability.kept) kept.add(c.record);
       logger.debug(`${env}: the solver gets ${kept.size} of the ${viability.before} records of ${viability.names.size} reachable package names (the others can never be installed)`);
-      return new Map(parsed.map((s) => this.body(s, viability.names, context.rewrite, (record) => kept.has(record))));
+      return new Map(parsed.flatMap((s) => this.body(s, viability.names, context.rewrite, (record) => kept.has(record))));
     }
     // A glob spec reaches anything; a subdir not parsed could reach further. The records are still
     // rewritten then, all of them.
     const reachable = parsed.length === served.length ? reachableNames(specs, context.parsed) : undefined;
     logger.debug(reachable ? `${env}: the solver gets the records of ${reachable.size} reachable package names` : `${env}: the solver gets every record (not pruned)`);
-    return new Map(parsed.map((s) => this.body(s, reachable ?? new Set((s.parsed as ParsedRepodata).names()), context.rewrite)));
+    return new Map(parsed.flatMap((s) => this.body(s, reachable ?? new Set((s.parsed as ParsedRepodata).names()), context.rewrite)));
   }
 
   /** One subdir's pruned repodata, as the variant the solver asked for. */
@@ -346,10 +443,15 @@ export class RattlerSolver implements SolverEngine {
     names: Set<string>,
     rewrite: (repodata: ParsedRepodata, record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined,
     keep?: (record: RepodataRecordJson) => boolean,
-  ): [string, Uint8Array] {
+  ): [string, Uint8Array | null][] {
     const repodata = s.parsed as ParsedRepodata;
     const json = repodata.pruned(names, (record, fn) => rewrite(repodata, record, fn), keep);
-    return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
+    if (s.servedAs)
+      return [
+        [s.url, null],
+        [s.servedAs, zstdStored(json)],
+      ];
+    return [[s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json]];
   }
 
   private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {

@@ -4,7 +4,7 @@
  * fetches thousands of shards and returns a few hundred packages: shards are kept as fetched and
  * only those of the packages returned are decoded.
  */
-import { decompressWhole } from '../installer/zstd.js';
+import { inflateBounded } from './shard-loader.js';
 import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
 import type { RepodataRecordJson } from './repodata-pruner.js';
 
@@ -42,7 +42,7 @@ export class ShardRecords {
     const at = url.lastIndexOf('/');
     let index: MsgpackValue;
     try {
-      const raw = decompressWhole(body, SHARD_LIMIT);
+      const raw = inflateBounded(body, SHARD_LIMIT);
       if (!raw) return;
       index = decodeMsgpack(raw);
     } catch {
@@ -62,7 +62,7 @@ export class ShardRecords {
     let shard: MsgpackValue;
     try {
       // A shard from a hostile channel may be a zstd bomb: only a declared size within bounds is read.
-      const raw = decompressWhole(body, SHARD_LIMIT);
+      const raw = inflateBounded(body, SHARD_LIMIT);
       if (!raw) return;
       shard = decodeMsgpack(raw);
     } catch {
