@@ -68,13 +68,32 @@ export class ParsedRepodata {
   private readonly depNames = new Map<string, Set<string>>();
   private readonly ties = new Map<string, Map<string, number>>();
 
-  /** `source`: the body of a repodata.json, or (tests) a repodata object. */
+  /**
+   * `source`: the body of a repodata.json (scanned, its records parsed when reached), or a repodata
+   * object already in memory (the records of the shards a solve reached, shard-loader.ts; tests).
+   */
   constructor(source: Uint8Array | RepodataJson) {
-    const bytes = source instanceof Uint8Array ? source : Buffer.from(JSON.stringify(source));
-    this.body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const { byName, meta } = scanRepodata(this.body);
-    this.offsets = byName;
-    this.meta = meta;
+    if (source instanceof Uint8Array) {
+      this.body = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+      const { byName, meta } = scanRepodata(this.body);
+      this.offsets = byName;
+      this.meta = meta;
+      return;
+    }
+    this.body = Buffer.alloc(0);
+    this.offsets = new Map();
+    this.meta = { info: source.info, repodata_version: source.repodata_version };
+    for (const table of TABLES) {
+      for (const [fn, record] of Object.entries(source[table] ?? {})) {
+        const name = String(record.name).toLowerCase();
+        let list = this.byName.get(name);
+        if (!list) {
+          this.byName.set(name, (list = []));
+          this.offsets.set(name, []);
+        }
+        list.push({ table, fn, record });
+      }
+    }
   }
 
   /** The package names of this subdir (lower case). */

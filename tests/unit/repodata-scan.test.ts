@@ -51,6 +51,10 @@ test('every real repodata fixture reads the same as JSON.parse: names, records, 
     const want = expected(json);
     expect([...parsed.names()].sort()).toEqual([...want.keys()].sort());
     expect(actual(parsed)).toEqual(want);
+    // The same from a repodata object (what shard-loader.ts makes of the shards it read).
+    const fromObject = new ParsedRepodata(json as ConstructorParameters<typeof ParsedRepodata>[0]);
+    expect(actual(fromObject)).toEqual(want);
+    expect(Buffer.from(fromObject.pruned(new Set(fromObject.names()))).equals(Buffer.from(parsed.pruned(new Set(parsed.names()))))).toBe(true);
     for (const [, list] of want) {
       for (const { fn, record, table } of list) {
         if (table === 'packages.conda' || !json['packages.conda']?.[fn]) expect(parsed.record(fn)).toEqual(record);
