@@ -398,7 +398,15 @@ export class FetchWrapper {
   private repodataResponse(url: string, body: Uint8Array, asUrl = url): Response {
     for (const l of this.listeners) l(url, body);
     const served = this.transform?.(url, body) ?? body;
-    return withUrl(new Response(served, { status: 200, headers: { 'content-length': String(served.length) } }), asUrl);
+    // A stream, not the bytes: a Response made from bytes copies them, and a repodata of tens of MB
+    // is asked for by every solve of a run, mostly only to learn that it is there.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(served);
+        controller.close();
+      },
+    });
+    return withUrl(new Response(stream, { status: 200, headers: { 'content-length': String(served.length) } }), asUrl);
   }
 }
 

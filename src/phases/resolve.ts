@@ -101,7 +101,8 @@ const isChanged = (o: EnvOutcome): o is SolvedEnv => o.status === 'changed';
 export function solverFor(settings: ResolveSettings, fetcher: FetchWrapper, env?: NodeJS.ProcessEnv): SolverEngine {
   switch (settings.engine) {
     case 'builtin':
-      return new RattlerSolver(fetcher, solvePoolOptions(env));
+      // Answers are kept beside the repodata they came from (the `cache` input saves both).
+      return new RattlerSolver(fetcher, solvePoolOptions(env), { memoDir: path.join(defaultCacheDir(settings, env ?? process.env), 'solves') });
     case 'micromamba':
       return new OnDemandMicromambaSolver({
         env,

@@ -20,10 +20,43 @@ import { applyConditions, hasCondition, UnsupportedConditionError } from './cond
 import { PrefixWidener } from './prefix-compat.js';
 import { ShardRecords } from './shard-records.js';
 import { zstdStored } from './zstd-stored.js';
+import { VersionMatcher, ViabilityIndex, type Candidate } from './viable.js';
+import { SolveMemo } from './solve-memo.js';
+import { readShard, readShardIndex, repodataOfShards, type ShardIndex } from './shard-loader.js';
+import { specName } from '../conda/types.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 
 const VIRTUAL_REPO = 'virtual';
+
+/** Shards fetched at once. */
+const SHARD_FETCHES = 16;
+
+type ShardEntries = NonNullable<ReturnType<typeof readShard>>;
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function inBatches<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** A record of the solve's repodata as viable.ts reads it. */
+interface ViableCandidate extends Candidate {
+  record: RepodataRecordJson;
+}
+
+/** What the solves over the same subdirs and virtual packages share (RattlerSolver.context). */
+interface SolveContext {
+  parsed: ParsedRepodata[];
+  widener: PrefixWidener;
+  /** A record as the solver is to read it: conditions decided, prefix terms widened, ties broken. */
+  rewrite: (repodata: ParsedRepodata, record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined;
+  /** Only when every subdir of the solve is parsed. */
+  index?: ViabilityIndex<ViableCandidate>;
+}
 
 /** The repodata files the WASM solver asks for per subdir, in its order. */
 const VARIANTS = ['repodata_shards.msgpack.zst', 'repodata.json.zst', 'repodata.json.bz2', 'repodata.json'] as const;
@@ -40,7 +73,13 @@ interface Served {
   channel: string;
   subdir: string;
   variant: (typeof VARIANTS)[number];
+  /** The URL asked for, as the solver asks (the fetch wrapper's form). */
+  asked: string;
+  /** The bytes the survey was served (still compressed for `.zst`). */
+  body?: Uint8Array;
   parsed?: ParsedRepodata;
+  /** For a sharded subdir read here (shard-loader.ts): the real URL its records are served at instead. */
+  servedAs?: string;
 }
 
 /** An answer that is neither a body nor a 404: the solve cannot go on. */
@@ -110,12 +149,30 @@ export class RattlerSolver implements SolverEngine {
 
   private readonly pool: SolvePool;
 
-  /** `pool`: the threads' settings (default: from the GITENV_SOLVER_* variables). */
+  /** Version matching answers of this run (viable.ts). */
+  private readonly matcher = new VersionMatcher();
+
+  /** What solves over the same subdirs share, by subdirs and virtual packages. */
+  private readonly contexts = new Map<string, SolveContext>();
+
+  /** Sharded indexes read (null: unreadable) by body, and the records of each shard fetched, by URL. */
+  private readonly shardIndexes = new WeakMap<Uint8Array, ShardIndex | null>();
+  private readonly shardEntries = new Map<string, Promise<ShardEntries>>();
+
+  /** Answers of earlier runs (solve-memo.ts); none without `memoDir`. */
+  private readonly memo?: SolveMemo;
+
+  /**
+   * `pool`: the threads' settings (default: from the GITENV_SOLVER_* variables); `memoDir`: where
+   * answers are kept for the next run (the resolve phase uses its repodata cache's directory).
+   */
   constructor(
     private readonly fetcher: FetchWrapper,
     pool: Partial<SolvePoolOptions> = {},
+    options: { memoDir?: string } = {},
   ) {
     this.pool = new SolvePool({ ...solvePoolOptions(), ...pool });
+    if (options.memoDir) this.memo = new SolveMemo(options.memoDir);
   }
 
   /** Environments worth solving at once: one per thread. */
@@ -130,6 +187,9 @@ export class RattlerSolver implements SolverEngine {
 
   /** Ends the solver threads. */
   async close(): Promise<void> {
+    this.contexts.clear();
+    this.shardEntries.clear();
+    this.matcher.free();
     await this.pool.close();
   }
 
@@ -142,15 +202,21 @@ export class RattlerSolver implements SolverEngine {
     const specs = applyConditions(request.specs, request.virtualPackages);
     let solved: SolvedJson[];
     let served: Served[] = [];
+    let memoKey: string | undefined;
     const shards = new ShardRecords();
     try {
       served = await this.survey(channels, platforms);
-      const parsed = served.map((s) => s.parsed).filter((p): p is ParsedRepodata => p !== undefined);
-      const widener = new PrefixWidener(function* (name) {
-        for (const p of parsed) for (const { record } of p.entries(name)) yield record.version;
-      });
-      const asked = specs.map((s) => widener.widenSpec(s));
-      const pruned = this.prune(asked, served, logger, env, request.virtualPackages, widener);
+      memoKey = this.memoKey(request, channels, served);
+      const kept = memoKey ? await this.memo?.get(memoKey) : undefined;
+      if (kept) {
+        logger.info(`${env}: the same specs over the same repodata as an earlier run (${platform}): its answer is reused, ${kept.length} packages`);
+        return kept;
+      }
+      for (const s of served) this.parseServed(s);
+      await this.loadShards(specs, served);
+      const context = this.context(served, request.virtualPackages);
+      const asked = specs.map((s) => context.widener.widenSpec(s));
+      const pruned = this.prune(asked, served, context, logger, env);
       solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned, shards));
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
@@ -165,13 +231,19 @@ export class RattlerSolver implements SolverEngine {
     }
     const records = solved.filter((p) => p.repoName !== VIRTUAL_REPO && !isVirtualPackage(p.packageName)).map((p) => this.toRecord(p, channels, served, shards));
     logger.debug(`${env}: solved ${records.length} packages from ${channels.length} channel(s)`);
+    if (memoKey) await this.memo?.put(memoKey, records);
     return records;
   }
 
   /** Answers a request of the solver thread: a pruned repodata, or whatever the fetch wrapper answers. */
-  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array>, shards: ShardRecords): Promise<FetchReply> {
-    const body = request.method === 'GET' ? pruned.get(this.fetcher.realUrl(request.url)) : undefined;
-    if (body) return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: ownBuffer(body) };
+  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array | null>, shards: ShardRecords): Promise<FetchReply> {
+    const real = this.fetcher.realUrl(request.url);
+    if ((request.method === 'GET' || request.method === 'HEAD') && pruned.has(real)) {
+      const body = pruned.get(real);
+      // null: a sharded index read here, whose records are served as repodata.json.zst instead.
+      if (!body) return { status: 404, statusText: 'Not Found', headers: [], body: null };
+      return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: request.method === 'GET' ? ownBuffer(body) : null };
+    }
     const response = await this.fetcher.fetch(request.url, { method: request.method, headers: request.headers });
     const headers: [string, string][] = [];
     response.headers.forEach((v, k) => headers.push([k, v]));
@@ -182,7 +254,7 @@ export class RattlerSolver implements SolverEngine {
 
   /**
    * Asks for each subdir's repodata the way the WASM solver will (same order; the wrapper keeps
-   * the answers, so the solver's own requests cost nothing more) and parses what can be pruned.
+   * the answers, so the solver's own requests cost nothing more) and keeps the bytes served.
    */
   private async survey(channels: Channel[], platforms: string[]): Promise<Served[]> {
     const bodies = new Map<string, Uint8Array>();
@@ -202,12 +274,93 @@ export class RattlerSolver implements SolverEngine {
       if (response.status === 404) continue;
       const url = `${channel.real}/${subdir}/${variant}`;
       if (response.status !== 200) throw new ChannelAnswerError(url, response.status);
-      const served: Served = { url, channel: channel.real, subdir, variant };
-      const body = bodies.get(url);
-      if (body && (variant === 'repodata.json' || variant === 'repodata.json.zst')) served.parsed = this.parse(url, body, variant);
-      return served;
+      return { url, asked: `${channel.solver}/${subdir}/${variant}`, channel: channel.real, subdir, variant, body: bodies.get(url) };
     }
     return undefined;
+  }
+
+  /** What solve-memo.ts keys an answer by; undefined without a memo or when a body is unknown. */
+  private memoKey(request: SolveRequest, channels: Channel[], served: Served[]): string | undefined {
+    const memo = this.memo;
+    if (!memo || served.length === 0 || served.some((s) => !s.body)) return undefined;
+    return memo.key({
+      specs: request.specs,
+      platform: request.platform,
+      virtualPackages: request.virtualPackages,
+      channels: channels.map((c) => c.real),
+      repodata: served.map((s) => ({ url: s.url, sha256: memo.bodyHash(s.body as Uint8Array) })),
+    });
+  }
+
+  /** Parses what can be pruned (`repodata.json`, `.zst`); the rest goes to the solver as it is. */
+  private parseServed(s: Served): void {
+    if (s.body && (s.variant === 'repodata.json' || s.variant === 'repodata.json.zst')) s.parsed = this.parse(s.url, s.body, s.variant);
+  }
+
+  /**
+   * For each sharded subdir (CEP-16): the shards of the names the specs reach, fetched breadth
+   * first, become that subdir's parsed repodata (shard-loader.ts), so the solver is served it
+   * pruned and rewritten as any other. An index that cannot be read, or a glob spec, leaves the
+   * shards to the solver itself.
+   */
+  private async loadShards(specs: string[], served: Served[]): Promise<void> {
+    const sharded = served.filter((s) => s.variant === 'repodata_shards.msgpack.zst' && s.body);
+    if (sharded.length === 0) return;
+    const start = specs.map(specName);
+    if (start.some((n) => n === '' || /[*?]/.test(n))) return;
+    const indexes = sharded.map((s) => ({ s, index: this.shardIndex(s) }));
+    if (indexes.some((i) => !i.index)) return;
+    const others = served.filter((s) => s.parsed && !sharded.includes(s)).map((s) => s.parsed as ParsedRepodata);
+    const loaded = new Map<Served, ShardEntries[]>();
+    const seen = new Set<string>();
+    let frontier = start.filter((n) => !isVirtualPackage(n));
+    while (frontier.length > 0) {
+      const names = [...new Set(frontier)].filter((n) => !seen.has(n));
+      for (const n of names) seen.add(n);
+      const next: string[] = [];
+      const jobs = names.flatMap((name) => indexes.map(({ s, index }) => ({ s, name, url: index?.shards.get(name) })).filter((j) => j.url !== undefined));
+      await inBatches(jobs, SHARD_FETCHES, async ({ s, name, url }) => {
+        const entries = await this.shard(s, url as string, name);
+        let list = loaded.get(s);
+        if (!list) loaded.set(s, (list = []));
+        list.push(entries);
+        for (const { record } of entries) for (const d of record.depends ?? []) next.push(specName(d));
+      });
+      for (const name of names) for (const p of others) for (const d of p.dependencyNames(name)) next.push(d);
+      frontier = next.filter((n) => n !== '' && !seen.has(n) && !isVirtualPackage(n));
+    }
+    for (const { s, index } of indexes) {
+      s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? []);
+      s.servedAs = `${s.channel}/${s.subdir}/repodata.json.zst`;
+    }
+  }
+
+  private shardIndex(s: Served): ShardIndex | undefined {
+    const body = s.body as Uint8Array;
+    let index = this.shardIndexes.get(body);
+    if (index === undefined) this.shardIndexes.set(body, (index = readShardIndex(body, s.asked) ?? null));
+    return index ?? undefined;
+  }
+
+  /** One shard's records of `name` (records of other names in it are left out), fetched once per run. */
+  private shard(s: Served, url: string, name: string): Promise<ShardEntries> {
+    let known = this.shardEntries.get(url);
+    if (!known) {
+      known = (async () => {
+        const response = await this.fetcher.fetch(url);
+        const real = this.fetcher.realUrl(url);
+        if (response.status !== 200) {
+          await response.body?.cancel();
+          throw new ChannelAnswerError(real, response.status);
+        }
+        const entries = readShard(new Uint8Array(await response.arrayBuffer()));
+        if (!entries) throw new Error(`the shard ${real} of ${s.channel}/${s.subdir} (package ${name}) cannot be read`);
+        return entries.filter((e) => String(e.record.name).toLowerCase() === name);
+      })();
+      this.shardEntries.set(url, known);
+      known.catch(() => this.shardEntries.delete(url));
+    }
+    return known;
   }
 
   private parse(url: string, body: Uint8Array, variant: string): ParsedRepodata | undefined {
@@ -222,29 +375,78 @@ export class RattlerSolver implements SolverEngine {
     }
   }
 
-  /** Each parsed repodata pruned to the names the specs can reach, by real URL (none: serve them whole). */
-  private prune(specs: string[], served: Served[], logger: SolveRequest['logger'], env: string, virtuals: VirtualPackage[], widener: PrefixWidener): Map<string, Uint8Array> {
+  /**
+   * What the solves over the same subdirs (and virtual packages) share: the prefix widener, each
+   * record as the solver is to read it, and the viability index (viable.ts). Made on the first
+   * solve over them, then reused by every environment of the run.
+   */
+  private context(served: Served[], virtuals: VirtualPackage[]): SolveContext {
+    const parsed = served.map((s) => s.parsed).filter((p): p is ParsedRepodata => p !== undefined);
+    const key = `${served.map((s) => s.url).join(' ')}\0${JSON.stringify(virtuals)}`;
+    const known = this.contexts.get(key);
+    if (known && known.parsed.length === parsed.length && known.parsed.every((p, i) => p === parsed[i])) return known;
+    const widener = new PrefixWidener(function* (name) {
+      for (const p of parsed) for (const { record } of p.entries(name)) yield record.version;
+    });
+    const changes = new Map<RepodataRecordJson, Partial<RepodataRecordJson> | undefined>();
+    const rewrite = (repodata: ParsedRepodata, record: RepodataRecordJson, fn: string): Partial<RepodataRecordJson> | undefined => {
+      if (!changes.has(record)) changes.set(record, rewritten(record, virtuals, widener, repodata.tieBreaks(String(record.name).toLowerCase()).get(fn)));
+      return changes.get(record);
+    };
+    const context: SolveContext = { parsed, widener, rewrite };
+    // Pruning needs every subdir parsed (a record of another could reach further).
+    if (parsed.length === served.length && process.env.GITENV_SOLVER_PRUNE !== 'names') {
+      const candidates = new Map<string, ViableCandidate[]>();
+      const recordsOf = (name: string): ViableCandidate[] => {
+        let list = candidates.get(name);
+        if (!list) {
+          list = parsed.flatMap((r) => r.entries(name).map(({ record, fn }) => ({ name, version: String(record.version), depends: rewrite(r, record, fn)?.depends ?? record.depends ?? [], record })));
+          candidates.set(name, list);
+        }
+        return list;
+      };
+      context.index = new ViabilityIndex(recordsOf, virtuals, this.matcher);
+    }
+    this.contexts.set(key, context);
+    return context;
+  }
+
+  /**
+   * Each parsed repodata pruned to the records the specs can reach and that can ever be installed
+   * (viable.ts), by real URL (none: serve them whole).
+   */
+  private prune(specs: string[], served: Served[], context: SolveContext, logger: SolveRequest['logger'], env: string): Map<string, Uint8Array | null> {
     const parsed = served.filter((s) => s.parsed);
     if (parsed.length === 0) return new Map();
-    // Pruning needs every subdir parsed (a record of another could reach further); a glob spec
-    // reaches anything. The records are still rewritten then, all of them.
-    const reachable =
-      parsed.length === served.length
-        ? reachableNames(
-            specs,
-            parsed.map((s) => s.parsed as ParsedRepodata),
-          )
-        : undefined;
-    const bodies = new Map(
-      parsed.map((s) => {
-        const repodata = s.parsed as ParsedRepodata;
-        const names = reachable ?? new Set(repodata.names());
-        const json = repodata.pruned(names, (record, fn) => rewritten(record, virtuals, widener, repodata.tieBreaks(String(record.name).toLowerCase()).get(fn)));
-        return [s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json];
-      }),
-    );
+    const viability = context.index?.prune(specs);
+    if (viability) {
+      const kept = new Set<RepodataRecordJson>();
+      for (const c of viability.kept) kept.add(c.record);
+      logger.debug(`${env}: the solver gets ${kept.size} of the ${viability.before} records of ${viability.names.size} reachable package names (the others can never be installed)`);
+      return new Map(parsed.flatMap((s) => this.body(s, viability.names, context.rewrite, (record) => kept.has(record))));
+    }
+    // A glob spec reaches anything; a subdir not parsed could reach further. The records are still
+    // rewritten then, all of them.
+    const reachable = parsed.length === served.length ? reachableNames(specs, context.parsed) : undefined;
     logger.debug(reachable ? `${env}: the solver gets the records of ${reachable.size} reachable package names` : `${env}: the solver gets every record (not pruned)`);
-    return bodies;
+    return new Map(parsed.flatMap((s) => this.body(s, reachable ?? new Set((s.parsed as ParsedRepodata).names()), context.rewrite)));
+  }
+
+  /** One subdir's pruned repodata, as the variant the solver asked for. */
+  private body(
+    s: Served,
+    names: Set<string>,
+    rewrite: (repodata: ParsedRepodata, record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined,
+    keep?: (record: RepodataRecordJson) => boolean,
+  ): [string, Uint8Array | null][] {
+    const repodata = s.parsed as ParsedRepodata;
+    const json = repodata.pruned(names, (record, fn) => rewrite(repodata, record, fn), keep);
+    if (s.servedAs)
+      return [
+        [s.url, null],
+        [s.servedAs, zstdStored(json)],
+      ];
+    return [[s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json]];
   }
 
   private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {

@@ -27,6 +27,13 @@ export interface RepodataRecordJson {
 }
 
 type Table = 'packages' | 'packages.conda';
+
+/**
+ * The fields of a record the solver reads (rattler's candidate order: track_features, version,
+ * build number, timestamp); the rest (hashes, size, license, run_exports, ...) is left out of what
+ * it is served, and the records behind the answer are read from the full repodata here.
+ */
+const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'];
 const TABLES: Table[] = ['packages', 'packages.conda'];
 
 interface RepodataJson {
@@ -130,14 +137,16 @@ export class ParsedRepodata {
 
   /**
    * This repodata with only the records of `names`, as JSON bytes. `rewrite` may give a record
-   * other dependencies for this solve (undefined: the record as it is).
+   * other dependencies for this solve (undefined: the record as it is); `keep` may leave out
+   * records of those names (viable.ts).
    */
-  pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined): Uint8Array {
+  pruned(names: Set<string>, rewrite?: (record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined, keep?: (record: RepodataRecordJson, fn: string) => boolean): Uint8Array {
     const parts: Record<Table, string[]> = { packages: [], 'packages.conda': [] };
     for (const name of names) {
       for (const entry of this.entries(name)) {
+        if (keep && !keep(entry.record, entry.fn)) continue;
         const changes = rewrite?.(entry.record, entry.fn);
-        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes })}` : this.fragment(entry));
+        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes }, SOLVER_FIELDS)}` : this.fragment(entry));
       }
     }
     const meta = JSON.stringify({ info: this.json.info, repodata_version: this.json.repodata_version }).slice(1, -1);
@@ -146,7 +155,7 @@ export class ParsedRepodata {
 
   /** `"<fn>":{record}`, serialized once per run: the same names come back environment after environment. */
   private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
-    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record)}`;
+    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record, SOLVER_FIELDS)}`;
     return entry.json;
   }
 }

@@ -2,7 +2,7 @@
  * The records of the shards a solve fetched (CEP-16 sharded repodata), for the fields the solver
  * does not return (constrains, license, timestamp, noarch).
  */
-import { decompressWhole } from '../installer/zstd.js';
+import { inflateBounded } from './shard-loader.js';
 import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
 import type { RepodataRecordJson } from './repodata-pruner.js';
 
@@ -18,7 +18,7 @@ export class ShardRecords {
     let shard: MsgpackValue;
     try {
       // A shard from a hostile channel may be a zstd bomb: only a declared size within bounds is read.
-      const raw = decompressWhole(body, SHARD_LIMIT);
+      const raw = inflateBounded(body, SHARD_LIMIT);
       if (!raw) return;
       shard = decodeMsgpack(raw);
     } catch {

@@ -11,6 +11,9 @@ import { resolve } from '../../src/phases/resolve.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { resolveSettings, specText } from './resolve-support.js';
 import { runs } from '../fixtures/tools.js';
+import { FetchWrapper } from '../../src/net/fetch-wrapper.js';
+import { RattlerSolver } from '../../src/solver/rattler-solver.js';
+import { virtualPackages } from '../../src/conda/virtual-packages.js';
 
 const present = runs('python3', ['-c', 'import rattler.index']);
 if (!present && process.env.CI === 'true') throw new Error('py-rattler is missing (CI=true): run .ci/setup-extra');
@@ -70,6 +73,32 @@ maybe('resolve over sharded repodata', () => {
     expect(second).toMatchObject({ changed: [], failed: [] });
     expect(server.requests.map((r) => `${r.path} ${r.status}`).sort()).toEqual(['/seed/linux-64/repodata_shards.msgpack.zst 304', '/seed/noarch/repodata_shards.msgpack.zst 304']);
     expect(server.requests.reduce((n, r) => n + r.bytes, 0)).toBe(0);
+  });
+
+  test('the records of the shards are served pruned and corrected, as parsed repodata is: openssl 1.1.1.* finds 1.1.1w', async () => {
+    await writeShards(channel.dir);
+    const logger = new MemoryLogger();
+    const solver = new RattlerSolver(new FetchWrapper({ cacheDir: path.join(fx.root, 'rewrite-cache'), logger }), { jobs: 1 });
+    try {
+      server.clearRequests();
+      const records = await solver.solve({ specs: ['openssl 1.1.1.*'], channels: [`${server.url}/seed`], platform: 'linux-64', virtualPackages: virtualPackages('linux-64', {}), env: 'ssl', logger });
+      const built = channel.packages.find((p) => p.record.name === 'openssl');
+      expect(records.map((r) => r.name).sort()).toEqual(['openssl', 'zlib']);
+      expect(records.find((r) => r.name === 'openssl')).toMatchObject({ version: '1.1.1w', fn: built?.fn, sha256: built?.sha256, md5: built?.md5, url: `${server.url}/seed/linux-64/${built?.fn}` });
+      // Pruned here (the solver's own reading of shards would not be), from the shards fetched here only.
+      expect(logger.text()).toMatch(/ssl: the solver gets \d+ of the \d+ records of 2 reachable package names/);
+      const shardsOf = await shardFiles(channel.dir, 'linux-64');
+      expect(server.requests.map((r) => `${r.path} ${r.status}`).sort()).toEqual(
+        [
+          '/seed/linux-64/repodata_shards.msgpack.zst 200',
+          `/seed/linux-64/${shardsOf.get('openssl')} 200`,
+          `/seed/linux-64/${shardsOf.get('zlib')} 200`,
+          '/seed/noarch/repodata_shards.msgpack.zst 200',
+        ].sort(),
+      );
+    } finally {
+      await solver.close();
+    }
   });
 
   test('a shard whose bytes do not match its name fails the environment, naming the channel; nothing is cached', async () => {

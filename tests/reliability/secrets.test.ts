@@ -116,6 +116,8 @@ async function cli(what: string, args: string[], env: NodeJS.ProcessEnv = {}): P
       'INPUT_API-KEY': KEY,
       GITHUB_TOKEN: RUNNER_TOKEN,
       TMPDIR: tmp,
+      // The repodata cache and the solver's kept answers (solve-memo.ts) are searched too.
+      XDG_CACHE_HOME: path.join(fx.root, 'cache'),
       ...env,
     },
   });
@@ -189,7 +191,19 @@ test('failures caused by wrong credentials are clean and carry none', async () =
 test('the phases in-process: results and job summaries', async () => {
   const logger = new MemoryLogger();
   const r = await resolve(
-    { repository: repoUrl, token: TOKEN, apiUser: USER, apiKey: KEY, envs: [], dryRun: true, platform: 'linux-64', channelAlias: channels.url, engine: 'builtin', mode: 'push' },
+    {
+      repository: repoUrl,
+      token: TOKEN,
+      apiUser: USER,
+      apiKey: KEY,
+      envs: [],
+      dryRun: true,
+      platform: 'linux-64',
+      channelAlias: channels.url,
+      engine: 'builtin',
+      mode: 'push',
+      cacheDir: path.join(fx.root, 'cache', 'gitenv', 'repodata'),
+    },
     { logger },
   );
   const d = await deploy(
@@ -218,12 +232,14 @@ test('the phases in-process: results and job summaries', async () => {
 test('no secret anywhere: files, repository objects, temporary files, outputs, summaries', async () => {
   const found: string[] = [];
   let files = 0;
-  for (const dir of ['target', 'target-wrong-key', 'target-mirror', 'target-in-process', 'tmp', 'origin repo.git']) {
+  for (const dir of ['target', 'target-wrong-key', 'target-mirror', 'target-in-process', 'tmp', 'cache', 'origin repo.git']) {
     for (const f of await filesUnder(path.join(fx.root, dir))) {
       files++;
       found.push(...leaks(path.relative(fx.root, f), await fs.readFile(f)));
     }
   }
+  // The search covered the solver's kept answers.
+  expect((await filesUnder(path.join(fx.root, 'cache'))).some((f) => /[/\\]solves[/\\][0-9a-f]{64}\.json$/.test(f))).toBe(true);
   const objects = execFileSync('git', ['cat-file', '--batch-all-objects', '--batch'], { cwd: fx.origin, maxBuffer: 256 * 1024 * 1024 });
   const objectCount = Number(execFileSync('git', ['cat-file', '--batch-all-objects', '--batch-check'], { cwd: fx.origin, encoding: 'utf8' }).trim().split('\n').length);
   found.push(...leaks('the repository objects', objects));

@@ -1,5 +1,6 @@
 import { zstdCompress } from '../fixtures/channel/index.js';
 import { ShardRecords } from '../../src/solver/shard-records.js';
+import { inflateBounded, readShard, readShardIndex, repodataOfShards } from '../../src/solver/shard-loader.js';
 
 /** A minimal MessagePack encoder for the test's shard: maps, strings, binary. */
 function pack(v: unknown): Buffer {
@@ -35,4 +36,38 @@ test('a zstd bomb, a frame without a declared size and garbage are skipped, neve
   records.add(url, Buffer.from('not zstd at all'));
   records.add(url, zstdCompress(Buffer.from([0xc1])));
   expect(records.record('https://example.invalid/chan', 'linux-64', 'a-1.0-0.tar.bz2')).toBeUndefined();
+});
+
+describe('shard-loader: sharded repodata read on gitenv side', () => {
+  const hash = (c: number): Buffer => Buffer.alloc(32, c);
+  const indexUrl = 'https://example.invalid/chan/linux-64/repodata_shards.msgpack.zst';
+
+  test('an index: shard URLs under shards_base_url (relative or absolute), base_url kept; a bad hash or body refuses it', () => {
+    const relative = readShardIndex(zstdCompress(pack({ info: { subdir: 'linux-64', base_url: '../pkgs/', shards_base_url: './shards/' }, shards: { NumPy: hash(1), a: hash(2) } })), indexUrl);
+    expect(relative?.subdir).toBe('linux-64');
+    expect(relative?.baseUrl).toBe('../pkgs/');
+    expect(relative?.shards.get('numpy')).toBe(`https://example.invalid/chan/linux-64/shards/${'01'.repeat(32)}.msgpack.zst`);
+    const absolute = readShardIndex(zstdCompress(pack({ info: { shards_base_url: 'https://cdn.example.invalid/s' }, shards: { a: hash(2) } })), indexUrl);
+    expect(absolute?.shards.get('a')).toBe(`https://cdn.example.invalid/s/${'02'.repeat(32)}.msgpack.zst`);
+    expect(readShardIndex(zstdCompress(pack({ info: {}, shards: { a: Buffer.alloc(5) } })), indexUrl)).toBeUndefined();
+    expect(readShardIndex(zstdCompress(pack({ info: {} })), indexUrl)).toBeUndefined();
+    expect(readShardIndex(Buffer.from('not zstd'), indexUrl)).toBeUndefined();
+  });
+
+  test('a shard: its records with hashes as hex; a frame that would pass the limit is refused while decompressing', () => {
+    const entries = readShard(zstdCompress(shard));
+    expect(entries).toEqual([{ table: 'packages', fn: 'a-1.0-0.tar.bz2', record: { name: 'a', version: '1.0', build: '0', license: 'MIT', sha256: 'ab'.repeat(32) } }]);
+    // 1 MB of zeros: refused past a 64 kB limit, whatever its frame header declares.
+    const zeros = zstdCompress(Buffer.alloc(1024 * 1024));
+    expect(inflateBounded(zeros, 64 * 1024)).toBeUndefined();
+    expect(inflateBounded(zeros, 2 * 1024 * 1024)?.length).toBe(1024 * 1024);
+  });
+
+  test('the records of the shards make one repodata of those names, with the index info a solver needs', () => {
+    const index = readShardIndex(zstdCompress(pack({ info: { subdir: 'linux-64', base_url: 'https://pkgs.example.invalid/' }, shards: { a: hash(2) } })), indexUrl);
+    const repodata = repodataOfShards(index as NonNullable<typeof index>, [readShard(zstdCompress(shard)) ?? []]);
+    expect([...repodata.names()]).toEqual(['a']);
+    expect(repodata.record('a-1.0-0.tar.bz2')?.sha256).toBe('ab'.repeat(32));
+    expect(JSON.parse(Buffer.from(repodata.pruned(new Set(['a']))).toString('utf8'))).toMatchObject({ info: { subdir: 'linux-64', base_url: 'https://pkgs.example.invalid/' }, repodata_version: 2 });
+  });
 });

@@ -1,0 +1,127 @@
+/**
+ * Sharded repodata (CEP-16) read on gitenv's side, so that a sharded channel gets what a parsed
+ * one gets: only the records that can be installed, the exact rewrites of prefix matching,
+ * conditions and featured ties (rattler-solver.ts). The index names one shard per package name;
+ * the shards of the names the specs reach are fetched (through the fetch wrapper: checked against
+ * their sha256 names, kept in the cache for good), breadth first, and their records become a
+ * ParsedRepodata of those names only, served to the WASM solver as `repodata.json.zst`.
+ */
+import zlib from 'node:zlib';
+import { Decompress } from 'fzstd';
+import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
+import { ParsedRepodata, type RepodataRecordJson } from './repodata-pruner.js';
+
+/** The most an index or a shard may hold decompressed. */
+const LIMIT = 512 * 1024 * 1024;
+
+type ZstdSync = (buf: Uint8Array, options: { maxOutputLength: number }) => Buffer;
+
+/**
+ * A zstd body decompressed, or undefined when it is not zstd or would be larger than `limit` (a
+ * hostile channel's zstd bomb). Indexes and shards often do not declare their size, so the limit
+ * is enforced while decompressing: Node's own zstd stops at it; on Node 20, fzstd's stream is
+ * dropped once past it.
+ */
+export function inflateBounded(body: Uint8Array, limit = LIMIT): Uint8Array | undefined {
+  const native = (zlib as unknown as { zstdDecompressSync?: ZstdSync }).zstdDecompressSync;
+  try {
+    if (typeof native === 'function') return native(body, { maxOutputLength: limit });
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const stream = new Decompress((chunk) => {
+      total += chunk.length;
+      if (total <= limit) chunks.push(chunk);
+    });
+    stream.push(body, true);
+    return total > limit ? undefined : Buffer.concat(chunks);
+  } catch {
+    return undefined;
+  }
+}
+
+type MsgpackMap = { [key: string]: MsgpackValue };
+const isMap = (v: MsgpackValue | undefined): v is MsgpackMap => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
+const hex = (v: unknown): string | undefined => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'string' ? v : undefined);
+
+/** A sharded index: where each name's shard is, and the info a repodata.json made of them carries. */
+export interface ShardIndex {
+  subdir?: string;
+  baseUrl?: string;
+  /** Shard URL of each package name (lower case), relative to nothing: absolute. */
+  shards: Map<string, string>;
+}
+
+/** Reads a `repodata_shards.msgpack.zst` served at `indexUrl`; undefined when it cannot be read (the solver then says why). */
+export function readShardIndex(body: Uint8Array, indexUrl: string): ShardIndex | undefined {
+  let index: MsgpackValue;
+  try {
+    const raw = inflateBounded(body);
+    if (!raw) return undefined;
+    index = decodeMsgpack(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isMap(index) || !isMap(index.shards)) return undefined;
+  const info = isMap(index.info) ? index.info : {};
+  const shardsBase = typeof info.shards_base_url === 'string' ? info.shards_base_url : '';
+  let base: URL;
+  try {
+    base = new URL(shardsBase.endsWith('/') || shardsBase === '' ? shardsBase : `${shardsBase}/`, indexUrl);
+  } catch {
+    return undefined;
+  }
+  const shards = new Map<string, string>();
+  for (const [name, hash] of Object.entries(index.shards)) {
+    const h = hex(hash);
+    if (!h || !/^[0-9a-f]{64}$/.test(h)) return undefined;
+    shards.set(name.toLowerCase(), new URL(`${h}.msgpack.zst`, base).href);
+  }
+  return {
+    subdir: typeof info.subdir === 'string' ? info.subdir : undefined,
+    baseUrl: typeof info.base_url === 'string' ? info.base_url : undefined,
+    shards,
+  };
+}
+
+/** The records of one shard by file name and table; undefined when it cannot be read. */
+export function readShard(body: Uint8Array): { table: 'packages' | 'packages.conda'; fn: string; record: RepodataRecordJson }[] | undefined {
+  let shard: MsgpackValue;
+  try {
+    const raw = inflateBounded(body);
+    if (!raw) return undefined;
+    shard = decodeMsgpack(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isMap(shard)) return undefined;
+  const out: { table: 'packages' | 'packages.conda'; fn: string; record: RepodataRecordJson }[] = [];
+  for (const table of ['packages', 'packages.conda'] as const) {
+    const records = shard[table];
+    if (!isMap(records)) continue;
+    for (const [fn, raw] of Object.entries(records)) {
+      if (!isMap(raw)) continue;
+      const record = { ...raw } as Record<string, unknown>;
+      for (const k of ['md5', 'sha256']) {
+        const h = hex(raw[k]);
+        if (h === undefined) delete record[k];
+        else record[k] = h;
+      }
+      out.push({ table, fn, record: record as unknown as RepodataRecordJson });
+    }
+  }
+  return out;
+}
+
+/** A ParsedRepodata of the given shards' records: what the solver is served for a sharded subdir. */
+export function repodataOfShards(index: ShardIndex, shards: readonly NonNullable<ReturnType<typeof readShard>>[]): ParsedRepodata {
+  const json: { info: Record<string, string>; repodata_version: number; packages: Record<string, RepodataRecordJson>; 'packages.conda': Record<string, RepodataRecordJson> } = {
+    info: {},
+    repodata_version: index.baseUrl ? 2 : 1,
+    packages: {},
+    'packages.conda': {},
+  };
+  if (index.subdir) json.info.subdir = index.subdir;
+  if (index.baseUrl) json.info.base_url = index.baseUrl;
+  for (const shard of shards) for (const { table, fn, record } of shard) json[table][fn] = record;
+  return new ParsedRepodata(json);
+}
