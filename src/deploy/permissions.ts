@@ -12,7 +12,7 @@
  * setgid bit, so what is created in them later inherits the group.
  */
 import { execFile } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { lstatSync, promises as fs, readdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigurationError } from '../util/errors.js';
 
@@ -84,7 +84,7 @@ export async function fixEntry(p: string, access: TreeAccess): Promise<boolean> 
   return fixStat(p, st, access);
 }
 
-async function fixStat(p: string, st: import('node:fs').Stats, access: TreeAccess): Promise<boolean> {
+async function fixStat(p: string, st: Stats, access: TreeAccess): Promise<boolean> {
   let changed = false;
   if (access.gid !== undefined && st.gid !== access.gid) {
     // chown clears setuid/setgid bits of files: the mode below is set again from the original.
@@ -106,16 +106,30 @@ async function fixStat(p: string, st: import('node:fs').Stats, access: TreeAcces
  */
 export async function fixTree(root: string, access: TreeAccess): Promise<number> {
   let changed = 0;
+  let sinceYield = 0;
+  // Listing and lstat are synchronous: a few microseconds each, where an awaited call per entry costs
+  // a thread-pool round trip (a prefix has thousands of entries, nearly all already right). Only the
+  // changes are asynchronous; the walk yields now and then so the process stays responsive.
   const walk = async (dir: string): Promise<void> => {
-    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, entry.name);
-      const st = await fs.lstat(p);
-      if (await fixStat(p, st, access)) changed++;
+      const st = lstatSync(p);
+      if (needsFix(st, access) && (await fixStat(p, st, access))) changed++;
       if (st.isDirectory()) await walk(p);
+      if (++sinceYield >= 1024) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
   };
   await walk(root);
   return changed;
+}
+
+/** Whether fixStat would change anything on this entry. */
+function needsFix(st: Stats, access: TreeAccess): boolean {
+  if (access.gid !== undefined && st.gid !== access.gid) return true;
+  return !st.isSymbolicLink() && wantedMode(st.mode, st.isDirectory(), access) !== (st.mode & 0o7777);
 }
 
 /**

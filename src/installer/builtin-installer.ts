@@ -130,7 +130,7 @@ export class BuiltinInstaller implements InstallerEngine {
       downloads: request.concurrency ?? 4,
       lockStaleMs: this.options.lockStaleMs,
       maxExtractedBytes: this.options.maxExtractedBytes,
-      download: async (url, dest, expect, pkg) => {
+      download: async (url, dest, expect, pkg, tap) => {
         progress.fetching(pkg);
         try {
           return await downloadVerified(url, dest, expect, pkg, {
@@ -139,6 +139,7 @@ export class BuiltinInstaller implements InstallerEngine {
             retry: this.options.retry,
             idleTimeoutMs: this.options.idleTimeoutMs,
             onBytes: progress.add,
+            tap,
           });
         } finally {
           progress.fetched();

@@ -52,6 +52,19 @@ export class ConfinedDir {
     const norm = normalizeRel(relDir);
     if (norm === '' || this.inside.has(norm)) return;
     const abs = this.abs(norm);
+    const parent = path.posix.dirname(norm);
+    if (parent === '.' || this.inside.has(parent)) {
+      // The parent resolves inside: a directory made here by mkdir (which never follows a link at its
+      // last component, EEXIST for anything already there) is a new, real directory inside too. One
+      // system call for the common case of a prefix being built; anything already there is resolved below.
+      try {
+        fs.mkdirSync(abs, { mode: DIR_MODE });
+        this.inside.add(norm);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       let real: string | undefined;
       try {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FetchLike } from '../net/fetch-like.js';
 import { DEFAULT_RETRY, RetryableError, asRetryable, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
@@ -31,6 +31,12 @@ export interface DownloadOptions {
   idleTimeoutMs?: number;
   /** Told of every chunk received (progress). */
   onBytes?: (n: number) => void;
+  /**
+   * Also given every byte of the first attempt as it arrives (ended once the body is whole and matched
+   * `expect`, destroyed otherwise, or when the download is retried): what extracts while downloading
+   * (package-cache.ts). Its reader stopping early does not stop the download.
+   */
+  tap?: Writable;
 }
 
 /**
@@ -42,12 +48,18 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
   const shown = redactUrls(url);
   const policy = options.retry ?? DEFAULT_RETRY;
   try {
+    let attempt = 0;
     return await withRetries(
       policy,
-      () => fetchOnce(url, dest, expect, pkg, options),
+      () => {
+        // Only the first attempt feeds the tap: a retry's bytes start again from the first.
+        if (attempt++ > 0) options.tap?.destroy(new Error('the download was retried'));
+        return fetchOnce(url, dest, expect, pkg, attempt === 1 ? options : { ...options, tap: undefined });
+      },
       (err, n, delay) => options.logger.warning(`${pkg}: download of ${shown} failed (${redactUrls(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`),
     );
   } catch (err) {
+    options.tap?.destroy(err instanceof Error ? err : new Error(String(err)));
     if (err instanceof PackageError) {
       // Wrong bytes: say which URL gave them.
       const reason = err.message.startsWith(`${pkg}: `) ? err.message.slice(pkg.length + 2) : err.message;
@@ -59,7 +71,7 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
 
 async function fetchOnce(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
   const local = localPath(url);
-  if (local) return writeVerified(fs.createReadStream(local, { highWaterMark: 1 << 20 }), dest, expect, pkg, options.onBytes);
+  if (local) return writeVerified(fs.createReadStream(local, { highWaterMark: 1 << 20 }), dest, expect, pkg, options.onBytes, options.tap);
   const idleMs = options.idleTimeoutMs ?? 60_000;
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -79,10 +91,17 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
       throw new HttpError(redactUrls(url), res.status, message);
     }
     if (!res.body) throw new RetryableError('empty response body');
-    return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, (n) => {
-      arm();
-      options.onBytes?.(n);
-    });
+    return await writeVerified(
+      webBody(res.body, controller.signal),
+      dest,
+      expect,
+      pkg,
+      (n) => {
+        arm();
+        options.onBytes?.(n);
+      },
+      options.tap,
+    );
   } catch (err) {
     // An abort carries our RetryableError as its reason; surface that rather than a bare AbortError.
     if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason;
@@ -116,7 +135,7 @@ async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): 
 }
 
 /** Streams `source` into a temporary file beside `dest`, hashing as it goes; renames once verified. */
-async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: string, expect: Expected, pkg: string, onBytes?: (n: number) => void): Promise<Digest> {
+async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: string, expect: Expected, pkg: string, onBytes?: (n: number) => void, tap?: Writable): Promise<Digest> {
   const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   const sha = createHash('sha256');
   const md5 = md5Wanted(expect) ? createHash('md5') : undefined;
@@ -131,6 +150,17 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
       sha.update(chunk);
       md5?.update(chunk);
       onBytes?.(chunk.length);
+      if (tap && !tap.destroyed && !tap.write(chunk)) {
+        // The tap's reader is behind: wait for it (or for it to stop reading altogether).
+        const go = (): void => {
+          tap.off('drain', go);
+          tap.off('close', go);
+          callback(null, chunk);
+        };
+        tap.on('drain', go);
+        tap.on('close', go);
+        return;
+      }
       callback(null, chunk);
     },
   });
@@ -140,8 +170,11 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
     const digest = { sha256: sha.digest('hex'), md5: md5?.digest('hex') ?? lockedMd5(expect), size };
     verifyDigest(digest, expect, pkg);
     await fs.promises.rename(tmp, dest);
+    // Whole and verified: only now does the tap's reader see the end of its stream.
+    if (tap && !tap.destroyed) tap.end();
     return digest;
   } catch (err) {
+    tap?.destroy(err instanceof Error ? err : new Error(String(err)));
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }

@@ -25,8 +25,7 @@ export interface ExtractOptions {
  */
 export async function extractPackage(archive: string, dest: string, pkg: string, options: ExtractOptions = {}): Promise<Digests> {
   const archiveSize = (await fs.promises.stat(archive)).size;
-  const limit = options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300);
-  const budget: Budget = { left: limit, stream: { bytes: limit, symlinks: new Set() }, digests: new Map(), links: new Map(), symlinks: [] };
+  const budget = newBudget(options.maxBytes ?? Math.max(2 ** 30, archiveSize * 300));
   try {
     if (archive.endsWith('.conda')) await extractConda(archive, dest, pkg, budget);
     else if (archive.endsWith('.tar.bz2')) {
@@ -37,6 +36,11 @@ export async function extractPackage(archive: string, dest: string, pkg: string,
     if (err instanceof PackageError) throw err;
     throw new PackageError(pkg, `cannot extract ${archive}: ${(err as Error).message}`, { cause: err });
   }
+  return finish(budget, dest, pkg);
+}
+
+/** Hard links share their target's digest; every soft link is followed once all are on disk. */
+async function finish(budget: Budget, dest: string, pkg: string): Promise<Digests> {
   for (const [rel, target] of budget.links) {
     const digest = budget.digests.get(target);
     if (digest) budget.digests.set(rel, digest);
@@ -47,6 +51,180 @@ export async function extractPackage(archive: string, dest: string, pkg: string,
     }
   }
   return budget.digests;
+}
+
+function newBudget(limit: number): Budget {
+  return { left: limit, stream: { bytes: limit, symlinks: new Set() }, digests: new Map(), links: new Map(), symlinks: [] };
+}
+
+/** The stream is not a `.conda` laid out so that it can be extracted as it arrives: extract the file instead. */
+export class NotStreamable extends Error {}
+
+/**
+ * Extracts a `.conda` from its bytes as they arrive (a download), the zip read through its local
+ * headers, each `info-`/`pkg-*.tar.zst` member decompressed and written as it streams by, with every
+ * check extractPackage makes. Anything the stream cannot settle on its own throws NotStreamable: a
+ * member whose size only follows its data (a data descriptor), zip64, a member not stored, or a
+ * central directory (read at the end of the stream) that does not list exactly the members
+ * extracted, at the offsets they were read from. The caller then extracts the downloaded file as
+ * usual. The bytes are not verified here: the caller makes the result count only once the download's
+ * digest matched the lock, and throws it away otherwise.
+ */
+export async function extractCondaStream(source: AsyncIterable<Buffer>, dest: string, pkg: string, options: ExtractOptions & { archiveSize?: number } = {}): Promise<Digests> {
+  const limit = options.maxBytes ?? Math.max(2 ** 30, (options.archiveSize ?? 0) * 300);
+  const budget = newBudget(limit);
+  const reader = new StreamReader(source[Symbol.asyncIterator]());
+  const members = new Map<string, { offset: number; size: number }>();
+  try {
+    for (;;) {
+      const offset = reader.position;
+      const head = await reader.exactly(30);
+      const signature = head.readUInt32LE(0);
+      if (signature === CENTRAL_HEADER) {
+        await checkCentralDirectory(reader, head, members);
+        break;
+      }
+      if (signature !== LOCAL_HEADER) throw new NotStreamable(`no zip local header at offset ${offset}`);
+      const flags = head.readUInt16LE(6);
+      const method = head.readUInt16LE(8);
+      const size = head.readUInt32LE(18);
+      const name = (await reader.exactly(head.readUInt16LE(26))).toString('utf8');
+      await reader.skip(head.readUInt16LE(28));
+      if (flags & 0x0009) throw new NotStreamable(`${name}: encrypted, or its size follows its data`);
+      if (size === 0xffffffff) throw new NotStreamable(`${name}: zip64`);
+      if (!/^(info|pkg)-.*\.tar\.zst$/.test(name)) {
+        await reader.skip(size);
+        continue;
+      }
+      if (method !== 0) throw new NotStreamable(`${name}: not stored`);
+      if (members.has(name)) throw new NotStreamable(`${name} is twice in the zip`);
+      members.set(name, { offset, size });
+      if (size === 0) continue;
+      const raw = Readable.from(reader.take(size), { objectMode: false });
+      const guard = declaredSizeGuard(budget, pkg, name);
+      const decompressed = raw.pipe(guard).pipe(createZstdDecompressor());
+      // pipe() carries no errors along: the download failing (its stream destroyed) must end the tar too.
+      raw.once('error', (err) => decompressed.destroy(err));
+      guard.once('error', (err) => decompressed.destroy(err));
+      await untar(decompressed, dest, pkg, budget, raw);
+      // The member's reader is let go (no read of it is pending), then what follows the tar's end is passed over.
+      if (!raw.closed) await new Promise((resolve) => raw.once('close', resolve));
+      const rest = reader.left;
+      reader.left = 0;
+      await reader.skip(rest);
+    }
+    if (![...members.keys()].some((n) => n.startsWith('info-'))) throw new NotStreamable('no info-*.tar.zst');
+  } catch (err) {
+    if (err instanceof PackageError || err instanceof NotStreamable) throw err;
+    throw new PackageError(pkg, `cannot extract the downloaded archive: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await reader.close();
+  }
+  return finish(budget, dest, pkg);
+}
+
+const LOCAL_HEADER = 0x04034b50;
+const CENTRAL_HEADER = 0x02014b50;
+
+/** The central directory's `info-`/`pkg-*.tar.zst` entries are exactly the members read, at the same offsets and sizes. */
+async function checkCentralDirectory(reader: StreamReader, first: Buffer, members: Map<string, { offset: number; size: number }>): Promise<void> {
+  const listed = new Set<string>();
+  let record = Buffer.concat([first, await reader.exactly(16)]);
+  for (;;) {
+    const name = (await reader.exactly(record.readUInt16LE(28))).toString('utf8');
+    await reader.skip(record.readUInt16LE(30) + record.readUInt16LE(32));
+    if (/^(info|pkg)-.*\.tar\.zst$/.test(name)) {
+      const member = members.get(name);
+      if (!member || listed.has(name) || member.offset !== record.readUInt32LE(42) || member.size !== record.readUInt32LE(20)) {
+        throw new NotStreamable(`the central directory does not list ${name} as it was read`);
+      }
+      listed.add(name);
+    }
+    const signature = await reader.exactly(4);
+    if (signature.readUInt32LE(0) !== CENTRAL_HEADER) break;
+    record = Buffer.concat([signature, await reader.exactly(42)]);
+  }
+  if (listed.size !== members.size) throw new NotStreamable('the central directory does not list every member read');
+  await reader.skip(Infinity); // the end of central directory record
+}
+
+/** Reads exact amounts from an iterator of chunks, keeping what is left of the last one. */
+class StreamReader {
+  position = 0;
+  /** Bytes of the current take() not yet handed out. */
+  left = 0;
+  private pending: Buffer | undefined;
+  private ended = false;
+
+  constructor(private readonly it: AsyncIterator<Buffer>) {}
+
+  private async next(): Promise<Buffer | undefined> {
+    if (this.pending) {
+      const chunk = this.pending;
+      this.pending = undefined;
+      return chunk;
+    }
+    if (this.ended) return undefined;
+    const r = await this.it.next();
+    if (r.done) {
+      this.ended = true;
+      return undefined;
+    }
+    return r.value;
+  }
+
+  async exactly(n: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const chunk = await this.next();
+      if (!chunk) throw new NotStreamable(`the archive ends ${n - got} bytes short of a zip record`);
+      const part = this.cut(chunk, n - got);
+      parts.push(part);
+      got += part.length;
+    }
+    this.position += n;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /** Up to `n` bytes (all, when Infinity) are passed over; the stream may end first only for Infinity. */
+  async skip(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      const chunk = await this.next();
+      if (!chunk) {
+        if (n === Infinity) return;
+        throw new NotStreamable('the archive ends inside a zip member');
+      }
+      const part = this.cut(chunk, left);
+      left -= part.length;
+      this.position += part.length;
+    }
+  }
+
+  /** The next `n` bytes, as chunks; what the consumer does not read is left in `left` for skip(). */
+  async *take(n: number): AsyncGenerator<Buffer> {
+    this.left = n;
+    while (this.left > 0) {
+      const chunk = await this.next();
+      if (!chunk) throw new Error('the archive ends inside a zip member');
+      const part = this.cut(chunk, this.left);
+      this.left -= part.length;
+      this.position += part.length;
+      yield part;
+    }
+  }
+
+  /** The first `n` bytes of `chunk`; the rest is kept for the next read. */
+  private cut(chunk: Buffer, n: number): Buffer {
+    if (chunk.length <= n) return chunk;
+    this.pending = chunk.subarray(n);
+    return chunk.subarray(0, n);
+  }
+
+  async close(): Promise<void> {
+    if (!this.ended) await this.it.return?.();
+  }
 }
 
 export type { Digests };

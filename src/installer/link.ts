@@ -221,10 +221,18 @@ function makeDirectories(dir: ConfinedDir, plans: Planned[][]): void {
       for (let d = parent; d !== '.' && d !== '' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
     }
   }
-  for (const link of links) {
-    for (const d of [...dirs]) if (d === link || d.startsWith(`${link}/`)) dirs.delete(d);
-  }
-  for (const d of [...dirs].sort((a, b) => a.split('/').length - b.split('/').length)) dir.ensureDir(d);
+  const underLink = (d: string): boolean => {
+    for (let a = d; a !== '.' && a !== ''; a = path.posix.dirname(a)) if (links.has(a)) return true;
+    return false;
+  };
+  const wanted = links.size > 0 ? [...dirs].filter((d) => !underLink(d)) : [...dirs];
+  for (const d of wanted.sort((a, b) => depth(a) - depth(b))) dir.ensureDir(d);
+}
+
+function depth(p: string): number {
+  let n = 0;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) n++;
+  return n;
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
 import lockfile from 'proper-lockfile';
 import type { LockedPackage } from '../conda/types.js';
 import { PackageError, errorMessage } from '../util/errors.js';
@@ -10,7 +11,8 @@ import type { Logger } from '../util/logger.js';
 import { Slots } from './concurrency.js';
 import { redactUrls } from '../util/secrets.js';
 import { digestFile, matches, type Digest, type Expected } from './download.js';
-import { extractPackage, type Digests } from './extract.js';
+import { extractCondaStream, extractPackage, type Digests } from './extract.js';
+import { hasNativeZstd } from './zstd.js';
 import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
 import { joinInside } from './path-safety.js';
 
@@ -32,7 +34,9 @@ export interface CacheEntry {
 export interface PackageCacheOptions {
   logger: Logger;
   /** Fetches `url` into `dest`, verified against `expect` (download.ts's downloadVerified). */
-  download: (url: string, dest: string, expect: Expected, pkg: string) => Promise<Digest>;
+  download: (url: string, dest: string, expect: Expected, pkg: string, tap?: Writable) => Promise<Digest>;
+  /** Extract a `.conda` while it downloads (default true; false: from the downloaded file only). */
+  streaming?: boolean;
   /** A lock whose holder stopped refreshing it for this long is taken over. Default 10 s. */
   lockStaleMs?: number;
   /** Limit on the bytes one package may expand to (extract.ts's default otherwise). */
@@ -68,6 +72,8 @@ export class PackageCache {
    */
   private readonly downloads: Slots;
   private readonly extractions: Slots;
+  /** Complete entries has() found, by build (their markers matched it). */
+  private readonly seen = new Map<string, CacheEntry>();
 
   constructor(
     readonly root: string,
@@ -101,8 +107,9 @@ export class PackageCache {
   async ensure(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
     // A complete entry of this very build needs no lock: its marker is written last, inside a
     // directory that is renamed into place whole, and a filler only ever replaces an entry whose
-    // marker does not match (the lock is not held while linking from an entry either).
-    const hit = await this.completeEntry(pkg);
+    // marker does not match (the lock is not held while linking from an entry either). So one seen
+    // complete by has() stays so: its marker is not read twice.
+    const hit = this.seen.get(seenKey(pkg)) ?? (await this.completeEntry(pkg));
     if (hit) return hit;
     await fs.mkdir(this.root, { recursive: true });
     const release = await this.lock(pkg.dist);
@@ -115,7 +122,9 @@ export class PackageCache {
 
   /** True when the cache holds this very build complete (nothing to fetch). */
   async has(pkg: LockedPackage): Promise<boolean> {
-    return (await this.completeEntry(pkg)) !== undefined;
+    const entry = await this.completeEntry(pkg);
+    if (entry) this.seen.set(seenKey(pkg), entry);
+    return entry !== undefined;
   }
 
   /** The extracted entry of exactly this build (its marker matches the lock), if complete. */
@@ -138,12 +147,70 @@ export class PackageCache {
     let digest = await this.cachedArchive(archive, expect, pkg.dist);
     let downloadedBytes = 0;
     if (!digest) {
-      digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist));
+      const streamed = this.options.streaming !== false && archive.endsWith('.conda') && hasNativeZstd() ? this.extractWhileDownloading(pkg) : undefined;
+      try {
+        digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist, streamed?.tap));
+      } catch (err) {
+        await streamed?.discard();
+        throw err;
+      }
       downloadedBytes = digest.size;
+      // The archive is whole and matched the lock: what was extracted from its bytes as they came may count.
+      const scratch = await streamed?.extracted();
+      if (scratch) {
+        await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
+        return { dir, archive, digest, downloadedBytes, hit: false };
+      }
     }
     const got = digest;
     await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
     return { dir, archive, digest, downloadedBytes, hit: false };
+  }
+
+  /**
+   * Extracts a `.conda` from its download's bytes as they arrive, into a scratch directory of its
+   * own. `extracted()` (called once the download is verified) gives that directory when the
+   * extraction succeeded; when it did not (an archive the stream cannot settle, a refusal, a retried
+   * download) the directory is removed and the caller extracts the downloaded file instead, which
+   * says why with the usual error.
+   */
+  private extractWhileDownloading(pkg: LockedPackage): { tap: Writable; extracted: () => Promise<{ path: string; digests: Digests } | undefined>; discard: () => Promise<void> } {
+    const tap = new PassThrough({ highWaterMark: 1 << 20 });
+    tap.on('error', () => undefined); // the reader below sees it
+    const scratch = this.scratchPath(pkg);
+    const work = (async () => {
+      await fs.mkdir(scratch, { mode: 0o755 });
+      return extractCondaStream(tap, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes, archiveSize: pkg.size });
+    })();
+    const outcome = work.then(
+      (digests) => ({ digests }),
+      (err: unknown) => ({ err }),
+    );
+    const discard = async (): Promise<void> => {
+      tap.destroy();
+      await outcome;
+      await fs.rm(scratch, { recursive: true, force: true });
+    };
+    return {
+      tap,
+      discard,
+      extracted: async () => {
+        // A downloader that did not feed the tap to its end (one that knows nothing of it) gave nothing to extract.
+        if (!tap.writableEnded) tap.destroy(new Error('the download did not pass its bytes on'));
+        const result = await outcome;
+        if ('digests' in result) {
+          this.options.logger.debug(`${pkg.dist}: extracted while downloading`);
+          return { path: scratch, digests: result.digests };
+        }
+        this.options.logger.debug(`${pkg.dist}: not extracted while downloading (${errorMessage(result.err)}); extracting the archive`);
+        await discard();
+        return undefined;
+      },
+    };
+  }
+
+  private scratchPath(pkg: LockedPackage): string {
+    return path.join(this.root, `.extract-${pkg.dist}-${process.pid}-${randomBytes(4).toString('hex')}`);
   }
 
   /** The archive already in the cache, when it matches what the lock expects. */
@@ -162,10 +229,24 @@ export class PackageCache {
 
   /** Extracts into a scratch directory, checks it, writes its records and marker, renames it into place. */
   private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<void> {
-    const scratch = path.join(this.root, `.extract-${pkg.dist}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const scratch = this.scratchPath(pkg);
     await fs.mkdir(scratch, { mode: 0o755 });
+    let digests: Digests;
     try {
-      const digests = await extractPackage(archive, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes });
+      digests = await extractPackage(archive, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes });
+    } catch (err) {
+      await fs.rm(scratch, { recursive: true, force: true });
+      throw err;
+    }
+    await this.completeScratch(scratch, dir, pkg, digest, digests);
+  }
+
+  /**
+   * An extracted scratch directory checked against its paths.json, given its records and, last, its
+   * completion marker, and renamed into place; removed on any failure.
+   */
+  private async completeScratch(scratch: string, dir: string, pkg: LockedPackage, digest: Digest, digests: Digests): Promise<void> {
+    try {
       const info = await readPackageInfo(scratch, pkg.dist);
       await verifyExtracted(scratch, info.paths, digests, pkg.dist);
       const record = repodataRecord(info.index, pkg, digest);
@@ -200,6 +281,10 @@ export class PackageCache {
       }
     }
   }
+}
+
+function seenKey(pkg: LockedPackage): string {
+  return `${pkg.dist}\0${pkg.sha256 ?? ''}\0${pkg.md5 ?? ''}\0${pkg.size ?? ''}`;
 }
 
 async function writeNewFile(file: string, data: string): Promise<void> {

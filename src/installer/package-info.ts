@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError } from '../util/errors.js';
 import type { FileMode } from './prefix-replace.js';
-import { normalizeRel, unsafePathReason } from './path-safety.js';
+import { isPlainRel, normalizeRel, unsafePathReason } from './path-safety.js';
 
 /** The placeholder conda-build used before it wrote paths.json (has_prefix's default). */
 export const LEGACY_PLACEHOLDER = '/opt/anaconda1anaconda2anaconda3';
@@ -52,6 +52,7 @@ export async function readPackageInfo(dir: string, pkg: string): Promise<Package
   const link = await readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(path.join(dir, 'info', 'link.json'), pkg);
   const paths = (await readPathsJson(dir, pkg)) ?? (await readLegacyPaths(dir, pkg));
   for (const p of paths) {
+    if (isPlainRel(p.path)) continue;
     const reason = unsafePathReason(p.path) ?? unsafePathReason(normalizeRel(p.path));
     if (reason) throw new PackageError(pkg, `refused: its file list names ${reason}`);
     p.path = normalizeRel(p.path);

@@ -19,6 +19,16 @@ export function normalizeRel(rel: string): string {
     .join('/');
 }
 
+/**
+ * True when `rel` is already in normalizeRel's form and unsafePathReason has nothing against it (no
+ * empty, `.` or `..` segment, no leading or trailing `/`, no backslash, NUL or drive letter): the
+ * common case, told with one regular expression test.
+ */
+export function isPlainRel(rel: string): boolean {
+  return rel !== '' && !NEEDS_CARE.test(rel);
+}
+const NEEDS_CARE = /(^|\/)\.\.?(\/|$)|\/\/|^\/|\/$|\\|\0|^[A-Za-z]:/;
+
 /** Why `rel` may not be written under a package root, or undefined when it may. */
 export function unsafePathReason(rel: string): string | undefined {
   if (rel.length === 0) return 'an empty path';
@@ -63,13 +73,27 @@ export const DIR_MODE = 0o755;
 
 /** `root/rel` resolved, after checking it stays under `root` (defence in depth for the linker). */
 export function joinInside(root: string, rel: string): string {
+  const base = resolvedRoot(root);
+  if (isPlainRel(rel)) return base.endsWith(path.sep) ? base + rel : base + path.sep + rel;
   const full = path.resolve(root, rel);
-  const base = path.resolve(root);
   if (full !== base && !full.startsWith(base + path.sep)) {
     throw new Error(`path ${rel} resolves outside ${root}`);
   }
   return full;
 }
+
+/** path.resolve(root), remembered: the linker joins thousands of paths to a few package directories. */
+function resolvedRoot(root: string): string {
+  if (!path.isAbsolute(root)) return path.resolve(root); // relative: the working directory may change
+  let base = roots.get(root);
+  if (base === undefined) {
+    base = path.resolve(root);
+    if (roots.size > 10_000) roots.clear();
+    roots.set(root, base);
+  }
+  return base;
+}
+const roots = new Map<string, string>();
 
 /**
  * Whether the soft link at `rel` (under `root`) resolves inside `root` once every link on its way is

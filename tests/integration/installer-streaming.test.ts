@@ -1,0 +1,183 @@
+/**
+ * A `.conda` is extracted from its download's bytes as they arrive (package-cache.ts,
+ * extract.ts's extractCondaStream): over loopback HTTP, with the real downloader. What is extracted
+ * only becomes the cache entry once the whole archive matched the lock; a corrupt, truncated, stalled
+ * or retried download leaves no entry (and nothing half-made that could pass for one), and an archive
+ * the stream cannot settle is extracted from the downloaded file as before.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { LockedPackage } from '../../src/conda/types.js';
+import { downloadVerified, type Expected } from '../../src/installer/download.js';
+import { extractCondaStream, extractPackage, NotStreamable } from '../../src/installer/extract.js';
+import { COMPLETE_MARKER, PackageCache } from '../../src/installer/package-cache.js';
+import { PackageError } from '../../src/util/errors.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+import { buildPackage, serveChannel, type BuiltPackage, type ChannelServer, type PackageSpec } from '../fixtures/channel/index.js';
+
+let work: string;
+let server: ChannelServer;
+let logger: MemoryLogger;
+
+beforeAll(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-stream-'));
+  server = await serveChannel(path.join(work, 'srv'), { stallMs: 60_000 });
+});
+afterAll(async () => {
+  await server.close();
+  await fs.rm(work, { recursive: true, force: true });
+});
+beforeEach(() => {
+  server.setFault(null);
+  logger = new MemoryLogger();
+});
+
+let seq = 0;
+const files: PackageSpec['files'] = {
+  'bin/tool': { content: '#!/bin/sh\necho tool\n', mode: 0o755 },
+  'share/tool/big.dat': 'x'.repeat(300_000),
+  ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`share/tool/f${i}.txt`, `file ${i}\n`.repeat(50)])),
+};
+
+async function built(spec: Partial<PackageSpec> = {}): Promise<BuiltPackage> {
+  return buildPackage({ name: 'tool', version: '1.0', build: `h${seq++}_0`, files, ...spec }, path.join(work, 'srv', 'ch', 'linux-64'));
+}
+
+function locked(p: BuiltPackage): LockedPackage {
+  const url = `${server.url}/ch/linux-64/${p.fn}`;
+  return { url, channel: `${server.url}/ch`, subdir: 'linux-64', fn: p.fn, dist: p.dist, sha256: p.sha256, md5: p.md5, size: p.size };
+}
+
+function cache(dir: string, idleTimeoutMs = 30_000): PackageCache {
+  return new PackageCache(dir, {
+    logger,
+    download: (url: string, dest: string, expect: Expected, pkg: string, tap) =>
+      downloadVerified(url, dest, expect, pkg, { fetch, logger, tap, idleTimeoutMs, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
+  });
+}
+
+const cacheDir = () => fs.mkdtemp(path.join(work, 'pkgs-'));
+const debugLines = () => logger.lines('debug').join('\n');
+
+test('a .conda is extracted while it downloads: the same entry as from the file, marker last', async () => {
+  const pkg = await built();
+  const dir = await cacheDir();
+  const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
+  expect(debugLines()).toContain(`${pkg.dist}: extracted while downloading`);
+  expect(entry).toMatchObject({ hit: false, downloadedBytes: pkg.size });
+  expect(entry.digest.sha256).toBe(pkg.sha256);
+  // The same files, modes and contents as extracting the downloaded archive.
+  const fromFile = path.join(work, `from-file-${seq}`);
+  await fs.mkdir(fromFile);
+  await extractPackage(path.join(dir, pkg.fn), fromFile, pkg.dist);
+  for (const p of pkg.paths) {
+    const [a, b] = await Promise.all([fs.lstat(path.join(entry.dir, p._path)), fs.lstat(path.join(fromFile, p._path))]);
+    expect([p._path, a.mode, a.size]).toEqual([p._path, b.mode, b.size]);
+    expect(await fs.readFile(path.join(entry.dir, p._path))).toEqual(await fs.readFile(path.join(fromFile, p._path)));
+  }
+  expect(JSON.parse(await fs.readFile(path.join(entry.dir, COMPLETE_MARKER), 'utf8'))).toMatchObject({ sha256: pkg.sha256 });
+  expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort()); // no scratch, partial or lock left
+});
+
+test('a corrupt download (one byte flipped) is refused and leaves no cache entry, no scratch, no partial file', async () => {
+  const pkg = await built();
+  const dir = await cacheDir();
+  server.setFault({ type: 'corrupt' });
+  const err = await cache(dir)
+    .ensure(locked(pkg), locked(pkg).url)
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(PackageError);
+  expect((err as Error).message).toMatch(/sha256 .* differs from the expected/);
+  expect(await fs.readdir(dir)).toEqual([]);
+});
+
+test('a body truncated every time is refused and leaves nothing; once, the retry is extracted from the file', async () => {
+  const pkg = await built();
+  const dir = await cacheDir();
+  server.setFault({ type: 'truncate' });
+  await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/download of .* failed/);
+  expect(await fs.readdir(dir)).toEqual([]);
+
+  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'truncate' } });
+  const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
+  // The first attempt's bytes were being extracted: thrown away, the verified retry's file extracted.
+  expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.+\\); extracting the archive`));
+  expect(await fs.readFile(path.join(entry.dir, 'share/tool/f3.txt'), 'utf8')).toBe('file 3\n'.repeat(50));
+  expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+});
+
+test('a download stalled mid-body leaves the cache recognisably incomplete, then nothing once it fails', async () => {
+  const pkg = await built();
+  const dir = await cacheDir();
+  server.setFault({ type: 'stall', afterBytes: Math.floor(pkg.size * 0.6), ms: 3_000 });
+  const filling = cache(dir, 1_000)
+    .ensure(locked(pkg), locked(pkg).url)
+    .catch((e: unknown) => e);
+  // While the body stalls: a scratch directory (what a killed deploy would leave), never the entry.
+  let names: string[] = [];
+  for (let i = 0; i < 100 && !names.some((n) => n.startsWith('.extract-')); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    names = await fs.readdir(dir);
+  }
+  const scratch = names.find((n) => n.startsWith(`.extract-${pkg.dist}-`));
+  expect(scratch).toBeDefined();
+  expect(names).not.toContain(pkg.dist);
+  expect(names.some((n) => n.startsWith(`${pkg.fn}.partial-`))).toBe(true);
+  await expect(fs.access(path.join(dir, scratch as string, COMPLETE_MARKER))).rejects.toThrow();
+  expect(await filling).toBeInstanceOf(PackageError);
+  expect((await fs.readdir(dir)).filter((n) => !n.endsWith('.lock'))).toEqual([]);
+}, 30_000);
+
+test('an archive the stream cannot settle (sizes after the data) is extracted from the downloaded file', async () => {
+  // General purpose flag bit 3 on the first member: its sizes would follow its data.
+  const pkg = await built({ hostile: { archive: (zip: Buffer) => withDataDescriptorFlag(zip) } });
+  const dir = await cacheDir();
+  const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
+  expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.*size follows its data\\); extracting the archive`));
+  expect(await fs.readFile(path.join(entry.dir, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
+  expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+});
+
+test('a hostile archive is refused from the stream as from the file, and nothing of it stays', async () => {
+  const pkg = await built({ hostile: { rawEntries: [{ path: '../../escaped.txt', data: 'out\n' }] } });
+  const dir = await cacheDir();
+  await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/refused: .*escaped\.txt/);
+  expect((await fs.readdir(dir)).filter((n) => n !== pkg.fn)).toEqual([]);
+  await expect(fs.access(path.join(dir, '..', 'escaped.txt'))).rejects.toThrow();
+  await expect(fs.access(path.join(work, 'escaped.txt'))).rejects.toThrow();
+});
+
+test('extractCondaStream refuses what it cannot settle: a data descriptor, a central directory that disagrees', async () => {
+  const pkg = await built();
+  const zip = await fs.readFile(pkg.path);
+  const run = async (bytes: Buffer) => {
+    const dest = await fs.mkdtemp(path.join(work, 'x-'));
+    return extractCondaStream(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), dest, pkg.dist);
+  };
+  await expect(run(withDataDescriptorFlag(zip))).rejects.toBeInstanceOf(NotStreamable);
+  // The central directory says the pkg member starts elsewhere than where it was read.
+  const moved = Buffer.from(zip);
+  const cd = moved.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  let at = cd;
+  while (
+    at >= 0 &&
+    !moved
+      .subarray(at + 46, at + 46 + moved.readUInt16LE(at + 28))
+      .toString()
+      .startsWith('pkg-')
+  )
+    at = moved.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), at + 4);
+  moved.writeUInt32LE(moved.readUInt32LE(at + 42) + 1, at + 42);
+  await expect(run(moved)).rejects.toThrow(/central directory does not list pkg-/);
+  // Untouched, it extracts.
+  expect((await run(zip)).get('bin/tool')).toMatchObject({ size: 20 });
+});
+
+/** The zip with bit 3 (data descriptor) set in its first local header. */
+function withDataDescriptorFlag(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  out.writeUInt16LE(out.readUInt16LE(6) | 0x0008, 6);
+  return out;
+}
