@@ -1,5 +1,5 @@
 /**
- * A conda-forge-sized channel (`npx tsx bench/cf-scale.ts [rounds]`; not a test): about 31,000 names
+ * A conda-forge-sized channel (`npx tsx bench/cf-scale.ts [rounds] [sharded|monolithic]`; not a test): about 31,000 names
  * and 790,000 records over linux-64 and noarch (tests/fixtures/channel/cf-scale.ts; generated once,
  * then kept under the system's temporary directory), served on loopback HTTP two ways:
  *
@@ -23,7 +23,10 @@ import { syntheticSpecs } from '../tests/fixtures/channel/synthetic.js';
 import { GitFixture } from '../tests/fixtures/git-repo.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
+/** `sharded` or `monolithic` runs only that part (default: both). */
+const ONLY = process.argv[3];
 const ENVS = 20;
+class Skip extends Error {}
 const SPECS = 20;
 const SEED = 1;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,7 +76,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, stdin?: s
 }
 
 async function gitenv(origin: string, cacheHome: string): Promise<Run> {
-  return run(process.execPath, ['--import', MAXRSS_HOOK, CLI, 'resolve', origin, '--dry-run'], { XDG_CACHE_HOME: cacheHome });
+  const prof = process.env.CF_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CF_PROF] : [];
+  return run(process.execPath, [...prof, '--import', MAXRSS_HOOK, CLI, 'resolve', origin, '--dry-run'], { XDG_CACHE_HOME: cacheHome });
 }
 
 async function pyRattler(url: string, cacheDir: string, envs: string[][]): Promise<Run & { counts: number[]; seconds: number }> {
@@ -126,6 +130,7 @@ async function main(): Promise<void> {
       // (a) sharded, one environment, empty caches, rounds interleaved.
       const one = await GitFixture.create();
       try {
+        if (ONLY === 'monolithic') throw new Skip();
         await one.commit('env0', { 'env.spec': envSpec(sharded, envSpecs[0]) });
         const g: Run[] = [];
         const p: (Run & { counts: number[]; seconds: number })[] = [];
@@ -139,9 +144,12 @@ async function main(): Promise<void> {
         console.log(`  gitenv resolve --dry-run (CLI process)  ${s(gm)}  [${g.map((r) => s(r.ms)).join(', ')}], peak RSS ${mb(median(g.map((r) => r.maxRssKb ?? 0)))}`);
         console.log(`  py-rattler (python3 -c, cold)           ${s(pm)}  [${p.map((r) => s(r.ms)).join(', ')}], peak RSS ${mb(median(p.map((r) => r.maxRssKb ?? 0)))}`);
         console.log(`  ratio gitenv / py-rattler: ${(gm / pm).toFixed(2)}x (goal <= 2x); load average ${load()}`);
+      } catch (err) {
+        if (!(err instanceof Skip)) throw err;
       } finally {
         await one.cleanup();
       }
+      if (ONLY === 'sharded') return;
 
       // (b) monolithic, 20 environments in one run, empty caches.
       for (let i = 0; i < ENVS; i++) await fx.commit(`env${i}`, { 'env.spec': envSpec(mono, envSpecs[i]) });

@@ -129,6 +129,11 @@ export class FetchWrapper {
     };
   }
 
+  /** Resolves once what this wrapper queued for the cache (shards, written in the background) is written. */
+  async settled(): Promise<void> {
+    await this.cache?.shardsSettled();
+  }
+
   /** Registers a channel: its host gets the credentials. */
   addChannel(channelUrl: string): void {
     const u = new URL(channelUrl);
@@ -352,13 +357,13 @@ export class FetchWrapper {
     const known = this.shards.get(url);
     if (known) {
       this.stats.reused++;
-      return withUrl(new Response(await known, { status: 200 }), url);
+      return withUrl(bytesResponse(await known), url);
     }
-    const cached = await this.cache?.read(url);
-    if (cached && sha256Hex(cached.body) === sha256) {
+    const cached = await this.cache?.readShard(url);
+    if (cached && sha256Hex(cached) === sha256) {
       this.stats.shardsFromCache++;
-      this.shards.set(url, Promise.resolve(cached.body));
-      return withUrl(new Response(cached.body, { status: 200, headers: { 'content-length': String(cached.body.length) } }), url);
+      this.shards.set(url, Promise.resolve(cached));
+      return withUrl(bytesResponse(cached), url);
     }
     const response = await this.send(url, { method: 'GET', headers }, true);
     if (response.status !== 200) return response;
@@ -369,8 +374,8 @@ export class FetchWrapper {
       return withUrl(new Response('shard content does not match its name', { status: 502, statusText: 'Bad Gateway' }), url);
     }
     this.shards.set(url, Promise.resolve(body));
-    await this.cache?.write({ url, size: body.length }, body).catch((err: unknown) => this.options.logger?.debug(`shard not cached: ${errorMessage(err)}`));
-    return withUrl(new Response(body, { status: 200, headers: { 'content-length': String(body.length) } }), url);
+    this.cache?.writeShard(url, body, (err: unknown) => this.options.logger?.debug(`shard not cached: ${errorMessage(err)}`));
+    return withUrl(bytesResponse(body), url);
   }
 
   /**
@@ -411,16 +416,23 @@ export class FetchWrapper {
   private repodataResponse(url: string, body: Uint8Array, asUrl = url): Response {
     for (const l of this.listeners) l(url, body);
     const served = this.transform?.(url, body) ?? body;
-    // A stream, not the bytes: a Response made from bytes copies them, and a repodata of tens of MB
-    // is asked for by every solve of a run, mostly only to learn that it is there.
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(served);
-        controller.close();
-      },
-    });
-    return withUrl(new Response(stream, { status: 200, headers: { 'content-length': String(served.length) } }), asUrl);
+    return withUrl(bytesResponse(served), asUrl);
   }
+}
+
+/**
+ * A 200 whose body is `bytes`, as a stream: a Response made from bytes copies them, and a repodata
+ * of tens of MB is asked for by every solve of a run (mostly only to learn that it is there), a
+ * shard by every solve that reaches its name.
+ */
+function bytesResponse(bytes: Uint8Array): Response {
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  return new Response(stream, { status: 200, headers: { 'content-length': String(bytes.length) } });
 }
 
 const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);

@@ -15,8 +15,78 @@ export interface CacheEntry {
   size: number;
 }
 
+/** Shard files written at once. */
+const SHARD_WRITERS = 4;
+
 export class RepodataCache {
+  /** The shard files present when the run first looked (a cold cache costs no failed opens). */
+  private shardsPresent?: Promise<Set<string>>;
+  private shardsDir?: Promise<void>;
+  /** Shard writes waiting or running: a run fetches thousands, and the disk is slower than the network. */
+  private readonly shardWrites: (() => Promise<void>)[] = [];
+  private shardWriters = 0;
+  private shardsWritten?: { promise: Promise<void>; resolve: () => void };
+
   constructor(readonly dir: string) {}
+
+  private shardFile(url: string): string {
+    return path.join(this.dir, 'shards', sha256Hex(url).slice(0, 40));
+  }
+
+  /**
+   * A shard of sharded repodata as stored, or undefined. Shards are named by their content's
+   * sha256 and the caller checks it, so they need no validators and no atomic rename: one file
+   * each, and a torn one is a miss like any other.
+   */
+  async readShard(url: string): Promise<Buffer | undefined> {
+    this.shardsPresent ??= fs.readdir(path.join(this.dir, 'shards')).then(
+      (names) => new Set(names),
+      () => new Set<string>(),
+    );
+    const file = this.shardFile(url);
+    if (!(await this.shardsPresent).has(path.basename(file))) return undefined;
+    try {
+      return await fs.readFile(file);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Stores a shard in the background (SHARD_WRITERS at a time), so that fetching the next shards
+   * never waits for the disk; `shardsSettled()` waits for what is queued. A failed write costs the
+   * next run a download, no more (`onError` hears of it).
+   */
+  writeShard(url: string, body: Uint8Array, onError: (err: unknown) => void): void {
+    this.shardWrites.push(async () => {
+      this.shardsDir ??= fs.mkdir(path.join(this.dir, 'shards'), { recursive: true }).then(() => undefined);
+      await this.shardsDir;
+      await fs.writeFile(this.shardFile(url), body);
+    });
+    this.shardsWritten ??= (() => {
+      let resolve = (): void => {};
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    })();
+    while (this.shardWriters < SHARD_WRITERS && this.shardWrites.length > 0) {
+      this.shardWriters++;
+      void this.writeShards(onError);
+    }
+  }
+
+  /** Resolves once every shard write queued so far has ended. */
+  async shardsSettled(): Promise<void> {
+    await this.shardsWritten?.promise;
+  }
+
+  private async writeShards(onError: (err: unknown) => void): Promise<void> {
+    for (let job = this.shardWrites.shift(); job; job = this.shardWrites.shift()) await job().catch(onError);
+    this.shardWriters--;
+    if (this.shardWriters === 0 && this.shardWrites.length === 0) {
+      this.shardsWritten?.resolve();
+      this.shardsWritten = undefined;
+    }
+  }
 
   private base(url: string): string {
     return path.join(this.dir, sha256Hex(url).slice(0, 40));

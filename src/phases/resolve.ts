@@ -170,6 +170,8 @@ export async function resolve(settings: ResolveSettings, services: Services & Gi
   } finally {
     await solver.close?.();
     await repo.close();
+    // Shards go to the cache in the background; the run is over when they are there.
+    await fetcher.settled();
   }
 }
 

@@ -30,18 +30,9 @@ import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 const VIRTUAL_REPO = 'virtual';
 
 /** Shards fetched at once. */
-const SHARD_FETCHES = 16;
+const SHARD_FETCHES = 32;
 
 type ShardEntries = NonNullable<ReturnType<typeof readShard>>;
-
-/** Runs `fn` over `items`, at most `limit` at once. */
-async function inBatches<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 /** A record of the solve's repodata as viable.ts reads it. */
 interface ViableCandidate extends Candidate {
@@ -317,23 +308,53 @@ export class RattlerSolver implements SolverEngine {
     if (indexes.some((i) => !i.index)) return;
     const others = served.filter((s) => s.parsed && !sharded.includes(s)).map((s) => s.parsed as ParsedRepodata);
     const loaded = new Map<Served, ShardEntries[]>();
+    // A queue, not levels: each shard read adds the names it reaches, and SHARD_FETCHES lanes keep
+    // fetching without waiting for the slowest shard of a level.
     const seen = new Set<string>();
-    let frontier = start.filter((n) => !isVirtualPackage(n));
-    while (frontier.length > 0) {
-      const names = [...new Set(frontier)].filter((n) => !seen.has(n));
-      for (const n of names) seen.add(n);
-      const next: string[] = [];
-      const jobs = names.flatMap((name) => indexes.map(({ s, index }) => ({ s, name, url: index?.shards.get(name) })).filter((j) => j.url !== undefined));
-      await inBatches(jobs, SHARD_FETCHES, async ({ s, name, url }) => {
-        const entries = await this.shard(s, url as string, name);
-        let list = loaded.get(s);
-        if (!list) loaded.set(s, (list = []));
-        list.push(entries);
-        for (const { record } of entries) for (const d of record.depends ?? []) next.push(specName(d));
-      });
-      for (const name of names) for (const p of others) for (const d of p.dependencyNames(name)) next.push(d);
-      frontier = next.filter((n) => n !== '' && !seen.has(n) && !isVirtualPackage(n));
-    }
+    const jobs: { s: Served; name: string; url: string }[] = [];
+    const reach = (name: string): void => {
+      if (name === '' || seen.has(name) || isVirtualPackage(name)) return;
+      seen.add(name);
+      for (const { s, index } of indexes) {
+        const url = index?.shards.get(name);
+        if (url) jobs.push({ s, name, url });
+      }
+      for (const p of others) for (const d of p.dependencyNames(name)) reach(d);
+    };
+    for (const n of start) reach(n);
+    let failure: Error | undefined;
+    let waiting: (() => void)[] = [];
+    let busy = 0;
+    const wake = (): void => {
+      const w = waiting;
+      waiting = [];
+      for (const f of w) f();
+    };
+    const lane = async (): Promise<void> => {
+      while (failure === undefined) {
+        const job = jobs.pop();
+        if (!job) {
+          if (busy === 0) return;
+          await new Promise<void>((r) => waiting.push(r));
+          continue;
+        }
+        busy++;
+        try {
+          const entries = await this.shard(job.s, job.url, job.name);
+          let list = loaded.get(job.s);
+          if (!list) loaded.set(job.s, (list = []));
+          list.push(entries);
+          for (const { record } of entries) for (const d of record.depends ?? []) reach(specName(d));
+        } catch (err) {
+          failure ??= err instanceof Error ? err : new Error(String(err));
+        } finally {
+          busy--;
+          wake();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: SHARD_FETCHES }, lane));
+    if (failure !== undefined) throw failure;
     for (const { s, index } of indexes) {
       s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? []);
       s.servedAs = `${s.channel}/${s.subdir}/repodata.json.zst`;

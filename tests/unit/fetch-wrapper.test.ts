@@ -267,3 +267,36 @@ test('a repodata body comes through whole, read into one buffer when its length 
     expect(Buffer.from(seen[0]).equals(big)).toBe(true);
   }
 });
+
+test('shards: verified against their names, written to the cache in the background, read back by the next run; a torn file is a miss', async () => {
+  const { createHash } = await import('node:crypto');
+  const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`shard ${i} `.repeat(100)));
+  const names = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
+  const server = await serve((req, res) => {
+    const i = names.findIndex((n) => req.url?.endsWith(`/${n}.msgpack.zst`));
+    if (i < 0) return void res.writeHead(404).end();
+    res.end(bodies[i]);
+  });
+  try {
+    const cacheDir = path.join(tmp, 'cache');
+    const url = (i: number): string => `${server.url}/c/linux-64/shards/${names[i]}.msgpack.zst`;
+    const first = new FetchWrapper({ cacheDir });
+    const got = await Promise.all(bodies.map(async (_, i) => Buffer.from(await (await first.fetch(url(i))).arrayBuffer())));
+    expect(got.every((g, i) => g.equals(bodies[i]))).toBe(true);
+    await first.settled();
+    expect((await fs.readdir(path.join(cacheDir, 'shards'))).filter((f) => !f.endsWith('.tmp'))).toHaveLength(40);
+
+    // One shard torn on disk (a run killed while writing it): fetched again, the rest from the cache.
+    const files = await fs.readdir(path.join(cacheDir, 'shards'));
+    await fs.writeFile(path.join(cacheDir, 'shards', files[0]), 'torn');
+    const asked = server.requests.length;
+    const second = new FetchWrapper({ cacheDir });
+    const again = await Promise.all(bodies.map(async (_, i) => Buffer.from(await (await second.fetch(url(i))).arrayBuffer())));
+    expect(again.every((g, i) => g.equals(bodies[i]))).toBe(true);
+    expect(second.stats.shardsFromCache).toBe(39);
+    expect(server.requests.length - asked).toBe(1);
+    await second.settled();
+  } finally {
+    await server.close();
+  }
+});
