@@ -379,9 +379,9 @@ export class RattlerSolver implements SolverEngine {
           await response.body?.cancel();
           throw new ChannelAnswerError(real, response.status);
         }
-        const entries = readShard(new Uint8Array(await response.arrayBuffer()));
+        const entries = readShard(new Uint8Array(await response.arrayBuffer()), name);
         if (!entries) throw new Error(`the shard ${real} of ${s.channel}/${s.subdir} (package ${name}) cannot be read`);
-        return entries.filter((e) => String(e.record.name).toLowerCase() === name);
+        return entries;
       })();
       this.shardEntries.set(url, known);
       known.catch(() => this.shardEntries.delete(url));

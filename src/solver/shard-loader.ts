@@ -83,8 +83,12 @@ export function readShardIndex(body: Uint8Array, indexUrl: string): ShardIndex |
   };
 }
 
-/** The records of one shard by file name and table; undefined when it cannot be read. */
-export function readShard(body: Uint8Array): { table: 'packages' | 'packages.conda'; fn: string; record: RepodataRecordJson }[] | undefined {
+/**
+ * The records of one shard by file name and table; undefined when it cannot be read. With `name`
+ * (the package the index says the shard is for), records of any other package are left out: a
+ * shard cannot slip in records of a name whose own shard was not read.
+ */
+export function readShard(body: Uint8Array, name?: string): { table: 'packages' | 'packages.conda'; fn: string; record: RepodataRecordJson }[] | undefined {
   let shard: MsgpackValue;
   try {
     const raw = inflateBounded(body);
@@ -100,6 +104,7 @@ export function readShard(body: Uint8Array): { table: 'packages' | 'packages.con
     if (!isMap(records)) continue;
     for (const [fn, raw] of Object.entries(records)) {
       if (!isMap(raw)) continue;
+      if (name !== undefined && (typeof raw.name !== 'string' || raw.name.toLowerCase() !== name)) continue;
       const record = { ...raw } as Record<string, unknown>;
       for (const k of ['md5', 'sha256']) {
         const h = hex(raw[k]);

@@ -4,14 +4,8 @@
  * fetches thousands of shards and returns a few hundred packages: shards are kept as fetched and
  * only those of the packages returned are decoded.
  */
-import { inflateBounded } from './shard-loader.js';
-import { decodeMsgpack, type MsgpackValue } from './msgpack.js';
+import { readShard, readShardIndex } from './shard-loader.js';
 import type { RepodataRecordJson } from './repodata-pruner.js';
-
-/** The most a shard may hold decompressed (conda-forge's largest are a few MB). */
-const SHARD_LIMIT = 256 * 1024 * 1024;
-
-const hex = (v: unknown): string | undefined => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'string' ? v : undefined);
 
 /** A shard's bytes as fetched (still compressed), decoded only when one of its records is asked for. */
 interface Pending {
@@ -39,46 +33,22 @@ export class ShardRecords {
 
   /** Reads a sharded index (`<channel>/<subdir>/repodata_shards.msgpack.zst`): which shard holds which name. */
   addIndex(url: string, body: Uint8Array): void {
-    const at = url.lastIndexOf('/');
-    let index: MsgpackValue;
-    try {
-      const raw = inflateBounded(body, SHARD_LIMIT);
-      if (!raw) return;
-      index = decodeMsgpack(raw);
-    } catch {
-      return; // the solver says what is wrong with it
-    }
-    const shards = isMap(index) ? index.shards : undefined;
-    if (!isMap(shards)) return;
+    const index = readShardIndex(body, url);
+    if (!index) return; // the solver says what is wrong with it
     const names = new Map<string, string>();
-    for (const [name, hash] of Object.entries(shards)) {
-      const h = hex(hash);
-      if (h) names.set(name, h);
+    for (const [name, shardUrl] of index.shards) {
+      const hash = /([0-9a-f]{64})\.msgpack\.zst$/.exec(shardUrl)?.[1];
+      if (hash) names.set(name, hash);
     }
-    this.indexes.set(url.slice(0, at), names);
+    this.indexes.set(url.slice(0, url.lastIndexOf('/')), names);
   }
 
   private decode({ url, body }: Pending): void {
-    let shard: MsgpackValue;
-    try {
-      // A shard from a hostile channel may be a zstd bomb: only a declared size within bounds is read.
-      const raw = inflateBounded(body, SHARD_LIMIT);
-      if (!raw) return;
-      shard = decodeMsgpack(raw);
-    } catch {
-      return; // the solver says what is wrong with it
-    }
-    if (!isMap(shard)) return;
-    for (const table of ['packages', 'packages.conda']) {
-      const records = shard[table];
-      if (!isMap(records)) continue;
-      for (const [fn, raw] of Object.entries(records)) {
-        if (!isMap(raw)) continue;
-        const record = { ...raw, md5: hex(raw.md5), sha256: hex(raw.sha256) } as unknown as RepodataRecordJson;
-        let list = this.byFile.get(fn);
-        if (!list) this.byFile.set(fn, (list = []));
-        list.push({ url, record });
-      }
+    // Decompressed within shard-loader.ts's limit (a hostile channel's zstd bomb is refused).
+    for (const { fn, record } of readShard(body) ?? []) {
+      let list = this.byFile.get(fn);
+      if (!list) this.byFile.set(fn, (list = []));
+      list.push({ url, record });
     }
   }
 
@@ -88,7 +58,7 @@ export class ShardRecords {
    * otherwise every shard kept is.
    */
   record(channel: string, subdir: string, fn: string, name?: string): RepodataRecordJson | undefined {
-    const hash = name === undefined ? undefined : this.indexes.get(`${channel}/${subdir}`)?.get(name);
+    const hash = name === undefined ? undefined : this.indexes.get(`${channel}/${subdir}`)?.get(name.toLowerCase());
     const mine = hash === undefined ? undefined : this.pending.get(hash);
     if (mine) {
       this.pending.delete(hash as string);
@@ -107,8 +77,4 @@ export class ShardRecords {
     const list = this.byFile.get(fn) ?? [];
     return (list.find((e) => e.url.startsWith(`${channel}/${subdir}/`)) ?? list.find((e) => e.url.startsWith(`${channel}/`)))?.record;
   }
-}
-
-function isMap(v: MsgpackValue | undefined): v is { [key: string]: MsgpackValue } {
-  return !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array);
 }

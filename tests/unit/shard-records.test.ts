@@ -73,6 +73,10 @@ describe('shard-loader: sharded repodata read on gitenv side', () => {
   });
 
   test('a shard: its records with hashes as hex; a frame that would pass the limit is refused while decompressing', () => {
+    // The shard of `b` holding a record of `a` too (a hostile channel): read for `b`, only b's record.
+    const mixed = zstdCompress(pack({ packages: { 'a-9.0-0.tar.bz2': { name: 'a', version: '9.0', build: '0' }, 'b-1.0-0.tar.bz2': { name: 'B', version: '1.0', build: '0' } } }));
+    expect(readShard(mixed, 'b')?.map((e) => e.fn)).toEqual(['b-1.0-0.tar.bz2']);
+    expect(readShard(mixed)?.map((e) => e.fn)).toEqual(['a-9.0-0.tar.bz2', 'b-1.0-0.tar.bz2']);
     const entries = readShard(zstdCompress(shard));
     expect(entries).toEqual([{ table: 'packages', fn: 'a-1.0-0.tar.bz2', record: { name: 'a', version: '1.0', build: '0', license: 'MIT', sha256: 'ab'.repeat(32) } }]);
     // 1 MB of zeros: refused past a 64 kB limit, whatever its frame header declares.
