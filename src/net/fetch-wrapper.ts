@@ -69,6 +69,13 @@ export interface RequestFailure {
   message: string;
 }
 
+/** A repodata answer of this run whose bytes were let go (`releaseRepodata`): they are in the cache. */
+interface Released {
+  released: true;
+  size: number;
+  sha256: string;
+}
+
 const SYNTHETIC = /^http:\/\/local-channel-(\d+)\.gitenv\.invalid(?=\/|$)/;
 
 /**
@@ -87,7 +94,7 @@ export class FetchWrapper {
   private readonly listeners = new Set<RepodataListener>();
   private transform?: RepodataTransform;
   /** Repodata answers of this run (a run is short; channels do not change under it in a way that matters). */
-  private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined>>();
+  private readonly answers = new Map<string, Promise<Uint8Array | 404 | undefined | Released>>();
   /** Shards of this run, by URL. */
   private readonly shards = new Map<string, Promise<Uint8Array>>();
   /** The bytes behind a buffered response, for this wrapper's own reads (no second copy of a 300 MB repodata). */
@@ -127,6 +134,25 @@ export class FetchWrapper {
     return () => {
       if (this.transform === transform) this.transform = undefined;
     };
+  }
+
+  /**
+   * Lets go of the bytes of a repodata answer of this run (a conda-forge-sized `.zst` is 70 MB)
+   * once the caller has made what it needs of them: a later request for the URL reads them again
+   * from the cache (checked against their size and sha256, given or computed here), or asks the
+   * server again if the cache no longer has them. False when the bytes are not in the cache (no
+   * cache, or the server gave no validators): then they are kept. True when already let go.
+   */
+  async releaseRepodata(url: string, sha256?: string): Promise<boolean> {
+    const known = this.answers.get(url);
+    const answer = known ? await known : undefined;
+    if (answer !== undefined && answer !== 404 && !(answer instanceof Uint8Array)) return true; // already let go
+    if (!(answer instanceof Uint8Array) || !this.cache) return false;
+    const entry = await this.cache.validators(url);
+    if (!entry || entry.size !== answer.length || this.answers.get(url) !== known) return false;
+    const released: Released = { released: true, size: answer.length, sha256: sha256 ?? sha256Hex(answer) };
+    this.answers.set(url, Promise.resolve(released));
+    return true;
   }
 
   /** Resolves once what this wrapper queued for the cache (shards, written in the background) is written. */
@@ -260,7 +286,8 @@ export class FetchWrapper {
     const headers = new Headers(r.headers);
     headers.delete('content-encoding');
     headers.set('content-length', String(body.byteLength));
-    const response = withUrl(new Response(r.status === 304 ? null : body, { status: r.status, statusText: r.statusText, headers }), url);
+    // As a stream of the bytes read: a Response made from bytes would copy them (70 MB for a conda-forge-sized `.zst`).
+    const response = withUrl(new Response(r.status === 304 ? null : streamOf(body), { status: r.status, statusText: r.statusText, headers }), url);
     this.bodies.set(response, body);
     return response;
   }
@@ -325,7 +352,16 @@ export class FetchWrapper {
    */
   private async remembered(url: string, headers: Headers): Promise<Response> {
     const known = this.answers.get(url);
-    const answer = known ? await known : undefined;
+    let answer = known ? await known : undefined;
+    if (answer !== undefined && answer !== 404 && !(answer instanceof Uint8Array)) {
+      // Let go of earlier (releaseRepodata): the same bytes from the cache, or a new answer.
+      const hit = await this.cache?.read(url);
+      if (hit && hit.body.length === answer.size && sha256Hex(hit.body) === answer.sha256) answer = hit.body;
+      else {
+        if (this.answers.get(url) === known) this.answers.delete(url);
+        return this.remembered(url, headers);
+      }
+    }
     if (answer === 404) {
       this.stats.reused++;
       this.noteMissing(url);
@@ -426,13 +462,16 @@ export class FetchWrapper {
  * shard by every solve that reaches its name.
  */
 function bytesResponse(bytes: Uint8Array): Response {
-  const stream = new ReadableStream<Uint8Array>({
+  return new Response(streamOf(bytes), { status: 200, headers: { 'content-length': String(bytes.length) } });
+}
+
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(bytes);
       controller.close();
     },
   });
-  return new Response(stream, { status: 200, headers: { 'content-length': String(bytes.length) } });
 }
 
 const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);

@@ -6,7 +6,12 @@
  * Before each solve the repodata is surveyed through the same wrapper and the solver is served
  * only the records the specs can reach (repodata-pruner.ts); the full records behind the result
  * (constrains, license, timestamp, noarch) come from that parsed repodata.
+ * What a run holds of a large repodata: not its bytes (once parsed, the fetch wrapper lets the
+ * compressed ones go and the parsed repodata keeps the decompressed ones in a file of its own), but
+ * an index of where each name's records are, the records the solves reached (the fields the solver
+ * reads) and the viability index over them (viable.ts).
  */
+import * as os from 'node:os';
 import type { PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
@@ -19,11 +24,11 @@ import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { PrefixWidener } from './prefix-compat.js';
 import { ShardRecords } from './shard-records.js';
-import { zstdStored } from './zstd-stored.js';
 import { VersionMatcher, ViabilityIndex, type Candidate } from './viable.js';
 import { SolveMemo } from './solve-memo.js';
 import { readShard, readShardIndex, repodataOfShards, type ShardIndex } from './shard-loader.js';
 import { specName } from '../conda/types.js';
+import { sha256Hex } from '../util/files.js';
 import { SolverCrash, SolvePool, solvePoolOptions, type SolvePoolOptions } from './solve-pool.js';
 import type { FetchReply, FetchRequest, SolvedJson } from './solve-worker.js';
 
@@ -34,10 +39,22 @@ const SHARD_FETCHES = 32;
 
 type ShardEntries = NonNullable<ReturnType<typeof readShard>>;
 
-/** A record of the solve's repodata as viable.ts reads it. */
-interface ViableCandidate extends Candidate {
-  record: RepodataRecordJson;
+/**
+ * A record of the solve's repodata as viable.ts reads it: the record itself when the solver reads
+ * it as it is (no object more per record of a run), else this, with the dependencies it will read.
+ */
+class Rewritten implements Candidate {
+  constructor(
+    readonly record: RepodataRecordJson,
+    readonly version: string,
+    readonly depends: readonly string[],
+  ) {}
+
+  get name(): string {
+    return this.record.name;
+  }
 }
+type ViableCandidate = Rewritten | (RepodataRecordJson & Candidate);
 
 /** What the solves over the same subdirs and virtual packages share (RattlerSolver.context). */
 interface SolveContext {
@@ -66,8 +83,10 @@ interface Served {
   variant: (typeof VARIANTS)[number];
   /** The URL asked for, as the solver asks (the fetch wrapper's form). */
   asked: string;
-  /** The bytes the survey was served (still compressed for `.zst`). */
+  /** The bytes the survey was served (still compressed for `.zst`); let go once parsed. */
   body?: Uint8Array;
+  /** The sha256 of those bytes, once they are let go. */
+  sha256?: string;
   parsed?: ParsedRepodata;
   /** For a sharded subdir read here (shard-loader.ts): the real URL its records are served at instead. */
   servedAs?: string;
@@ -127,16 +146,28 @@ function decided(record: RepodataRecordJson, virtuals: VirtualPackage[]): string
 /** A shard of sharded repodata: `<channel>/<subdir>/<shards base>/<sha256>.msgpack.zst`. */
 const SHARD = /\/[0-9a-f]{64}\.msgpack\.zst$/;
 
-/** A copy of `bytes` in an ArrayBuffer of its own (a Buffer may be a view into a shared pool). */
-function ownBuffer(bytes: Uint8Array): ArrayBuffer {
-  const copy = new Uint8Array(bytes.length);
-  copy.set(bytes);
-  return copy.buffer;
+/**
+ * A pruned repodata waiting for the solver thread: `bytes` (a buffer of its own) is handed over as
+ * it is, not copied, on the first GET; `make` makes it again should the thread ask twice.
+ */
+interface PrunedBody {
+  bytes?: Uint8Array;
+  make: () => Uint8Array;
 }
+
+/** A repodata body larger than this is kept on disk once scanned, not in memory (ParsedRepodata.parse). */
+const SPILL_BYTES = 16 * 1024 * 1024;
 
 export class RattlerSolver implements SolverEngine {
   /** Parsed repodata of this run, by real URL (a run asks for the same repodata per environment). */
   private readonly parsed = new Map<string, { size: number; parsed: ParsedRepodata }>();
+
+  /**
+   * What the survey found for a subdir (`<channel>/<subdir>` as the solver asks) whose repodata
+   * was parsed and whose bytes the fetch wrapper then let go (releaseRepodata): the fetch wrapper's
+   * answer stays the same for the run, so later solves take this instead of asking again.
+   */
+  private readonly settled = new Map<string, Served>();
 
   private readonly pool: SolvePool;
 
@@ -179,6 +210,10 @@ export class RattlerSolver implements SolverEngine {
   /** Ends the solver threads. */
   async close(): Promise<void> {
     this.contexts.clear();
+    this.settled.clear();
+    // Their bodies kept on disk (ParsedRepodata.parse) are let go.
+    for (const { parsed } of this.parsed.values()) parsed.close();
+    this.parsed.clear();
     this.shardEntries.clear();
     this.matcher.free();
     await this.pool.close();
@@ -227,13 +262,20 @@ export class RattlerSolver implements SolverEngine {
   }
 
   /** Answers a request of the solver thread: a pruned repodata, or whatever the fetch wrapper answers. */
-  private async serve(request: FetchRequest, pruned: Map<string, Uint8Array | null>, shards: ShardRecords): Promise<FetchReply> {
+  private async serve(request: FetchRequest, pruned: Map<string, PrunedBody | null>, shards: ShardRecords): Promise<FetchReply> {
     const real = this.fetcher.realUrl(request.url);
     if ((request.method === 'GET' || request.method === 'HEAD') && pruned.has(real)) {
       const body = pruned.get(real);
       // null: a sharded index read here, whose records are served as repodata.json.zst instead.
       if (!body) return { status: 404, statusText: 'Not Found', headers: [], body: null };
-      return { status: 200, statusText: 'OK', headers: [['content-length', String(body.length)]], body: request.method === 'GET' ? ownBuffer(body) : null };
+      const bytes = body.bytes ?? body.make();
+      if (request.method === 'HEAD') {
+        body.bytes = bytes;
+        return { status: 200, statusText: 'OK', headers: [['content-length', String(bytes.length)]], body: null };
+      }
+      // Handed over (transferred), so no longer ours.
+      body.bytes = undefined;
+      return { status: 200, statusText: 'OK', headers: [['content-length', String(bytes.length)]], body: bytes.buffer as ArrayBuffer };
     }
     const response = await this.fetcher.fetch(request.url, { method: request.method, headers: request.headers });
     const headers: [string, string][] = [];
@@ -264,6 +306,8 @@ export class RattlerSolver implements SolverEngine {
   }
 
   private async surveySubdir(channel: Channel, subdir: string, bodies: Map<string, Uint8Array>): Promise<Served | undefined> {
+    const settled = this.settled.get(`${channel.solver}/${subdir}`);
+    if (settled) return { ...settled };
     for (const variant of VARIANTS) {
       const response = await this.fetcher.fetch(`${channel.solver}/${subdir}/${variant}`);
       await response.body?.cancel();
@@ -278,19 +322,37 @@ export class RattlerSolver implements SolverEngine {
   /** What solve-memo.ts keys an answer by; undefined without a memo or when a body is unknown. */
   private memoKey(request: SolveRequest, channels: Channel[], served: Served[]): string | undefined {
     const memo = this.memo;
-    if (!memo || served.length === 0 || served.some((s) => !s.body)) return undefined;
+    if (!memo || served.length === 0 || served.some((s) => !s.body && !s.sha256)) return undefined;
     return memo.key({
       specs: request.specs,
       platform: request.platform,
       virtualPackages: request.virtualPackages,
       channels: channels.map((c) => c.real),
-      repodata: served.map((s) => ({ url: s.url, sha256: memo.bodyHash(s.body as Uint8Array) })),
+      repodata: served.map((s) => ({ url: s.url, sha256: s.sha256 ?? memo.bodyHash(s.body as Uint8Array) })),
     });
   }
 
-  /** Parses what can be pruned (`repodata.json`, `.zst`); the rest goes to the solver as it is. */
+  /**
+   * Parses what can be pruned (`repodata.json`, `.zst`); the rest goes to the solver as it is.
+   * Parsed, the bytes are let go, here and in the fetch wrapper (which can read them again from
+   * its cache): a conda-forge-sized `.zst` is 70 MB the run would otherwise hold to its end.
+   */
   private parseServed(s: Served): void {
-    if (s.body && (s.variant === 'repodata.json' || s.variant === 'repodata.json.zst')) s.parsed = this.parse(s.url, s.body, s.variant);
+    if (s.parsed || !s.body || (s.variant !== 'repodata.json' && s.variant !== 'repodata.json.zst')) return;
+    const body = s.body;
+    s.parsed = this.parse(s.url, body, s.variant);
+    if (!s.parsed) return;
+    s.sha256 = this.memo?.bodyHash(body) ?? sha256Hex(body);
+    s.body = undefined;
+    const key = s.asked.slice(0, s.asked.length - s.variant.length - 1);
+    if (this.settled.has(key)) return;
+    const settled: Served = { ...s };
+    void this.fetcher.releaseRepodata(s.asked, s.sha256).then(
+      (released) => {
+        if (released && this.parsed.get(s.url)?.parsed === settled.parsed) this.settled.set(key, settled);
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -393,7 +455,9 @@ export class RattlerSolver implements SolverEngine {
     const known = this.parsed.get(url);
     if (known && known.size === body.length) return known.parsed;
     try {
-      const parsed = ParsedRepodata.parse(variant === 'repodata.json.zst' ? decompressZstd(body) : body);
+      // A decompressed body is this solver's alone; a plain one is also the fetch wrapper's answer.
+      const zst = variant === 'repodata.json.zst';
+      const parsed = ParsedRepodata.parse(zst ? decompressZstd(body) : body, { spillDir: os.tmpdir(), spillBytes: SPILL_BYTES, owned: zst });
       this.parsed.set(url, { size: body.length, parsed });
       return parsed;
     } catch {
@@ -426,7 +490,13 @@ export class RattlerSolver implements SolverEngine {
       const recordsOf = (name: string): ViableCandidate[] => {
         let list = candidates.get(name);
         if (!list) {
-          list = parsed.flatMap((r) => r.entries(name).map(({ record, fn }) => ({ name, version: String(record.version), depends: rewrite(r, record, fn)?.depends ?? record.depends ?? [], record })));
+          list = parsed.flatMap((r) =>
+            r.entries(name).map(({ record, fn }): ViableCandidate => {
+              const depends = rewrite(r, record, fn)?.depends ?? record.depends;
+              if (depends === record.depends && Array.isArray(depends) && typeof record.version === 'string') return record as RepodataRecordJson & Candidate;
+              return new Rewritten(record, String(record.version), depends ?? []);
+            }),
+          );
           candidates.set(name, list);
         }
         return list;
@@ -441,13 +511,13 @@ export class RattlerSolver implements SolverEngine {
    * Each parsed repodata pruned to the records the specs can reach and that can ever be installed
    * (viable.ts), by real URL (none: serve them whole).
    */
-  private prune(specs: string[], served: Served[], context: SolveContext, logger: SolveRequest['logger'], env: string): Map<string, Uint8Array | null> {
+  private prune(specs: string[], served: Served[], context: SolveContext, logger: SolveRequest['logger'], env: string): Map<string, PrunedBody | null> {
     const parsed = served.filter((s) => s.parsed);
     if (parsed.length === 0) return new Map();
     const viability = context.index?.prune(specs);
     if (viability) {
       const kept = new Set<RepodataRecordJson>();
-      for (const c of viability.kept) kept.add(c.record);
+      for (const c of viability.kept) kept.add(c instanceof Rewritten ? c.record : c);
       logger.debug(`${env}: the solver gets ${kept.size} of the ${viability.before} records of ${viability.names.size} reachable package names (the others can never be installed)`);
       return new Map(parsed.flatMap((s) => this.body(s, viability.names, context.rewrite, (record) => kept.has(record))));
     }
@@ -464,15 +534,18 @@ export class RattlerSolver implements SolverEngine {
     names: Set<string>,
     rewrite: (repodata: ParsedRepodata, record: RepodataRecordJson, fn: string) => Partial<RepodataRecordJson> | undefined,
     keep?: (record: RepodataRecordJson) => boolean,
-  ): [string, Uint8Array | null][] {
+  ): [string, PrunedBody | null][] {
     const repodata = s.parsed as ParsedRepodata;
-    const json = repodata.pruned(names, (record, fn) => rewrite(repodata, record, fn), keep);
+    // A buffer of its own (joinPieces), framed as zstd when the solver asked for .zst.
+    const zstd = s.servedAs !== undefined || s.variant === 'repodata.json.zst';
+    const make = (): Uint8Array => repodata.pruned(names, (record, fn) => rewrite(repodata, record, fn), keep, { zstd });
+    const body = { bytes: make(), make };
     if (s.servedAs)
       return [
         [s.url, null],
-        [s.servedAs, zstdStored(json)],
+        [s.servedAs, body],
       ];
-    return [[s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json]];
+    return [[s.url, body]];
   }
 
   private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {

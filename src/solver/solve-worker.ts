@@ -80,6 +80,16 @@ function plain(p: SolvedPackage): SolvedJson {
   return out;
 }
 
+/** A body as a stream of itself (a Response made from an ArrayBuffer copies it). */
+function streamOf(body: ArrayBuffer): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new Uint8Array(body));
+      controller.close();
+    },
+  });
+}
+
 /** Serves solves until the main thread terminates this thread. */
 export function serveSolves(): void {
   const port = parentPort;
@@ -110,6 +120,15 @@ export function serveSolves(): void {
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
 
+  // The bodies handed to the WASM side (a pruned conda-forge-sized repodata is tens of MB): once
+  // the solve has read them they are let go at once, not when this thread's small heap is next
+  // collected, which may be several solves later.
+  let received: ArrayBuffer[] = [];
+  const release = (): void => {
+    for (const body of received) (body as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+    received = [];
+  };
+
   let nextReq = 0;
   const pending = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void; url: string }>();
   globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -133,23 +152,27 @@ export function serveSolves(): void {
         return;
       }
       const nullBody = msg.status === 204 || msg.status === 304 || msg.status < 200;
-      const response = new Response(nullBody ? null : msg.body, { status: msg.status, statusText: msg.statusText, headers: msg.headers });
+      const body = nullBody ? null : msg.body;
+      if (body) received.push(body);
+      const response = new Response(body ? streamOf(body) : null, { status: msg.status, statusText: msg.statusText, headers: msg.headers });
       Object.defineProperty(response, 'url', { value: waiting.url });
       waiting.resolve(response);
       return;
     }
     const { id, specs, channels, platforms, locked } = msg;
-    simpleSolve(specs, channels, platforms as Platform[], locked).then(
-      (solved) => {
-        const packages = solved.map(plain);
-        for (const p of solved) p.free();
-        port.postMessage({ type: 'solved', id, packages, memoryBytes: memory() } satisfies FromWorker);
-      },
-      (err: unknown) => {
-        // What the WASM side rejects with is a string (or an Error): the solver's own explanation.
-        const message = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
-        port.postMessage({ type: 'unsolvable', id, message, memoryBytes: memory() } satisfies FromWorker);
-      },
-    );
+    simpleSolve(specs, channels, platforms as Platform[], locked)
+      .finally(release)
+      .then(
+        (solved) => {
+          const packages = solved.map(plain);
+          for (const p of solved) p.free();
+          port.postMessage({ type: 'solved', id, packages, memoryBytes: memory() } satisfies FromWorker);
+        },
+        (err: unknown) => {
+          // What the WASM side rejects with is a string (or an Error): the solver's own explanation.
+          const message = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
+          port.postMessage({ type: 'unsolvable', id, message, memoryBytes: memory() } satisfies FromWorker);
+        },
+      );
   });
 }

@@ -127,6 +127,58 @@ export interface Viability<T> {
   before: number;
 }
 
+/** One record in the index (or one of the solve's virtual packages). */
+interface Node<T> {
+  readonly id: number;
+  readonly item: T;
+  /** Its dependencies, each as the index knows it (once the record's name is indexed). */
+  deps?: Dep[];
+  /** The dependencies it satisfies: the head of its list in `Links` (-1: none). */
+  supports: number;
+  /** The prune it was found dead in. */
+  dead: number;
+}
+
+/** A dependency (one per distinct spec string) as one index knows it. */
+interface Dep {
+  readonly id: number;
+  readonly constraint: Constraint;
+  /** How many candidates satisfy it (-1: not counted yet). */
+  satisfiers: number;
+  /** The records that have it: the head of their list in `Links` (-1: none). */
+  dependents: number;
+  /** Satisfiers still alive in the prune `epoch`. */
+  alive: number;
+  epoch: number;
+}
+
+/**
+ * Lists of numbers, all in two typed arrays: a conda-forge-sized run indexes 400,000 records and
+ * 1.5 million (dependency, satisfier) pairs, which as arrays and maps of objects cost several
+ * times as much memory.
+ */
+class Links {
+  /** The value at each place, and the place after it in its list (-1: the end). */
+  values = new Int32Array(1024);
+  next = new Int32Array(1024);
+  private size = 0;
+
+  /** Adds `value` in front of the list at `head`; returns the new head. */
+  push(head: number, value: number): number {
+    if (this.size === this.values.length) {
+      const values = new Int32Array(this.size * 2);
+      values.set(this.values);
+      this.values = values;
+      const next = new Int32Array(this.size * 2);
+      next.set(this.next);
+      this.next = next;
+    }
+    this.values[this.size] = value;
+    this.next[this.size] = head;
+    return this.size++;
+  }
+}
+
 /**
  * Which records can ever be installed, for one set of records (the subdirs of a solve) and one set
  * of virtual packages. What does not depend on the specs (each record's dependencies, the records
@@ -134,15 +186,18 @@ export interface Viability<T> {
  * the environments of a run solved over the same subdirs only pay for what their specs change.
  */
 export class ViabilityIndex<T extends Candidate> {
-  private readonly depsOf = new Map<T, Constraint[]>();
+  /** The nodes of each name's records (recordsOf), and of a virtual package's candidates. */
+  private readonly nodesOf = new Map<string, Node<T>[]>();
+  private readonly candidatesOf = new Map<string, Node<T>[]>();
+  private readonly nodes: Node<T>[] = [];
+  private readonly depOf = new Map<Constraint, Dep>();
+  private readonly deps: Dep[] = [];
+  private readonly links = new Links();
   private readonly namesOf = new Map<string, Set<string>>();
-  private readonly satisfiersOf = new Map<Constraint, T[]>();
-  /** The dependencies each record satisfies, and the records that have each dependency. */
-  private readonly supports = new Map<T, Constraint[]>();
-  private readonly dependents = new Map<Constraint, T[]>();
   /** Per name, the records with a dependency nothing satisfies. */
-  private readonly hopeless = new Map<string, T[]>();
-  private readonly virtualsByName = new Map<string, T[]>();
+  private readonly hopeless = new Map<string, Node<T>[]>();
+  private readonly virtualsByName = new Map<string, Node<T>[]>();
+  private epoch = 0;
 
   /** `recordsOf(name)`: every record of a name, across the subdirs, the same array each time. */
   constructor(
@@ -152,7 +207,7 @@ export class ViabilityIndex<T extends Candidate> {
   ) {
     for (const v of virtuals) {
       const list = this.virtualsByName.get(v.name) ?? [];
-      list.push({ name: v.name, version: v.version, depends: [] } as unknown as T);
+      list.push(this.node({ name: v.name, version: v.version, depends: [] } as unknown as T));
       this.virtualsByName.set(v.name, list);
     }
   }
@@ -164,6 +219,7 @@ export class ViabilityIndex<T extends Candidate> {
   prune(specs: readonly string[]): Viability<T> | undefined {
     const roots = specs.map((s) => dependencyConstraint(s));
     if (roots.some((r) => r.name === '' || /[*?]/.test(r.name))) return undefined;
+    const epoch = ++this.epoch;
     // Every name the specs reach through any record.
     const reached = new Set<string>();
     const queue = roots.map((r) => r.name);
@@ -174,26 +230,33 @@ export class ViabilityIndex<T extends Candidate> {
       for (const dep of this.dependencyNames(name)) if (!reached.has(dep)) queue.push(dep);
     }
     // Dead from the start: records failing a spec, and records with a dependency nothing satisfies.
-    const kill: T[] = [];
+    const kill: Node<T>[] = [];
     for (const r of roots) {
       if (r.version === undefined || isVirtualPackage(r.name)) continue;
-      for (const c of this.candidates(r.name)) if (!this.matcher.mayMatch(r.version, c.version)) kill.push(c);
+      for (const c of this.candidates(r.name)) if (!this.matcher.mayMatch(r.version, c.item.version)) kill.push(c);
     }
     for (const name of reached) kill.push(...(this.hopeless.get(name) ?? []));
-    const dead = new Set<T>();
-    const alive = new Map<Constraint, number>();
     while (kill.length > 0) {
-      const record = kill.pop() as T;
-      if (dead.has(record)) continue;
-      dead.add(record);
-      for (const c of this.supports.get(record) ?? []) {
-        const left = (alive.get(c) ?? (this.satisfiersOf.get(c) as T[]).length) - 1;
-        alive.set(c, left);
-        if (left === 0) for (const d of this.dependents.get(c) ?? []) if (!dead.has(d)) kill.push(d);
+      const node = kill.pop() as Node<T>;
+      if (node.dead === epoch) continue;
+      node.dead = epoch;
+      const { values, next } = this.links;
+      for (let at = node.supports; at >= 0; at = next[at]) {
+        const dep = this.deps[values[at]];
+        if (dep.epoch !== epoch) {
+          dep.epoch = epoch;
+          dep.alive = dep.satisfiers;
+        }
+        if (--dep.alive === 0) {
+          for (let d = dep.dependents; d >= 0; d = next[d]) {
+            const dependent = this.nodes[values[d]];
+            if (dependent.dead !== epoch) kill.push(dependent);
+          }
+        }
       }
     }
     for (const r of roots) {
-      if (!isVirtualPackage(r.name) && !this.candidates(r.name).some((c) => !dead.has(c))) return undefined;
+      if (!isVirtualPackage(r.name) && !this.candidates(r.name).some((c) => c.dead !== epoch)) return undefined;
     }
     // The names reachable through viable records only, and their viable records.
     const names = new Set<string>();
@@ -204,23 +267,40 @@ export class ViabilityIndex<T extends Candidate> {
       const name = walk.pop() as string;
       if (names.has(name)) continue;
       names.add(name);
-      const records = this.recordsOf(name);
-      before += records.length;
-      for (const record of records) {
-        if (dead.has(record)) continue;
-        kept.add(record);
-        for (const d of this.constraints(record)) if (!names.has(d.name) && !isVirtualPackage(d.name)) walk.push(d.name);
+      const nodes = this.recordNodes(name);
+      before += nodes.length;
+      for (const node of nodes) {
+        if (node.dead === epoch) continue;
+        kept.add(node.item);
+        for (const d of this.depsOf(node)) if (!names.has(d.constraint.name) && !isVirtualPackage(d.constraint.name)) walk.push(d.constraint.name);
       }
     }
     return { names, kept, before };
   }
 
+  private node(item: T): Node<T> {
+    const node: Node<T> = { id: this.nodes.length, item, deps: undefined, supports: -1, dead: 0 };
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** The nodes of a name's records (recordsOf), made on first use. */
+  private recordNodes(name: string): Node<T>[] {
+    let nodes = this.nodesOf.get(name);
+    if (!nodes) this.nodesOf.set(name, (nodes = this.recordsOf(name).map((r) => this.node(r))));
+    return nodes;
+  }
+
   /** The candidates of a name: its records, and for a virtual package the solve's own. */
-  private candidates(name: string): readonly T[] {
-    if (!isVirtualPackage(name)) return this.recordsOf(name);
-    const own = this.virtualsByName.get(name) ?? [];
-    const records = this.recordsOf(name);
-    return records.length === 0 ? own : [...own, ...records];
+  private candidates(name: string): Node<T>[] {
+    if (!isVirtualPackage(name)) return this.recordNodes(name);
+    let list = this.candidatesOf.get(name);
+    if (!list) {
+      const own = this.virtualsByName.get(name) ?? [];
+      const records = this.recordNodes(name);
+      this.candidatesOf.set(name, (list = records.length === 0 ? own : [...own, ...records]));
+    }
+    return list;
   }
 
   /** The names the records of `name` depend on; indexes those records on the first call. */
@@ -229,15 +309,13 @@ export class ViabilityIndex<T extends Candidate> {
     if (names) return names;
     names = new Set();
     this.namesOf.set(name, names);
-    for (const record of this.recordsOf(name)) {
-      for (const c of this.constraints(record)) {
-        names.add(c.name);
-        let dependents = this.dependents.get(c);
-        if (!dependents) this.dependents.set(c, (dependents = []));
-        dependents.push(record);
-        if (this.satisfiers(c).length === 0) {
+    for (const node of this.recordNodes(name)) {
+      for (const dep of this.depsOf(node)) {
+        names.add(dep.constraint.name);
+        dep.dependents = this.links.push(dep.dependents, node.id);
+        if (this.satisfiers(dep) === 0) {
           const list = this.hopeless.get(name) ?? [];
-          if (list[list.length - 1] !== record) list.push(record);
+          if (list[list.length - 1] !== node) list.push(node);
           this.hopeless.set(name, list);
         }
       }
@@ -245,22 +323,31 @@ export class ViabilityIndex<T extends Candidate> {
     return names;
   }
 
-  private constraints(record: T): Constraint[] {
-    let list = this.depsOf.get(record);
-    if (!list) this.depsOf.set(record, (list = record.depends.map((d) => this.matcher.constraint(d))));
-    return list;
+  private depsOf(node: Node<T>): Dep[] {
+    node.deps ??= node.item.depends.map((d) => this.dep(this.matcher.constraint(d)));
+    return node.deps;
   }
 
-  private satisfiers(c: Constraint): T[] {
-    let list = this.satisfiersOf.get(c);
-    if (list) return list;
-    list = this.candidates(c.name).filter((r) => this.matcher.mayMatch(c.version, r.version));
-    this.satisfiersOf.set(c, list);
-    for (const r of list) {
-      let sup = this.supports.get(r);
-      if (!sup) this.supports.set(r, (sup = []));
-      sup.push(c);
+  private dep(constraint: Constraint): Dep {
+    let dep = this.depOf.get(constraint);
+    if (!dep) {
+      dep = { id: this.deps.length, constraint, satisfiers: -1, dependents: -1, alive: 0, epoch: 0 };
+      this.deps.push(dep);
+      this.depOf.set(constraint, dep);
     }
-    return list;
+    return dep;
+  }
+
+  /** How many candidates satisfy `dep`; counted (and each satisfier told) on the first call. */
+  private satisfiers(dep: Dep): number {
+    if (dep.satisfiers >= 0) return dep.satisfiers;
+    let count = 0;
+    for (const node of this.candidates(dep.constraint.name)) {
+      if (!this.matcher.mayMatch(dep.constraint.version, node.item.version)) continue;
+      count++;
+      node.supports = this.links.push(node.supports, dep.id);
+    }
+    dep.satisfiers = count;
+    return count;
   }
 }

@@ -232,6 +232,46 @@ test('one wrapper asks for each repodata URL once: bodies and 404s are reused by
   }
 });
 
+test('releaseRepodata: the bytes are let go once cached; a later request reads them again from the cache, or from the server when the cache changed', async () => {
+  let version = 1;
+  const body = (): string => JSON.stringify({ info: { subdir: 'linux-64' }, packages: {}, 'packages.conda': {}, version });
+  const server = await serve((req, res) => {
+    if (req.url?.endsWith('/repodata.json')) return void res.writeHead(200, { etag: `"v${version}"` }).end(body());
+    res.writeHead(404).end('nope');
+  });
+  try {
+    const url = `${server.url}/c/linux-64/repodata.json`;
+    const cacheDir = path.join(tmp, 'cache');
+    const w = new FetchWrapper({ cacheDir });
+    const seen: Uint8Array[] = [];
+    w.onRepodata((_url, b) => seen.push(b));
+    expect(await (await w.fetch(url)).text()).toBe(body());
+    // Not an answer of this run (a 404, an unknown URL): nothing to let go.
+    expect(await w.fetch(`${server.url}/c/linux-64/repodata.json.zst`).then((r) => r.status)).toBe(404);
+    expect(await w.releaseRepodata(`${server.url}/c/linux-64/repodata.json.zst`)).toBe(false);
+    expect(await w.releaseRepodata(`${server.url}/c/osx-64/repodata.json`)).toBe(false);
+    expect(await w.releaseRepodata(url)).toBe(true);
+    // Read again: the same bytes, from the cache, no request (the run's answer does not change).
+    version = 2;
+    expect(await (await w.fetch(url)).text()).toBe(JSON.stringify({ info: { subdir: 'linux-64' }, packages: {}, 'packages.conda': {}, version: 1 }));
+    expect(server.requests.filter((r) => r.url?.endsWith('/repodata.json'))).toHaveLength(1);
+    expect(seen.map((b) => Buffer.from(b).toString())).toEqual(Array(2).fill(JSON.stringify({ info: { subdir: 'linux-64' }, packages: {}, 'packages.conda': {}, version: 1 })));
+    // Still let go; the cached body damaged meanwhile (another run, a disk): the server is asked again.
+    expect(await w.releaseRepodata(url)).toBe(true);
+    for (const f of await fs.readdir(cacheDir)) if (f.endsWith('.body')) await fs.writeFile(path.join(cacheDir, f), body().replace('2', '3'));
+    expect(await (await w.fetch(url)).text()).toBe(body());
+    expect(server.requests.filter((r) => r.url?.endsWith('/repodata.json'))).toHaveLength(2);
+    // Without a cache the bytes are kept.
+    const bare = new FetchWrapper();
+    expect(await (await bare.fetch(url)).text()).toBe(body());
+    expect(await bare.releaseRepodata(url)).toBe(false);
+    expect(await (await bare.fetch(url)).text()).toBe(body());
+    expect(server.requests.filter((r) => r.url?.endsWith('/repodata.json'))).toHaveLength(3);
+  } finally {
+    await server.close();
+  }
+});
+
 test('a cache directory that cannot be written costs nothing but the caching', async () => {
   const server = await serve((_req, res) => res.writeHead(200, { etag: '"x"' }).end(REPODATA));
   try {

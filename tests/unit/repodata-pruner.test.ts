@@ -1,6 +1,8 @@
 import { decompress } from 'fzstd';
+import zlib from 'node:zlib';
 import { ParsedRepodata, reachableNames } from '../../src/solver/repodata-pruner.js';
-import { zstdStored } from '../../src/solver/zstd-stored.js';
+import { joinPieces, zstdStored } from '../../src/solver/zstd-stored.js';
+import { decompressZstd, frameContentSize } from '../../src/util/zstd.js';
 
 const rec = (name: string, version: string, depends: string[] = [], constrains: string[] = []) => ({ name, version, build: '0', build_number: 0, depends, constrains });
 
@@ -45,4 +47,38 @@ test('zstdStored writes frames any zstd decoder reads (empty, one block, many bl
     const content = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
     expect(Buffer.from(decompress(zstdStored(content))).equals(Buffer.from(content))).toBe(true);
   }
+});
+
+test('joinPieces: one buffer of its own, the same bytes as joining then framing (zstdStored), framed or plain', () => {
+  const piece = (i: number): string => `"f-${i}-0.conda":{"name":"f","version":"${i}","build":"0","note":"caf\u00e9 \u2603"}`;
+  for (const count of [0, 1, 50, 2000, 7001]) {
+    const pieces = Array.from({ length: count }, (_, i) => piece(i));
+    const plain = Buffer.from(pieces.join(''));
+    const framed = joinPieces(pieces, true);
+    expect(Buffer.from(framed).equals(Buffer.from(zstdStored(plain)))).toBe(true);
+    expect(Buffer.from(decompress(framed)).equals(plain)).toBe(true);
+    const bytes = joinPieces(pieces, false);
+    expect(Buffer.from(bytes).equals(plain)).toBe(true);
+    // Its own buffer: handed to a solver thread as it is (transferred), never a slice of a shared pool.
+    for (const b of [framed, bytes]) expect([b.byteOffset, b.buffer.byteLength]).toEqual([0, b.length]);
+  }
+});
+
+test('pruned repodata as zstd (the solver asked for .zst) is the same JSON as plain, framed', () => {
+  const json = Buffer.from(linux.pruned(new Set(['python', 'zlib'])));
+  const zst = linux.pruned(new Set(['python', 'zlib']), undefined, undefined, { zstd: true });
+  expect(Buffer.from(decompress(zst)).equals(json)).toBe(true);
+  expect(JSON.parse(json.toString()).packages['zlib-1.2-0.tar.bz2'].version).toBe('1.2');
+});
+
+test('frameContentSize reads a zstd frame header: 1, 2, 4 or 8 bytes, and none when the frame does not say', () => {
+  const compress = (zlib as unknown as { zstdCompressSync: (b: Uint8Array, o?: object) => Buffer }).zstdCompressSync;
+  for (const size of [0, 5, 255, 256, 300, 70_000, 5_000_000]) expect(frameContentSize(compress(Buffer.alloc(size, 7)))).toBe(size);
+  // A stream written without its size (as the conda-forge-sized fixture's .zst is), and what is not zstd at all.
+  const streamed = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]);
+  expect(frameContentSize(streamed)).toBeUndefined();
+  expect(frameContentSize(Buffer.from('{"packages":{}}'))).toBeUndefined();
+  // A large body is decompressed whole, however its frame says its size.
+  const big = Buffer.from(JSON.stringify({ packages: {}, pad: 'x'.repeat(3_000_000) }));
+  expect(Buffer.from(decompressZstd(compress(big))).equals(big)).toBe(true);
 });
