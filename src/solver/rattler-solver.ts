@@ -155,6 +155,13 @@ interface PrunedBody {
   make: () => Uint8Array;
 }
 
+/** Frees the memory of a large buffer of its own at once (its views read nothing from then on). */
+function detach(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  // Never a slice of Node's shared pool (those are small); transfer() is there from Node 21.
+  if (bytes.length > Buffer.poolSize && typeof buffer.transfer === 'function') buffer.transfer(0);
+}
+
 /** A repodata body larger than this is kept on disk once scanned, not in memory (ParsedRepodata.parse). */
 const SPILL_BYTES = 16 * 1024 * 1024;
 
@@ -338,18 +345,30 @@ export class RattlerSolver implements SolverEngine {
    * its cache): a conda-forge-sized `.zst` is 70 MB the run would otherwise hold to its end.
    */
   private parseServed(s: Served): void {
-    if (s.parsed || !s.body || (s.variant !== 'repodata.json' && s.variant !== 'repodata.json.zst')) return;
+    if (s.parsed || (s.variant !== 'repodata.json' && s.variant !== 'repodata.json.zst')) return;
+    const key = s.asked.slice(0, s.asked.length - s.variant.length - 1);
+    const known = this.settled.get(key);
+    if (known) {
+      // Let go meanwhile (this solve surveyed before): the bytes it holds may be gone.
+      Object.assign(s, { parsed: known.parsed, sha256: known.sha256, body: undefined });
+      return;
+    }
     const body = s.body;
+    if (!body) return;
     s.parsed = this.parse(s.url, body, s.variant);
     if (!s.parsed) return;
     s.sha256 = this.memo?.bodyHash(body) ?? sha256Hex(body);
     s.body = undefined;
-    const key = s.asked.slice(0, s.asked.length - s.variant.length - 1);
-    if (this.settled.has(key)) return;
     const settled: Served = { ...s };
     void this.fetcher.releaseRepodata(s.asked, s.sha256).then(
       (released) => {
-        if (released && this.parsed.get(s.url)?.parsed === settled.parsed) this.settled.set(key, settled);
+        if (!released || this.settled.has(key) || this.parsed.get(s.url)?.parsed !== settled.parsed) return;
+        this.settled.set(key, settled);
+        // Compressed, nothing reads these bytes any more (the wrapper let them go, the parsed
+        // repodata holds their decompressed copy, solves surveyed before take what is settled,
+        // their hash is known): freed now, not at the next full garbage collection. A plain
+        // repodata.json's are the parsed repodata's own body.
+        if (settled.variant === 'repodata.json.zst') detach(body);
       },
       () => undefined,
     );
