@@ -171,8 +171,10 @@ export class ExtractPool {
           callback(); // over (a failure is in `result`): the download goes on without it
           return;
         }
-        // A copy of exactly these bytes, handed over (the chunk may be a view of a larger buffer).
-        const data = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+        // The bytes handed over: the chunk's own buffer when it is all of it (the download gives
+        // each chunk to the tap last, once hashed and written), else a copy of exactly these bytes.
+        const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+        const data = whole ? chunk.buffer : (chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer);
         job.inFlight += data.byteLength;
         thread.post({ type: 'chunk', id, data }, [data]);
         if (job.inFlight < IN_FLIGHT) callback();
