@@ -203,12 +203,21 @@ export class RattlerSolver implements SolverEngine {
         logger.info(`${env}: the same specs over the same repodata as an earlier run (${platform}): its answer is reused, ${kept.length} packages`);
         return kept;
       }
+      let t = performance.now();
+      const took = (): string => {
+        const ms = performance.now() - t;
+        t += ms;
+        return `${Math.round(ms)} ms`;
+      };
       for (const s of served) this.parseServed(s);
-      await this.loadShards(specs, served);
+      const shardCount = await this.loadShards(specs, served);
+      if (shardCount > 0) logger.debug(`${env}: ${shardCount} shards read in ${took()}`);
       const context = this.context(served, request.virtualPackages);
       const asked = specs.map((s) => context.widener.widenSpec(s));
       const pruned = this.prune(asked, served, context, logger, env);
+      logger.debug(`${env}: repodata pruned and serialized in ${took()} (${[...pruned.values()].reduce((n, b) => n + (b?.length ?? 0), 0)} bytes)`);
       solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned, shards));
+      logger.debug(`${env}: the solver thread answered in ${took()}`);
     } catch (err) {
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
@@ -299,18 +308,19 @@ export class RattlerSolver implements SolverEngine {
    * pruned and rewritten as any other. An index that cannot be read, or a glob spec, leaves the
    * shards to the solver itself.
    */
-  private async loadShards(specs: string[], served: Served[]): Promise<void> {
+  private async loadShards(specs: string[], served: Served[]): Promise<number> {
     const sharded = served.filter((s) => s.variant === 'repodata_shards.msgpack.zst' && s.body);
-    if (sharded.length === 0) return;
+    if (sharded.length === 0) return 0;
     const start = specs.map(specName);
-    if (start.some((n) => n === '' || /[*?]/.test(n))) return;
+    if (start.some((n) => n === '' || /[*?]/.test(n))) return 0;
     const indexes = sharded.map((s) => ({ s, index: this.shardIndex(s) }));
-    if (indexes.some((i) => !i.index)) return;
+    if (indexes.some((i) => !i.index)) return 0;
     const others = served.filter((s) => s.parsed && !sharded.includes(s)).map((s) => s.parsed as ParsedRepodata);
     const loaded = new Map<Served, ShardEntries[]>();
     // A queue, not levels: each shard read adds the names it reaches, and SHARD_FETCHES lanes keep
     // fetching without waiting for the slowest shard of a level.
     const seen = new Set<string>();
+    const names = new Map<string, string>();
     const jobs: { s: Served; name: string; url: string }[] = [];
     const reach = (name: string): void => {
       if (name === '' || seen.has(name) || isVirtualPackage(name)) return;
@@ -325,6 +335,7 @@ export class RattlerSolver implements SolverEngine {
     let failure: Error | undefined;
     let waiting: (() => void)[] = [];
     let busy = 0;
+    let jobsDone = 0;
     const wake = (): void => {
       const w = waiting;
       waiting = [];
@@ -341,10 +352,18 @@ export class RattlerSolver implements SolverEngine {
         busy++;
         try {
           const entries = await this.shard(job.s, job.url, job.name);
+          jobsDone++;
           let list = loaded.get(job.s);
           if (!list) loaded.set(job.s, (list = []));
           list.push(entries);
-          for (const { record } of entries) for (const d of record.depends ?? []) reach(specName(d));
+          for (const { record } of entries) {
+            for (const d of record.depends ?? []) {
+              // The builds of a package mostly share their dependencies: each string is read once.
+              let n = names.get(d);
+              if (n === undefined) names.set(d, (n = specName(d)));
+              reach(n);
+            }
+          }
         } catch (err) {
           failure ??= err instanceof Error ? err : new Error(String(err));
         } finally {
@@ -359,6 +378,7 @@ export class RattlerSolver implements SolverEngine {
       s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? []);
       s.servedAs = `${s.channel}/${s.subdir}/repodata.json.zst`;
     }
+    return jobsDone;
   }
 
   private shardIndex(s: Served): ShardIndex | undefined {
@@ -373,13 +393,13 @@ export class RattlerSolver implements SolverEngine {
     let known = this.shardEntries.get(url);
     if (!known) {
       known = (async () => {
-        const response = await this.fetcher.fetch(url);
+        const body = await this.fetcher.fetchShard(url);
         const real = this.fetcher.realUrl(url);
-        if (response.status !== 200) {
-          await response.body?.cancel();
-          throw new ChannelAnswerError(real, response.status);
+        if (body instanceof Response) {
+          await body.body?.cancel();
+          throw new ChannelAnswerError(real, body.status);
         }
-        const entries = readShard(new Uint8Array(await response.arrayBuffer()), name);
+        const entries = readShard(body, name);
         if (!entries) throw new Error(`the shard ${real} of ${s.channel}/${s.subdir} (package ${name}) cannot be read`);
         return entries;
       })();

@@ -37,11 +37,12 @@ export interface RepodataRecordJson {
 const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'];
 const TABLES: Table[] = ['packages', 'packages.conda'];
 
+/** A repodata object; a table may be a Map by file name (shard-loader.ts builds them so, without an object of 200,000 keys). */
 interface RepodataJson {
   info?: Record<string, unknown>;
   repodata_version?: number;
-  packages?: Record<string, RepodataRecordJson>;
-  'packages.conda'?: Record<string, RepodataRecordJson>;
+  packages?: Record<string, RepodataRecordJson> | Map<string, RepodataRecordJson>;
+  'packages.conda'?: Record<string, RepodataRecordJson> | Map<string, RepodataRecordJson>;
 }
 
 /** One record of a subdir's repodata, with the file name it is listed under. */
@@ -84,7 +85,8 @@ export class ParsedRepodata {
     this.offsets = new Map();
     this.meta = { info: source.info, repodata_version: source.repodata_version };
     for (const table of TABLES) {
-      for (const [fn, record] of Object.entries(source[table] ?? {})) {
+      const records = source[table] ?? {};
+      for (const [fn, record] of records instanceof Map ? records : Object.entries(records)) {
         const name = String(record.name).toLowerCase();
         let list = this.byName.get(name);
         if (!list) {

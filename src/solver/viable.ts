@@ -143,6 +143,7 @@ export class ViabilityIndex<T extends Candidate> {
   /** Per name, the records with a dependency nothing satisfies. */
   private readonly hopeless = new Map<string, T[]>();
   private readonly virtualsByName = new Map<string, T[]>();
+  private readonly versionsOf = new Map<string, Map<string, T[]>>();
 
   /** `recordsOf(name)`: every record of a name, across the subdirs, the same array each time. */
   constructor(
@@ -245,6 +246,21 @@ export class ViabilityIndex<T extends Candidate> {
     return names;
   }
 
+  /** The candidates of a name grouped by version. */
+  private byVersion(name: string): Map<string, T[]> {
+    let groups = this.versionsOf.get(name);
+    if (!groups) {
+      groups = new Map();
+      for (const r of this.candidates(name)) {
+        const list = groups.get(r.version);
+        if (list) list.push(r);
+        else groups.set(r.version, [r]);
+      }
+      this.versionsOf.set(name, groups);
+    }
+    return groups;
+  }
+
   private constraints(record: T): Constraint[] {
     let list = this.depsOf.get(record);
     if (!list) this.depsOf.set(record, (list = record.depends.map((d) => this.matcher.constraint(d))));
@@ -254,7 +270,12 @@ export class ViabilityIndex<T extends Candidate> {
   private satisfiers(c: Constraint): T[] {
     let list = this.satisfiersOf.get(c);
     if (list) return list;
-    list = this.candidates(c.name).filter((r) => this.matcher.mayMatch(c.version, r.version));
+    if (c.version === undefined) list = [...this.candidates(c.name)];
+    else {
+      // Asked once per distinct version: the builds of a version share its answer.
+      list = [];
+      for (const [version, records] of this.byVersion(c.name)) if (this.matcher.mayMatch(c.version, version)) for (const r of records) list.push(r);
+    }
     this.satisfiersOf.set(c, list);
     for (const r of list) {
       let sup = this.supports.get(r);

@@ -92,4 +92,47 @@ describe('shard-loader: sharded repodata read on gitenv side', () => {
     expect(repodata.record('a-1.0-0.tar.bz2')?.sha256).toBe('ab'.repeat(32));
     expect(JSON.parse(Buffer.from(repodata.pruned(new Set(['a']))).toString('utf8'))).toMatchObject({ info: { subdir: 'linux-64', base_url: 'https://pkgs.example.invalid/' }, repodata_version: 2 });
   });
+
+  test('a shard read as one object would be: a file listed twice keeps its first place and its last record; md5 and sha256 as hex, whatever their binary size', () => {
+    const twice = Buffer.concat([
+      // {"packages": {"a-1-0.tar.bz2": {..v1}, "a-2-0.tar.bz2": {..}, "a-1-0.tar.bz2": {..v1b}}, "packages.conda": {...}}
+      Buffer.from([0x82]),
+      pack('packages'),
+      Buffer.from([0x83]),
+      pack('a-1-0.tar.bz2'),
+      pack({ name: 'a', version: '1', build: '0' }),
+      pack('a-2-0.tar.bz2'),
+      pack({ name: 'a', version: '2', build: '0' }),
+      pack('a-1-0.tar.bz2'),
+      pack({ name: 'a', version: '1', build: '0b' }),
+      pack('packages.conda'),
+      Buffer.from([0x81]),
+      pack('a-3-0.conda'),
+      // md5 as bin 32, sha256 as a string, a hash of the wrong type dropped
+      Buffer.concat([Buffer.from([0x84]), pack('name'), pack('a'), pack('md5'), Buffer.from([0xc6, 0, 0, 0, 2, 0xbe, 0xef]), pack('sha256'), pack('cafe'), pack('version'), pack('3')]),
+    ]);
+    const entries = readShard(zstdCompress(twice));
+    expect(entries?.map((e) => [e.table, e.fn, e.record.build])).toEqual([
+      ['packages', 'a-1-0.tar.bz2', '0b'],
+      ['packages', 'a-2-0.tar.bz2', '0'],
+      ['packages.conda', 'a-3-0.conda', undefined],
+    ]);
+    expect(entries?.[2].record).toEqual({ name: 'a', md5: 'beef', sha256: 'cafe', version: '3' });
+    const badHash = zstdCompress(pack({ packages: { 'a-1-0.tar.bz2': { name: 'a', version: '1', build: '0', md5: { x: 'y' } } } }));
+    expect(readShard(badHash)?.[0].record).toEqual({ name: 'a', version: '1', build: '0' });
+    // Not a map, a table that is not a map, trailing bytes: read as before (undefined, skipped, undefined).
+    expect(readShard(zstdCompress(Buffer.from([0x91, 0x01])))).toBeUndefined();
+    expect(readShard(zstdCompress(Buffer.concat([Buffer.from([0x82]), pack('packages'), pack('x'), pack('packages.conda'), Buffer.from([0x80])])))).toEqual([]);
+    expect(readShard(zstdCompress(Buffer.concat([pack({ packages: {} }), Buffer.from([0x01])])))).toBeUndefined();
+  });
+
+  test('a file in two shards: the last shard read wins, as in one repodata.json object', () => {
+    const index = readShardIndex(zstdCompress(pack({ info: { subdir: 'linux-64' }, shards: { a: hash(2) } })), indexUrl);
+    const first = readShard(zstdCompress(pack({ packages: { 'a-1-0.tar.bz2': { name: 'a', version: '1', build: '0', license: 'first' } } })), 'a') ?? [];
+    const second = readShard(zstdCompress(pack({ packages: { 'a-1-0.tar.bz2': { name: 'a', version: '1', build: '0', license: 'second' } } })), 'a') ?? [];
+    const repodata = repodataOfShards(index as NonNullable<typeof index>, [first, second]);
+    expect(repodata.entries('a').map((e) => e.record.license)).toEqual(['second']);
+    expect(repodata.entries('a')).toBe(repodata.entries('a'));
+    expect(JSON.parse(Buffer.from(repodata.pruned(new Set(['a']))).toString('utf8'))).toMatchObject({ info: { subdir: 'linux-64' }, repodata_version: 1 });
+  });
 });
