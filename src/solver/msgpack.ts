@@ -89,6 +89,88 @@ export class MsgpackReader {
     return k;
   }
 
+  /**
+   * The map that follows with only the keys in `keep` (the others' values skipped, never built);
+   * anything but a map as `value` reads it.
+   */
+  mapOf(keep: ReadonlySet<string>, depth = 0): MsgpackValue {
+    const n = this.mapLength();
+    if (n === undefined) return this.value(depth);
+    if (depth > 64) throw new Error('msgpack: nested too deep');
+    const out: { [key: string]: MsgpackValue } = {};
+    for (let i = 0; i < n; i++) {
+      const k = this.mapKey(depth);
+      if (keep.has(k)) out[k] = this.valueOf(k, depth + 1);
+      else this.skip(depth + 1);
+    }
+    return out;
+  }
+
+  /** Steps over the value that follows, checked as `value` checks it, building nothing. */
+  skip(depth = 0): void {
+    if (depth > 64) throw new Error('msgpack: nested too deep');
+    this.need(1);
+    const b = this.bytes[this.at++];
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return;
+    if ((b & 0xe0) === 0xa0) return this.skipBytes(b & 0x1f, true);
+    if ((b & 0xf0) === 0x80) return this.skipMany(2 * (b & 0x0f), depth);
+    if ((b & 0xf0) === 0x90) return this.skipMany(b & 0x0f, depth);
+    switch (b) {
+      case 0xc4:
+      case 0xd9:
+        return this.skipBytes(this.u8(), b === 0xd9);
+      case 0xc5:
+      case 0xda:
+        return this.skipBytes(this.u16(), b === 0xda);
+      case 0xc6:
+      case 0xdb:
+        return this.skipBytes(this.u32(), b === 0xdb);
+      case 0xcc:
+      case 0xd0:
+        return this.skipBytes(1, false);
+      case 0xcd:
+      case 0xd1:
+        return this.skipBytes(2, false);
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        return this.skipBytes(4, false);
+      case 0xcb:
+      case 0xcf:
+      case 0xd3:
+        return this.skipBytes(8, false);
+      case 0xdc:
+        return this.skipMany(this.u16(), depth);
+      case 0xdd:
+        return this.skipMany(this.u32(), depth);
+      case 0xde:
+        return this.skipMany(2 * this.u16(), depth);
+      case 0xdf:
+        return this.skipMany(2 * this.u32(), depth);
+      default:
+        throw new Error(`msgpack: type 0x${b.toString(16)} is not read here`);
+    }
+  }
+
+  /** `n` bytes stepped over; a string's are checked to be UTF-8 unless ASCII, as `str` would. */
+  private skipBytes(n: number, utf8: boolean): void {
+    this.need(n);
+    const start = this.at;
+    this.at += n;
+    if (!utf8) return;
+    for (let i = start; i < start + n; i++) {
+      if (this.bytes[i] > 0x7f) {
+        decoder.decode(this.bytes.subarray(start, start + n));
+        return;
+      }
+    }
+  }
+
+  private skipMany(n: number, depth: number): void {
+    this.need(n);
+    for (let i = 0; i < n; i++) this.skip(depth + 1);
+  }
+
   /** The value that follows; a map value of a key in `options.hex` that is binary comes as hex. */
   valueOf(key: string, depth = 0): MsgpackValue {
     return this.hex !== undefined && this.hex.has(key) ? this.hexOrValue(depth) : this.value(depth);

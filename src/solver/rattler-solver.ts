@@ -15,7 +15,7 @@ import { isRetryableStatus } from '../net/retry.js';
 import { errorMessage, HttpError } from '../util/errors.js';
 import { decompressZstd } from '../util/zstd.js';
 import { SolverCrashError, UnsolvableError } from './errors.js';
-import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
+import { ParsedRepodata, reachableNames, SOLVER_FIELDS, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { PrefixWidener } from './prefix-compat.js';
@@ -34,6 +34,9 @@ const VIRTUAL_REPO = 'virtual';
 const SHARD_FETCHES = 32;
 
 type ShardEntries = NonNullable<ReturnType<typeof readShard>>;
+
+/** The fields of a shard's records read before the solve (the rest only for the packages of the answer). */
+const LEAN: ReadonlySet<string> = new Set(SOLVER_FIELDS);
 
 /** A record of the solve's repodata as viable.ts reads it. */
 interface ViableCandidate extends Candidate {
@@ -72,6 +75,12 @@ interface Served {
   parsed?: ParsedRepodata;
   /** For a sharded subdir read here (shard-loader.ts): the real URL its records are served at instead. */
   servedAs?: string;
+  /**
+   * For a sharded subdir read here: each name's shard as fetched. Its records were read with the
+   * solver's fields only (SOLVER_FIELDS); the full records of the packages of the answer are read
+   * from these again.
+   */
+  shardBodies?: Map<string, Uint8Array>;
 }
 
 /** An answer that is neither a body nor a 404: the solve cannot go on. */
@@ -165,7 +174,7 @@ export class RattlerSolver implements SolverEngine {
 
   /** Sharded indexes read (null: unreadable) by body, and the records of each shard fetched, by URL. */
   private readonly shardIndexes = new WeakMap<Uint8Array, ShardIndex | null>();
-  private readonly shardEntries = new Map<string, Promise<ShardEntries>>();
+  private readonly shardEntries = new Map<string, Promise<{ entries: ShardEntries; body: Uint8Array }>>();
 
   /** Answers of earlier runs (solve-memo.ts); none without `memoDir`. */
   private readonly memo?: SolveMemo;
@@ -371,8 +380,9 @@ export class RattlerSolver implements SolverEngine {
         }
         busy++;
         try {
-          const entries = await this.shard(job.s, job.url, job.name);
+          const { entries, body } = await this.shard(job.s, job.url, job.name);
           jobsDone++;
+          (job.s.shardBodies ??= new Map()).set(job.name, body);
           let list = loaded.get(job.s);
           if (!list) loaded.set(job.s, (list = []));
           list.push(entries);
@@ -409,7 +419,7 @@ export class RattlerSolver implements SolverEngine {
   }
 
   /** One shard's records of `name` (records of other names in it are left out), fetched once per run. */
-  private shard(s: Served, url: string, name: string): Promise<ShardEntries> {
+  private shard(s: Served, url: string, name: string): Promise<{ entries: ShardEntries; body: Uint8Array }> {
     let known = this.shardEntries.get(url);
     if (!known) {
       known = (async () => {
@@ -419,9 +429,9 @@ export class RattlerSolver implements SolverEngine {
           await body.body?.cancel();
           throw new ChannelAnswerError(real, body.status);
         }
-        const entries = readShard(body, name);
+        const entries = readShard(body, name, { only: LEAN });
         if (!entries) throw new Error(`the shard ${real} of ${s.channel}/${s.subdir} (package ${name}) cannot be read`);
-        return entries;
+        return { entries, body };
       })();
       this.shardEntries.set(url, known);
       known.catch(() => this.shardEntries.delete(url));
@@ -515,15 +525,24 @@ export class RattlerSolver implements SolverEngine {
     return [[s.url, s.variant === 'repodata.json.zst' ? zstdStored(json) : json]];
   }
 
+  /** The full record of `fn` from the shard of `name` read here, if it was (`packages.conda` first). */
+  private shardRecord(s: Served | undefined, fn: string, name: string): RepodataRecordJson | undefined {
+    const body = s?.shardBodies?.get(name.toLowerCase());
+    if (!body) return undefined;
+    const entries = readShard(body, name.toLowerCase())?.filter((e) => e.fn === fn) ?? [];
+    return (entries.find((e) => e.table === 'packages.conda') ?? entries[0])?.record;
+  }
+
   private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
     const subdir = p.subdir ?? m?.[2] ?? '';
     const fn = p.filename || m?.[3] || '';
-    const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
+    const source = served.find((s) => s.channel === channel && s.subdir === subdir);
+    const parsed = source?.parsed;
     // bz2 repodata is not parsed here: the record then has what the solver returned.
-    const full: RepodataRecordJson | undefined = parsed?.record(fn) ?? shards.record(channel, subdir, fn, p.packageName);
+    const full: RepodataRecordJson | undefined = this.shardRecord(source, fn, p.packageName) ?? parsed?.record(fn) ?? shards.record(channel, subdir, fn, p.packageName);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,

@@ -34,7 +34,7 @@ export interface RepodataRecordJson {
  * build number, timestamp); the rest (hashes, size, license, run_exports, ...) is left out of what
  * it is served, and the records behind the answer are read from the full repodata here.
  */
-const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'];
+export const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'];
 const TABLES: Table[] = ['packages', 'packages.conda'];
 
 /** A repodata object; a table may be a Map by file name (shard-loader.ts builds them so, without an object of 200,000 keys). */

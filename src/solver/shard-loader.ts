@@ -97,9 +97,11 @@ export type ShardEntries = { table: 'packages' | 'packages.conda'; fn: string; r
  *
  * The shard is read as decodeMsgpack would read it (a key met twice: the last value wins, in the
  * first one's place), walked table by table so that its thousands of file names never become the
- * keys of an object, and its hashes decoded straight into hex.
+ * keys of an object, and its hashes decoded straight into hex. With `only`, each record keeps only
+ * those fields (the others are stepped over, never built; with `name`, `only` must hold `name`).
  */
-export function readShard(body: Uint8Array, name?: string): ShardEntries | undefined {
+export function readShard(body: Uint8Array, name?: string, options: { only?: ReadonlySet<string> } = {}): ShardEntries | undefined {
+  const only = options.only;
   try {
     const raw = inflateBounded(body);
     if (!raw) return undefined;
@@ -128,7 +130,7 @@ export function readShard(body: Uint8Array, name?: string): ShardEntries | undef
       tables.set(table, records);
       for (let j = 0; j < m; j++) {
         const fn = reader.mapKey(1);
-        records.set(fn, reader.value(2));
+        records.set(fn, only ? reader.mapOf(only, 2) : reader.value(2));
       }
     }
     reader.end();

@@ -116,10 +116,12 @@ maybe('resolve over sharded repodata', () => {
     // memory) starts a full collection every few steps: dozens of them for these 1,000 steps.
     let major = 0;
     const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+      for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
     });
     observer.observe({ entryTypes: ['gc'] });
-    const memory = new WebAssembly.Memory({ initial: 16, maximum: 16400 });
+    type Memory = { grow(pages: number): number; buffer: ArrayBuffer };
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => Memory } }).WebAssembly;
+    const memory = new wasm.Memory({ initial: 16, maximum: 16400 });
     for (let i = 0; i < 1000; i++) {
       memory.grow(16);
       new Uint8Array(memory.buffer)[0] = 1;

@@ -97,3 +97,55 @@ test('MsgpackReader: a map walked key by key, the same values as decodeMsgpack, 
   expect(() => new MsgpackReader(b(0x81, 0xa9, ...Buffer.from('__proto__'), 0x80)).value(0)).toThrow(/__proto__/);
   expect(() => new MsgpackReader(b(0xdf, 0xff, 0xff, 0xff, 0xff)).mapLength()).toThrow(/truncated/);
 });
+
+test('MsgpackReader.mapOf keeps the keys asked for and steps over the rest, checking what it skips', () => {
+  const key = (s: string): number[] => [0xa0 | s.length, ...Buffer.from(s)];
+  // {"name": "a", "skip": [1, {"x": -1}, 3.5, 2^32, bin(2), "ü"], "depends": ["b"], "n": nil}
+  const record = [
+    0x84,
+    ...key('name'),
+    ...key('a'),
+    ...key('skip'),
+    0x96,
+    0x01,
+    0x81,
+    ...key('x'),
+    0xff,
+    0xcb,
+    0x40,
+    0x0c,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0xce,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xc4,
+    0x02,
+    0x01,
+    0x02,
+    0xa2,
+    0xc3,
+    0xbc,
+    ...key('depends'),
+    0x91,
+    ...key('b'),
+    ...key('n'),
+    0xc0,
+  ];
+  const reader = new MsgpackReader(b(...record));
+  expect(reader.mapOf(new Set(['name', 'depends', 'n']))).toEqual({ name: 'a', depends: ['b'], n: null });
+  expect(() => reader.end()).not.toThrow();
+  // Not a map: read as a value.
+  expect(new MsgpackReader(b(0x92, 0x01, 0x02)).mapOf(new Set(['a']))).toEqual([1, 2]);
+  // What is skipped is still checked: truncated, invalid UTF-8, an unknown type.
+  expect(() => new MsgpackReader(b(0x81, ...key('s'), 0xdc, 0x00, 0x05, 0x01)).mapOf(new Set())).toThrow(/truncated/);
+  expect(() => new MsgpackReader(b(0x81, ...key('s'), 0xa2, 0xc3, 0x28)).mapOf(new Set())).toThrow();
+  expect(() => new MsgpackReader(b(0x81, ...key('s'), 0xc7, 0x01, 0x01, 0x00)).mapOf(new Set())).toThrow(/not read here/);
+  expect(() => new MsgpackReader(b(0x81, ...key('s'), ...Array.from({ length: 100 }, () => 0x91), 0x01)).mapOf(new Set())).toThrow(/too deep/);
+});

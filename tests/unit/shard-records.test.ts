@@ -135,4 +135,12 @@ describe('shard-loader: sharded repodata read on gitenv side', () => {
     expect(repodata.entries('a')).toBe(repodata.entries('a'));
     expect(JSON.parse(Buffer.from(repodata.pruned(new Set(['a']))).toString('utf8'))).toMatchObject({ info: { subdir: 'linux-64' }, repodata_version: 1 });
   });
+
+  test('a shard read for the solver only: the fields asked for, the rest never built; the same records otherwise', () => {
+    const body = zstdCompress(pack({ packages: { 'a-1-0.tar.bz2': { name: 'a', version: '1', build: '0', license: 'MIT', sha256: sha, run_exports: { weak: 'x' } } }, 'packages.conda': {} }));
+    expect(readShard(body, 'a', { only: new Set(['name', 'version', 'build']) })).toEqual([{ table: 'packages', fn: 'a-1-0.tar.bz2', record: { name: 'a', version: '1', build: '0' } }]);
+    expect(readShard(body, 'a')?.[0].record).toMatchObject({ license: 'MIT', sha256: 'ab'.repeat(32), run_exports: { weak: 'x' } });
+    // The name check needs the name: a record without it (or of another name) is left out either way.
+    expect(readShard(body, 'b', { only: new Set(['version']) })).toEqual([]);
+  });
 });
