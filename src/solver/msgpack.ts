@@ -237,8 +237,8 @@ export class MsgpackReader {
     return this.bytes.slice(this.at - n, this.at);
   }
 
-  /** The value that follows, when it is binary: as hex; anything else as usual. */
-  private hexOrValue(depth: number): MsgpackValue {
+  /** The value that follows, when it is binary (bin 8 or 16): as hex; anything else as `value` reads it. */
+  hexOrValue(depth: number): MsgpackValue {
     const b = this.bytes[this.at];
     let n: number;
     let head: number;

@@ -53,32 +53,58 @@ export interface ShardIndex {
 
 /** Reads a `repodata_shards.msgpack.zst` served at `indexUrl`; undefined when it cannot be read (the solver then says why). */
 export function readShardIndex(body: Uint8Array, indexUrl: string): ShardIndex | undefined {
-  let index: MsgpackValue;
+  // Walked key by key: the shards map has one key per package name of the subdir (tens of
+  // thousands), read into a Map with each hash straight as hex, never into an object.
+  let info: MsgpackValue | undefined;
+  let hashes: Map<string, MsgpackValue> | undefined;
   try {
     const raw = inflateBounded(body);
     if (!raw) return undefined;
-    index = decodeMsgpack(raw);
+    const reader = new MsgpackReader(raw);
+    const n = reader.mapLength();
+    if (n === undefined) return undefined;
+    for (let i = 0; i < n; i++) {
+      const key = reader.mapKey();
+      if (key === 'info') info = reader.value(1);
+      else if (key !== 'shards') reader.value(1);
+      else {
+        const m = reader.mapLength();
+        if (m === undefined) {
+          reader.value(1);
+          hashes = undefined;
+          continue;
+        }
+        hashes = new Map();
+        for (let j = 0; j < m; j++) {
+          const name = reader.mapKey(1);
+          hashes.set(name, reader.hexOrValue(2));
+        }
+      }
+    }
+    reader.end();
   } catch {
     return undefined;
   }
-  if (!isMap(index) || !isMap(index.shards)) return undefined;
-  const info = isMap(index.info) ? index.info : {};
-  const shardsBase = typeof info.shards_base_url === 'string' ? info.shards_base_url : '';
+  if (!hashes) return undefined;
+  const meta = isMap(info) ? info : {};
+  const shardsBase = typeof meta.shards_base_url === 'string' ? meta.shards_base_url : '';
   let base: URL;
   try {
     base = new URL(shardsBase.endsWith('/') || shardsBase === '' ? shardsBase : `${shardsBase}/`, indexUrl);
   } catch {
     return undefined;
   }
+  // A file name of hex digits resolves against a base without query or fragment by appending it.
+  const plain = base.search === '' && base.hash === '' && base.href.endsWith('/') ? base.href : undefined;
   const shards = new Map<string, string>();
-  for (const [name, hash] of Object.entries(index.shards)) {
+  for (const [name, hash] of hashes) {
     const h = hex(hash);
     if (!h || !/^[0-9a-f]{64}$/.test(h)) return undefined;
-    shards.set(name.toLowerCase(), new URL(`${h}.msgpack.zst`, base).href);
+    shards.set(name.toLowerCase(), plain !== undefined ? `${plain}${h}.msgpack.zst` : new URL(`${h}.msgpack.zst`, base).href);
   }
   return {
-    subdir: typeof info.subdir === 'string' ? info.subdir : undefined,
-    baseUrl: typeof info.base_url === 'string' ? info.base_url : undefined,
+    subdir: typeof meta.subdir === 'string' ? meta.subdir : undefined,
+    baseUrl: typeof meta.base_url === 'string' ? meta.base_url : undefined,
     shards,
   };
 }

@@ -67,6 +67,13 @@ describe('shard-loader: sharded repodata read on gitenv side', () => {
     expect(relative?.shards.get('numpy')).toBe(`https://example.invalid/chan/linux-64/shards/${'01'.repeat(32)}.msgpack.zst`);
     const absolute = readShardIndex(zstdCompress(pack({ info: { shards_base_url: 'https://cdn.example.invalid/s' }, shards: { a: hash(2) } })), indexUrl);
     expect(absolute?.shards.get('a')).toBe(`https://cdn.example.invalid/s/${'02'.repeat(32)}.msgpack.zst`);
+    // A base with a query: resolved as a URL (the query does not carry over to the shards).
+    const query = readShardIndex(zstdCompress(pack({ info: { shards_base_url: 'https://cdn.example.invalid/s/?sig=1' }, shards: { a: hash(2) } })), indexUrl);
+    expect(query?.shards.get('a')).toBe(`https://cdn.example.invalid/s/${'02'.repeat(32)}.msgpack.zst`);
+    // No info at all: the shards sit next to the index.
+    expect(readShardIndex(zstdCompress(pack({ shards: { A: hash(3) } })), indexUrl)?.shards.get('a')).toBe(`https://example.invalid/chan/linux-64/${'03'.repeat(32)}.msgpack.zst`);
+    expect(readShardIndex(zstdCompress(pack({ info: {}, shards: 'x' })), indexUrl)).toBeUndefined();
+    expect(readShardIndex(zstdCompress(Buffer.concat([pack({ shards: { a: hash(2) } }), Buffer.from([0x01])])), indexUrl)).toBeUndefined();
     expect(readShardIndex(zstdCompress(pack({ info: {}, shards: { a: Buffer.alloc(5) } })), indexUrl)).toBeUndefined();
     expect(readShardIndex(zstdCompress(pack({ info: {} })), indexUrl)).toBeUndefined();
     expect(readShardIndex(Buffer.from('not zstd'), indexUrl)).toBeUndefined();
