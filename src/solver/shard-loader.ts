@@ -8,7 +8,7 @@
  */
 import zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
-import { decodeMsgpack, MsgpackReader, type MsgpackValue } from './msgpack.js';
+import { MsgpackReader, type MsgpackValue } from './msgpack.js';
 import { ParsedRepodata, type RepodataRecordJson } from './repodata-pruner.js';
 
 /** The most an index or a shard may hold decompressed. */
