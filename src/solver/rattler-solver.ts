@@ -405,7 +405,7 @@ export class RattlerSolver implements SolverEngine {
     await Promise.all(Array.from({ length: SHARD_FETCHES }, lane));
     if (failure !== undefined) throw failure;
     for (const { s, index } of indexes) {
-      s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? []);
+      s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? [], { solverFieldsOnly: true });
       s.servedAs = `${s.channel}/${s.subdir}/repodata.json.zst`;
     }
     return jobsDone;
@@ -476,7 +476,10 @@ export class RattlerSolver implements SolverEngine {
       const recordsOf = (name: string): ViableCandidate[] => {
         let list = candidates.get(name);
         if (!list) {
-          list = parsed.flatMap((r) => r.entries(name).map(({ record, fn }) => ({ name, version: String(record.version), depends: rewrite(r, record, fn)?.depends ?? record.depends ?? [], record })));
+          list = [];
+          for (const r of parsed) {
+            for (const { record, fn } of r.entries(name)) list.push({ name, version: String(record.version), depends: rewrite(r, record, fn)?.depends ?? record.depends ?? [], record });
+          }
           candidates.set(name, list);
         }
         return list;

@@ -73,7 +73,11 @@ export class ParsedRepodata {
    * `source`: the body of a repodata.json (scanned, its records parsed when reached), or a repodata
    * object already in memory (the records of the shards a solve reached, shard-loader.ts; tests).
    */
-  constructor(source: Uint8Array | RepodataJson) {
+  /** Records hold the solver's fields only (shard-loader.ts read them so): serialized as they are. */
+  private readonly solverFieldsOnly: boolean;
+
+  constructor(source: Uint8Array | RepodataJson, options: { solverFieldsOnly?: boolean } = {}) {
+    this.solverFieldsOnly = options.solverFieldsOnly === true && !(source instanceof Uint8Array);
     if (source instanceof Uint8Array) {
       this.body = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
       const { byName, meta } = scanRepodata(this.body);
@@ -227,7 +231,8 @@ export class ParsedRepodata {
 
   /** `"<fn>":{record}`, serialized once per run: the same names come back environment after environment. */
   private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
-    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record, SOLVER_FIELDS)}`;
+    // Without a replacer JSON.stringify takes its fast path; the fields are the same.
+    entry.json ??= `${JSON.stringify(entry.fn)}:${this.solverFieldsOnly ? JSON.stringify(entry.record) : JSON.stringify(entry.record, SOLVER_FIELDS)}`;
     return entry.json;
   }
 }

@@ -180,13 +180,16 @@ export function readShard(body: Uint8Array, name?: string, options: { only?: Rea
   }
 }
 
-/** A ParsedRepodata of the given shards' records: what the solver is served for a sharded subdir. */
-export function repodataOfShards(index: ShardIndex, shards: readonly ShardEntries[]): ParsedRepodata {
+/**
+ * A ParsedRepodata of the given shards' records: what the solver is served for a sharded subdir.
+ * `solverFieldsOnly`: the records were read with SOLVER_FIELDS only (`readShard`'s `only`).
+ */
+export function repodataOfShards(index: ShardIndex, shards: readonly ShardEntries[], options: { solverFieldsOnly?: boolean } = {}): ParsedRepodata {
   // A file in two shards: the last one read wins, as it would in one repodata.json object.
   const tables = { packages: new Map<string, RepodataRecordJson>(), 'packages.conda': new Map<string, RepodataRecordJson>() };
   for (const shard of shards) for (const { table, fn, record } of shard) tables[table].set(fn, record);
   const info: Record<string, string> = {};
   if (index.subdir) info.subdir = index.subdir;
   if (index.baseUrl) info.base_url = index.baseUrl;
-  return new ParsedRepodata({ info, repodata_version: index.baseUrl ? 2 : 1, ...tables });
+  return new ParsedRepodata({ info, repodata_version: index.baseUrl ? 2 : 1, ...tables }, options);
 }

@@ -1,6 +1,7 @@
 import { zstdCompress } from '../fixtures/channel/index.js';
 import { ShardRecords } from '../../src/solver/shard-records.js';
 import { inflateBounded, readShard, readShardIndex, repodataOfShards } from '../../src/solver/shard-loader.js';
+import { SOLVER_FIELDS } from '../../src/solver/repodata-pruner.js';
 
 /** A minimal MessagePack encoder for the test's shard: maps, strings, binary. */
 function pack(v: unknown): Buffer {
@@ -149,5 +150,20 @@ describe('shard-loader: sharded repodata read on gitenv side', () => {
     expect(readShard(body, 'a')?.[0].record).toMatchObject({ license: 'MIT', sha256: 'ab'.repeat(32), run_exports: { weak: 'x' } });
     // The name check needs the name: a record without it (or of another name) is left out either way.
     expect(readShard(body, 'b', { only: new Set(['version']) })).toEqual([]);
+  });
+
+  test('records read with the solver fields only are served as they are: the same repodata as the full records give', () => {
+    const index = readShardIndex(zstdCompress(pack({ info: { subdir: 'linux-64' }, shards: { a: hash(2) } })), indexUrl);
+    const body = zstdCompress(pack({ packages: { 'a-1-0.tar.bz2': { version: '1', license: 'MIT', name: 'a', build: '0', sha256: sha, subdir: 'linux-64' } } }));
+    const lean = repodataOfShards(index as NonNullable<typeof index>, [readShard(body, 'a', { only: new Set(SOLVER_FIELDS) }) ?? []], { solverFieldsOnly: true });
+    const full = repodataOfShards(index as NonNullable<typeof index>, [readShard(body, 'a') ?? []]);
+    const served = (r: typeof lean): unknown => JSON.parse(Buffer.from(r.pruned(new Set(['a']))).toString('utf8'));
+    expect(served(lean)).toEqual(served(full));
+    expect(served(lean)).toEqual({
+      info: { subdir: 'linux-64' },
+      repodata_version: 1,
+      packages: { 'a-1-0.tar.bz2': { name: 'a', version: '1', build: '0', subdir: 'linux-64' } },
+      'packages.conda': {},
+    });
   });
 });
