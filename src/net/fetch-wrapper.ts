@@ -129,6 +129,11 @@ export class FetchWrapper {
     };
   }
 
+  /** Keeps shards from being written to the cache until the returned function is called (RepodataCache.holdShardWrites). */
+  holdShardWrites(): () => void {
+    return this.cache?.holdShardWrites() ?? (() => {});
+  }
+
   /** Resolves once what this wrapper queued for the cache (shards, written in the background) is written. */
   async settled(): Promise<void> {
     await this.cache?.shardsSettled();

@@ -221,12 +221,15 @@ export class RattlerSolver implements SolverEngine {
     let served: Served[] = [];
     let memoKey: string | undefined;
     const shards = new ShardRecords();
+    // Shards are written to the cache while the solver thread works, not while they are read.
+    const writeShards = this.fetcher.holdShardWrites();
     try {
       served = await this.survey(channels, platforms);
       memoKey = this.memoKey(request, channels, served);
       const kept = memoKey ? await this.memo?.get(memoKey) : undefined;
       if (kept) {
         logger.info(`${env}: the same specs over the same repodata as an earlier run (${platform}): its answer is reused, ${kept.length} packages`);
+        writeShards();
         return kept;
       }
       let t = performance.now();
@@ -245,9 +248,11 @@ export class RattlerSolver implements SolverEngine {
       const asked = specs.map((s) => context.widener.widenSpec(s));
       const pruned = this.prune(asked, served, context, logger, env);
       logger.debug(`${env}: repodata pruned and serialized in ${took()} (${[...pruned.values()].reduce((n, b) => n + (b?.length ?? 0), 0)} bytes)`);
+      writeShards();
       solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned, shards));
       logger.debug(`${env}: the solver thread answered in ${took()}`);
     } catch (err) {
+      writeShards();
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
       const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));

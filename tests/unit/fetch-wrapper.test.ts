@@ -340,3 +340,39 @@ test('fetchShard: the bytes of a shard as fetch serves them (verified, cached, t
     await server.close();
   }
 });
+
+test('shard writes held: none is written until every hold is released, then all are (settled waits for them)', async () => {
+  const { createHash } = await import('node:crypto');
+  const bodies = Array.from({ length: 12 }, (_, i) => Buffer.from(`held shard ${i} `.repeat(20)));
+  const names = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
+  const server = await serve((req, res) => {
+    const i = names.findIndex((n) => req.url?.endsWith(`/${n}.msgpack.zst`));
+    if (i < 0) return void res.writeHead(404).end();
+    res.end(bodies[i]);
+  });
+  try {
+    const cacheDir = path.join(tmp, 'cache-held');
+    const fetcher = new FetchWrapper({ cacheDir });
+    const first = fetcher.holdShardWrites();
+    const second = fetcher.holdShardWrites();
+    for (let i = 0; i < 12; i++) expect(await fetcher.fetchShard(`${server.url}/c/linux-64/shards/${names[i]}.msgpack.zst`)).toBeInstanceOf(Uint8Array);
+    await new Promise((r) => setTimeout(r, 100));
+    const written = async (): Promise<number> => (await fs.readdir(path.join(cacheDir, 'shards')).catch(() => [])).length;
+    expect(await written()).toBe(0);
+    first();
+    first(); // a second call of the same release changes nothing
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await written()).toBe(0);
+    second();
+    await fetcher.settled();
+    expect(await written()).toBe(12);
+    // The next run reads them all from the cache.
+    const next = new FetchWrapper({ cacheDir });
+    for (let i = 0; i < 12; i++) await next.fetchShard(`${server.url}/c/linux-64/shards/${names[i]}.msgpack.zst`);
+    expect(next.stats.shardsFromCache).toBe(12);
+    // Without a cache directory a hold is a no-op.
+    new FetchWrapper({}).holdShardWrites()();
+  } finally {
+    await server.close();
+  }
+});
