@@ -38,8 +38,18 @@ export class VersionMatcher {
   /** True unless rattler says for certain that `version` does not match `spec` (undefined: any). */
   mayMatch(spec: string | undefined, version: string): boolean {
     if (spec === undefined) return true;
+    return this.mayMatchIn(this.answersOf(spec), spec, version);
+  }
+
+  /** The answers known for `spec`, by version: for asking `mayMatchIn` of many versions. */
+  answersOf(spec: string): Map<string, boolean> {
     let byVersion = this.answers.get(spec);
     if (!byVersion) this.answers.set(spec, (byVersion = new Map<string, boolean>()));
+    return byVersion;
+  }
+
+  /** `mayMatch` with the answers of `spec` at hand (`answersOf`). */
+  mayMatchIn(byVersion: Map<string, boolean>, spec: string, version: string): boolean {
     let answer = byVersion.get(version);
     if (answer === undefined) {
       const s = this.specOf(spec);
@@ -274,7 +284,9 @@ export class ViabilityIndex<T extends Candidate> {
     else {
       // Asked once per distinct version: the builds of a version share its answer.
       list = [];
-      for (const [version, records] of this.byVersion(c.name)) if (this.matcher.mayMatch(c.version, version)) for (const r of records) list.push(r);
+      const spec = c.version;
+      const answers = this.matcher.answersOf(spec);
+      for (const [version, records] of this.byVersion(c.name)) if (this.matcher.mayMatchIn(answers, spec, version)) for (const r of records) list.push(r);
     }
     this.satisfiersOf.set(c, list);
     for (const r of list) {
