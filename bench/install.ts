@@ -104,7 +104,34 @@ function cpuProf(prefix: string): string[] {
   return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${path.basename(prefix)}-${Date.now()}.cpuprofile`] : [];
 }
 
+/**
+ * Where the installs run: the temporary directory (a disk) and, when there is one, a tmpfs. On a
+ * disk, creating a file can cost from 40 µs to a millisecond depending on what the file system went
+ * through before (ext4 skips the inodes of files deleted in the last minutes: a test run that just
+ * removed thousands of files slows every installer after it); on tmpfs the figures are the
+ * installers' own work. BENCH_INSTALL_DIRS (colon-separated) chooses.
+ */
+async function locations(): Promise<string[]> {
+  if (process.env.BENCH_INSTALL_DIRS) return process.env.BENCH_INSTALL_DIRS.split(':').filter(Boolean);
+  const dirs = [os.tmpdir()];
+  if (
+    await fs.access('/dev/shm', fs.constants.W_OK).then(
+      () => true,
+      () => false,
+    )
+  )
+    dirs.push('/dev/shm');
+  return dirs;
+}
+
 async function main(): Promise<void> {
+  for (const base of await locations()) {
+    console.log(`\n--- installs under ${base}`);
+    await benchIn(base);
+  }
+}
+
+async function benchIn(base: string): Promise<void> {
   const count = arg('packages', 50);
   const mb = arg('mb', 200);
   const runs = arg('runs', 1);
@@ -113,7 +140,7 @@ async function main(): Promise<void> {
   const rattler = await hasPyRattler();
   if (!rattler) console.warn('!!! py-rattler is not installed (bash .ci/setup-extra): measuring gitenv alone');
 
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-install-'));
+  const work = await fs.mkdtemp(path.join(base, 'gitenv-bench-install-'));
   try {
     const specs = [pythonPackage(py), ...fixturePackages(py).filter((s) => s.name !== 'python'), ...syntheticPackages(count - 4, mb)];
     let t = Date.now();

@@ -7,6 +7,7 @@ import type { InstallReport, InstallRequest, InstallerEngine } from '../engines/
 import type { RetryPolicy } from '../net/retry.js';
 import { PackageError } from '../util/errors.js';
 import { redactUrls } from '../util/secrets.js';
+import { countExternalMemoryInHeapLimit } from '../util/v8-heap.js';
 import { mapLimit } from './concurrency.js';
 import { historyEntry, requestedSpecFor, writeCondaMeta, type MetaInput } from './conda-meta.js';
 import { DownloadProgress, downloadVerified } from './download.js';
@@ -45,6 +46,8 @@ export class BuiltinInstaller implements InstallerEngine {
   async install(request: InstallRequest): Promise<InstallReport> {
     const { logger, packages } = request;
     keepFileSizeSignalIgnored();
+    // Archives' bytes go through Buffers by the hundred megabytes: see v8-heap.ts.
+    countExternalMemoryInHeapLimit();
     // Nothing is installed that cannot be verified: a lock line without a hash names no content.
     const unverifiable = packages.find((p) => !p.sha256 && !p.md5);
     if (unverifiable) {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FetchLike } from '../net/fetch-like.js';
 import { DEFAULT_RETRY, RetryableError, asRetryable, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
@@ -34,7 +34,8 @@ export interface DownloadOptions {
   /**
    * Also given every byte of the first attempt as it arrives (ended once the body is whole and matched
    * `expect`, destroyed otherwise, or when the download is retried): what extracts while downloading
-   * (package-cache.ts). Its reader stopping early does not stop the download.
+   * (package-cache.ts). Its reader stopping early does not stop the download. Each chunk reaches it
+   * once hashed and written to the file, and is not used after: the tap may take its buffer over.
    */
   tap?: Writable;
 }
@@ -150,23 +151,11 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
       sha.update(chunk);
       md5?.update(chunk);
       onBytes?.(chunk.length);
-      if (tap && !tap.destroyed && !tap.write(chunk)) {
-        // The tap's reader is behind: wait for it (or for it to stop reading altogether).
-        const go = (): void => {
-          tap.off('drain', go);
-          tap.off('close', go);
-          callback(null, chunk);
-        };
-        tap.on('drain', go);
-        tap.on('close', go);
-        return;
-      }
       callback(null, chunk);
     },
   });
   try {
-    // A write stream queues chunks and writes them in batches: no round trip per network chunk.
-    await pipeline(source, hashing, fs.createWriteStream(tmp, { highWaterMark: 1 << 20 }));
+    await pipeline(source, hashing, new ArchiveFile(tmp, tap));
     const digest = { sha256: sha.digest('hex'), md5: md5?.digest('hex') ?? lockedMd5(expect), size };
     verifyDigest(digest, expect, pkg);
     await fs.promises.rename(tmp, dest);
@@ -178,6 +167,83 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * The archive's file. Chunks are written in batches (no round trip per network chunk), and each goes
+ * on to `tap` only once it is on disk: the tap may then take its bytes over (extract-pool.ts hands
+ * them to a thread without a copy), and a tap whose reader is behind holds the download back.
+ */
+class ArchiveFile extends Writable {
+  private fd: number | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly tap?: Writable,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _construct(callback: (err?: Error | null) => void): void {
+    fs.open(this.file, 'w', 0o644, (err, fd) => {
+      this.fd = fd;
+      callback(err);
+    });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this._writev([{ chunk }], callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    writevAll(this.fd as number, buffers, (err) => (err ? callback(err) : this.pass(buffers, 0, callback)));
+  }
+
+  /** The written chunks to the tap, waiting for it when it is behind (or until it stops reading). */
+  private pass(buffers: Buffer[], from: number, callback: (err?: Error | null) => void): void {
+    const tap = this.tap;
+    for (let i = from; i < buffers.length; i++) {
+      if (!tap || tap.destroyed) break;
+      if (!tap.write(buffers[i])) {
+        const go = (): void => {
+          tap.off('drain', go);
+          tap.off('close', go);
+          this.pass(buffers, i + 1, callback);
+        };
+        tap.on('drain', go);
+        tap.on('close', go);
+        return;
+      }
+    }
+    callback();
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd === undefined) callback();
+    else fs.close(fd, (err) => callback(err));
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd === undefined) callback(err);
+    else fs.close(fd, () => callback(err));
+  }
+}
+
+/** fs.writev until every byte is written (a write may be short). */
+function writevAll(fd: number, buffers: Buffer[], callback: (err: Error | null) => void): void {
+  fs.writev(fd, buffers, (err, written) => {
+    if (err) return callback(err);
+    let left = written;
+    let i = 0;
+    while (i < buffers.length && left >= buffers[i].length) left -= buffers[i++].length;
+    if (i === buffers.length) return callback(null);
+    writevAll(fd, [buffers[i].subarray(left), ...buffers.slice(i + 1)], callback);
+  });
 }
 
 /** Throws when `digest` does not match `expect`: a short file is worth a retry, wrong bytes are not. */

@@ -15,6 +15,8 @@ export interface ExtractOptions {
   maxBytes?: number;
   /** The bzip2 that decompresses `.tar.bz2` archives; false: the JS decoder. Default: bzip2 on PATH, if any. */
   bzip2?: string | false;
+  /** Small files written with synchronous calls (tar-writer.ts's TarLimits.syncWrites): for a thread of its own. */
+  syncWrites?: boolean;
 }
 
 /**
@@ -53,8 +55,8 @@ async function finish(budget: Budget, dest: string, pkg: string): Promise<Digest
   return budget.digests;
 }
 
-function newBudget(limit: number): Budget {
-  return { left: limit, stream: { bytes: limit, symlinks: new Set() }, digests: new Map(), links: new Map(), symlinks: [] };
+function newBudget(limit: number, syncWrites = false): Budget {
+  return { left: limit, stream: { bytes: limit, symlinks: new Set(), syncWrites }, digests: new Map(), links: new Map(), symlinks: [] };
 }
 
 /** The stream is not a `.conda` laid out so that it can be extracted as it arrives: extract the file instead. */
@@ -72,7 +74,7 @@ export class NotStreamable extends Error {}
  */
 export async function extractCondaStream(source: AsyncIterable<Buffer>, dest: string, pkg: string, options: ExtractOptions & { archiveSize?: number } = {}): Promise<Digests> {
   const limit = options.maxBytes ?? Math.max(2 ** 30, (options.archiveSize ?? 0) * 300);
-  const budget = newBudget(limit);
+  const budget = newBudget(limit, options.syncWrites);
   const reader = new StreamReader(source[Symbol.asyncIterator]());
   const members = new Map<string, { offset: number; size: number }>();
   try {

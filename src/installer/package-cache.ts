@@ -13,6 +13,7 @@ import { redactUrls } from '../util/secrets.js';
 import { digestFile, matches, type Digest, type Expected } from './download.js';
 import { extractCondaStream, extractPackage, type Digests } from './extract.js';
 import { hasNativeZstd } from './zstd.js';
+import { sharedExtractPool, type ExtractPool } from './extract-pool.js';
 import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
 import { joinInside } from './path-safety.js';
 
@@ -45,6 +46,11 @@ export interface PackageCacheOptions {
   downloads?: number;
   /** Extractions at once (default: the cores, at least 2): they are CPU work, downloads mostly waiting. */
   extractions?: number;
+  /**
+   * The threads that extract archives while they download (default: the process's, see
+   * extract-pool.ts); null: in the main thread.
+   */
+  extractPool?: ExtractPool | null;
 }
 
 interface Marker extends Digest {
@@ -175,13 +181,23 @@ export class PackageCache {
    * says why with the usual error.
    */
   private extractWhileDownloading(pkg: LockedPackage): { tap: Writable; extracted: () => Promise<{ path: string; digests: Digests } | undefined>; discard: () => Promise<void> } {
-    const tap = new PassThrough({ highWaterMark: 1 << 20 });
-    tap.on('error', () => undefined); // the reader below sees it
     const scratch = this.scratchPath(pkg);
-    const work = (async () => {
-      await fs.mkdir(scratch, { mode: 0o755 });
-      return extractCondaStream(tap, scratch, pkg.dist, { maxBytes: this.options.maxExtractedBytes, archiveSize: pkg.size });
-    })();
+    const limits = { maxBytes: this.options.maxExtractedBytes, archiveSize: pkg.size };
+    const pool = this.options.extractPool === undefined ? sharedExtractPool() : (this.options.extractPool ?? undefined);
+    let tap: Writable;
+    let work: Promise<Digests>;
+    if (pool) {
+      // In a thread of the pool, which makes the scratch directory first.
+      ({ tap, result: work } = pool.extract(scratch, pkg.dist, limits));
+    } else {
+      const through = new PassThrough({ highWaterMark: 1 << 20 });
+      tap = through;
+      work = (async () => {
+        await fs.mkdir(scratch, { mode: 0o755 });
+        return extractCondaStream(through, scratch, pkg.dist, limits);
+      })();
+    }
+    tap.on('error', () => undefined); // the reader sees it
     const outcome = work.then(
       (digests) => ({ digests }),
       (err: unknown) => ({ err }),

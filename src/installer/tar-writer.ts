@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, createWriteStream, fchmodSync, futimesSync, mkdirSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable } from 'node:stream';
@@ -58,10 +58,16 @@ export interface TarLimits {
   bytes: number;
   /** The soft links made so far: no later entry, of either tar, is written through one. */
   symlinks?: Set<string>;
+  /**
+   * Write files of up to STREAM_ABOVE bytes with synchronous calls (open, writev, futimes, close):
+   * for a thread that does nothing else (extract-worker.ts), where each asynchronous call's round
+   * trip to the thread pool would cost more than the call itself.
+   */
+  syncWrites?: boolean;
 }
 
 export async function writeTar(source: Readable, dest: string, check: EntryCheck, digests: Digests, limits?: TarLimits): Promise<void> {
-  const writer = new TarWriter(dest, check, digests, limits?.symlinks);
+  const writer = new TarWriter(dest, check, digests, limits?.symlinks, limits?.syncWrites ?? false);
   // Not strict: node-tar's warnings are its errors here, all but one: an archive of nothing but
   // end-of-archive blocks (or of no bytes at all) is an empty tar, the payload of a metapackage.
   const parser: tar.Parser = new tar.Parser({ strict: false, onReadEntry: (entry: tar.ReadEntry): void => writer.onEntry(entry, parser) });
@@ -110,6 +116,8 @@ export async function writeTar(source: Readable, dest: string, check: EntryCheck
 class TarWriter {
   failure: Error | undefined;
   private readonly dirs = new Map<string, Promise<void>>();
+  /** Directories made by writeSync. */
+  private readonly syncDirs = new Set<string>();
   private readonly written = new Map<string, Promise<void>>();
   private readonly symlinks: Set<string>;
   /** Every path made or being made, and each of its ancestors. */
@@ -128,6 +136,7 @@ class TarWriter {
     private readonly check: EntryCheck,
     private readonly digests: Digests,
     symlinks = new Set<string>(),
+    private readonly syncWrites = false,
   ) {
     this.symlinks = symlinks;
     this.stopped = new Promise((resolve) => (this.stop = () => resolve('stopped')));
@@ -287,6 +296,11 @@ class TarWriter {
     const earlier = this.written.get(info.path);
     const done = this.ended(entry).then(async () => {
       await earlier;
+      if (this.syncWrites) {
+        this.writeSync(abs, info, chunks);
+        this.digests.set(info.path, { sha256: hash.digest('hex'), size: counted.size });
+        return;
+      }
       const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       this.queuedBytes += data.length;
       try {
@@ -299,6 +313,30 @@ class TarWriter {
       }
     });
     this.written.set(info.path, this.track(done));
+  }
+
+  /** A new file holding `chunks`, with exactly the entry's mode and mtime, in synchronous calls. */
+  private writeSync(abs: string, info: TarEntryInfo, chunks: Buffer[]): void {
+    const parent = path.dirname(abs);
+    if (!this.syncDirs.has(parent)) {
+      mkdirSync(parent, { recursive: true, mode: DIR_MODE });
+      this.syncDirs.add(parent);
+    }
+    let fd: number;
+    try {
+      fd = openSync(abs, 'wx', info.mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      rmSync(abs, { recursive: true, force: true }); // a path twice in the archive: the later entry wins
+      fd = openSync(abs, 'wx', info.mode);
+    }
+    try {
+      writeAllSync(fd, chunks);
+      if (info.mode & UMASK) fchmodSync(fd, info.mode);
+      if (info.mtime) futimesSync(fd, info.mtime, info.mtime);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Exact mode (the umask may have taken bits), the archive's mtime, and the file's digest. */
@@ -347,6 +385,17 @@ class TarWriter {
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
+}
+
+/** Writes every byte of `chunks` (writev may write less than asked). */
+function writeAllSync(fd: number, chunks: Buffer[]): void {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  if (total === 0) return;
+  let written = writevSync(fd, chunks.slice(0, 1024));
+  if (written === total) return;
+  const data = Buffer.concat(chunks);
+  while (written < total) written += writeSync(fd, data, written, total - written);
 }
 
 /** Runs `make`, and when something is already at `abs` (a path twice in one archive), replaces it. */

@@ -14,11 +14,9 @@
  * at most 4096, the 32-bit WASM limit), GITENV_SOLVER_TIMEOUT (seconds per solve; default 900).
  */
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
 import { ConfigurationError } from '../util/errors.js';
+import { threadEntry } from '../util/threads.js';
 import { SOLVE_WORKER_FLAG, type FetchReply, type FetchRequest, type FromWorker, type SolveJob, type SolvedJson, type ToWorker } from './solve-worker.js';
 
 export interface SolvePoolOptions {
@@ -119,16 +117,6 @@ W.Instance = new Proxy(W.Instance, {
 });
 `;
 
-/** What the thread loads: this bundle, or solve-worker.ts through tsx when running from sources. */
-function workerEntry(): { entry: string; tsx?: string } {
-  const here = import.meta.url;
-  if (!/\.ts$/.test(new URL(here).pathname)) return { entry: here };
-  const require = createRequire(here);
-  // tsx's ESM API (the `import` condition of tsx/esm/api, which require.resolve would not pick).
-  const tsx = path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs');
-  return { entry: new URL('./solve-worker.ts', here).href, tsx: pathToFileURL(tsx).href };
-}
-
 /** One thread and the solve it runs. */
 class Slot {
   readonly worker: Worker;
@@ -142,7 +130,7 @@ class Slot {
     const maxPages = Math.max(1, Math.floor((options.memoryMb * 1024 * 1024) / PAGE));
     this.worker = new Worker(BOOTSTRAP, {
       eval: true,
-      workerData: { ...workerEntry(), [SOLVE_WORKER_FLAG]: true, maxPages, memoryMb: options.memoryMb },
+      workerData: { ...threadEntry(import.meta.url, './solve-worker.ts'), [SOLVE_WORKER_FLAG]: true, maxPages, memoryMb: options.memoryMb },
       // The JavaScript heap of the thread holds little (requests, replies on their way in): the same cap.
       resourceLimits: { maxOldGenerationSizeMb: Math.max(256, Math.min(options.memoryMb, 2048)) },
       stdout: false,

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type { LockedPackage } from '../../src/conda/types.js';
 import { downloadVerified, type Expected } from '../../src/installer/download.js';
 import { extractCondaStream, extractPackage, NotStreamable } from '../../src/installer/extract.js';
+import { ExtractPool } from '../../src/installer/extract-pool.js';
 import { COMPLETE_MARKER, PackageCache } from '../../src/installer/package-cache.js';
 import { PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
@@ -50,9 +51,13 @@ function locked(p: BuiltPackage): LockedPackage {
   return { url, channel: `${server.url}/ch`, subdir: 'linux-64', fn: p.fn, dist: p.dist, sha256: p.sha256, md5: p.md5, size: p.size };
 }
 
+/** The extraction threads the caches of a test use (undefined: the process's; null: none, the main thread). */
+let pool: ExtractPool | null | undefined;
+
 function cache(dir: string, idleTimeoutMs = 30_000): PackageCache {
   return new PackageCache(dir, {
     logger,
+    extractPool: pool,
     download: (url: string, dest: string, expect: Expected, pkg: string, tap) =>
       downloadVerified(url, dest, expect, pkg, { fetch, logger, tap, idleTimeoutMs, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
   });
@@ -61,92 +66,173 @@ function cache(dir: string, idleTimeoutMs = 30_000): PackageCache {
 const cacheDir = () => fs.mkdtemp(path.join(work, 'pkgs-'));
 const debugLines = () => logger.lines('debug').join('\n');
 
-test('a .conda is extracted while it downloads: the same entry as from the file, marker last', async () => {
-  const pkg = await built();
-  const dir = await cacheDir();
-  const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
-  expect(debugLines()).toContain(`${pkg.dist}: extracted while downloading`);
-  expect(entry).toMatchObject({ hit: false, downloadedBytes: pkg.size });
-  expect(entry.digest.sha256).toBe(pkg.sha256);
-  // The same files, modes and contents as extracting the downloaded archive.
-  const fromFile = path.join(work, `from-file-${seq}`);
-  await fs.mkdir(fromFile);
-  await extractPackage(path.join(dir, pkg.fn), fromFile, pkg.dist);
-  for (const p of pkg.paths) {
-    const [a, b] = await Promise.all([fs.lstat(path.join(entry.dir, p._path)), fs.lstat(path.join(fromFile, p._path))]);
-    expect([p._path, a.mode, a.size]).toEqual([p._path, b.mode, b.size]);
-    expect(await fs.readFile(path.join(entry.dir, p._path))).toEqual(await fs.readFile(path.join(fromFile, p._path)));
-  }
-  expect(JSON.parse(await fs.readFile(path.join(entry.dir, COMPLETE_MARKER), 'utf8'))).toMatchObject({ sha256: pkg.sha256 });
-  expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort()); // no scratch, partial or lock left
+describe.each([
+  ['in extraction threads', undefined],
+  ['in the main thread', null],
+] as const)('%s', (_where, chosen) => {
+  beforeEach(() => {
+    pool = chosen;
+  });
+
+  test('a .conda is extracted while it downloads: the same entry as from the file, marker last', async () => {
+    const pkg = await built();
+    const dir = await cacheDir();
+    const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
+    expect(debugLines()).toContain(`${pkg.dist}: extracted while downloading`);
+    expect(entry).toMatchObject({ hit: false, downloadedBytes: pkg.size });
+    expect(entry.digest.sha256).toBe(pkg.sha256);
+    // The same files, modes and contents as extracting the downloaded archive.
+    const fromFile = path.join(work, `from-file-${seq}`);
+    await fs.mkdir(fromFile);
+    await extractPackage(path.join(dir, pkg.fn), fromFile, pkg.dist);
+    for (const p of pkg.paths) {
+      const [a, b] = await Promise.all([fs.lstat(path.join(entry.dir, p._path)), fs.lstat(path.join(fromFile, p._path))]);
+      expect([p._path, a.mode, a.size]).toEqual([p._path, b.mode, b.size]);
+      expect(await fs.readFile(path.join(entry.dir, p._path))).toEqual(await fs.readFile(path.join(fromFile, p._path)));
+    }
+    expect(JSON.parse(await fs.readFile(path.join(entry.dir, COMPLETE_MARKER), 'utf8'))).toMatchObject({ sha256: pkg.sha256 });
+    expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort()); // no scratch, partial or lock left
+  });
+
+  test('a corrupt download (one byte flipped) is refused and leaves no cache entry, no scratch, no partial file', async () => {
+    const pkg = await built();
+    const dir = await cacheDir();
+    server.setFault({ type: 'corrupt' });
+    const err = await cache(dir)
+      .ensure(locked(pkg), locked(pkg).url)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect((err as Error).message).toMatch(/sha256 .* differs from the expected/);
+    expect(await fs.readdir(dir)).toEqual([]);
+  });
+
+  test('a body truncated every time is refused and leaves nothing; once, the retry is extracted from the file', async () => {
+    const pkg = await built();
+    const dir = await cacheDir();
+    server.setFault({ type: 'truncate' });
+    await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/download of .* failed/);
+    expect(await fs.readdir(dir)).toEqual([]);
+
+    server.setFault({ match: pkg.fn, times: 1, fault: { type: 'truncate' } });
+    const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
+    // The first attempt's bytes were being extracted: thrown away, the verified retry's file extracted.
+    expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.+\\); extracting the archive`));
+    expect(await fs.readFile(path.join(entry.dir, 'share/tool/f3.txt'), 'utf8')).toBe('file 3\n'.repeat(50));
+    expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+  });
+
+  test('a download stalled mid-body leaves the cache recognisably incomplete, then nothing once it fails', async () => {
+    const pkg = await built();
+    const dir = await cacheDir();
+    server.setFault({ type: 'stall', afterBytes: Math.floor(pkg.size * 0.6), ms: 3_000 });
+    const filling = cache(dir, 1_000)
+      .ensure(locked(pkg), locked(pkg).url)
+      .catch((e: unknown) => e);
+    // While the body stalls: a scratch directory (what a killed deploy would leave), never the entry.
+    let names: string[] = [];
+    for (let i = 0; i < 100 && !names.some((n) => n.startsWith('.extract-')); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      names = await fs.readdir(dir);
+    }
+    const scratch = names.find((n) => n.startsWith(`.extract-${pkg.dist}-`));
+    expect(scratch).toBeDefined();
+    expect(names).not.toContain(pkg.dist);
+    expect(names.some((n) => n.startsWith(`${pkg.fn}.partial-`))).toBe(true);
+    await expect(fs.access(path.join(dir, scratch as string, COMPLETE_MARKER))).rejects.toThrow();
+    expect(await filling).toBeInstanceOf(PackageError);
+    expect((await fs.readdir(dir)).filter((n) => !n.endsWith('.lock'))).toEqual([]);
+  }, 30_000);
+
+  test('an archive the stream cannot settle (sizes after the data) is extracted from the downloaded file', async () => {
+    // General purpose flag bit 3 on the first member: its sizes would follow its data.
+    const pkg = await built({ hostile: { archive: (zip: Buffer) => withDataDescriptorFlag(zip) } });
+    const dir = await cacheDir();
+    const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
+    expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.*size follows its data\\); extracting the archive`));
+    expect(await fs.readFile(path.join(entry.dir, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
+    expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+  });
+
+  test('a hostile archive is refused from the stream as from the file, and nothing of it stays', async () => {
+    const pkg = await built({ hostile: { rawEntries: [{ path: '../../escaped.txt', data: 'out\n' }] } });
+    const dir = await cacheDir();
+    await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/refused: .*escaped\.txt/);
+    expect((await fs.readdir(dir)).filter((n) => n !== pkg.fn)).toEqual([]);
+    await expect(fs.access(path.join(dir, '..', 'escaped.txt'))).rejects.toThrow();
+    await expect(fs.access(path.join(work, 'escaped.txt'))).rejects.toThrow();
+  });
 });
 
-test('a corrupt download (one byte flipped) is refused and leaves no cache entry, no scratch, no partial file', async () => {
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 250 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
+}
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
+
+test('an extraction thread stopped mid-archive fails that extraction once it has stopped; a new thread takes the next', async () => {
+  const own = new ExtractPool(1);
   const pkg = await built();
-  const dir = await cacheDir();
-  server.setFault({ type: 'corrupt' });
-  const err = await cache(dir)
-    .ensure(locked(pkg), locked(pkg).url)
-    .catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(PackageError);
-  expect((err as Error).message).toMatch(/sha256 .* differs from the expected/);
-  expect(await fs.readdir(dir)).toEqual([]);
+  const bytes = await fs.readFile(pkg.path);
+  const dest = path.join(work, `stopped-${seq}`);
+  const first = own.extract(dest, pkg.dist, {});
+  first.tap.write(bytes.subarray(0, bytes.length >> 1));
+  await until(() => exists(dest));
+  await own.close();
+  await expect(first.result).rejects.toThrow(/stopped/);
+  const again = path.join(work, `again-${seq}`);
+  const second = own.extract(again, pkg.dist, {});
+  second.tap.end(bytes);
+  expect((await second.result).get('bin/tool')).toMatchObject({ size: 20 });
+  expect(await fs.readFile(path.join(again, 'share/tool/f3.txt'), 'utf8')).toBe('file 3\n'.repeat(50));
+  await own.close();
 });
 
-test('a body truncated every time is refused and leaves nothing; once, the retry is extracted from the file', async () => {
+test('a package whose extraction thread stopped mid-download is extracted from the downloaded file', async () => {
+  const own = new ExtractPool(1);
   const pkg = await built();
+  const bytes = await fs.readFile(pkg.path);
   const dir = await cacheDir();
-  server.setFault({ type: 'truncate' });
-  await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/download of .* failed/);
-  expect(await fs.readdir(dir)).toEqual([]);
-
-  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'truncate' } });
-  const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
-  // The first attempt's bytes were being extracted: thrown away, the verified retry's file extracted.
-  expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.+\\); extracting the archive`));
+  const filler = new PackageCache(dir, {
+    logger,
+    extractPool: own,
+    // A download that loses its extraction thread half way: the bytes still arrive whole and verified.
+    download: async (_url, dest, _expect, _pkg, tap) => {
+      tap?.write(bytes.subarray(0, bytes.length >> 1));
+      await until(async () => (await fs.readdir(dir)).some((n) => n.startsWith('.extract-')));
+      await own.close();
+      tap?.write(bytes.subarray(bytes.length >> 1));
+      await fs.writeFile(dest, bytes);
+      tap?.end();
+      return { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
+    },
+  });
+  const entry = await filler.ensure(locked(pkg), locked(pkg).url);
+  expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(the extraction threads were stopped\\); extracting the archive`));
   expect(await fs.readFile(path.join(entry.dir, 'share/tool/f3.txt'), 'utf8')).toBe('file 3\n'.repeat(50));
   expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
 });
 
-test('a download stalled mid-body leaves the cache recognisably incomplete, then nothing once it fails', async () => {
-  const pkg = await built();
-  const dir = await cacheDir();
-  server.setFault({ type: 'stall', afterBytes: Math.floor(pkg.size * 0.6), ms: 3_000 });
-  const filling = cache(dir, 1_000)
-    .ensure(locked(pkg), locked(pkg).url)
-    .catch((e: unknown) => e);
-  // While the body stalls: a scratch directory (what a killed deploy would leave), never the entry.
-  let names: string[] = [];
-  for (let i = 0; i < 100 && !names.some((n) => n.startsWith('.extract-')); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    names = await fs.readdir(dir);
+test('small files written in synchronous calls (extraction threads) are what asynchronous writes make, a path twice included', async () => {
+  const pkg = await built({ hostile: { rawEntries: [{ path: 'share/tool/f1.txt', data: 'later\n', mode: 0o600, mtime: 1_000_000 }] } });
+  const bytes = await fs.readFile(pkg.path);
+  const made = [];
+  for (const syncWrites of [false, true]) {
+    const dest = await fs.mkdtemp(path.join(work, 'sync-'));
+    made.push({ dest, digests: await extractCondaStream(Readable.from([bytes.subarray(0, 777), bytes.subarray(777)]), dest, pkg.dist, { syncWrites }) });
   }
-  const scratch = names.find((n) => n.startsWith(`.extract-${pkg.dist}-`));
-  expect(scratch).toBeDefined();
-  expect(names).not.toContain(pkg.dist);
-  expect(names.some((n) => n.startsWith(`${pkg.fn}.partial-`))).toBe(true);
-  await expect(fs.access(path.join(dir, scratch as string, COMPLETE_MARKER))).rejects.toThrow();
-  expect(await filling).toBeInstanceOf(PackageError);
-  expect((await fs.readdir(dir)).filter((n) => !n.endsWith('.lock'))).toEqual([]);
-}, 30_000);
-
-test('an archive the stream cannot settle (sizes after the data) is extracted from the downloaded file', async () => {
-  // General purpose flag bit 3 on the first member: its sizes would follow its data.
-  const pkg = await built({ hostile: { archive: (zip: Buffer) => withDataDescriptorFlag(zip) } });
-  const dir = await cacheDir();
-  const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
-  expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.*size follows its data\\); extracting the archive`));
-  expect(await fs.readFile(path.join(entry.dir, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
-  expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
-});
-
-test('a hostile archive is refused from the stream as from the file, and nothing of it stays', async () => {
-  const pkg = await built({ hostile: { rawEntries: [{ path: '../../escaped.txt', data: 'out\n' }] } });
-  const dir = await cacheDir();
-  await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/refused: .*escaped\.txt/);
-  expect((await fs.readdir(dir)).filter((n) => n !== pkg.fn)).toEqual([]);
-  await expect(fs.access(path.join(dir, '..', 'escaped.txt'))).rejects.toThrow();
-  await expect(fs.access(path.join(work, 'escaped.txt'))).rejects.toThrow();
+  const [asynchronous, synchronous] = made;
+  expect([...synchronous.digests].sort()).toEqual([...asynchronous.digests].sort());
+  for (const p of [...pkg.paths.map((q) => q._path), 'info/index.json']) {
+    const [a, b] = await Promise.all([fs.lstat(path.join(asynchronous.dest, p)), fs.lstat(path.join(synchronous.dest, p))]);
+    expect([p, b.mode, b.size, b.mtimeMs]).toEqual([p, a.mode, a.size, a.mtimeMs]);
+    expect(await fs.readFile(path.join(synchronous.dest, p))).toEqual(await fs.readFile(path.join(asynchronous.dest, p)));
+  }
+  const later = await fs.lstat(path.join(synchronous.dest, 'share/tool/f1.txt'));
+  expect([later.mode & 0o777, later.mtimeMs]).toEqual([0o600, 1_000_000_000]);
+  expect(await fs.readFile(path.join(synchronous.dest, 'share/tool/f1.txt'), 'utf8')).toBe('later\n');
 });
 
 test('extractCondaStream refuses what it cannot settle: a data descriptor, a central directory that disagrees', async () => {

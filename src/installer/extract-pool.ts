@@ -1,0 +1,206 @@
+/**
+ * Worker threads that extract `.conda` archives while they download (extract-worker.ts). The main
+ * thread keeps the download, its hashing and the archive file; each archive's bytes are copied to a
+ * thread as they arrive, at most IN_FLIGHT bytes ahead of what the thread has taken. A thread that
+ * dies fails its extractions, which the package cache then does from the downloaded file, in the
+ * main thread, as for any archive the stream could not settle.
+ *
+ * GITENV_EXTRACT_THREADS sets the threads (default: the cores, at most 4; 0 extracts in the main thread).
+ */
+import * as os from 'node:os';
+import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { ConfigurationError } from '../util/errors.js';
+import { threadEntry } from '../util/threads.js';
+import type { Digests } from './tar-writer.js';
+import { EXTRACT_WORKER_FLAG, type FromExtractWorker, type ToExtractWorker } from './extract-worker.js';
+
+/** Bytes of one archive sent to its thread and not yet taken by its reader. */
+const IN_FLIGHT = 8 << 20;
+
+/** Runs in the thread first (CommonJS, an `eval` worker): tsx when running from sources, then the entry. */
+const BOOTSTRAP = String.raw`
+const { workerData, parentPort } = require('node:worker_threads');
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  const entry = await import(workerData.entry);
+  if (typeof entry.serveExtractions === 'function') entry.serveExtractions();
+})().catch((err) => {
+  parentPort.postMessage({ type: 'crashed', reason: 'the extraction thread did not start: ' + ((err && err.stack) || err) });
+  process.exit(1);
+});
+`;
+
+/** The number of extraction threads from GITENV_EXTRACT_THREADS (0: none). */
+export function extractThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.GITENV_EXTRACT_THREADS;
+  if (raw === undefined || raw.trim() === '') return Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigurationError(`GITENV_EXTRACT_THREADS=${raw}: expected a whole number, 0 or more`);
+  return Math.min(n, 64);
+}
+
+export interface ThreadExtraction {
+  /** Where the download writes the archive's bytes; end() once the whole archive matched the lock. */
+  tap: Writable;
+  /** The digests of the files extracted; rejects when the thread could not extract the archive. */
+  result: Promise<Digests>;
+}
+
+interface Job {
+  settle: (err: Error | undefined, digests?: Digests) => void;
+  /** Bytes sent and not yet taken. */
+  inFlight: number;
+  /** The write waiting for the thread to catch up. */
+  resume?: () => void;
+}
+
+class Thread {
+  readonly worker: Worker;
+  readonly jobs = new Map<number, Job>();
+  dead: string | undefined;
+  /** Resolves once the thread has stopped. */
+  readonly stopped: Promise<void>;
+
+  constructor() {
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: { ...threadEntry(import.meta.url, './extract-worker.ts'), [EXTRACT_WORKER_FLAG]: true }, stdout: false, stderr: false });
+    this.worker.unref();
+    this.worker.on('message', (msg: FromExtractWorker) => this.onMessage(msg));
+    this.worker.on('error', (err: Error) => this.die(`the extraction thread failed: ${err.message}`));
+    this.stopped = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.on('exit', (code) => this.exited(code));
+  }
+
+  post(msg: ToExtractWorker, transfer: ArrayBuffer[] = []): void {
+    if (!this.dead) this.worker.postMessage(msg, transfer);
+  }
+
+  private onMessage(msg: FromExtractWorker): void {
+    if (msg.type === 'crashed') {
+      this.die(msg.reason);
+      return;
+    }
+    const job = this.jobs.get(msg.id);
+    if (!job) return;
+    if (msg.type === 'taken') {
+      job.inFlight -= msg.bytes;
+      if (job.inFlight < IN_FLIGHT) this.resume(job);
+      return;
+    }
+    this.jobs.delete(msg.id);
+    this.idle();
+    this.resume(job);
+    if (msg.type === 'done') job.settle(undefined, new Map(msg.digests));
+    else job.settle(new Error(msg.message));
+  }
+
+  private resume(job: Job): void {
+    const go = job.resume;
+    job.resume = undefined;
+    go?.();
+  }
+
+  /** No extraction left: the thread does not keep the process alive. */
+  idle(): void {
+    if (this.jobs.size === 0) this.worker.unref();
+  }
+
+  /**
+   * The thread is lost: nothing more is sent to it, and its extractions fail once it has stopped
+   * (not before: until then it may still be writing into their directories).
+   */
+  die(reason: string): void {
+    if (!this.dead) {
+      this.dead = reason;
+      for (const job of this.jobs.values()) this.resume(job); // the downloads go on without it
+      void this.worker.terminate();
+    }
+  }
+
+  /** The thread has stopped: its extractions fail. */
+  exited(code: number): void {
+    this.dead ??= `the extraction thread exited (code ${code})`;
+    for (const job of this.jobs.values()) {
+      this.resume(job);
+      job.settle(new Error(this.dead));
+    }
+    this.jobs.clear();
+  }
+}
+
+/** A few threads, each extracting any number of archives at once; the least busy takes the next. */
+export class ExtractPool {
+  private readonly threads: Thread[] = [];
+  private nextId = 0;
+
+  constructor(private readonly size: number) {}
+
+  private thread(): Thread {
+    for (let i = this.threads.length - 1; i >= 0; i--) if (this.threads[i].dead) this.threads.splice(i, 1);
+    if (this.threads.length < this.size) {
+      const fresh = new Thread();
+      this.threads.push(fresh);
+      return fresh;
+    }
+    return this.threads.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+  }
+
+  /** Stops every thread; what they were extracting fails (the package cache then extracts from the file). */
+  async close(): Promise<void> {
+    const threads = this.threads.splice(0);
+    for (const t of threads) t.die('the extraction threads were stopped');
+    await Promise.all(threads.map((t) => t.stopped));
+  }
+
+  /** Starts extracting into `dest` (made by the thread; it must not exist) what is written to the returned tap. */
+  extract(dest: string, pkg: string, options: { maxBytes?: number; archiveSize?: number }): ThreadExtraction {
+    const thread = this.thread();
+    const id = this.nextId++;
+    let settle!: Job['settle'];
+    const result = new Promise<Digests>((resolve, reject) => (settle = (err, digests) => (err ? reject(err) : resolve(digests as Digests))));
+    result.catch(() => undefined); // the caller awaits it; an early failure must not go unhandled meanwhile
+    const job: Job = { settle, inFlight: 0 };
+    thread.jobs.set(id, job);
+    thread.worker.ref();
+    thread.post({ type: 'start', id, dest, pkg, maxBytes: options.maxBytes, archiveSize: options.archiveSize });
+    const live = (): boolean => thread.jobs.has(id);
+    const tap = new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _enc, callback) {
+        if (!live()) {
+          callback(); // over (a failure is in `result`): the download goes on without it
+          return;
+        }
+        // The bytes handed over: the chunk's own buffer when it is all of it (the download gives
+        // each chunk to the tap last, once hashed and written), else a copy of exactly these bytes.
+        const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+        const data = whole ? chunk.buffer : (chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer);
+        job.inFlight += data.byteLength;
+        thread.post({ type: 'chunk', id, data }, [data]);
+        if (job.inFlight < IN_FLIGHT) callback();
+        else job.resume = () => callback();
+      },
+      final(callback) {
+        if (live()) thread.post({ type: 'end', id });
+        callback();
+      },
+      destroy(err, callback) {
+        // Destroyed before its end (a failed or discarded download): the thread stops. After its end
+        // (the stream closing itself), the thread finishes what it was sent.
+        if (live() && !this.writableFinished) thread.post({ type: 'abort', id, message: err?.message ?? 'the download stopped' });
+        callback(err);
+      },
+    });
+    return { tap, result };
+  }
+}
+
+let shared: ExtractPool | undefined;
+
+/** The process's extraction threads, started as needed; undefined when GITENV_EXTRACT_THREADS is 0. */
+export function sharedExtractPool(): ExtractPool | undefined {
+  const size = extractThreads();
+  if (size === 0) return undefined;
+  shared ??= new ExtractPool(size);
+  return shared;
+}

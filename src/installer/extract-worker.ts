@@ -1,0 +1,126 @@
+/**
+ * The thread side of extraction while downloading (extract-pool.ts): the main thread downloads and
+ * hashes an archive and hands its bytes over as they come; here they go through extract.ts's
+ * extractCondaStream (the zip's local headers, zstd, the tar, every check, the files written and
+ * hashed), so that the main thread's work and the extractions of several packages use every core.
+ * What this thread writes counts only once the main thread has matched the whole archive against
+ * the lock, exactly as when the extraction runs in the main thread.
+ */
+import fs from 'node:fs/promises';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { extractCondaStream } from './extract.js';
+
+/** The flag in `workerData` that turns a bundle loaded in a thread into an extraction thread. */
+export const EXTRACT_WORKER_FLAG = 'gitenvExtractWorker';
+
+export type ToExtractWorker =
+  | { type: 'start'; id: number; dest: string; pkg: string; maxBytes?: number; archiveSize?: number }
+  | { type: 'chunk'; id: number; data: ArrayBuffer }
+  | { type: 'end'; id: number }
+  | { type: 'abort'; id: number; message: string };
+
+export type FromExtractWorker =
+  | { type: 'taken'; id: number; bytes: number }
+  | { type: 'done'; id: number; digests: [string, { sha256: string; size: number }][] }
+  | { type: 'failed'; id: number; message: string }
+  | { type: 'crashed'; reason: string };
+
+/** True in a thread the extraction pool started (the entries check this before running anything). */
+export function inExtractWorker(): boolean {
+  return !isMainThread && (workerData as Record<string, unknown> | null)?.[EXTRACT_WORKER_FLAG] === true;
+}
+
+/**
+ * The bytes of one archive as they arrive, read by extractCondaStream. `taken` is told each chunk's
+ * size when the reader takes it: the main thread sends more only as the reader keeps up.
+ */
+export class ChunkQueue implements AsyncIterable<Buffer> {
+  private readonly chunks: Buffer[] = [];
+  private ended = false;
+  private error: Error | undefined;
+  private closed = false;
+  private waiter: (() => void) | undefined;
+
+  constructor(private readonly taken: (bytes: number) => void) {}
+
+  push(chunk: Buffer): void {
+    // The reader stopped early (the tar's end, a refusal): what follows is only acknowledged.
+    if (this.closed) this.taken(chunk.length);
+    else this.chunks.push(chunk);
+    this.wake();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  fail(err: Error): void {
+    this.error = err;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        if (this.error) throw this.error;
+        const chunk = this.chunks.shift();
+        if (chunk) {
+          this.taken(chunk.length);
+          yield chunk;
+          continue;
+        }
+        if (this.ended) return;
+        await new Promise<void>((resolve) => (this.waiter = resolve));
+      }
+    } finally {
+      this.closed = true;
+      for (const c of this.chunks.splice(0)) this.taken(c.length);
+    }
+  }
+}
+
+/** Serves extractions until the main thread lets the thread go. */
+export function serveExtractions(): void {
+  const port = parentPort;
+  if (!port) return;
+  const jobs = new Map<number, ChunkQueue>();
+  port.on('message', (msg: ToExtractWorker) => {
+    switch (msg.type) {
+      case 'start': {
+        const id = msg.id;
+        const queue = new ChunkQueue((bytes) => port.postMessage({ type: 'taken', id, bytes } satisfies FromExtractWorker));
+        jobs.set(id, queue);
+        const { dest, pkg, maxBytes, archiveSize } = msg;
+        fs.mkdir(dest, { mode: 0o755 })
+          .then(() => extractCondaStream(queue, dest, pkg, { maxBytes, archiveSize, syncWrites: true }))
+          .then(
+            (digests) => {
+              jobs.delete(id);
+              port.postMessage({ type: 'done', id, digests: [...digests] } satisfies FromExtractWorker);
+            },
+            (err: unknown) => {
+              jobs.delete(id);
+              port.postMessage({ type: 'failed', id, message: err instanceof Error ? err.message : String(err) } satisfies FromExtractWorker);
+            },
+          );
+        return;
+      }
+      case 'chunk':
+        jobs.get(msg.id)?.push(Buffer.from(msg.data));
+        return;
+      case 'end':
+        jobs.get(msg.id)?.end();
+        return;
+      case 'abort':
+        jobs.get(msg.id)?.fail(new Error(msg.message));
+        return;
+    }
+  });
+}
