@@ -7,12 +7,12 @@
  * only the records the specs can reach (repodata-pruner.ts); the full records behind the result
  * (constrains, license, timestamp, noarch) come from that parsed repodata.
  */
-import v8 from 'node:v8';
 import type { PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { isRetryableStatus } from '../net/retry.js';
 import { errorMessage, HttpError } from '../util/errors.js';
+import { countExternalMemoryInHeapLimit } from '../util/v8-heap.js';
 import { decompressZstd } from '../util/zstd.js';
 import { SolverCrashError, UnsolvableError } from './errors.js';
 import { ParsedRepodata, reachableNames, SOLVER_FIELDS, type RepodataRecordJson } from './repodata-pruner.js';
@@ -134,22 +134,6 @@ function decided(record: RepodataRecordJson, virtuals: VirtualPackage[]): string
   }
 }
 
-/**
- * Counts external memory (ArrayBuffers) within V8's global heap limit rather than against a limit
- * of its own, process-wide, from the first solve over sharded repodata on. The WASM solver's memory
- * grows in small steps, and each step makes a new ArrayBuffer of the whole memory: by V8's own
- * external limit that starts a full garbage collection of the solver thread every few steps (200 of
- * them in one conda-forge-sized solve, about a third of its time). Counted in the global limit they
- * do not: the same solve takes about a quarter less CPU. Not on for the monolithic path, where big
- * repodata bodies then linger longer (its peak memory rose by about 10 %). V8 13 (Node 24) and later.
- */
-let wasmGrowthGcOff = false;
-function lessGcOnWasmGrowth(): void {
-  if (wasmGrowthGcOff || Number(process.versions.v8.split('.')[0]) < 13) return;
-  wasmGrowthGcOff = true;
-  v8.setFlagsFromString('--external-memory-accounted-in-global-limit');
-}
-
 /** A shard of sharded repodata: `<channel>/<subdir>/<shards base>/<sha256>.msgpack.zst`. */
 const SHARD = /\/[0-9a-f]{64}\.msgpack\.zst$/;
 
@@ -242,7 +226,11 @@ export class RattlerSolver implements SolverEngine {
       const shardCount = await this.loadShards(specs, served);
       if (shardCount > 0) {
         logger.debug(`${env}: ${shardCount} shards read in ${took()}`);
-        lessGcOnWasmGrowth();
+        // From here on, each small growth of the WASM solver's memory no longer sets off a full
+        // collection of its thread (about 200 in a conda-forge-sized solve, a third of its time).
+        // Not on for the monolithic path, whose big repodata bodies then linger longer (its peak
+        // memory rose by about a tenth).
+        countExternalMemoryInHeapLimit();
       }
       const context = this.context(served, request.virtualPackages);
       const asked = specs.map((s) => context.widener.widenSpec(s));
