@@ -9,8 +9,9 @@
  *   BENCH_CPU_PROF=/tmp/prof npx tsx bench/install.ts # each gitenv install under `node --cpu-prof`
  *   node bench/cpu-profile-summary.mjs /tmp/prof/<file>.cpuprofile   # where its time went
  *
- * Each gitenv install runs in a child process of its own (this file with --child), so its peak RSS
- * is its own and not the fixture builder's.
+ * Each gitenv install runs in a child process of its own (bench/install-child.ts, bundled by ncc at
+ * the start as the actions are, so that its extraction threads load a bundle as on a runner), so its
+ * peak RSS is its own and not the fixture builder's.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,8 +20,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LockedPackage } from '../src/conda/types.js';
-import { BuiltinInstaller } from '../src/installer/builtin-installer.js';
-import { ConsoleLogger, MemoryLogger } from '../src/util/logger.js';
 import { fixturePackages, lockedPackage, pythonPackage, systemPython } from '../tests/conformance/fixture-env.js';
 import { hasPyRattler, rattlerInstall } from '../tests/conformance/prefix-snapshot.js';
 import { buildChannel, serveChannel, type PackageSpec } from '../tests/fixtures/channel/index.js';
@@ -69,25 +68,24 @@ export function syntheticPackages(count: number, mb: number): PackageSpec[] {
   return specs;
 }
 
-async function child(requestFile: string): Promise<void> {
-  const request = JSON.parse(await fs.readFile(requestFile, 'utf8')) as ChildRequest;
-  const staging = `${request.prefix}.staging`;
-  const started = process.hrtime.bigint();
-  const cpu = process.cpuUsage();
-  const logger = process.env.BENCH_VERBOSE ? new ConsoleLogger(true) : new MemoryLogger();
-  await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger });
-  await fs.rename(staging, request.prefix);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const used = process.cpuUsage(cpu);
-  const cpuSeconds = (used.user + used.system) / 1e6;
-  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
+/** bench/install-child.ts bundled by ncc into `dir`, as the actions are; the bundle's path. */
+async function bundleChild(dir: string): Promise<string> {
+  const ncc = path.join(path.dirname(self), '..', 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [ncc, 'build', path.join(path.dirname(self), 'install-child.ts'), '-o', dir, '-q'], { maxBuffer: 16 << 20 }, (err, _out, errOut) =>
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(),
+    ),
+  );
+  const bundle = (await fs.readdir(dir)).find((n) => /^index\.m?js$/.test(n));
+  if (!bundle) throw new Error(`ncc left no index.js in ${dir}`);
+  return path.join(dir, bundle);
 }
 
-async function gitenvInstall(work: string, request: ChildRequest): Promise<Measure> {
+async function gitenvInstall(work: string, bundle: string, request: ChildRequest): Promise<Measure> {
   const file = path.join(work, `request-${path.basename(request.prefix)}.json`);
   await fs.writeFile(file, JSON.stringify(request));
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
-    execFile(process.execPath, [...process.execArgv, ...cpuProf(request.prefix), self, '--child', file], { maxBuffer: 16 << 20 }, (err, out, errOut) =>
+    execFile(process.execPath, [...cpuProf(request.prefix), bundle, file], { maxBuffer: 16 << 20 }, (err, out, errOut) =>
       err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve({ stdout: out, stderr: errOut }),
     ),
   );
@@ -125,13 +123,19 @@ async function locations(): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  for (const base of await locations()) {
-    console.log(`\n--- installs under ${base}`);
-    await benchIn(base);
+  const build = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-child-'));
+  try {
+    const bundle = await bundleChild(build);
+    for (const base of await locations()) {
+      console.log(`\n--- installs under ${base}`);
+      await benchIn(base, bundle);
+    }
+  } finally {
+    await fs.rm(build, { recursive: true, force: true });
   }
 }
 
-async function benchIn(base: string): Promise<void> {
+async function benchIn(base: string, bundle: string): Promise<void> {
   const count = arg('packages', 50);
   const mb = arg('mb', 200);
   const runs = arg('runs', 1);
@@ -163,8 +167,8 @@ async function benchIn(base: string): Promise<void> {
       for (let r = 0; r < runs; r++) {
         t = Date.now();
         const gCache = path.join(work, `g-cache-${r}`);
-        const gCold = await gitenvInstall(work, { packages, prefix: path.join(work, `g-cold-${r}`), cache: gCache });
-        const gWarm = await gitenvInstall(work, { packages, prefix: path.join(work, `g-warm-${r}`), cache: gCache });
+        const gCold = await gitenvInstall(work, bundle, { packages, prefix: path.join(work, `g-cold-${r}`), cache: gCache });
+        const gWarm = await gitenvInstall(work, bundle, { packages, prefix: path.join(work, `g-warm-${r}`), cache: gCache });
         rows.push({ name: 'gitenv', cold: gCold, warm: gWarm });
         if (rattler) {
           const rCache = path.join(work, `r-cache-${r}`);
@@ -209,6 +213,5 @@ function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb:
 
 // Run as a script (not when imported for its fixture shape).
 if (process.argv[1] && path.resolve(process.argv[1]) === self) {
-  if (process.argv[2] === '--child') await child(process.argv[3]);
-  else await main();
+  await main();
 }

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { STAMP, sourceHash } from './source-hash.mjs';
 
-const entries = ['main', 'resolve', 'autotag', 'label', 'deploy', 'setup', 'cli'];
+const entries = ['main', 'resolve', 'autotag', 'label', 'deploy', 'setup', 'cli', 'extract-worker'];
 const args = process.argv.slice(2);
 const outAt = args.indexOf('--out');
 const root = outAt >= 0 ? args[outAt + 1] : 'dist';

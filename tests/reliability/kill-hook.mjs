@@ -11,9 +11,14 @@
 //          so the parent can start another process while this one holds its locks, then kill it
 // The parent sees a SIGKILL exit when the point was reached, a normal exit when it never was.
 // GITENV_RELIABILITY_TRACE = a file: every wrapped call is appended to it (to choose kill points).
+//
+// Threads count too: the installer extracts in worker threads (installer/extract-pool.ts), which
+// `--import` does not reach (Node preloads nothing into a worker started from code), so this hook
+// has every such worker load it first, and all threads share one count of matching calls.
 import fs from 'node:fs';
 import path from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
+import wt from 'node:worker_threads';
 
 const spec = process.env.GITENV_RELIABILITY_KILL_AT ? JSON.parse(process.env.GITENV_RELIABILITY_KILL_AT) : undefined;
 const OPS = ['open', 'rename', 'mkdir', 'link', 'symlink', 'copyFile', 'writeFile', 'appendFile', 'rm', 'unlink', 'rmdir', 'utimes'];
@@ -23,7 +28,19 @@ const trace = process.env.GITENV_RELIABILITY_TRACE;
 const traceFd = trace ? fs.openSync(trace, 'a') : undefined;
 
 if (spec || trace) {
-  let seen = 0;
+  const KEY = 'gitenv-reliability-kill-count';
+  const seen = new Int32Array(wt.isMainThread ? new SharedArrayBuffer(4) : wt.getEnvironmentData(KEY));
+  if (wt.isMainThread) {
+    wt.setEnvironmentData(KEY, seen.buffer);
+    const Base = wt.Worker;
+    const self = import.meta.url;
+    wt.Worker = class extends Base {
+      constructor(code, options) {
+        if (options?.eval && typeof code === 'string') code = `import(${JSON.stringify(self)}).then(() => {\n${code}\n});`;
+        super(code, options);
+      }
+    };
+  }
   const die = () => process.kill(process.pid, spec.when === 'stop' ? 'SIGSTOP' : 'SIGKILL');
   /** True when this call is the chosen one. */
   const chosen = (op, args) => {
@@ -37,7 +54,7 @@ if (spec || trace) {
       );
     if (!spec || (op !== spec.op && spec.op !== 'any')) return false;
     const hit = args.some((a) => (typeof a === 'string' || a instanceof URL || Buffer.isBuffer(a)) && String(a).includes(spec.match));
-    return hit && ++seen === spec.n;
+    return hit && Atomics.add(seen, 0, 1) + 1 === spec.n;
   };
 
   for (const op of OPS) {

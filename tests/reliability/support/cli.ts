@@ -26,7 +26,7 @@ export function ensureCli(): string {
   const bundle = path.join(out, 'cli', 'index.js');
   if (!existsSync(bundle)) {
     const tmp = `${out}.building-${process.pid}`;
-    execFileSync(process.execPath, ['scripts/build.mjs', '--out', tmp, 'cli'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync(process.execPath, ['scripts/build.mjs', '--out', tmp, 'cli', 'extract-worker'], { cwd: ROOT, stdio: 'inherit' });
     try {
       execFileSync('mv', ['-T', tmp, out]);
     } catch {

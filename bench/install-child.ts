@@ -1,0 +1,35 @@
+/**
+ * One gitenv install, as bench/install.ts measures it: bundled by ncc as the actions are (so its
+ * extraction threads load a bundle, as they do on a runner), run in a process of its own.
+ *
+ *   node <bundle> <request.json>   # {packages, prefix, cache}; prints {seconds, cpuSeconds, maxRssKb}
+ */
+import fs from 'node:fs/promises';
+import type { LockedPackage } from '../src/conda/types.js';
+import { BuiltinInstaller } from '../src/installer/builtin-installer.js';
+import { inExtractWorker, serveExtractions } from '../src/installer/extract-worker.js';
+import { ConsoleLogger, MemoryLogger } from '../src/util/logger.js';
+
+interface ChildRequest {
+  packages: LockedPackage[];
+  prefix: string;
+  cache: string;
+}
+
+async function child(requestFile: string): Promise<void> {
+  const request = JSON.parse(await fs.readFile(requestFile, 'utf8')) as ChildRequest;
+  const staging = `${request.prefix}.staging`;
+  const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  const logger = process.env.BENCH_VERBOSE ? new ConsoleLogger(true) : new MemoryLogger();
+  await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger });
+  await fs.rename(staging, request.prefix);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
+}
+
+// The installer's threads load this same bundle: they serve extractions instead.
+if (inExtractWorker()) serveExtractions();
+else await child(process.argv[2]);
