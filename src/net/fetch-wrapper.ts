@@ -155,6 +155,11 @@ export class FetchWrapper {
     return true;
   }
 
+  /** Keeps shards from being written to the cache until the returned function is called (RepodataCache.holdShardWrites). */
+  holdShardWrites(): () => void {
+    return this.cache?.holdShardWrites() ?? (() => {});
+  }
+
   /** Resolves once what this wrapper queued for the cache (shards, written in the background) is written. */
   async settled(): Promise<void> {
     await this.cache?.shardsSettled();
@@ -390,16 +395,37 @@ export class FetchWrapper {
    * the server (checked, then cached). Never revalidated: its name is its content.
    */
   private async shard(url: string, sha256: string, headers: Headers): Promise<Response> {
+    const body = await this.shardBody(url, sha256, headers);
+    return body instanceof Uint8Array ? withUrl(bytesResponse(body), url) : body;
+  }
+
+  /**
+   * A shard's bytes, as `fetch` serves them but without a Response around them (the sharded path
+   * of a large channel reads thousands); an answer other than the shard (a 404, a shard that does
+   * not match its name) comes back as its Response.
+   */
+  async fetchShard(url: string): Promise<Uint8Array | Response> {
+    const shard = /^https?:/.test(url) && !SYNTHETIC.test(url) ? SHARD.exec(new URL(url).pathname) : null;
+    if (!shard) {
+      const response = await this.fetch(url);
+      return response.status === 200 ? new Uint8Array(await response.arrayBuffer()) : response;
+    }
+    const headers = new Headers();
+    if (this.auth && this.hosts.has(new URL(url).host)) headers.set('authorization', this.auth);
+    return this.shardBody(url, shard[1], headers);
+  }
+
+  private async shardBody(url: string, sha256: string, headers: Headers): Promise<Uint8Array | Response> {
     const known = this.shards.get(url);
     if (known) {
       this.stats.reused++;
-      return withUrl(bytesResponse(await known), url);
+      return known;
     }
     const cached = await this.cache?.readShard(url);
     if (cached && sha256Hex(cached) === sha256) {
       this.stats.shardsFromCache++;
       this.shards.set(url, Promise.resolve(cached));
-      return withUrl(bytesResponse(cached), url);
+      return cached;
     }
     const response = await this.send(url, { method: 'GET', headers }, true);
     if (response.status !== 200) return response;
@@ -411,7 +437,7 @@ export class FetchWrapper {
     }
     this.shards.set(url, Promise.resolve(body));
     this.cache?.writeShard(url, body, (err: unknown) => this.options.logger?.debug(`shard not cached: ${errorMessage(err)}`));
-    return withUrl(bytesResponse(body), url);
+    return body;
   }
 
   /**

@@ -26,6 +26,9 @@ export class RepodataCache {
   private readonly shardWrites: (() => Promise<void>)[] = [];
   private shardWriters = 0;
   private shardsWritten?: { promise: Promise<void>; resolve: () => void };
+  /** Holds on the shard writes (holdShardWrites), and where their errors go. */
+  private shardHolds = 0;
+  private onShardError: (err: unknown) => void = () => {};
 
   constructor(readonly dir: string) {}
 
@@ -68,19 +71,44 @@ export class RepodataCache {
       const promise = new Promise<void>((r) => (resolve = r));
       return { promise, resolve };
     })();
-    while (this.shardWriters < SHARD_WRITERS && this.shardWrites.length > 0) {
+    this.onShardError = onError;
+    this.startShardWriters();
+  }
+
+  /**
+   * Keeps the shard writes queued (none started) until the returned function is called: the
+   * thousands of small files of a conda-forge-sized solve cost seconds of system time, better
+   * spent while the solver thread works than while the shards are read. Holds nest.
+   */
+  holdShardWrites(): () => void {
+    this.shardHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.shardHolds--;
+      this.startShardWriters();
+    };
+  }
+
+  private startShardWriters(): void {
+    while (this.shardHolds === 0 && this.shardWriters < SHARD_WRITERS && this.shardWrites.length > 0) {
       this.shardWriters++;
-      void this.writeShards(onError);
+      void this.writeShards(this.onShardError);
     }
   }
 
-  /** Resolves once every shard write queued so far has ended. */
+  /** Resolves once every shard write queued so far has ended (none is held then). */
   async shardsSettled(): Promise<void> {
     await this.shardsWritten?.promise;
   }
 
   private async writeShards(onError: (err: unknown) => void): Promise<void> {
-    for (let job = this.shardWrites.shift(); job; job = this.shardWrites.shift()) await job().catch(onError);
+    while (this.shardHolds === 0) {
+      const job = this.shardWrites.shift();
+      if (!job) break;
+      await job().catch(onError);
+    }
     this.shardWriters--;
     if (this.shardWriters === 0 && this.shardWrites.length === 0) {
       this.shardsWritten?.resolve();

@@ -17,9 +17,10 @@ import type { SolveRequest, SolverEngine } from '../engines/types.js';
 import type { FetchWrapper, RequestFailure } from '../net/fetch-wrapper.js';
 import { isRetryableStatus } from '../net/retry.js';
 import { errorMessage, HttpError } from '../util/errors.js';
+import { countExternalMemoryInHeapLimit } from '../util/v8-heap.js';
 import { decompressZstd } from '../util/zstd.js';
 import { SolverCrashError, UnsolvableError } from './errors.js';
-import { ParsedRepodata, reachableNames, type RepodataRecordJson } from './repodata-pruner.js';
+import { ParsedRepodata, reachableNames, SOLVER_FIELDS, type RepodataRecordJson } from './repodata-pruner.js';
 import { isVirtualPackage } from '../conda/virtual-packages.js';
 import { applyConditions, hasCondition, UnsupportedConditionError } from './conditional-deps.js';
 import { PrefixWidener } from './prefix-compat.js';
@@ -38,6 +39,9 @@ const VIRTUAL_REPO = 'virtual';
 const SHARD_FETCHES = 32;
 
 type ShardEntries = NonNullable<ReturnType<typeof readShard>>;
+
+/** The fields of a shard's records read before the solve (the rest only for the packages of the answer). */
+const LEAN: ReadonlySet<string> = new Set(SOLVER_FIELDS);
 
 /**
  * A record of the solve's repodata as viable.ts reads it: the record itself when the solver reads
@@ -90,6 +94,12 @@ interface Served {
   parsed?: ParsedRepodata;
   /** For a sharded subdir read here (shard-loader.ts): the real URL its records are served at instead. */
   servedAs?: string;
+  /**
+   * For a sharded subdir read here: each name's shard as fetched. Its records were read with the
+   * solver's fields only (SOLVER_FIELDS); the full records of the packages of the answer are read
+   * from these again.
+   */
+  shardBodies?: Map<string, Uint8Array>;
 }
 
 /** An answer that is neither a body nor a 404: the solve cannot go on. */
@@ -186,7 +196,7 @@ export class RattlerSolver implements SolverEngine {
 
   /** Sharded indexes read (null: unreadable) by body, and the records of each shard fetched, by URL. */
   private readonly shardIndexes = new WeakMap<Uint8Array, ShardIndex | null>();
-  private readonly shardEntries = new Map<string, Promise<ShardEntries>>();
+  private readonly shardEntries = new Map<string, Promise<{ entries: ShardEntries; body: Uint8Array }>>();
 
   /** Answers of earlier runs (solve-memo.ts); none without `memoDir`. */
   private readonly memo?: SolveMemo;
@@ -237,21 +247,42 @@ export class RattlerSolver implements SolverEngine {
     let served: Served[] = [];
     let memoKey: string | undefined;
     const shards = new ShardRecords();
+    // Shards are written to the cache while the solver thread works, not while they are read.
+    const writeShards = this.fetcher.holdShardWrites();
     try {
       served = await this.survey(channels, platforms);
       memoKey = this.memoKey(request, channels, served);
       const kept = memoKey ? await this.memo?.get(memoKey) : undefined;
       if (kept) {
         logger.info(`${env}: the same specs over the same repodata as an earlier run (${platform}): its answer is reused, ${kept.length} packages`);
+        writeShards();
         return kept;
       }
+      let t = performance.now();
+      const took = (): string => {
+        const ms = performance.now() - t;
+        t += ms;
+        return `${Math.round(ms)} ms`;
+      };
       for (const s of served) this.parseServed(s);
-      await this.loadShards(specs, served);
+      const shardCount = await this.loadShards(specs, served);
+      if (shardCount > 0) {
+        logger.debug(`${env}: ${shardCount} shards read in ${took()}`);
+        // From here on, each small growth of the WASM solver's memory no longer sets off a full
+        // collection of its thread (about 200 in a conda-forge-sized solve, a third of its time).
+        // Not on for the monolithic path, whose big repodata bodies then linger longer (its peak
+        // memory rose by about a tenth).
+        countExternalMemoryInHeapLimit();
+      }
       const context = this.context(served, request.virtualPackages);
       const asked = specs.map((s) => context.widener.widenSpec(s));
       const pruned = this.prune(asked, served, context, logger, env);
+      logger.debug(`${env}: repodata pruned and serialized in ${took()} (${[...pruned.values()].reduce((n, b) => n + (b?.bytes?.length ?? 0), 0)} bytes)`);
+      writeShards();
       solved = await this.pool.solve({ specs: asked, channels: channels.map((c) => c.solver), platforms, locked }, (r) => this.serve(r, pruned, shards));
+      logger.debug(`${env}: the solver thread answered in ${took()}`);
     } catch (err) {
+      writeShards();
       // Only this solve's channels: a request another solve left running (the WASM side does not
       // cancel its fetches) may fail meanwhile, and must not be blamed for this environment.
       const ours = this.fetcher.failures.slice(failuresBefore).filter((f) => channels.some((c) => f.url.startsWith(`${c.real}/`)));
@@ -380,18 +411,19 @@ export class RattlerSolver implements SolverEngine {
    * pruned and rewritten as any other. An index that cannot be read, or a glob spec, leaves the
    * shards to the solver itself.
    */
-  private async loadShards(specs: string[], served: Served[]): Promise<void> {
+  private async loadShards(specs: string[], served: Served[]): Promise<number> {
     const sharded = served.filter((s) => s.variant === 'repodata_shards.msgpack.zst' && s.body);
-    if (sharded.length === 0) return;
+    if (sharded.length === 0) return 0;
     const start = specs.map(specName);
-    if (start.some((n) => n === '' || /[*?]/.test(n))) return;
+    if (start.some((n) => n === '' || /[*?]/.test(n))) return 0;
     const indexes = sharded.map((s) => ({ s, index: this.shardIndex(s) }));
-    if (indexes.some((i) => !i.index)) return;
+    if (indexes.some((i) => !i.index)) return 0;
     const others = served.filter((s) => s.parsed && !sharded.includes(s)).map((s) => s.parsed as ParsedRepodata);
     const loaded = new Map<Served, ShardEntries[]>();
     // A queue, not levels: each shard read adds the names it reaches, and SHARD_FETCHES lanes keep
     // fetching without waiting for the slowest shard of a level.
     const seen = new Set<string>();
+    const names = new Map<string, string>();
     const jobs: { s: Served; name: string; url: string }[] = [];
     const reach = (name: string): void => {
       if (name === '' || seen.has(name) || isVirtualPackage(name)) return;
@@ -406,6 +438,7 @@ export class RattlerSolver implements SolverEngine {
     let failure: Error | undefined;
     let waiting: (() => void)[] = [];
     let busy = 0;
+    let jobsDone = 0;
     const wake = (): void => {
       const w = waiting;
       waiting = [];
@@ -421,11 +454,20 @@ export class RattlerSolver implements SolverEngine {
         }
         busy++;
         try {
-          const entries = await this.shard(job.s, job.url, job.name);
+          const { entries, body } = await this.shard(job.s, job.url, job.name);
+          jobsDone++;
+          (job.s.shardBodies ??= new Map()).set(job.name, body);
           let list = loaded.get(job.s);
           if (!list) loaded.set(job.s, (list = []));
           list.push(entries);
-          for (const { record } of entries) for (const d of record.depends ?? []) reach(specName(d));
+          for (const { record } of entries) {
+            for (const d of record.depends ?? []) {
+              // The builds of a package mostly share their dependencies: each string is read once.
+              let n = names.get(d);
+              if (n === undefined) names.set(d, (n = specName(d)));
+              reach(n);
+            }
+          }
         } catch (err) {
           failure ??= err instanceof Error ? err : new Error(String(err));
         } finally {
@@ -437,9 +479,10 @@ export class RattlerSolver implements SolverEngine {
     await Promise.all(Array.from({ length: SHARD_FETCHES }, lane));
     if (failure !== undefined) throw failure;
     for (const { s, index } of indexes) {
-      s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? []);
+      s.parsed = repodataOfShards(index as ShardIndex, loaded.get(s) ?? [], { solverFieldsOnly: true });
       s.servedAs = `${s.channel}/${s.subdir}/repodata.json.zst`;
     }
+    return jobsDone;
   }
 
   private shardIndex(s: Served): ShardIndex | undefined {
@@ -450,19 +493,19 @@ export class RattlerSolver implements SolverEngine {
   }
 
   /** One shard's records of `name` (records of other names in it are left out), fetched once per run. */
-  private shard(s: Served, url: string, name: string): Promise<ShardEntries> {
+  private shard(s: Served, url: string, name: string): Promise<{ entries: ShardEntries; body: Uint8Array }> {
     let known = this.shardEntries.get(url);
     if (!known) {
       known = (async () => {
-        const response = await this.fetcher.fetch(url);
+        const body = await this.fetcher.fetchShard(url);
         const real = this.fetcher.realUrl(url);
-        if (response.status !== 200) {
-          await response.body?.cancel();
-          throw new ChannelAnswerError(real, response.status);
+        if (body instanceof Response) {
+          await body.body?.cancel();
+          throw new ChannelAnswerError(real, body.status);
         }
-        const entries = readShard(new Uint8Array(await response.arrayBuffer()), name);
+        const entries = readShard(body, name, { only: LEAN });
         if (!entries) throw new Error(`the shard ${real} of ${s.channel}/${s.subdir} (package ${name}) cannot be read`);
-        return entries;
+        return { entries, body };
       })();
       this.shardEntries.set(url, known);
       known.catch(() => this.shardEntries.delete(url));
@@ -509,13 +552,14 @@ export class RattlerSolver implements SolverEngine {
       const recordsOf = (name: string): ViableCandidate[] => {
         let list = candidates.get(name);
         if (!list) {
-          list = parsed.flatMap((r) =>
-            r.entries(name).map(({ record, fn }): ViableCandidate => {
+          list = [];
+          for (const r of parsed) {
+            for (const { record, fn } of r.entries(name)) {
               const depends = rewrite(r, record, fn)?.depends ?? record.depends;
-              if (depends === record.depends && Array.isArray(depends) && typeof record.version === 'string') return record as RepodataRecordJson & Candidate;
-              return new Rewritten(record, String(record.version), depends ?? []);
-            }),
-          );
+              if (depends === record.depends && Array.isArray(depends) && typeof record.version === 'string') list.push(record as RepodataRecordJson & Candidate);
+              else list.push(new Rewritten(record, String(record.version), depends ?? []));
+            }
+          }
           candidates.set(name, list);
         }
         return list;
@@ -567,15 +611,24 @@ export class RattlerSolver implements SolverEngine {
     return [[s.url, body]];
   }
 
+  /** The full record of `fn` from the shard of `name` read here, if it was (`packages.conda` first). */
+  private shardRecord(s: Served | undefined, fn: string, name: string): RepodataRecordJson | undefined {
+    const body = s?.shardBodies?.get(name.toLowerCase());
+    if (!body) return undefined;
+    const entries = readShard(body, name.toLowerCase())?.filter((e) => e.fn === fn) ?? [];
+    return (entries.find((e) => e.table === 'packages.conda') ?? entries[0])?.record;
+  }
+
   private toRecord(p: SolvedJson, channels: Channel[], served: Served[], shards: ShardRecords): PackageRecord {
     const url = this.fetcher.realUrl(p.url);
     const m = /^(.*)\/([^/]+)\/([^/]+)$/.exec(url);
     const channel = channels.find((c) => p.url.startsWith(c.solver + '/'))?.real ?? m?.[1] ?? url;
     const subdir = p.subdir ?? m?.[2] ?? '';
     const fn = p.filename || m?.[3] || '';
-    const parsed = served.find((s) => s.channel === channel && s.subdir === subdir)?.parsed;
+    const source = served.find((s) => s.channel === channel && s.subdir === subdir);
+    const parsed = source?.parsed;
     // bz2 repodata is not parsed here: the record then has what the solver returned.
-    const full: RepodataRecordJson | undefined = parsed?.record(fn) ?? shards.record(channel, subdir, fn, p.packageName);
+    const full: RepodataRecordJson | undefined = this.shardRecord(source, fn, p.packageName) ?? parsed?.record(fn) ?? shards.record(channel, subdir, fn, p.packageName);
     const record: PackageRecord = {
       name: p.packageName,
       version: p.version,

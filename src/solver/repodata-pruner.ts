@@ -39,7 +39,7 @@ export interface RepodataRecordJson {
  * build number, timestamp); the rest (hashes, size, license, run_exports, ...) is left out of what
  * it is served, and the records behind the answer are read from the full repodata here.
  */
-const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'] as const;
+export const SOLVER_FIELDS = ['name', 'version', 'build', 'build_number', 'depends', 'constrains', 'track_features', 'features', 'timestamp', 'noarch', 'subdir'];
 const TABLES: Table[] = ['packages', 'packages.conda'];
 
 /** Records of a name read from a body on disk in one read when no more than this apart. */
@@ -145,11 +145,12 @@ function lean(full: RepodataRecordJson, intern: (s: string) => string): Repodata
   } as RepodataRecordJson;
 }
 
+/** A repodata object; a table may be a Map by file name (shard-loader.ts builds them so, without an object of 200,000 keys). */
 interface RepodataJson {
   info?: Record<string, unknown>;
   repodata_version?: number;
-  packages?: Record<string, RepodataRecordJson>;
-  'packages.conda'?: Record<string, RepodataRecordJson>;
+  packages?: Record<string, RepodataRecordJson> | Map<string, RepodataRecordJson>;
+  'packages.conda'?: Record<string, RepodataRecordJson> | Map<string, RepodataRecordJson>;
 }
 
 /** One record of a subdir's repodata, with the file name it is listed under. */
@@ -197,7 +198,12 @@ export class ParsedRepodata {
    * `source`: the body of a repodata.json (scanned, its records parsed when reached), or a repodata
    * object already in memory (the records of the shards a solve reached, shard-loader.ts; tests).
    */
-  constructor(source: Uint8Array | RepodataJson) {
+  /** Records hold the solver's fields only (shard-loader.ts read them so): serialized as they are. */
+  private readonly solverFieldsOnly: boolean;
+
+  constructor(source: Uint8Array | RepodataJson, options: { solverFieldsOnly?: boolean } = {}) {
+    // Records read from a body are lean (only SOLVER_FIELDS, in their order): as fast to serialize.
+    this.solverFieldsOnly = options.solverFieldsOnly === true || source instanceof Uint8Array;
     if (source instanceof Uint8Array) {
       const body = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
       const { byName, meta } = scanRepodata(body);
@@ -210,7 +216,8 @@ export class ParsedRepodata {
     this.offsets = new Map();
     this.meta = { info: source.info, repodata_version: source.repodata_version };
     for (const table of TABLES) {
-      for (const [fn, record] of Object.entries(source[table] ?? {})) {
+      const records = source[table] ?? {};
+      for (const [fn, record] of records instanceof Map ? records : Object.entries(records)) {
         const name = String(record.name).toLowerCase();
         let list = this.byName.get(name);
         if (!list) {
@@ -384,7 +391,7 @@ export class ParsedRepodata {
       for (const entry of this.entries(name)) {
         if (keep && !keep(entry.record, entry.fn)) continue;
         const changes = rewrite?.(entry.record, entry.fn);
-        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes }, SOLVER_FIELDS as unknown as string[])}` : this.fragment(entry));
+        parts[entry.table].push(changes ? `${JSON.stringify(entry.fn)}:${JSON.stringify({ ...entry.record, ...changes }, SOLVER_FIELDS)}` : this.fragment(entry));
       }
     }
     const meta = JSON.stringify({ info: this.meta.info, repodata_version: this.meta.repodata_version }).slice(1, -1);
@@ -405,7 +412,8 @@ export class ParsedRepodata {
 
   /** `"<fn>":{record}`, serialized once per run: the same names come back environment after environment. */
   private fragment(entry: { fn: string; record: RepodataRecordJson; json?: string }): string {
-    entry.json ??= `${JSON.stringify(entry.fn)}:${JSON.stringify(entry.record, SOLVER_FIELDS as unknown as string[])}`;
+    // Without a replacer JSON.stringify takes its fast path; the fields are the same.
+    entry.json ??= `${JSON.stringify(entry.fn)}:${this.solverFieldsOnly ? JSON.stringify(entry.record) : JSON.stringify(entry.record, SOLVER_FIELDS)}`;
     return entry.json;
   }
 }

@@ -38,8 +38,18 @@ export class VersionMatcher {
   /** True unless rattler says for certain that `version` does not match `spec` (undefined: any). */
   mayMatch(spec: string | undefined, version: string): boolean {
     if (spec === undefined) return true;
+    return this.mayMatchIn(this.answersOf(spec), spec, version);
+  }
+
+  /** The answers known for `spec`, by version: for asking `mayMatchIn` of many versions. */
+  answersOf(spec: string): Map<string, boolean> {
     let byVersion = this.answers.get(spec);
     if (!byVersion) this.answers.set(spec, (byVersion = new Map<string, boolean>()));
+    return byVersion;
+  }
+
+  /** `mayMatch` with the answers of `spec` at hand (`answersOf`). */
+  mayMatchIn(byVersion: Map<string, boolean>, spec: string, version: string): boolean {
     let answer = byVersion.get(version);
     if (answer === undefined) {
       const s = this.specOf(spec);
@@ -342,8 +352,10 @@ export class ViabilityIndex<T extends Candidate> {
   private satisfiers(dep: Dep): number {
     if (dep.satisfiers >= 0) return dep.satisfiers;
     let count = 0;
+    const spec = dep.constraint.version;
+    const answers = spec === undefined ? undefined : this.matcher.answersOf(spec);
     for (const node of this.candidates(dep.constraint.name)) {
-      if (!this.matcher.mayMatch(dep.constraint.version, node.item.version)) continue;
+      if (spec !== undefined && !this.matcher.mayMatchIn(answers as Map<string, boolean>, spec, node.item.version)) continue;
       count++;
       node.supports = this.links.push(node.supports, dep.id);
     }

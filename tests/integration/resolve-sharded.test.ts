@@ -101,6 +101,36 @@ maybe('resolve over sharded repodata', () => {
     }
   });
 
+  test('after a solve over shards, a WASM memory growing in small steps (as the solver thread does) sets off no run of full collections', async () => {
+    const { PerformanceObserver, constants } = await import('node:perf_hooks');
+    await writeShards(channel.dir);
+    const logger = new MemoryLogger();
+    const solver = new RattlerSolver(new FetchWrapper({ cacheDir: path.join(fx.root, 'gc-cache'), logger }), { jobs: 1 });
+    try {
+      await solver.solve({ specs: ['zlib'], channels: [`${server.url}/seed`], platform: 'linux-64', virtualPackages: virtualPackages('linux-64', {}), env: 'gc', logger });
+    } finally {
+      await solver.close();
+    }
+    expect(logger.text()).toMatch(/gc: \d+ shards read in \d+ ms/);
+    // By V8's own external-memory limit, each step of growth (a new ArrayBuffer of the whole
+    // memory) starts a full collection every few steps: dozens of them for these 1,000 steps.
+    let major = 0;
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    type Memory = { grow(pages: number): number; buffer: ArrayBuffer };
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => Memory } }).WebAssembly;
+    const memory = new wasm.Memory({ initial: 16, maximum: 16400 });
+    for (let i = 0; i < 1000; i++) {
+      memory.grow(16);
+      new Uint8Array(memory.buffer)[0] = 1;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    observer.disconnect();
+    expect(major).toBeLessThanOrEqual(3);
+  });
+
   test('a shard whose bytes do not match its name fails the environment, naming the channel; nothing is cached', async () => {
     const shardsOf = await shardFiles(channel.dir, 'linux-64');
     const python = `/seed/linux-64/${shardsOf.get('python')}`;

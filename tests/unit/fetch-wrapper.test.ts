@@ -340,3 +340,79 @@ test('shards: verified against their names, written to the cache in the backgrou
     await server.close();
   }
 });
+
+test('fetchShard: the bytes of a shard as fetch serves them (verified, cached, the credentials of its host), other answers as their Response', async () => {
+  const { createHash } = await import('node:crypto');
+  const body = Buffer.from('shard body '.repeat(50));
+  const name = createHash('sha256').update(body).digest('hex');
+  const wrong = 'e'.repeat(64);
+  const auths: (string | undefined)[] = [];
+  const server = await serve((req, res) => {
+    auths.push(req.headers.authorization);
+    if (req.url?.endsWith(`/${name}.msgpack.zst`)) return void res.end(body);
+    if (req.url?.endsWith(`/${wrong}.msgpack.zst`)) return void res.end('not the shard');
+    res.writeHead(404).end();
+  });
+  try {
+    const cacheDir = path.join(tmp, 'cache-fetch-shard');
+    const fetcher = new FetchWrapper({ cacheDir, apiUser: 'u', apiKey: 'k', channels: [`${server.url}/c`] });
+    const got = await fetcher.fetchShard(`${server.url}/c/linux-64/shards/${name}.msgpack.zst`);
+    expect(got instanceof Uint8Array && Buffer.from(got).equals(body)).toBe(true);
+    expect(auths[0]).toBe('Basic ' + Buffer.from('u:k').toString('base64'));
+    // The same shard again: this run's answer, no request; through fetch(): the same bytes.
+    const again = await fetcher.fetchShard(`${server.url}/c/linux-64/shards/${name}.msgpack.zst`);
+    expect(again).toBe(got);
+    expect(Buffer.from(await (await fetcher.fetch(`${server.url}/c/linux-64/shards/${name}.msgpack.zst`)).arrayBuffer()).equals(body)).toBe(true);
+    expect(server.requests.length).toBe(1);
+    const missing = await fetcher.fetchShard(`${server.url}/c/linux-64/shards/${'0'.repeat(64)}.msgpack.zst`);
+    expect(missing instanceof Response && missing.status).toBe(404);
+    const mismatched = await fetcher.fetchShard(`${server.url}/c/linux-64/shards/${wrong}.msgpack.zst`);
+    expect(mismatched instanceof Response && mismatched.status).toBe(502);
+    // A URL that is not a shard's name: through fetch, as any other.
+    const other = await fetcher.fetchShard(`${server.url}/c/linux-64/shards/not-a-hash.msgpack.zst`);
+    expect(other instanceof Response && other.status).toBe(404);
+    await fetcher.settled();
+    const second = new FetchWrapper({ cacheDir });
+    const cached = await second.fetchShard(`${server.url}/c/linux-64/shards/${name}.msgpack.zst`);
+    expect(cached instanceof Uint8Array && Buffer.from(cached).equals(body)).toBe(true);
+    expect(second.stats.shardsFromCache).toBe(1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('shard writes held: none is written until every hold is released, then all are (settled waits for them)', async () => {
+  const { createHash } = await import('node:crypto');
+  const bodies = Array.from({ length: 12 }, (_, i) => Buffer.from(`held shard ${i} `.repeat(20)));
+  const names = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
+  const server = await serve((req, res) => {
+    const i = names.findIndex((n) => req.url?.endsWith(`/${n}.msgpack.zst`));
+    if (i < 0) return void res.writeHead(404).end();
+    res.end(bodies[i]);
+  });
+  try {
+    const cacheDir = path.join(tmp, 'cache-held');
+    const fetcher = new FetchWrapper({ cacheDir });
+    const first = fetcher.holdShardWrites();
+    const second = fetcher.holdShardWrites();
+    for (let i = 0; i < 12; i++) expect(await fetcher.fetchShard(`${server.url}/c/linux-64/shards/${names[i]}.msgpack.zst`)).toBeInstanceOf(Uint8Array);
+    await new Promise((r) => setTimeout(r, 100));
+    const written = async (): Promise<number> => (await fs.readdir(path.join(cacheDir, 'shards')).catch(() => [])).length;
+    expect(await written()).toBe(0);
+    first();
+    first(); // a second call of the same release changes nothing
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await written()).toBe(0);
+    second();
+    await fetcher.settled();
+    expect(await written()).toBe(12);
+    // The next run reads them all from the cache.
+    const next = new FetchWrapper({ cacheDir });
+    for (let i = 0; i < 12; i++) await next.fetchShard(`${server.url}/c/linux-64/shards/${names[i]}.msgpack.zst`);
+    expect(next.stats.shardsFromCache).toBe(12);
+    // Without a cache directory a hold is a no-op.
+    new FetchWrapper({}).holdShardWrites()();
+  } finally {
+    await server.close();
+  }
+});
