@@ -42,7 +42,9 @@ const { workerData, parentPort } = require('node:worker_threads');
 function workerEntry(): { entry: string; tsx?: string } {
   const found = threadEntry(import.meta.url, './extract-worker.ts');
   if (found.tsx) return found;
-  const sibling = new URL('../extract-worker/index.js', import.meta.url);
+  // Built from parts: a literal `new URL('…', import.meta.url)` is taken by ncc for an asset of the
+  // bundle and replaced by a stub.
+  const sibling = new URL(['..', 'extract-worker', 'index.js'].join('/'), import.meta.url);
   return existsSync(fileURLToPath(sibling)) ? { entry: sibling.href } : found;
 }
 

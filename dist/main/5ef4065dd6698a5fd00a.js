@@ -1,1 +1,0 @@
-module.exports = eval("require")("../extract-worker/index.js");
