@@ -27,7 +27,17 @@ async function child(requestFile: string): Promise<void> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   const cpuSeconds = (used.user + used.system) / 1e6;
-  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
+  process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: await peakRssKb() }) + '\n');
+}
+
+/**
+ * This process's own peak RSS: VmHWM (getrusage's maxrss survives exec, so a child of a large
+ * parent would report the parent's peak when it is higher than its own).
+ */
+async function peakRssKb(): Promise<number> {
+  const status = await fs.readFile('/proc/self/status', 'utf8').catch(() => '');
+  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS;
 }
 
 // The installer's threads load this same bundle: they serve extractions instead.
