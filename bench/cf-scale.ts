@@ -32,10 +32,11 @@ const SEED = 1;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 /** Prints the process's peak RSS (kB, every thread of it) on stderr as it exits. */
-const MAXRSS_HOOK = `data:text/javascript,import fs from "node:fs";process.on("exit",()=>fs.writeSync(2,"\\nMAXRSS_KB "+process.resourceUsage().maxRSS+"\\n"))`;
+// The process's own peak RSS (VmHWM): getrusage's maxrss survives exec, so a child reports its parent's peak when that is higher.
+const MAXRSS_HOOK = `data:text/javascript,import fs from "node:fs";process.on("exit",()=>{const m=/VmHWM:\\s+(\\d+)/.exec(fs.readFileSync("/proc/self/status","utf8"));fs.writeSync(2,"\\nMAXRSS_KB "+(m?m[1]:process.resourceUsage().maxRSS)+"\\n")})`;
 
 const PY = `
-import asyncio, json, os, resource, sys, time
+import asyncio, json, os, re, resource, sys, time
 t0 = time.perf_counter()
 import rattler
 from rattler import Channel, Gateway, GenericVirtualPackage, PackageName, Platform, Version
@@ -48,7 +49,7 @@ async def main(url, cache, envs):
     for specs in envs:
         records = await rattler.solve(sources=[Channel(url)], specs=specs, gateway=gateway, platforms=[Platform("linux-64"), Platform("noarch")], virtual_packages=vps)
         counts.append(len(records))
-    print(json.dumps({"counts": counts, "seconds": time.perf_counter() - t0, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    print(json.dumps({"counts": counts, "seconds": time.perf_counter() - t0, "maxrss_kb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))}))
 
 asyncio.run(main(sys.argv[1], sys.argv[2], json.loads(sys.stdin.read())))
 sys.stdout.flush()
