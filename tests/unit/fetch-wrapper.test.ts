@@ -308,15 +308,21 @@ test('a repodata body comes through whole, read into one buffer when its length 
   }
 });
 
-test('shards: verified against their names, written to the cache in the background, read back by the next run; a torn file is a miss', async () => {
+/** A server of `count` shards, each named by the sha256 of its body (`body(i)`); 404 for any other path. */
+async function shardServer(count: number, body: (i: number) => string) {
   const { createHash } = await import('node:crypto');
-  const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`shard ${i} `.repeat(100)));
+  const bodies = Array.from({ length: count }, (_, i) => Buffer.from(body(i)));
   const names = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
   const server = await serve((req, res) => {
     const i = names.findIndex((n) => req.url?.endsWith(`/${n}.msgpack.zst`));
     if (i < 0) return void res.writeHead(404).end();
     res.end(bodies[i]);
   });
+  return { bodies, names, server };
+}
+
+test('shards: verified against their names, written to the cache in the background, read back by the next run; a torn file is a miss', async () => {
+  const { bodies, names, server } = await shardServer(40, (i) => `shard ${i} `.repeat(100));
   try {
     const cacheDir = path.join(tmp, 'cache');
     const url = (i: number): string => `${server.url}/c/linux-64/shards/${names[i]}.msgpack.zst`;
@@ -382,14 +388,7 @@ test('fetchShard: the bytes of a shard as fetch serves them (verified, cached, t
 });
 
 test('shard writes held: none is written until every hold is released, then all are (settled waits for them)', async () => {
-  const { createHash } = await import('node:crypto');
-  const bodies = Array.from({ length: 12 }, (_, i) => Buffer.from(`held shard ${i} `.repeat(20)));
-  const names = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
-  const server = await serve((req, res) => {
-    const i = names.findIndex((n) => req.url?.endsWith(`/${n}.msgpack.zst`));
-    if (i < 0) return void res.writeHead(404).end();
-    res.end(bodies[i]);
-  });
+  const { names, server } = await shardServer(12, (i) => `held shard ${i} `.repeat(20));
   try {
     const cacheDir = path.join(tmp, 'cache-held');
     const fetcher = new FetchWrapper({ cacheDir });
