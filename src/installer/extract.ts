@@ -66,7 +66,7 @@ export class NotStreamable extends Error {}
  * Extracts a `.conda` from its bytes as they arrive (a download), the zip read through its local
  * headers, each `info-`/`pkg-*.tar.zst` member decompressed and written as it streams by, with every
  * check extractPackage makes. Anything the stream cannot settle on its own throws NotStreamable: a
- * member whose size only follows its data (a data descriptor), zip64, a member not stored, or a
+ * member whose size only follows its data (a data descriptor), zip64 sizes it cannot read, a member not stored, or a
  * central directory (read at the end of the stream) that does not list exactly the members
  * extracted, at the offsets they were read from. The caller then extracts the downloaded file as
  * usual. The bytes are not verified here: the caller makes the result count only once the download's
@@ -89,11 +89,14 @@ export async function extractCondaStream(source: AsyncIterable<Buffer>, dest: st
       if (signature !== LOCAL_HEADER) throw new NotStreamable(`no zip local header at offset ${offset}`);
       const flags = head.readUInt16LE(6);
       const method = head.readUInt16LE(8);
-      const size = head.readUInt32LE(18);
       const name = (await reader.exactly(head.readUInt16LE(26))).toString('utf8');
-      await reader.skip(head.readUInt16LE(28));
+      const extra = await reader.exactly(head.readUInt16LE(28));
       if (flags & 0x0009) throw new NotStreamable(`${name}: encrypted, or its size follows its data`);
-      if (size === 0xffffffff) throw new NotStreamable(`${name}: zip64`);
+      // conda-package-handling writes every member with zip64 sizes (its local header says 0xffffffff).
+      const sizes = zipSizes(head.readUInt32LE(22), head.readUInt32LE(18), undefined, extra);
+      if (!sizes) throw new NotStreamable(`${name}: zip64 sizes missing or beyond reach`);
+      const size = sizes.compressed;
+      if (method === 0 && sizes.uncompressed !== size) throw new NotStreamable(`${name}: stored, but its two sizes differ`);
       if (!/^(info|pkg)-.*\.tar\.zst$/.test(name)) {
         await reader.skip(size);
         continue;
@@ -134,10 +137,12 @@ async function checkCentralDirectory(reader: StreamReader, first: Buffer, member
   let record = Buffer.concat([first, await reader.exactly(16)]);
   for (;;) {
     const name = (await reader.exactly(record.readUInt16LE(28))).toString('utf8');
-    await reader.skip(record.readUInt16LE(30) + record.readUInt16LE(32));
+    const extra = await reader.exactly(record.readUInt16LE(30));
+    await reader.skip(record.readUInt16LE(32));
     if (/^(info|pkg)-.*\.tar\.zst$/.test(name)) {
       const member = members.get(name);
-      if (!member || listed.has(name) || member.offset !== record.readUInt32LE(42) || member.size !== record.readUInt32LE(20)) {
+      const listedAt = zipSizes(record.readUInt32LE(24), record.readUInt32LE(20), record.readUInt32LE(42), extra);
+      if (!member || !listedAt || listed.has(name) || member.offset !== listedAt.offset || member.size !== listedAt.compressed) {
         throw new NotStreamable(`the central directory does not list ${name} as it was read`);
       }
       listed.add(name);
@@ -148,6 +153,38 @@ async function checkCentralDirectory(reader: StreamReader, first: Buffer, member
   }
   if (listed.size !== members.size) throw new NotStreamable('the central directory does not list every member read');
   await reader.skip(Infinity); // the end of central directory record
+}
+
+const ZIP64_EXTRA = 0x0001;
+const FULL32 = 0xffffffff;
+
+/**
+ * A zip record's sizes (and, for a central directory record, offset), read from its zip64 extra field
+ * where the 32-bit field says 0xffffffff: the extra holds, in this order, those of the uncompressed
+ * size, compressed size and offset that overflowed. Undefined when the extra is missing or short, or a
+ * value is beyond JavaScript's exact integers.
+ */
+function zipSizes(uncompressed: number, compressed: number, offset: number | undefined, extra: Buffer): { uncompressed: number; compressed: number; offset?: number } | undefined {
+  const wanted = [uncompressed === FULL32, compressed === FULL32, offset === FULL32];
+  if (!wanted.some(Boolean)) return { uncompressed, compressed, offset };
+  for (let at = 0; at + 4 <= extra.length;) {
+    const id = extra.readUInt16LE(at);
+    const length = extra.readUInt16LE(at + 2);
+    if (id === ZIP64_EXTRA) {
+      const values: number[] = [];
+      for (let v = at + 4; v + 8 <= at + 4 + length && v + 8 <= extra.length; v += 8) {
+        const big = extra.readBigUInt64LE(v);
+        if (big > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+        values.push(Number(big));
+      }
+      const take = (flag: boolean, value: number | undefined): number | undefined => (flag ? values.shift() : value);
+      const out = { uncompressed: take(wanted[0], uncompressed), compressed: take(wanted[1], compressed), offset: take(wanted[2], offset) };
+      if (out.uncompressed === undefined || out.compressed === undefined || (offset !== undefined && out.offset === undefined)) return undefined;
+      return { uncompressed: out.uncompressed, compressed: out.compressed, offset: out.offset };
+    }
+    at += 4 + length;
+  }
+  return undefined;
 }
 
 /** Reads exact amounts from an iterator of chunks, keeping what is left of the last one. */

@@ -50,6 +50,10 @@ async function install(pkgs: LockedPackage[], env?: NodeJS.ProcessEnv): Promise<
     logger,
   });
   await fs.rename(staging, prefix);
+  // conda's own archives are extracted in the installer's threads as they are read, none falling back.
+  const debug = logger.lines('debug').join('\n');
+  expect(debug).not.toMatch(/not extracted while downloading/);
+  expect(debug.match(/: extracted while downloading/g)?.length ?? 0).toBe(report.packages - report.cacheHits);
   return { prefix, staging, report, logger };
 }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { LockedPackage } from '../../src/conda/types.js';
 import { downloadVerified, type Expected } from '../../src/installer/download.js';
 import { extractCondaStream, extractPackage, NotStreamable } from '../../src/installer/extract.js';
@@ -259,6 +260,29 @@ test('extractCondaStream refuses what it cannot settle: a data descriptor, a cen
   await expect(run(moved)).rejects.toThrow(/central directory does not list pkg-/);
   // Untouched, it extracts.
   expect((await run(zip)).get('bin/tool')).toMatchObject({ size: 20 });
+});
+
+test("conda's own archives (zip64 sizes in every local header, as conda-package-handling writes them) stream; a zip64 header without its sizes does not", async () => {
+  const archive = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'conda-test-packages', 'noarch', 'clobber-a-1.0-0.conda');
+  const zip = await fs.readFile(archive);
+  expect(zip.readUInt32LE(18 + 30 + zip.readUInt16LE(26) + 31)).toBe(0xffffffff); // the pkg member's local header, after metadata.json
+  const streamed = await fs.mkdtemp(path.join(work, 'zip64-'));
+  const digests = await extractCondaStream(Readable.from([zip.subarray(0, 100), zip.subarray(100)]), streamed, 'clobber-a-1.0-0');
+  const fromFile = await fs.mkdtemp(path.join(work, 'zip64-file-'));
+  expect([...digests].sort()).toEqual([...(await extractPackage(archive, fromFile, 'clobber-a-1.0-0'))].sort());
+  expect(digests.size).toBeGreaterThan(0);
+  // The zip64 extra field's id overwritten: the sizes are nowhere to be read.
+  const hidden = Buffer.from(zip);
+  let at = 0;
+  while (hidden.readUInt32LE(at) === 0x04034b50) {
+    const nameLength = hidden.readUInt16LE(at + 26);
+    const extraLength = hidden.readUInt16LE(at + 28);
+    if (extraLength >= 4) hidden.writeUInt16LE(0xcafe, at + 30 + nameLength);
+    if (hidden.readUInt32LE(at + 18) === 0xffffffff) break;
+    at += 30 + nameLength + extraLength + hidden.readUInt32LE(at + 18);
+  }
+  const dest = await fs.mkdtemp(path.join(work, 'zip64-hidden-'));
+  await expect(extractCondaStream(Readable.from([hidden]), dest, 'clobber-a-1.0-0')).rejects.toThrow(/zip64 sizes missing/);
 });
 
 /** The zip with bit 3 (data descriptor) set in its first local header. */
