@@ -93,6 +93,32 @@ const tool = (version: string): PackageSpec => ({
   files: { 'bin/tool': { content: `#!/bin/sh\necho tool ${version}\n`, mode: 0o755 } },
 });
 
+/**
+ * Keeps when each line was logged: the install step is timed between its own lines, and with
+ * BENCH_VERBOSE every line is shown with the milliseconds since the logger was made.
+ */
+class TimedLogger extends MemoryLogger {
+  private readonly t0 = performance.now();
+  private readonly at: { message: string; ms: number }[] = [];
+  private note(message: string): string {
+    const ms = performance.now() - this.t0;
+    this.at.push({ message, ms });
+    return process.env.BENCH_VERBOSE ? `${ms.toFixed(1).padStart(7)} ms  ${message}` : message;
+  }
+  override info(message: string): void {
+    super.info(this.note(message));
+  }
+  override debug(message: string): void {
+    super.debug(this.note(message));
+  }
+  /** Milliseconds from the first line matching `from` to the next matching `to`. */
+  between(from: RegExp, to: RegExp): number | undefined {
+    const start = this.at.find((l) => from.test(l.message));
+    const end = start && this.at.find((l) => l.ms >= start.ms && to.test(l.message));
+    return start && end ? end.ms - start.ms : undefined;
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
@@ -122,7 +148,7 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
       ...over,
     });
     const run = async (over: Partial<DeploySettings> = {}) => {
-      const logger = new MemoryLogger();
+      const logger = new TimedLogger();
       const result = await deploy(settings(over), { logger });
       if (result.failed.length > 0) throw new Error(`bench deploy failed: ${JSON.stringify(result.failed)}`);
       return logger;
@@ -185,9 +211,11 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
       await fs.rm(next, { recursive: true, force: true });
       const [ms, logger] = await time(() => run({ envs: ['big'] }));
       phases.push(ms);
-      const installed = /Installed big\/2026_01_02: .* in ([\d.]+) s/.exec(logger.text());
-      if (!installed) throw new Error(`no install line in:\n${logger.text()}`);
-      installs.push(Number(installed[1]) * 1000);
+      // From `Installing` to `Installed` (the line itself rounds to 10 ms).
+      const installMs = logger.between(/^Installing big\/2026_01_02 /, /^Installed big\/2026_01_02: /);
+      if (installMs === undefined) throw new Error(`no install lines in:\n${logger.text()}`);
+      installs.push(installMs);
+      if (process.env.BENCH_VERBOSE) log(logger.text());
       const copy = path.join(root, `cp-al-${i}`);
       const t = performance.now();
       execFileSync('cp', ['-al', prev, copy]);

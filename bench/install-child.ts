@@ -4,6 +4,7 @@
  *
  *   node <bundle> <request.json>   # {packages, prefix, cache}; prints {seconds, cpuSeconds, maxRssKb}
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { LockedPackage } from '../src/conda/types.js';
 import { BuiltinInstaller } from '../src/installer/builtin-installer.js';
@@ -22,12 +23,38 @@ async function child(requestFile: string): Promise<void> {
   const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   const logger = process.env.BENCH_VERBOSE ? new ConsoleLogger(true) : new MemoryLogger();
+  const memory = process.env.BENCH_VERBOSE ? sampleMemory() : undefined;
   await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger });
   await fs.rename(staging, request.prefix);
+  memory?.stop();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   const cpuSeconds = (used.user + used.system) / 1e6;
   process.stdout.write(JSON.stringify({ seconds, cpuSeconds, maxRssKb: await peakRssKb() }) + '\n');
+}
+
+/**
+ * BENCH_VERBOSE: the main thread's memory sampled every 5 ms; the largest of each figure (MB) on
+ * stderr when stopped, with the RSS each was seen at.
+ */
+function sampleMemory(): { stop: () => void } {
+  const peak: Record<string, number> = {};
+  const timer = setInterval(() => {
+    const m = process.memoryUsage();
+    for (const [k, v] of Object.entries(m)) peak[k] = Math.max(peak[k] ?? 0, v);
+    const status = readFileSync('/proc/self/status', 'utf8');
+    for (const key of ['RssAnon', 'RssFile', 'RssShmem']) {
+      const kb = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+      if (kb) peak[key] = Math.max(peak[key] ?? 0, Number(kb[1]) * 1024);
+    }
+  }, 5);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      const mb = Object.entries(peak).map(([k, v]) => `${k} ${(v / 1048576).toFixed(0)}`);
+      process.stderr.write(`debug: installer stage memory peaks (MB): ${mb.join(', ')}\n`);
+    },
+  };
 }
 
 /**

@@ -2626,7 +2626,7 @@ class TarWriter {
             await earlier;
             if (this.syncWrites) {
                 this.writeSync(abs, info, chunks);
-                this.digests.set(info.path, { sha256: hash.digest('hex'), size: counted.size });
+                this.digests.set(info.path, { sha256: hash.digest('hex'), size: counted.size, mode: info.mode });
                 return;
             }
             const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
@@ -2677,7 +2677,7 @@ class TarWriter {
             await promises_default().chmod(abs, info.mode);
         if (info.mtime)
             await promises_default().utimes(abs, info.mtime, info.mtime);
-        this.digests.set(info.path, { sha256: hash.digest('hex'), size });
+        this.digests.set(info.path, { sha256: hash.digest('hex'), size, mode: info.mode });
     }
     dir(abs) {
         let made = this.dirs.get(abs);

@@ -34,6 +34,8 @@ export type InstallResult = Omit<DeployMarker, 'time' | 'sizeBytes' | 'tests' | 
   runPostLink?: () => Promise<number>;
   /** Filled by the installer, deferred post-link scripts' messages included once they ran. */
   notices?: string[];
+  /** The installer made everything readable by anyone (InstallReport.readableByAnyone). */
+  readableByAnyone?: boolean;
 };
 
 /** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`). */
@@ -185,10 +187,13 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
   try {
     logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
     logger.debug(`deploy: staging ${staging}`);
-    const { tests, runPostLink, notices, ...facts } = await options.install(selected, staging, prefix);
+    const { tests, runPostLink, notices, readableByAnyone, ...facts } = await options.install(selected, staging, prefix);
     const sizeBytes = await condaMetaSize(staging);
     await markIncomplete(staging, 'post-link scripts and smoke tests have not finished');
-    await fixTree(staging, access);
+    // The walk over every file adds read bits (and the group): not needed when the installer says
+    // it made everything readable by anyone already and no group is wanted.
+    if (!(readableByAnyone && access.worldReadable && access.gid === undefined)) await fixTree(staging, access);
+    else logger.debug(`deploy: ${staging} made readable by anyone by the installer; no walk over its files`);
     await fs.chmod(staging, wantedMode(0o755, true, access));
     if (access.gid !== undefined) await fs.chown(staging, process.getuid?.() ?? -1, access.gid);
     logger.debug(`deploy: permissions set in ${staging}`);

@@ -80,6 +80,12 @@ export interface InstallReport {
   runPostLink?: () => Promise<number>;
   /** What the user should read, for the job summary: clobbered paths, post-link scripts' messages. */
   notices?: string[];
+  /**
+   * Every entry the install made in the staging directory is readable (and searchable, where
+   * executable) by anyone already: a world-readable deploy need not walk the tree to set modes.
+   * Only the builtin installer knows it (from the package cache's entries and the umask).
+   */
+  readableByAnyone?: boolean;
 }
 
 /** Builds a complete conda prefix in `stagingDir` that is correct once moved to `prefix`. */

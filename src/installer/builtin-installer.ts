@@ -119,6 +119,10 @@ export class BuiltinInstaller implements InstallerEngine {
       cacheHits: entries.filter((e) => e.hit).length,
       runPostLink: request.deferPostLink && !request.foreignPlatform ? () => postLink(request.prefix) : undefined,
       notices,
+      // Hard links share their cache entry's modes; what the install writes itself (rewritten files
+      // keep the entry's modes, entry points 0755, conda-meta, byte-compiled modules, directories)
+      // is readable by anyone under such a umask.
+      readableByAnyone: entries.every((e) => e.readable) && (process.umask() & 0o055) === 0,
     };
     logger.info(`Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` + `${(report.downloadedBytes / 1e6).toFixed(1)} MB downloaded)`);
     return report;

@@ -21,7 +21,7 @@ export type ToExtractWorker =
 
 export type FromExtractWorker =
   | { type: 'taken'; id: number; bytes: number }
-  | { type: 'done'; id: number; digests: [string, { sha256: string; size: number }][] }
+  | { type: 'done'; id: number; digests: [string, { sha256: string; size: number; mode: number }][] }
   | { type: 'failed'; id: number; message: string }
   | { type: 'crashed'; reason: string };
 

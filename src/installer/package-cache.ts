@@ -30,6 +30,12 @@ export interface CacheEntry {
   downloadedBytes: number;
   /** True when the extracted directory was already complete. */
   hit: boolean;
+  /**
+   * Every file and directory of the entry is readable (and searchable, where executable) by anyone,
+   * as a world-readable deploy wants it (see Marker.readable): a prefix linked from it needs no walk
+   * over its files to set their modes.
+   */
+  readable: boolean;
 }
 
 export interface PackageCacheOptions {
@@ -61,6 +67,12 @@ interface Marker extends Digest {
    * other write bits, and before the confined writer) are extracted again rather than reused.
    */
   layout?: number;
+  /**
+   * Every regular file was written readable by anyone (and executable by anyone where executable by
+   * someone), and the directories under a umask that takes no read or search bits. Unset in entries
+   * of earlier gitenv versions: they count as not readable.
+   */
+  readable?: boolean;
 }
 
 /** The current extraction layout (see Marker.layout). */
@@ -138,7 +150,7 @@ export class PackageCache {
     const dir = joinInside(this.root, pkg.dist);
     const marker = await readMarker(dir);
     if (!marker || marker.layout !== LAYOUT || !matches(marker, { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size })) return undefined;
-    return { dir, archive: joinInside(this.root, pkg.fn), digest: marker, downloadedBytes: 0, hit: true };
+    return { dir, archive: joinInside(this.root, pkg.fn), digest: marker, downloadedBytes: 0, hit: true, readable: marker.readable === true };
   }
 
   private async fill(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
@@ -146,7 +158,7 @@ export class PackageCache {
     const archive = joinInside(this.root, pkg.fn);
     const expect: Expected = { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
     const marker = await readMarker(dir);
-    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return { dir, archive, digest: marker, downloadedBytes: 0, hit: true };
+    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return { dir, archive, digest: marker, downloadedBytes: 0, hit: true, readable: marker.readable === true };
     if (marker && marker.layout !== LAYOUT) this.options.logger.info(`${pkg.dist}: the package cache entry was made by an earlier gitenv; extracting again`);
     else if (marker) this.options.logger.warning(`${pkg.dist}: the package cache holds another build of it; extracting again`);
 
@@ -164,13 +176,13 @@ export class PackageCache {
       // The archive is whole and matched the lock: what was extracted from its bytes as they came may count.
       const scratch = await streamed?.extracted();
       if (scratch) {
-        await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
-        return { dir, archive, digest, downloadedBytes, hit: false };
+        const readable = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
+        return { dir, archive, digest, downloadedBytes, hit: false, readable };
       }
     }
     const got = digest;
-    await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
-    return { dir, archive, digest, downloadedBytes, hit: false };
+    const readable = await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
+    return { dir, archive, digest, downloadedBytes, hit: false, readable };
   }
 
   /**
@@ -243,8 +255,8 @@ export class PackageCache {
     return undefined;
   }
 
-  /** Extracts into a scratch directory, checks it, writes its records and marker, renames it into place. */
-  private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<void> {
+  /** Extracts into a scratch directory, checks it, writes its records and marker, renames it into place; whether it is readable. */
+  private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<boolean> {
     const scratch = this.scratchPath(pkg);
     await fs.mkdir(scratch, { mode: 0o755 });
     let digests: Digests;
@@ -254,23 +266,25 @@ export class PackageCache {
       await fs.rm(scratch, { recursive: true, force: true });
       throw err;
     }
-    await this.completeScratch(scratch, dir, pkg, digest, digests);
+    return this.completeScratch(scratch, dir, pkg, digest, digests);
   }
 
   /**
    * An extracted scratch directory checked against its paths.json, given its records and, last, its
-   * completion marker, and renamed into place; removed on any failure.
+   * completion marker, and renamed into place; removed on any failure. Whether it is readable by anyone.
    */
-  private async completeScratch(scratch: string, dir: string, pkg: LockedPackage, digest: Digest, digests: Digests): Promise<void> {
+  private async completeScratch(scratch: string, dir: string, pkg: LockedPackage, digest: Digest, digests: Digests): Promise<boolean> {
     try {
       const info = await readPackageInfo(scratch, pkg.dist);
       await verifyExtracted(scratch, info.paths, digests, pkg.dist);
       const record = repodataRecord(info.index, pkg, digest);
       // New files (what the package may have put at these paths is removed, never written into).
       await writeNewFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
-      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrls(pkg.url), layout: LAYOUT };
+      const readable = readableByAnyone(digests);
+      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrls(pkg.url), layout: LAYOUT, readable };
       await writeNewFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
       await renameReplacing(scratch, dir, '.trash-');
+      return readable;
     } catch (err) {
       await fs.rm(scratch, { recursive: true, force: true });
       throw err;
@@ -297,6 +311,21 @@ export class PackageCache {
       }
     }
   }
+}
+
+/**
+ * Whether an extracted entry is readable by anyone: every file the archive held (`digests`: the
+ * records written beside them are 0644 under such a umask) readable by all, executable by all where
+ * executable by someone, and the umask (what the directories were made under) taking no read or
+ * search bit. What a world-readable deploy's walk over a prefix would otherwise add.
+ */
+export function readableByAnyone(digests: Digests, umask = process.umask()): boolean {
+  if ((umask & 0o055) !== 0) return false;
+  for (const { mode } of digests.values()) {
+    if ((mode & 0o444) !== 0o444) return false;
+    if ((mode & 0o111) !== 0 && (mode & 0o111) !== 0o111) return false;
+  }
+  return true;
 }
 
 function seenKey(pkg: LockedPackage): string {
@@ -333,7 +362,7 @@ async function verifyExtracted(dir: string, paths: PackagePath[], digests: Diges
       const st = await fs.lstat(file).catch(() => undefined);
       if (!st) throw new PackageError(dist, `${p.path} is listed in the package's file list but missing from the archive`);
       if (!st.isFile()) continue; // a soft link recorded as a file by an old conda-build
-      digest = { size: st.size, sha256: p.sha256 ? await sha256File(file) : '' };
+      digest = { size: st.size, sha256: p.sha256 ? await sha256File(file) : '', mode: st.mode & 0o7777 };
     }
     if (p.size !== undefined && digest.size !== p.size) {
       throw new PackageError(dist, `${p.path} has ${digest.size} bytes, but info/paths.json says ${p.size}`);

@@ -25,8 +25,8 @@ import { DIR_MODE, normalizeRel } from './path-safety.js';
  * decompressed), and at most `limits.bytes` of it: a small archive may hold any amount after its end.
  */
 
-/** sha256 and size of every regular file written. */
-export type Digests = Map<string, { sha256: string; size: number }>;
+/** sha256, size and mode of every regular file written. */
+export type Digests = Map<string, { sha256: string; size: number; mode: number }>;
 
 export interface TarEntryInfo {
   /** Normalised path (normalizeRel): no empty or `.` segment. */
@@ -298,7 +298,7 @@ class TarWriter {
       await earlier;
       if (this.syncWrites) {
         this.writeSync(abs, info, chunks);
-        this.digests.set(info.path, { sha256: hash.digest('hex'), size: counted.size });
+        this.digests.set(info.path, { sha256: hash.digest('hex'), size: counted.size, mode: info.mode });
         return;
       }
       const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
@@ -343,7 +343,7 @@ class TarWriter {
   private async finish(abs: string, info: TarEntryInfo, hash: ReturnType<typeof createHash>, size: number): Promise<void> {
     if (info.mode & UMASK) await fs.chmod(abs, info.mode);
     if (info.mtime) await fs.utimes(abs, info.mtime, info.mtime);
-    this.digests.set(info.path, { sha256: hash.digest('hex'), size });
+    this.digests.set(info.path, { sha256: hash.digest('hex'), size, mode: info.mode });
   }
 
   private dir(abs: string): Promise<void> {

@@ -255,6 +255,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       runPostLink: report.runPostLink,
       platform: plan.platform,
       notices: report.notices,
+      readableByAnyone: report.readableByAnyone,
     };
   };
 }

@@ -238,3 +238,61 @@ async function filesContaining(root: string, needles: string[]): Promise<string[
   await walk(root);
   return hits;
 }
+
+/** Every entry under `root` (not following links) as a world-readable deploy wants it: `[path, mode]` of those that are not. */
+async function notReadable(root: string): Promise<[string, string][]> {
+  const wrong: [string, string][] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      const st = await fs.lstat(p);
+      if (st.isSymbolicLink()) continue;
+      const m = st.mode & 0o7777;
+      const exec = st.isDirectory() || (m & 0o111) !== 0;
+      if ((m & 0o444) !== 0o444 || (exec && (m & 0o111) !== 0o111) || (m & 0o022) !== 0) wrong.push([path.relative(root, p), m.toString(8)]);
+      if (st.isDirectory()) await walk(p);
+    }
+  };
+  await walk(root);
+  return wrong;
+}
+
+test('modes: a prefix linked from readable cache entries needs no walk; private modes in a package, or an entry of an earlier gitenv, get the walk', async () => {
+  const noWalk = (logger: MemoryLogger) => logger.lines('debug').some((l) => /made readable by anyone by the installer; no walk/.test(l));
+  await tagManifest(fx, 'default', 'env-default-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  const first = await runDeploy();
+  expect(first.result.failed).toEqual([]);
+  expect(noWalk(first.logger)).toBe(true);
+  expect(await notReadable(path.join(target, 'default', '2026_01_01'))).toEqual([]);
+
+  // A package shipping a private file and an owner-only program: its entry is not readable, the walk runs.
+  const privy = await buildChannel(path.join(fx.root, 'channels', 'privy'), [
+    { name: 'privy', version: '1.0', files: { 'share/privy/secret.txt': { content: 'x\n', mode: 0o600 }, 'bin/privy': { content: '#!/bin/sh\necho privy\n', mode: 0o700 } } },
+  ]);
+  const privyUrl = `${server.url}/privy`;
+  await tagManifest(fx, 'private', 'env-private-2026_01_01', privyUrl, privy.packages, { date: '2026-01-01T10:00:00Z' });
+  const second = await runDeploy({ envs: ['private'] });
+  expect(second.result.failed).toEqual([]);
+  expect(noWalk(second.logger)).toBe(false);
+  const prefix = path.join(target, 'private', '2026_01_01');
+  expect(await notReadable(prefix)).toEqual([]);
+  expect((await fs.stat(path.join(prefix, 'share', 'privy', 'secret.txt'))).mode & 0o7777).toBe(0o644);
+  expect((await fs.stat(path.join(prefix, 'bin', 'privy'))).mode & 0o7777).toBe(0o755);
+
+  // An entry whose marker says nothing of its modes (an earlier gitenv's): the walk runs.
+  const cache = path.join(target, '.pkg_cache');
+  const markers = (await fs.readdir(cache, { withFileTypes: true })).filter((e) => e.isDirectory() && e.name.startsWith('python-')).map((e) => e.name);
+  expect(markers.length).toBeGreaterThan(0);
+  for (const dist of markers) {
+    const file = path.join(cache, dist, '.gitenv-complete.json');
+    const marker = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+    expect(marker.readable).toBe(true);
+    delete marker.readable;
+    await fs.writeFile(file, JSON.stringify(marker));
+  }
+  await tagManifest(fx, 'default', 'env-default-2026_01_02', chanUrl, py3Packages(channel), { date: '2026-01-02T10:00:00Z' });
+  const third = await runDeploy({ envs: ['default'] });
+  expect(third.result.failed).toEqual([]);
+  expect(noWalk(third.logger)).toBe(false);
+  expect(await notReadable(path.join(target, 'default', '2026_01_02'))).toEqual([]);
+});
