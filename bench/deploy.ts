@@ -5,7 +5,9 @@
  *  2. a new tag differing from the deployed one by a single package, package cache warm — goal at
  *     most 1.2× the time of `cp -al` of the previous prefix, measured in the same run.
  * Real archives (built by the test channel builder), a real bare repository (written with one
- * `git fast-import`), the builtin installer, the deploy phase as the CLI runs it.
+ * `git fast-import`), the builtin installer, the deploy phase as the actions run it: from an ncc
+ * bundle (bench/deploy-child.ts), each deploy in a process of its own, timed inside it.
+ * BENCH_VERBOSE=1 shows each new-tag deploy's log with times (GITENV_DEBUG=1 adds every step).
  */
 import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -15,11 +17,11 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { formatLock } from '../src/manifest/lock.js';
 import { formatManifest } from '../src/manifest/manifest.js';
-import { deploy } from '../src/phases/deploy.js';
 import type { DeploySettings } from '../src/phases/settings.js';
-import { MemoryLogger } from '../src/util/logger.js';
 import { buildChannel, type BuiltChannel, type BuiltPackage, type PackageSpec } from '../tests/fixtures/channel/index.js';
 import { recordsAt } from '../tests/integration/deploy-support.js';
+import { bundleChild, runChild } from './bundle-child.js';
+import type { DeployChildResult } from './deploy-child.js';
 
 export interface DeployBenchFigures {
   noop: { envs: number; labels: number; medianMs: number; maxMs: number; runs: number };
@@ -93,39 +95,7 @@ const tool = (version: string): PackageSpec => ({
   files: { 'bin/tool': { content: `#!/bin/sh\necho tool ${version}\n`, mode: 0o755 } },
 });
 
-/**
- * Keeps when each line was logged: the install step is timed between its own lines, and with
- * BENCH_VERBOSE every line is shown with the milliseconds since the logger was made.
- */
-class TimedLogger extends MemoryLogger {
-  private readonly t0 = performance.now();
-  private readonly at: { message: string; ms: number }[] = [];
-  private note(message: string): string {
-    const ms = performance.now() - this.t0;
-    this.at.push({ message, ms });
-    return process.env.BENCH_VERBOSE ? `${ms.toFixed(1).padStart(7)} ms  ${message}` : message;
-  }
-  override info(message: string): void {
-    super.info(this.note(message));
-  }
-  override debug(message: string): void {
-    super.debug(this.note(message));
-  }
-  /** Milliseconds from the first line matching `from` to the next matching `to`. */
-  between(from: RegExp, to: RegExp): number | undefined {
-    const start = this.at.find((l) => from.test(l.message));
-    const end = start && this.at.find((l) => l.ms >= start.ms && to.test(l.message));
-    return start && end ? end.ms - start.ms : undefined;
-  }
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
-  const t = performance.now();
-  const r = await fn();
-  return [performance.now() - t, r];
-}
 
 export async function benchDeploy(log: (line: string) => void = console.log): Promise<DeployBenchFigures> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv bench deploy '));
@@ -147,11 +117,12 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
       workDir: path.join(root, 'work'),
       ...over,
     });
-    const run = async (over: Partial<DeploySettings> = {}) => {
-      const logger = new TimedLogger();
-      const result = await deploy(settings(over), { logger });
-      if (result.failed.length > 0) throw new Error(`bench deploy failed: ${JSON.stringify(result.failed)}`);
-      return logger;
+    const bundle = await bundleChild('deploy-child.ts', path.join(root, 'child'));
+    /** One deploy in a process of its own; its phase time (and install step) as it measured them. */
+    const run = async (over: Partial<DeploySettings> = {}): Promise<DeployChildResult> => {
+      const { result } = await runChild<DeployChildResult>(bundle, settings(over), root, 'deploy');
+      if (result.failed.length > 0) throw new Error(`bench deploy failed: ${JSON.stringify(result.failed)}\n${result.log ?? ''}`);
+      return result;
     };
 
     // 1. No-op: 20 environments, two tags each, labels current and next, plus latest.
@@ -173,7 +144,7 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
     fastImport(origin, commits);
     await run();
     const noopRuns: number[] = [];
-    for (let i = 0; i < 5; i++) noopRuns.push((await time(() => run()))[0]);
+    for (let i = 0; i < 5; i++) noopRuns.push((await run()).phaseMs);
     const noop = { envs: ENVS, labels: 3, medianMs: median(noopRuns), maxMs: Math.max(...noopRuns), runs: noopRuns.length };
     log(`no-op deploy, ${ENVS} environments × 3 labels: median ${noop.medianMs.toFixed(0)} ms, max ${noop.maxMs.toFixed(0)} ms (goal < 2000 ms)`);
 
@@ -183,8 +154,8 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
     const without: number[] = [];
     const withModules: number[] = [];
     for (let i = 0; i < 7; i++) {
-      without.push((await time(() => run()))[0]);
-      withModules.push((await time(() => run(moduleSettings)))[0]);
+      without.push((await run()).phaseMs);
+      withModules.push((await run(moduleSettings)).phaseMs);
     }
     const modulefiles = { withoutMedianMs: median(without), withMedianMs: median(withModules), ratio: median(withModules) / median(without), runs: without.length };
     log(
@@ -209,13 +180,11 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
     const copies: number[] = [];
     for (let i = 0; i < 3; i++) {
       await fs.rm(next, { recursive: true, force: true });
-      const [ms, logger] = await time(() => run({ envs: ['big'] }));
-      phases.push(ms);
-      // From `Installing` to `Installed` (the line itself rounds to 10 ms).
-      const installMs = logger.between(/^Installing big\/2026_01_02 /, /^Installed big\/2026_01_02: /);
-      if (installMs === undefined) throw new Error(`no install lines in:\n${logger.text()}`);
-      installs.push(installMs);
-      if (process.env.BENCH_VERBOSE) log(logger.text());
+      const deployed = await run({ envs: ['big'] });
+      phases.push(deployed.phaseMs);
+      if (deployed.installMs === undefined) throw new Error(`no install lines in:\n${deployed.log ?? '(BENCH_VERBOSE=1 shows the log)'}`);
+      installs.push(deployed.installMs);
+      if (deployed.log) log(deployed.log);
       const copy = path.join(root, `cp-al-${i}`);
       const t = performance.now();
       execFileSync('cp', ['-al', prev, copy]);
@@ -237,7 +206,8 @@ export async function benchDeploy(log: (line: string) => void = console.log): Pr
     );
     return { noop, modulefiles, newTag };
   } finally {
-    await fs.rm(root, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP) console.error(`kept ${root}`);
+    else await fs.rm(root, { recursive: true, force: true });
   }
 }
 

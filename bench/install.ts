@@ -13,7 +13,6 @@
  * the start as the actions are, so that its extraction threads load a bundle as on a runner), so its
  * peak RSS is its own and not the fixture builder's.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -23,6 +22,7 @@ import type { LockedPackage } from '../src/conda/types.js';
 import { fixturePackages, lockedPackage, pythonPackage, systemPython } from '../tests/conformance/fixture-env.js';
 import { hasPyRattler, rattlerInstall } from '../tests/conformance/prefix-snapshot.js';
 import { buildChannel, serveChannel, type PackageSpec } from '../tests/fixtures/channel/index.js';
+import { bundleChild, runChild } from './bundle-child.js';
 
 interface ChildRequest {
   packages: LockedPackage[];
@@ -68,32 +68,13 @@ export function syntheticPackages(count: number, mb: number): PackageSpec[] {
   return specs;
 }
 
-/** bench/install-child.ts bundled by ncc into `dir`, as the actions are; the bundle's path. */
-async function bundleChild(dir: string): Promise<string> {
-  const ncc = path.join(path.dirname(self), '..', 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
-  await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [ncc, 'build', path.join(path.dirname(self), 'install-child.ts'), '-o', dir, '-q'], { maxBuffer: 16 << 20 }, (err, _out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(),
-    ),
-  );
-  const bundle = (await fs.readdir(dir)).find((n) => /^index\.m?js$/.test(n));
-  if (!bundle) throw new Error(`ncc left no index.js in ${dir}`);
-  return path.join(dir, bundle);
-}
-
 async function gitenvInstall(work: string, bundle: string, request: ChildRequest): Promise<Measure> {
-  const file = path.join(work, `request-${path.basename(request.prefix)}.json`);
-  await fs.writeFile(file, JSON.stringify(request));
-  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
-    execFile(process.execPath, [...cpuProf(request.prefix), bundle, file], { maxBuffer: 16 << 20 }, (err, out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve({ stdout: out, stderr: errOut }),
-    ),
-  );
+  const { result, stderr } = await runChild<Measure>(bundle, request, work, path.basename(request.prefix), cpuProf(request.prefix));
   if (process.env.BENCH_VERBOSE) {
     const stages = stderr.split('\n').filter((l) => l.includes('installer stage'));
     process.stderr.write(stages.map((l) => `  ${path.basename(request.prefix)}: ${l}\n`).join(''));
   }
-  return JSON.parse(stdout.trim().split('\n').pop() as string) as Measure;
+  return result;
 }
 
 /** `--cpu-prof` arguments when BENCH_CPU_PROF names a directory: one profile per install, named after it. */
@@ -125,7 +106,7 @@ async function locations(): Promise<string[]> {
 async function main(): Promise<void> {
   const build = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-child-'));
   try {
-    const bundle = await bundleChild(build);
+    const bundle = await bundleChild('install-child.ts', build);
     for (const base of await locations()) {
       console.log(`\n--- installs under ${base}`);
       await benchIn(base, bundle);

@@ -31609,7 +31609,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2598:
+/***/ 4250:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32366,7 +32366,148 @@ function authHeaderConfig(remoteUrl, token) {
     return { key: `http.${url.origin}/.extraheader`, value: `AUTHORIZATION: basic ${basic}` };
 }
 
+;// CONCATENATED MODULE: ./src/git/cat-file-batch.ts
+/**
+ * One `git cat-file --batch` kept open for the reads of a phase: a deploy reads objects four times
+ * (labels, env.spec, env.lock, ...), and each git started costs a few milliseconds to fork and exec
+ * (more as the process grows), where the read itself takes a fraction of one. Requests go one after
+ * another; the answers are `<sha> <type> <size>\n<data>\n` or `<name> missing\n`.
+ *
+ * git-command-manager.ts closes it before any command that may change the repository, so a read
+ * never sees objects or refs older than the last fetch. When the process fails, the caller reads
+ * with a git of its own instead.
+ */
+
+class CatFileBatch {
+    child;
+    chunks = [];
+    buffered = 0;
+    wake;
+    failure;
+    queue = Promise.resolve();
+    constructor(gitPath, gitDir, env) {
+        this.child = (0,external_node_child_process_namespaceObject.spawn)(gitPath, ['--git-dir', gitDir, 'cat-file', '--batch'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stderr = '';
+        this.child.stdout.on('data', (b) => {
+            this.chunks.push(b);
+            this.buffered += b.length;
+            this.notify();
+        });
+        this.child.stderr.on('data', (b) => {
+            stderr = (stderr + b.toString('utf8')).slice(-4096);
+        });
+        this.child.stdin.on('error', () => undefined); // reported as the process's end
+        this.child.on('error', (err) => this.fail(err));
+        this.child.on('close', (code) => this.fail(new Error(`git cat-file --batch exited (${code ?? 'signal'})${stderr ? `: ${stderr.trim()}` : ''}`)));
+        // Kept open between reads, it must not keep the process alive (during a read, it must).
+        this.hold(false);
+    }
+    hold(on) {
+        const streams = [this.child.stdout, this.child.stderr];
+        if (on) {
+            this.child.ref();
+            for (const s of streams)
+                s.ref?.();
+        }
+        else {
+            this.child.unref();
+            for (const s of [...streams, this.child.stdin])
+                s.unref?.();
+        }
+    }
+    /** The objects named (`<rev>:<path>` or a sha), undefined for each missing one. */
+    read(names) {
+        const next = this.queue.then(() => this.readNow(names));
+        this.queue = next.catch(() => undefined);
+        return next;
+    }
+    /** Ends the process (its stdin closed; it exits on its own). */
+    close() {
+        this.fail(new Error('closed'));
+        this.child.stdin.end();
+    }
+    get failed() {
+        return this.failure !== undefined;
+    }
+    fail(err) {
+        this.failure ??= err;
+        this.notify();
+    }
+    notify() {
+        const w = this.wake;
+        this.wake = undefined;
+        w?.();
+    }
+    async readNow(names) {
+        if (this.failure)
+            throw this.failure;
+        if (names.some((n) => /[\n\r\0]/.test(n)))
+            throw new Error('an object name with a line break');
+        this.hold(true);
+        try {
+            this.child.stdin.write(names.map((n) => n + '\n').join(''));
+            return await this.answers(names);
+        }
+        finally {
+            this.hold(false);
+        }
+    }
+    async answers(names) {
+        const found = new Map();
+        for (const name of names) {
+            const header = (await this.take(await this.lineLength())).toString('utf8');
+            await this.take(1); // the newline
+            const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
+            if (!m) {
+                found.set(name, undefined); // "<name> missing" or "ambiguous"
+                continue;
+            }
+            const data = await this.take(Number(m[3]));
+            await this.take(1);
+            found.set(name, { sha: m[1], type: m[2], data });
+        }
+        return found;
+    }
+    /** Waits until `test` holds for what is buffered (or the process failed). */
+    async until(test) {
+        while (!test()) {
+            if (this.failure)
+                throw this.failure;
+            await new Promise((resolve) => (this.wake = resolve));
+        }
+    }
+    /** The bytes before the next newline, once one has arrived. */
+    async lineLength() {
+        let at = -1;
+        await this.until(() => {
+            let offset = 0;
+            for (const c of this.chunks) {
+                const i = c.indexOf(0x0a);
+                if (i >= 0) {
+                    at = offset + i;
+                    return true;
+                }
+                offset += c.length;
+            }
+            return false;
+        });
+        return at;
+    }
+    /** The next `n` bytes, once they have arrived. */
+    async take(n) {
+        await this.until(() => this.buffered >= n);
+        const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+        const out = Buffer.from(all.subarray(0, n));
+        this.chunks.length = 0;
+        if (all.length > n)
+            this.chunks.push(all.subarray(n));
+        this.buffered -= n;
+        return out;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
+
 
 
 
@@ -32376,12 +32517,15 @@ function authHeaderConfig(remoteUrl, token) {
 const AUTH_FAILURE = /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
 const NETWORK_FAILURE = /Could not resolve host|Failed to connect|Connection (timed out|refused|reset)|Operation timed out|early EOF|remote end hung up unexpectedly|RPC failed|unexpected disconnect|returned error: 5\d\d|Empty reply from server|transfer closed|gnutls_handshake|SSL_ERROR|TLS connection was non-properly terminated/i;
 const MAX_STDERR = 64 * 1024;
+/** Commands that change nothing in the repository (the kept-open `cat-file --batch` stays). */
+const READ_ONLY = new Set(['cat-file', 'for-each-ref', 'rev-parse', 'ls-tree', 'rev-list', 'merge-base', 'show', 'log', 'diff', 'diff-tree', 'version', '--version']);
 class GitCommandManager {
     gitPath;
     gitDir;
     options;
     env;
     retry;
+    batch;
     constructor(gitPath, 
     /** The repository every command runs in (`--git-dir`); `init` creates it. */
     gitDir, options, hasIdentity) {
@@ -32410,6 +32554,10 @@ class GitCommandManager {
     }
     /** Runs git in `gitDir`; throws CommandError unless the exit code is 0 or in `okCodes`. */
     async exec(args, opts = {}) {
+        // A command that may change objects or refs ends the kept-open reader: the next read starts one
+        // that sees the change.
+        if (!READ_ONLY.has(args[0]))
+            this.closeBatch();
         const full = ['--git-dir', this.gitDir, ...args];
         for (let attempt = 1;; attempt++) {
             this.options.logger.debug(`git ${args.map(secrets_redactUrls).join(' ')}`);
@@ -32537,11 +32685,32 @@ class GitCommandManager {
         const objects = await this.readObjects(names);
         return new Map(names.map((n) => [n, objects.get(n)?.type === 'blob' ? objects.get(n)?.data : undefined]));
     }
-    /** Many objects of any type with one `cat-file --batch`; undefined for each that is missing. */
+    /**
+     * Many objects of any type from the `cat-file --batch` kept open (cat-file-batch.ts); undefined for
+     * each that is missing. Should that process fail, one `cat-file --batch` of their own reads them.
+     */
     async readObjects(names) {
-        const found = new Map();
         if (names.length === 0)
-            return found;
+            return new Map();
+        if (!this.batch || this.batch.failed) {
+            this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
+            this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
+        }
+        try {
+            return await this.batch.read(names);
+        }
+        catch {
+            this.closeBatch();
+            return this.readObjectsOnce(names);
+        }
+    }
+    /** Ends the `cat-file --batch` kept open, if any (before anything changes the repository, and when done). */
+    closeBatch() {
+        this.batch?.close();
+        this.batch = undefined;
+    }
+    async readObjectsOnce(names) {
+        const found = new Map();
         const out = (await this.exec(['cat-file', '--batch'], { input: names.map((n) => n + '\n').join('') })).stdout;
         let pos = 0;
         for (const name of names) {
@@ -33032,6 +33201,7 @@ class EnvRepository {
             await this.git.deleteRef(`refs/heads/${b}`);
     }
     async close() {
+        this.git.closeBatch();
         await external_node_fs_namespaceObject.promises.rm(this.tempDir, { recursive: true, force: true });
     }
     /** Everything the phases need to know about the repository, from the fetched refs. */
@@ -43750,7 +43920,7 @@ async function run() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2598);
+/* harmony import */ var _actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4250);
 
 await (0,_actions_autotag_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 

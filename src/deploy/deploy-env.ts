@@ -36,6 +36,8 @@ export type InstallResult = Omit<DeployMarker, 'time' | 'sizeBytes' | 'tests' | 
   notices?: string[];
   /** The installer made everything readable by anyone (InstallReport.readableByAnyone). */
   readableByAnyone?: boolean;
+  /** The prefix's size from the records the installer wrote (InstallReport.sizeBytes); else read back. */
+  installedBytes?: number;
 };
 
 /** Builds a complete prefix for `selected` in `stagingDir` (to live at `prefix`). */
@@ -187,8 +189,8 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
   try {
     logger.info(`Installing ${selected.env}/${selected.deployedName} from ${selected.tag}`);
     logger.debug(`deploy: staging ${staging}`);
-    const { tests, runPostLink, notices, readableByAnyone, ...facts } = await options.install(selected, staging, prefix);
-    const sizeBytes = await condaMetaSize(staging);
+    const { tests, runPostLink, notices, readableByAnyone, installedBytes, ...facts } = await options.install(selected, staging, prefix);
+    const sizeBytes = installedBytes ?? (await condaMetaSize(staging));
     await markIncomplete(staging, 'post-link scripts and smoke tests have not finished');
     // The walk over every file adds read bits (and the group): not needed when the installer says
     // it made everything readable by anyone already and no group is wanted.

@@ -86,6 +86,8 @@ export interface InstallReport {
    * Only the builtin installer knows it (from the package cache's entries and the umask).
    */
   readableByAnyone?: boolean;
+  /** The bytes the conda-meta records' paths_data add up to, when the installer wrote them itself. */
+  sizeBytes?: number;
 }
 
 /** Builds a complete conda prefix in `stagingDir` that is correct once moved to `prefix`. */

@@ -5,6 +5,7 @@ import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redactUrls } from '../util/secrets.js';
 import { authHeaderConfig } from './auth.js';
+import { CatFileBatch } from './cat-file-batch.js';
 
 /**
  * The one wrapper around the git CLI (actions/checkout's shape): every call builds an argument
@@ -63,9 +64,13 @@ const NETWORK_FAILURE =
 
 const MAX_STDERR = 64 * 1024;
 
+/** Commands that change nothing in the repository (the kept-open `cat-file --batch` stays). */
+const READ_ONLY = new Set(['cat-file', 'for-each-ref', 'rev-parse', 'ls-tree', 'rev-list', 'merge-base', 'show', 'log', 'diff', 'diff-tree', 'version', '--version']);
+
 export class GitCommandManager {
   private readonly env: NodeJS.ProcessEnv;
   private readonly retry: RetryPolicy;
+  private batch: CatFileBatch | undefined;
 
   private constructor(
     private readonly gitPath: string,
@@ -100,6 +105,9 @@ export class GitCommandManager {
 
   /** Runs git in `gitDir`; throws CommandError unless the exit code is 0 or in `okCodes`. */
   async exec(args: string[], opts: ExecOptions = {}): Promise<GitResult> {
+    // A command that may change objects or refs ends the kept-open reader: the next read starts one
+    // that sees the change.
+    if (!READ_ONLY.has(args[0])) this.closeBatch();
     const full = ['--git-dir', this.gitDir, ...args];
     for (let attempt = 1; ; attempt++) {
       this.options.logger.debug(`git ${args.map(redactUrls).join(' ')}`);
@@ -242,10 +250,32 @@ export class GitCommandManager {
     return new Map(names.map((n) => [n, objects.get(n)?.type === 'blob' ? objects.get(n)?.data : undefined]));
   }
 
-  /** Many objects of any type with one `cat-file --batch`; undefined for each that is missing. */
+  /**
+   * Many objects of any type from the `cat-file --batch` kept open (cat-file-batch.ts); undefined for
+   * each that is missing. Should that process fail, one `cat-file --batch` of their own reads them.
+   */
   async readObjects(names: string[]): Promise<Map<string, GitObject | undefined>> {
+    if (names.length === 0) return new Map();
+    if (!this.batch || this.batch.failed) {
+      this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
+      this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
+    }
+    try {
+      return await this.batch.read(names);
+    } catch {
+      this.closeBatch();
+      return this.readObjectsOnce(names);
+    }
+  }
+
+  /** Ends the `cat-file --batch` kept open, if any (before anything changes the repository, and when done). */
+  closeBatch(): void {
+    this.batch?.close();
+    this.batch = undefined;
+  }
+
+  private async readObjectsOnce(names: string[]): Promise<Map<string, GitObject | undefined>> {
     const found = new Map<string, GitObject | undefined>();
-    if (names.length === 0) return found;
     const out = (await this.exec(['cat-file', '--batch'], { input: names.map((n) => n + '\n').join('') })).stdout;
     let pos = 0;
     for (const name of names) {

@@ -111,7 +111,7 @@ export class BuiltinInstaller implements InstallerEngine {
       requestedSpec: requestedSpecFor(linked[i].unit.info.index.name, request.requestedSpecs),
     }));
     const now = this.options.now?.() ?? new Date();
-    await writeCondaMeta(request.stagingDir, metas, historyEntry(packages, request.requestedSpecs ?? [], now, 'gitenv deploy'));
+    const sizeBytes = await writeCondaMeta(request.stagingDir, metas, historyEntry(packages, request.requestedSpecs ?? [], now, 'gitenv deploy'));
     timer('conda-meta');
     const report: InstallReport = {
       packages: packages.length,
@@ -123,6 +123,7 @@ export class BuiltinInstaller implements InstallerEngine {
       // keep the entry's modes, entry points 0755, conda-meta, byte-compiled modules, directories)
       // is readable by anyone under such a umask.
       readableByAnyone: entries.every((e) => e.readable) && (process.umask() & 0o055) === 0,
+      sizeBytes,
     };
     logger.info(`Installed ${report.packages} packages (${report.cacheHits} from the package cache, ` + `${(report.downloadedBytes / 1e6).toFixed(1)} MB downloaded)`);
     return report;

@@ -81,19 +81,23 @@ export function historyEntry(packages: LockedPackage[], specs: readonly string[]
 /**
  * Writes every record and the history into `<stagingDir>/conda-meta/`: a real directory of the
  * staging prefix (the linker installs nothing a package ships there), each file a new one (whatever
- * stood at its path is removed first, never written into).
+ * stood at its path is removed first, never written into). Gives the bytes the records' paths_data
+ * add up to: the prefix's size as deploy reports it (layout.ts condaMetaSize reads the same back).
  */
-export async function writeCondaMeta(stagingDir: string, inputs: MetaInput[], history: string): Promise<void> {
+export async function writeCondaMeta(stagingDir: string, inputs: MetaInput[], history: string): Promise<number> {
   const dir = path.join(stagingDir, 'conda-meta');
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   if (!(await fs.lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
+  let bytes = 0;
   await Promise.all(
     inputs.map((input) => {
       const record = prefixRecord(input);
+      for (const p of (record.paths_data as { paths: LinkedPath[] }).paths) bytes += p.size_in_bytes ?? 0;
       return writeNewFile(path.join(dir, recordFileName(input.linked.unit.info.index)), JSON.stringify(record, null, 2) + '\n');
     }),
   );
   await writeNewFile(path.join(dir, 'history'), history);
+  return bytes;
 }
 
 /** A new file at `file`: what stood there (a link into the package cache, say) is removed, not written into. */

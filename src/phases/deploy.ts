@@ -256,6 +256,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       platform: plan.platform,
       notices: report.notices,
       readableByAnyone: report.readableByAnyone,
+      installedBytes: report.sizeBytes,
     };
   };
 }

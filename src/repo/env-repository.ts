@@ -203,6 +203,7 @@ export class EnvRepository {
   }
 
   async close(): Promise<void> {
+    this.git.closeBatch();
     await fs.rm(this.tempDir, { recursive: true, force: true });
   }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LockedPackage } from '../../src/conda/types.js';
+import { condaMetaSize } from '../../src/deploy/layout.js';
 import { historyEntry, prefixRecord, recordFileName, requestedSpecFor, writeCondaMeta, type MetaInput } from '../../src/installer/conda-meta.js';
 import type { LinkedPackage } from '../../src/installer/link.js';
 
@@ -99,10 +100,12 @@ test("history in conda's format: a dated header, +channel/subdir::dist lines, th
   ]);
 });
 
-test('writeCondaMeta writes <name>-<version>-<build>.json and the history', async () => {
+test('writeCondaMeta writes <name>-<version>-<build>.json and the history; the size it gives is the one deploy reads back', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-meta-'));
   try {
-    await writeCondaMeta(dir, [input], 'HISTORY\n');
+    const bytes = await writeCondaMeta(dir, [input], 'HISTORY\n');
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBe(await condaMetaSize(dir));
     expect(recordFileName(linked.unit.info.index)).toBe('foo-1.0-h1_0.json');
     const record = JSON.parse(await fs.readFile(path.join(dir, 'conda-meta', 'foo-1.0-h1_0.json'), 'utf8'));
     expect(record.name).toBe('foo');
