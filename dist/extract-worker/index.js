@@ -1976,6 +1976,8 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 var promises_default = /*#__PURE__*/__nccwpck_require__.n(promises_namespaceObject);
@@ -2347,8 +2349,6 @@ async function linkStaysInside(root, rel) {
     return true;
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(434);
 // EXTERNAL MODULE: external "fs"
@@ -4061,12 +4061,14 @@ async function openEntry(zip, entry, archive) {
 ;// CONCATENATED MODULE: ./src/installer/extract-worker.ts
 /**
  * The thread side of extraction while downloading (extract-pool.ts): the main thread downloads and
- * hashes an archive and hands its bytes over as they come; here they go through extract.ts's
+ * writes an archive and hands its bytes over as they come; here they are hashed (for the main thread
+ * to verify against the lock) and go through extract.ts's
  * extractCondaStream (the zip's local headers, zstd, the tar, every check, the files written and
  * hashed), so that the main thread's work and the extractions of several packages use every core.
  * What this thread writes counts only once the main thread has matched the whole archive against
  * the lock, exactly as when the extraction runs in the main thread.
  */
+
 
 
 
@@ -4140,10 +4142,13 @@ function serveExtractions() {
     if (!port)
         return;
     const jobs = new Map();
+    // Each archive is hashed as its chunks arrive, whatever its extraction does meanwhile.
+    const hashes = new Map();
     port.on('message', (msg) => {
         switch (msg.type) {
             case 'start': {
                 const id = msg.id;
+                hashes.set(id, { sha256: (0,external_node_crypto_namespaceObject.createHash)('sha256'), md5: msg.md5 ? (0,external_node_crypto_namespaceObject.createHash)('md5') : undefined, size: 0 });
                 const queue = new ChunkQueue((bytes) => port.postMessage({ type: 'taken', id, bytes }));
                 jobs.set(id, queue);
                 const { dest, pkg, maxBytes, archiveSize } = msg;
@@ -4158,13 +4163,27 @@ function serveExtractions() {
                 });
                 return;
             }
-            case 'chunk':
-                jobs.get(msg.id)?.push(Buffer.from(msg.data));
+            case 'chunk': {
+                const chunk = Buffer.from(msg.data);
+                const hash = hashes.get(msg.id);
+                if (hash) {
+                    hash.sha256.update(chunk);
+                    hash.md5?.update(chunk);
+                    hash.size += chunk.length;
+                }
+                jobs.get(msg.id)?.push(chunk);
                 return;
-            case 'end':
+            }
+            case 'end': {
+                const hash = hashes.get(msg.id);
+                hashes.delete(msg.id);
+                if (hash)
+                    port.postMessage({ type: 'hashed', id: msg.id, sha256: hash.sha256.digest('hex'), md5: hash.md5?.digest('hex'), size: hash.size });
                 jobs.get(msg.id)?.end();
                 return;
+            }
             case 'abort':
+                hashes.delete(msg.id);
                 jobs.get(msg.id)?.fail(new Error(msg.message));
                 return;
         }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,9 +35,23 @@ export interface DownloadOptions {
    * Also given every byte of the first attempt as it arrives (ended once the body is whole and matched
    * `expect`, destroyed otherwise, or when the download is retried): what extracts while downloading
    * (package-cache.ts). Its reader stopping early does not stop the download. Each chunk reaches it
-   * once hashed and written to the file, and is not used after: the tap may take its buffer over.
+   * once written to the file, and is not used after: the tap may take its buffer over. A HashingTap
+   * hashes the bytes itself, and is ended once the body is whole, before it is verified.
    */
   tap?: Writable;
+}
+
+/**
+ * A tap that hashes what it is given (the extraction threads, extract-pool.ts): the download does
+ * not hash the bytes a second time in the main thread. `hashed()` gives the hash once the tap has
+ * ended, or undefined when it cannot (the download then hashes its file).
+ */
+export interface HashingTap extends Writable {
+  hashed(): Promise<{ sha256: string; md5?: string; size: number } | undefined>;
+}
+
+function isHashingTap(tap: Writable | undefined): tap is HashingTap {
+  return tap !== undefined && typeof (tap as Partial<HashingTap>).hashed === 'function';
 }
 
 /**
@@ -135,11 +149,15 @@ async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): 
   }
 }
 
-/** Streams `source` into a temporary file beside `dest`, hashing as it goes; renames once verified. */
+/**
+ * Streams `source` into a temporary file beside `dest`, hashing as it goes (or letting a HashingTap
+ * hash it); renames once verified.
+ */
 async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: string, expect: Expected, pkg: string, onBytes?: (n: number) => void, tap?: Writable): Promise<Digest> {
   const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const sha = createHash('sha256');
-  const md5 = md5Wanted(expect) ? createHash('md5') : undefined;
+  const hashingTap = isHashingTap(tap) ? tap : undefined;
+  const sha = hashingTap ? undefined : createHash('sha256');
+  const md5 = !hashingTap && md5Wanted(expect) ? createHash('md5') : undefined;
   let size = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _enc, callback) {
@@ -148,7 +166,7 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
         callback(new PackageError(pkg, `the archive is larger than the expected ${expect.size} bytes`));
         return;
       }
-      sha.update(chunk);
+      sha?.update(chunk);
       md5?.update(chunk);
       onBytes?.(chunk.length);
       callback(null, chunk);
@@ -156,11 +174,22 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
   });
   try {
     await pipeline(source, hashing, new ArchiveFile(tmp, tap));
-    const digest = { sha256: sha.digest('hex'), md5: md5?.digest('hex') ?? lockedMd5(expect), size };
+    let digest: Digest;
+    if (hashingTap) {
+      // Every byte is in the file and was given to the tap: it ends, and says what it hashed. Its
+      // hash counts only for exactly the bytes written (else, or when it has none, the file is hashed).
+      if (!hashingTap.destroyed) hashingTap.end();
+      const theirs = await hashingTap.hashed();
+      const md5Ok = theirs?.md5 !== undefined || !md5Wanted(expect);
+      digest = theirs && theirs.size === size && md5Ok ? { sha256: theirs.sha256, md5: theirs.md5 ?? lockedMd5(expect), size } : await digestFile(tmp, expect);
+    } else {
+      digest = { sha256: (sha as Hash).digest('hex'), md5: md5?.digest('hex') ?? lockedMd5(expect), size };
+    }
     verifyDigest(digest, expect, pkg);
     await fs.promises.rename(tmp, dest);
-    // Whole and verified: only now does the tap's reader see the end of its stream.
-    if (tap && !tap.destroyed) tap.end();
+    // Whole and verified: only now does a tap's reader see the end of its stream (a HashingTap's
+    // extraction counts only once its caller has this digest).
+    if (tap && !hashingTap && !tap.destroyed) tap.end();
     return digest;
   } catch (err) {
     tap?.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -268,7 +297,7 @@ export function verifyDigest(digest: Digest, expect: Expected, pkg: string): voi
  * When the lock gives both, the sha256 check proves these are the locked bytes, and the lock's md5
  * (the channel's own for them) is what conda and rattler record too.
  */
-function md5Wanted(expect: Expected): boolean {
+export function md5Wanted(expect: Expected): boolean {
   return !expect.sha256 || !expect.md5;
 }
 

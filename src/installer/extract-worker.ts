@@ -1,11 +1,13 @@
 /**
  * The thread side of extraction while downloading (extract-pool.ts): the main thread downloads and
- * hashes an archive and hands its bytes over as they come; here they go through extract.ts's
+ * writes an archive and hands its bytes over as they come; here they are hashed (for the main thread
+ * to verify against the lock) and go through extract.ts's
  * extractCondaStream (the zip's local headers, zstd, the tar, every check, the files written and
  * hashed), so that the main thread's work and the extractions of several packages use every core.
  * What this thread writes counts only once the main thread has matched the whole archive against
  * the lock, exactly as when the extraction runs in the main thread.
  */
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { extractCondaStream } from './extract.js';
@@ -14,13 +16,15 @@ import { extractCondaStream } from './extract.js';
 export const EXTRACT_WORKER_FLAG = 'gitenvExtractWorker';
 
 export type ToExtractWorker =
-  | { type: 'start'; id: number; dest: string; pkg: string; maxBytes?: number; archiveSize?: number }
+  | { type: 'start'; id: number; dest: string; pkg: string; maxBytes?: number; archiveSize?: number; md5?: boolean }
   | { type: 'chunk'; id: number; data: ArrayBuffer }
   | { type: 'end'; id: number }
   | { type: 'abort'; id: number; message: string };
 
 export type FromExtractWorker =
   | { type: 'taken'; id: number; bytes: number }
+  /** Every byte sent before `end`, hashed as it arrived (the main thread verifies it against the lock). */
+  | { type: 'hashed'; id: number; sha256: string; md5?: string; size: number }
   | { type: 'done'; id: number; digests: [string, { sha256: string; size: number; mode: number }][] }
   | { type: 'failed'; id: number; message: string }
   | { type: 'crashed'; reason: string };
@@ -91,10 +95,13 @@ export function serveExtractions(): void {
   const port = parentPort;
   if (!port) return;
   const jobs = new Map<number, ChunkQueue>();
+  // Each archive is hashed as its chunks arrive, whatever its extraction does meanwhile.
+  const hashes = new Map<number, { sha256: Hash; md5?: Hash; size: number }>();
   port.on('message', (msg: ToExtractWorker) => {
     switch (msg.type) {
       case 'start': {
         const id = msg.id;
+        hashes.set(id, { sha256: createHash('sha256'), md5: msg.md5 ? createHash('md5') : undefined, size: 0 });
         const queue = new ChunkQueue((bytes) => port.postMessage({ type: 'taken', id, bytes } satisfies FromExtractWorker));
         jobs.set(id, queue);
         const { dest, pkg, maxBytes, archiveSize } = msg;
@@ -112,13 +119,26 @@ export function serveExtractions(): void {
           );
         return;
       }
-      case 'chunk':
-        jobs.get(msg.id)?.push(Buffer.from(msg.data));
+      case 'chunk': {
+        const chunk = Buffer.from(msg.data);
+        const hash = hashes.get(msg.id);
+        if (hash) {
+          hash.sha256.update(chunk);
+          hash.md5?.update(chunk);
+          hash.size += chunk.length;
+        }
+        jobs.get(msg.id)?.push(chunk);
         return;
-      case 'end':
+      }
+      case 'end': {
+        const hash = hashes.get(msg.id);
+        hashes.delete(msg.id);
+        if (hash) port.postMessage({ type: 'hashed', id: msg.id, sha256: hash.sha256.digest('hex'), md5: hash.md5?.digest('hex'), size: hash.size } satisfies FromExtractWorker);
         jobs.get(msg.id)?.end();
         return;
+      }
       case 'abort':
+        hashes.delete(msg.id);
         jobs.get(msg.id)?.fail(new Error(msg.message));
         return;
     }

@@ -10,7 +10,7 @@ import { renameReplacing, sha256File } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Slots } from './concurrency.js';
 import { redactUrls } from '../util/secrets.js';
-import { digestFile, matches, type Digest, type Expected } from './download.js';
+import { digestFile, matches, md5Wanted, type Digest, type Expected } from './download.js';
 import { extractCondaStream, extractPackage, type Digests } from './extract.js';
 import { hasNativeZstd } from './zstd.js';
 import { sharedExtractPool, type ExtractPool } from './extract-pool.js';
@@ -199,8 +199,11 @@ export class PackageCache {
     let tap: Writable;
     let work: Promise<Digests>;
     if (pool) {
-      // In a thread of the pool, which makes the scratch directory first.
-      ({ tap, result: work } = pool.extract(scratch, pkg.dist, limits));
+      // In a thread of the pool, which makes the scratch directory first, and hashes the archive's
+      // bytes as they come (the download verifies that hash: see download.ts HashingTap).
+      const job = pool.extract(scratch, pkg.dist, { ...limits, md5: md5Wanted({ sha256: pkg.sha256, md5: pkg.md5 }) });
+      tap = Object.assign(job.tap, { hashed: () => job.hashed });
+      work = job.result;
     } else {
       const through = new PassThrough({ highWaterMark: 1 << 20 });
       tap = through;

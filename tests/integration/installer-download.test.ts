@@ -2,9 +2,11 @@
  * Downloads against the loopback channel server and its fault hooks: what should be retried is,
  * corrupt data is refused before it is ever renamed into place, failures name package and URL.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DownloadProgress, digestFile, downloadVerified, type DownloadOptions } from '../../src/installer/download.js';
 import { PackageError } from '../../src/util/errors.js';
@@ -196,4 +198,63 @@ test('while downloads run: each package named, then done/total MB, rate and time
   expect(lines[1]).toMatch(/^Downloaded 5\.0 of 10\.0 MB at [\d.]+ MB\/s, about \d+ (s|min) left; 0 of 2 packages ready$/);
   // No download running: no more progress lines.
   expect(lines.length).toBe(before);
+});
+
+describe('a tap that hashes the bytes itself (the extraction threads)', () => {
+  /** A HashingTap that takes every byte and answers `answer(bytes it took)` once ended. */
+  function hashingTap(answer: (taken: Buffer) => { sha256: string; md5?: string; size: number } | undefined): Writable & { hashed: () => Promise<unknown>; endedBefore: () => boolean } {
+    const taken: Buffer[] = [];
+    let ended = false;
+    let resolveHash!: (h: unknown) => void;
+    const hashedP = new Promise((r) => (resolveHash = r));
+    const tap = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        taken.push(Buffer.from(chunk));
+        cb();
+      },
+      final(cb) {
+        ended = true;
+        resolveHash(answer(Buffer.concat(taken)));
+        cb();
+      },
+    });
+    tap.on('error', () => undefined); // a refused download destroys it with its error (the caller has that)
+    return Object.assign(tap, { hashed: () => hashedP, endedBefore: () => ended });
+  }
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const run = (tap: Writable) => downloadVerified(url(), dest, expected(), pkg.dist, { fetch: authFetch, logger, retry: RETRY, tap });
+
+  test('its hash is the one verified: right, the download succeeds without hashing; wrong, it is refused', async () => {
+    const good = hashingTap((b) => ({ sha256: sha(b), size: b.length }));
+    expect(await run(good)).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+    expect(good.endedBefore()).toBe(true);
+    await expectWhole();
+
+    // A tap claiming another hash for the same bytes: the download believes it, and refuses them.
+    dest = path.join(path.dirname(dest), 'again', pkg.fn);
+    await fs.mkdir(path.dirname(dest));
+    const lying = hashingTap((b) => ({ sha256: '0'.repeat(64), size: b.length }));
+    await expect(run(lying)).rejects.toThrow(/sha256 0{64} differs/);
+    expect(await fs.readdir(path.dirname(dest))).toEqual([]);
+  });
+
+  test('no hash from it (a thread that stopped), or one of other bytes: the file is hashed instead', async () => {
+    expect(await run(hashingTap(() => undefined))).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+    await expectWhole();
+    dest = path.join(path.dirname(dest), 'short', pkg.fn);
+    await fs.mkdir(path.dirname(dest));
+    // It hashed fewer bytes than were written: not trusted (its sha256 would otherwise fail the check).
+    expect(await run(hashingTap((b) => ({ sha256: 'f'.repeat(64), size: b.length - 1 })))).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+  });
+
+  test('a lock without sha256: the md5 must come from the tap, or the file is hashed', async () => {
+    const md5Only = { md5: pkg.md5, size: pkg.size };
+    const noMd5 = hashingTap((b) => ({ sha256: sha(b), size: b.length }));
+    const digest = await downloadVerified(url(), dest, md5Only, pkg.dist, { fetch: authFetch, logger, retry: RETRY, tap: noMd5 });
+    expect(digest.md5).toBe(pkg.md5);
+    dest = path.join(path.dirname(dest), 'md5', pkg.fn);
+    await fs.mkdir(path.dirname(dest));
+    const wrongMd5 = hashingTap((b) => ({ sha256: sha(b), md5: '0'.repeat(32), size: b.length }));
+    await expect(downloadVerified(url(), dest, md5Only, pkg.dist, { fetch: authFetch, logger, retry: RETRY, tap: wrongMd5 })).rejects.toThrow(/md5 0{32} differs/);
+  });
 });

@@ -78,8 +78,8 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     const digests = await extractPackage(built.path, dest, built.dist, decoder);
     for (const [p, data] of Object.entries(files)) {
       expect({ p, ok: (await fs.readFile(path.join(dest, p))).equals(data) }).toEqual({ p, ok: true });
-      // The hash taken on the way to disk is the file's.
-      expect(digests.get(p)).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
+      // The hash taken on the way to disk is the file's, with the mode it was written with.
+      expect(digests.get(p)).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), size: data.length, mode: 0o644 });
     }
     expect(digests.get('info/index.json')?.size).toBeGreaterThan(0);
   });
@@ -188,7 +188,7 @@ describe.each(decoders)('a %s archive%s', (format, _how, decoder) => {
     expect(await fs.readFile(path.join(dest, 'share/twice'), 'utf8')).toBe('second\n');
     expect(st.mode & 0o7777).toBe(0o750);
     expect(st.mtimeMs).toBe(1_100_000_000_000);
-    expect(digests.get('share/twice')).toEqual({ size: 7, sha256: createHash('sha256').update('second\n').digest('hex') });
+    expect(digests.get('share/twice')).toEqual({ size: 7, sha256: createHash('sha256').update('second\n').digest('hex'), mode: 0o750 });
   });
 
   test('a package expanding beyond the size limit (a decompression bomb) is refused', async () => {

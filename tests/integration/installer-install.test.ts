@@ -188,7 +188,10 @@ test('a second install with a warm cache downloads nothing and asks the server n
     downloadedBytes: 0,
     cacheHits: packages.length,
     notices: ['share/clobbered.txt is in both clobber-a-1-0 and clobber-b-1-0; clobber-b-1-0 (later in dependency order) wins'],
+    readableByAnyone: expect.any(Boolean),
+    sizeBytes: expect.any(Number),
   });
+  expect(report.sizeBytes).toBeGreaterThan(0);
   expect(server.requests).toHaveLength(0);
   expect(await run(path.join(work, 'envs', 'warm', 'bin', 'greet'), [])).toBe('hello from greet\n');
 });
