@@ -95,6 +95,36 @@ describe.each([
     expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort()); // no scratch, partial or lock left
   });
 
+  test('a lock with md5 only: the bytes are verified by md5 (taken where they are hashed), and a wrong md5 is refused', async () => {
+    const pkg = await built();
+    const dir = await cacheDir();
+    const md5Only: LockedPackage = { ...locked(pkg), sha256: undefined };
+    const entry = await cache(dir).ensure(md5Only, md5Only.url);
+    expect(debugLines()).toContain(`${pkg.dist}: extracted while downloading`);
+    expect(entry.digest).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+    const other = await cacheDir();
+    const wrong: LockedPackage = { ...md5Only, md5: '0'.repeat(32) };
+    await expect(cache(other).ensure(wrong, wrong.url)).rejects.toThrow(/md5 [0-9a-f]{32} differs from the expected 0{32}/);
+    expect(await fs.readdir(other)).toEqual([]);
+  });
+
+  test('an entry whose files are all readable by anyone says so in its marker; one with a private file does not', async () => {
+    const umask = process.umask(0o022); // as deploy runs; under 077 no entry would be readable
+    try {
+      const dir = await cacheDir();
+      const open = await built();
+      expect((await cache(dir).ensure(locked(open), locked(open).url)).readable).toBe(true);
+      const privy = await built({ files: { ...files, 'share/tool/secret': { content: 'x\n', mode: 0o600 } } });
+      expect((await cache(dir).ensure(locked(privy), locked(privy).url)).readable).toBe(false);
+      // Read back from the markers, as a later install finds them.
+      const again = cache(dir);
+      expect((await again.ensure(locked(open), locked(open).url)).readable).toBe(true);
+      expect((await again.ensure(locked(privy), locked(privy).url)).readable).toBe(false);
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   test('a corrupt download (one byte flipped) is refused and leaves no cache entry, no scratch, no partial file', async () => {
     const pkg = await built();
     const dir = await cacheDir();
