@@ -93,6 +93,24 @@ export class ConfinedDir {
   }
 
   /**
+   * A new hard link at `rel` to `source`, in one synchronous step with the check of its parent, when
+   * that takes nothing more than the common case needs: `rel` already normalised, its parent known to
+   * resolve inside the root, nothing at `rel`. False (nothing done) otherwise, or when the link fails
+   * for any reason: the caller then takes the general path (createSync), which says why.
+   */
+  tryLinkNew(rel: string, source: string): boolean {
+    if (!isPlain(rel)) return false;
+    const slash = rel.lastIndexOf('/');
+    if (slash >= 0 && !this.inside.has(rel.slice(0, slash))) return false;
+    try {
+      fs.linkSync(source, this.root + path.sep + rel);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Creates `rel` with `make` (a symlink, a hard link, a rename: calls that do not follow the last
    * component) after checking its parent; whatever is already at `rel` is removed first and `make`
    * runs again.

@@ -8,7 +8,7 @@ import { mapLimit } from './concurrency.js';
 import { entryPointScript, noarchTarget, parseEntryPoint } from './noarch-python.js';
 import type { PackageInfo, PackagePath } from './package-info.js';
 import { ConfinedDir } from './confined.js';
-import { joinInside, safeMode } from './path-safety.js';
+import { isPlainRel, joinInside, safeMode } from './path-safety.js';
 import { PrefixTooLongError, replacePrefix } from './prefix-replace.js';
 
 /** A package ready to link: its extracted directory in the cache and what it says about itself. */
@@ -103,9 +103,19 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
   const copies: { i: number; k: number }[] = [];
   let sinceYield = 0;
   for (let i = 0; i < units.length; i++) {
+    // The common case, a new hard link of a file into a directory already made, in as few steps as
+    // it takes (thousands of them are most of a warm install); anything else, or any failure, takes
+    // the general path below, which says why.
+    const base = joinInside(units[i].dir, '.') + path.sep;
     for (let k = 0; k < plans[i].length; k++) {
       const planned = plans[i][k];
-      if (isCostly(planned)) continue;
+      const p = planned.source;
+      if (p !== undefined && p.pathType === 'hardlink' && !p.noLink && !state.crossDevice && planned.script === undefined && !p.prefixPlaceholder) {
+        if (isPlainRel(p.path) && owners.get(planned.target) === i && dir.tryLinkNew(planned.target, base + p.path)) {
+          linked[i][k] = { path: basePath(planned.target, p), copied: false };
+          continue;
+        }
+      } else if (isCostly(planned)) continue;
       const result = guarded(units[i], planned, () => linkCheap(dir, units[i], planned, owned(i, planned), state));
       if (result) linked[i][k] = result;
       else copies.push({ i, k });
@@ -249,13 +259,24 @@ function resolveClobbers(units: LinkUnit[], plans: Planned[][], options: Pick<Li
   // How many owned paths each directory holds: a later file at a directory's path is rare, and only
   // then are the paths below looked for.
   const holds = new Map<string, number>();
-  const ancestors = function* (target: string): Generator<string> {
-    for (let d = path.posix.dirname(target); d !== '.' && d !== '' && d !== '/'; d = path.posix.dirname(d)) yield d;
+  // The directories above a path, nearest first; worked out once per directory (thousands of paths
+  // share a few hundred).
+  const above = new Map<string, readonly string[]>();
+  const ancestors = (target: string): readonly string[] => {
+    const parent = path.posix.dirname(target);
+    let list = above.get(parent);
+    if (list === undefined) {
+      const dirs: string[] = [];
+      for (let d = parent; d !== '.' && d !== '' && d !== '/'; d = path.posix.dirname(d)) dirs.push(d);
+      list = dirs;
+      above.set(parent, list);
+    }
+    return list;
   };
-  const own = (target: string, i: number, delta: 1 | -1): void => {
+  const own = (target: string, i: number, delta: 1 | -1, dirs: readonly string[] = ancestors(target)): void => {
     if (delta > 0) owners.set(target, i);
     else owners.delete(target);
-    for (const d of ancestors(target)) holds.set(d, (holds.get(d) ?? 0) + delta);
+    for (const d of dirs) holds.set(d, (holds.get(d) ?? 0) + delta);
   };
   plans.forEach((plan, i) => {
     const report = (what: string): void => {
@@ -276,13 +297,14 @@ function resolveClobbers(units: LinkUnit[], plans: Planned[][], options: Pick<Li
         }
       }
       // An earlier package's file where this path needs a directory gives way (a soft link is written through).
-      for (const d of ancestors(p.target)) {
+      const dirs = ancestors(p.target);
+      for (const d of dirs) {
         const loser = owners.get(d);
         if (loser === undefined || isSoftlinkOf(plans[loser], d)) continue;
         if (loser !== i) report(`${d} is a file in ${units[loser].dist} and a directory in ${units[i].dist}`);
         own(d, loser, -1);
       }
-      own(p.target, i, 1);
+      own(p.target, i, 1, dirs);
     }
   });
   return owners;
