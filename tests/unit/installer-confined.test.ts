@@ -107,3 +107,27 @@ test('info/index.json must name the package the lock names, in plain names', () 
   expect(() => checkIndexNames({ ...index({}), build: 7 as unknown as string }, 'pkg-1.0-7')).toThrow(/build/);
   expect(() => recordFileName({ name: 'a', version: '1', build: 'b/../../x' })).toThrow('not a plain file name');
 });
+
+test('tryLinkNew: one link into a directory already checked; anything else is left to the general path, untouched', () => {
+  const dir = new ConfinedDir(root);
+  const source = path.join(work, 'source.txt');
+  fs.writeFileSync(source, 'data');
+  dir.ensureDir('lib/sub');
+  expect(dir.tryLinkNew('lib/sub/a.txt', source)).toBe(true);
+  expect(fs.statSync(path.join(root, 'lib/sub/a.txt')).ino).toBe(fs.statSync(source).ino);
+  expect(dir.tryLinkNew('top.txt', source)).toBe(true); // the root itself needs no check
+  // Already there: nothing replaced here (createSync's job), the file stays as it was.
+  expect(dir.tryLinkNew('lib/sub/a.txt', path.join(outside, 'sentinel.txt'))).toBe(false);
+  expect(fs.readFileSync(path.join(root, 'lib/sub/a.txt'), 'utf8')).toBe('data');
+  // A parent never checked, a path needing care: refused without a system call.
+  fs.mkdirSync(path.join(root, 'made-by-hand'));
+  expect(dir.tryLinkNew('made-by-hand/b.txt', source)).toBe(false);
+  expect(fs.existsSync(path.join(root, 'made-by-hand/b.txt'))).toBe(false);
+  for (const rel of ['lib/../../x.txt', '/etc/x', 'lib//sub/c.txt', 'lib/./sub/c.txt']) expect(dir.tryLinkNew(rel, source)).toBe(false);
+  // After a removal every parent counts as unchecked again: a directory swapped for a link to
+  // outside is never written through.
+  dir.removeSync('lib/sub');
+  fs.symlinkSync(outside, path.join(root, 'lib', 'sub'));
+  expect(dir.tryLinkNew('lib/sub/d.txt', source)).toBe(false);
+  expect(fs.readdirSync(outside)).toEqual(['sentinel.txt']);
+});
