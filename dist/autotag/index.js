@@ -32526,31 +32526,51 @@ class GitCommandManager {
     env;
     retry;
     batch;
+    identityChecked = false;
     constructor(gitPath, 
     /** The repository every command runs in (`--git-dir`); `init` creates it. */
-    gitDir, options, hasIdentity) {
+    gitDir, options) {
         this.gitPath = gitPath;
         this.gitDir = gitDir;
         this.options = options;
         this.retry = options.retry ?? DEFAULT_RETRY;
-        this.env = gitEnvironment(options.env ?? process.env, options, hasIdentity);
+        this.env = gitEnvironment(options.env ?? process.env, options);
     }
     /** Finds git on the PATH and binds the manager to `gitDir` (which need not exist yet). */
     static async create(gitDir, options) {
         const gitPath = await which('git', true);
-        // Only the user's and the system's configuration count: commands run in our own repository,
-        // so a repository that happens to be the working directory must not answer.
-        const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
-        // One process for both keys: `--get-regexp` prints the (lower-cased) key first on each line.
-        const identity = await runGit(gitPath, ['config', '--get-regexp', '^user\\.(name|email)$'], env);
+        if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
+            const env = { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GIT_DIR: gitDir };
+            await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
+        }
+        return new GitCommandManager(gitPath, gitDir, options);
+    }
+    /**
+     * Before the first command that records an identity (commit-tree, the tagger of mktag): the user's
+     * and the system's configured one, else (and unless GIT_AUTHOR_NAME or GIT_COMMITTER_NAME is set)
+     * a bot identity. Looked up then, not when the manager is made: a deploy never records one, and a
+     * git started costs a few milliseconds.
+     */
+    async ensureIdentity() {
+        if (this.identityChecked)
+            return;
+        this.identityChecked = true;
+        if (this.env.GIT_AUTHOR_NAME || this.env.GIT_COMMITTER_NAME)
+            return;
+        // Only the user's and the system's configuration count (our own repository has none), never a
+        // repository that happens to be the working directory. One process for both keys:
+        // `--get-regexp` prints the (lower-cased) key first on each line.
+        const identity = await runGit(this.gitPath, ['config', '--get-regexp', '^user\\.(name|email)$'], { ...this.env, GIT_DIR: this.gitDir });
         const keys = new Set(identity.stdout
             .toString('utf8')
             .split('\n')
             .map((line) => line.split(' ')[0]));
-        if (options.token && options.tokenUrl && authHeaderConfig(options.tokenUrl, options.token)) {
-            await requireGitVersion(gitPath, env, [2, 31], 'to send a token as a header (GIT_CONFIG_COUNT)');
-        }
-        return new GitCommandManager(gitPath, gitDir, options, keys.has('user.name') && keys.has('user.email'));
+        if (keys.has('user.name') && keys.has('user.email'))
+            return;
+        const bot = (this.options.env ?? process.env).GITHUB_ACTIONS === 'true';
+        const name = bot ? 'github-actions[bot]' : 'gitenv';
+        const email = bot ? '41898282+github-actions[bot]@users.noreply.github.com' : 'gitenv@localhost';
+        Object.assign(this.env, { GIT_AUTHOR_NAME: name, GIT_COMMITTER_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_EMAIL: email });
     }
     /** Runs git in `gitDir`; throws CommandError unless the exit code is 0 or in `okCodes`. */
     async exec(args, opts = {}) {
@@ -32650,6 +32670,7 @@ class GitCommandManager {
         return this.text(['mktree', '-z'], { input });
     }
     async commitTree(tree, parents, message) {
+        await this.ensureIdentity();
         const args = ['commit-tree', '--no-gpg-sign', tree, ...parents.flatMap((p) => ['-p', p]), '-F', '-'];
         return this.text(args, { input: message.endsWith('\n') ? message : message + '\n' });
     }
@@ -32658,6 +32679,7 @@ class GitCommandManager {
      * push that fails leaves nothing behind. Returns the tag object's id.
      */
     async mktag(name, commit, message) {
+        await this.ensureIdentity();
         const tagger = await this.text(['var', 'GIT_COMMITTER_IDENT']);
         const body = `object ${commit}\ntype commit\ntag ${name}\ntagger ${tagger}\n\n${message.endsWith('\n') ? message : message + '\n'}`;
         return this.text(['mktag'], { input: body });
@@ -32740,7 +32762,7 @@ class GitCommandManager {
     }
 }
 /** The environment every git process gets. */
-function gitEnvironment(base, options, hasIdentity) {
+function gitEnvironment(base, options) {
     const env = { ...base, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', LANGUAGE: 'C' };
     // The repository is temporary: no background gc or maintenance may outlive it.
     const config = [
@@ -32755,13 +32777,7 @@ function gitEnvironment(base, options, hasIdentity) {
             config.push([header.key, header.value]);
         }
     }
-    // Without an identity, commit-tree and tag fail on a runner that never configured one.
-    if (!env.GIT_AUTHOR_NAME && !env.GIT_COMMITTER_NAME && !hasIdentity) {
-        const bot = base.GITHUB_ACTIONS === 'true';
-        const name = bot ? 'github-actions[bot]' : 'gitenv';
-        const email = bot ? '41898282+github-actions[bot]@users.noreply.github.com' : 'gitenv@localhost';
-        Object.assign(env, { GIT_AUTHOR_NAME: name, GIT_COMMITTER_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_EMAIL: email });
-    }
+    // The identity commit-tree and mktag record: ensureIdentity, when first needed.
     let count = Number(env.GIT_CONFIG_COUNT ?? '0') || 0;
     for (const [key, value] of config) {
         env[`GIT_CONFIG_KEY_${count}`] = key;
