@@ -27,6 +27,7 @@ async function child(requestFile: string): Promise<void> {
   await new BuiltinInstaller().install({ packages: request.packages, prefix: request.prefix, stagingDir: staging, pkgCache: request.cache, logger });
   await fs.rename(staging, request.prefix);
   memory?.stop();
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`debug: installer stage CPU by thread (ms): ${await cpuByThread()}\n`);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   const cpuSeconds = (used.user + used.system) / 1e6;
@@ -55,6 +56,28 @@ function sampleMemory(): { stop: () => void } {
       process.stderr.write(`debug: installer stage memory peaks (MB): ${mb.join(', ')}\n`);
     },
   };
+}
+
+/**
+ * BENCH_VERBOSE: user + system CPU time of each of this process's threads so far, summed by thread
+ * name (/proc/self/task/<tid>/stat; the main thread is `node`, the extraction threads and V8's own
+ * show under the names Node gives them, libuv's pool as `libuv-worker`).
+ */
+async function cpuByThread(): Promise<string> {
+  const tick = 100; // USER_HZ on Linux
+  const byName = new Map<string, number>();
+  for (const tid of await fs.readdir('/proc/self/task').catch(() => [] as string[])) {
+    const stat = await fs.readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) (.*)$/s.exec(stat.trim());
+    if (!m) continue;
+    const fields = m[2].split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
+    byName.set(m[1], (byName.get(m[1]) ?? 0) + ms);
+  }
+  return [...byName]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
+    .join(', ');
 }
 
 /**
