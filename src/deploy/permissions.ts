@@ -143,3 +143,32 @@ export async function ensureDir(dir: string, access: TreeAccess): Promise<void> 
     if (err.code !== 'EPERM') throw err;
   });
 }
+
+/**
+ * Left in a package cache by a deploy whose access is restricted (a group, or not world readable):
+ * its walk over a new prefix changes the mode and group of the cache's files through their hard
+ * links, so their entries' record of being readable by anyone (package-cache.ts) no longer holds.
+ */
+const RESTRICTED_MARK = '.gitenv-restricted-access';
+
+/** Whether `access` restricts the tree (a group, or not world readable). */
+export function isRestricted(access: TreeAccess): boolean {
+  return access.gid !== undefined || !access.worldReadable;
+}
+
+/** Records in `pkgCache` that a restricted deploy uses it (from then on, every deploy walks its prefixes). */
+export async function markCacheRestricted(pkgCache: string): Promise<void> {
+  await fs
+    .writeFile(path.join(pkgCache, RESTRICTED_MARK), 'A deploy with a group or without world-readable used this package cache.\n', { flag: 'wx', mode: 0o644 })
+    .catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+}
+
+/** Whether a restricted deploy ever used `pkgCache`. */
+export async function cacheWasRestricted(pkgCache: string): Promise<boolean> {
+  return fs.access(path.join(pkgCache, RESTRICTED_MARK)).then(
+    () => true,
+    () => false,
+  );
+}

@@ -4,7 +4,7 @@ import { deployEnv, type EnvDeployOptions, type InstallFn } from '../deploy/depl
 import { chooseInstaller } from '../deploy/installer-choice.js';
 import { defaultPkgCache } from '../deploy/layout.js';
 import { readTemplate } from '../deploy/modulefiles.js';
-import { ensureDir, treeAccess, withUmask, type TreeAccess } from '../deploy/permissions.js';
+import { cacheWasRestricted, ensureDir, isRestricted, markCacheRestricted, treeAccess, withUmask, type TreeAccess } from '../deploy/permissions.js';
 import { DEFAULT_TEST_TIMEOUT } from '../deploy/smoke-tests.js';
 import { foreignPlatformNote, summaryMarkdown, type EnvOutcome, type ForeignPlatform } from '../deploy/outcome.js';
 import { packagesOfTag, trustedChannels, type TagFileReader } from '../deploy/packages.js';
@@ -220,6 +220,9 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
   return async (selected, stagingDir, prefix) => {
     const { wrapper, installer } = getTools();
     await ensureDir(pkgCache, access);
+    // A restricted deploy's walk changes the cache's files through their links: say so in the cache
+    // before anything is linked from it; from then on every deploy from it walks its prefixes.
+    if (isRestricted(access)) await markCacheRestricted(pkgCache);
     const envBranch = envBranches.get(selected.env);
     const channels = envBranch ? await trustedChannels(repo, envBranch, selected.env, settings.channelAlias, logger) : [];
     for (const c of channels) trust(c);
@@ -255,7 +258,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       runPostLink: report.runPostLink,
       platform: plan.platform,
       notices: report.notices,
-      readableByAnyone: report.readableByAnyone,
+      readableByAnyone: report.readableByAnyone === true && !isRestricted(access) && !(await cacheWasRestricted(pkgCache)),
       installedBytes: report.sizeBytes,
     };
   };

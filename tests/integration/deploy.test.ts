@@ -296,3 +296,21 @@ test('modes: a prefix linked from readable cache entries needs no walk; private 
   expect(noWalk(third.logger)).toBe(false);
   expect(await notReadable(path.join(target, 'default', '2026_01_02'))).toEqual([]);
 });
+
+test('modes: once a deploy with a group (or not world readable) used the package cache, every deploy from it walks its prefixes', async () => {
+  const noWalk = (logger: MemoryLogger) => logger.lines('debug').some((l) => /made readable by anyone by the installer; no walk/.test(l));
+  const gid = String(process.getgid?.() ?? 0);
+  // A group deploy, not world readable: its walk takes the others' read bits from the cache's files too.
+  await tagManifest(fx, 'grouped', 'env-grouped-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  const grouped = await runDeploy({ envs: ['grouped'], group: gid, worldReadable: false });
+  expect(grouped.result.failed).toEqual([]);
+  expect(noWalk(grouped.logger)).toBe(false);
+  await expect(fs.readFile(path.join(target, '.pkg_cache', '.gitenv-restricted-access'), 'utf8')).resolves.toMatch(/group/);
+  // A world-readable deploy from the same cache: the entries' flags are not taken on trust, the walk
+  // runs, and the prefix is readable by anyone again.
+  await tagManifest(fx, 'default', 'env-default-2026_01_01', chanUrl, py3Packages(channel), { date: '2026-01-01T10:00:00Z' });
+  const world = await runDeploy({ envs: ['default'] });
+  expect(world.result.failed).toEqual([]);
+  expect(noWalk(world.logger)).toBe(false);
+  expect(await notReadable(path.join(target, 'default', '2026_01_01'))).toEqual([]);
+});
