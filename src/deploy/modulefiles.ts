@@ -16,7 +16,7 @@
  * escaped for its language: an activation script's value cannot become code in the module.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { ConfigurationError } from '../util/errors.js';
@@ -193,9 +193,11 @@ export interface ModuleSync {
  */
 export async function syncModules(envModuleDir: string, wanted: ReadonlyMap<string, string>, access: TreeAccess, apply: boolean): Promise<ModuleSync> {
   const sync: ModuleSync = { written: [], removed: [] };
-  const present = await fs.readdir(envModuleDir).catch(() => [] as string[]);
+  // A few small files per environment, read synchronously: an awaited call each costs more than the
+  // read (a no-op deploy of 20 environments with modulefiles spent most of its extra time waiting).
+  const present = readDirSafe(envModuleDir);
   const entries = [...wanted];
-  const olds = await Promise.all(entries.map(async ([name]) => (present.includes(name) ? await fs.readFile(path.join(envModuleDir, name), 'utf8').catch(() => undefined) : undefined)));
+  const olds = entries.map(([name]) => (present.includes(name) ? readTextSafe(path.join(envModuleDir, name)) : undefined));
   for (const [i, [name, content]] of entries.entries()) {
     const file = path.join(envModuleDir, name);
     const old = olds[i];
@@ -215,6 +217,22 @@ export async function syncModules(envModuleDir: string, wanted: ReadonlyMap<stri
     if (apply) await fs.rm(file, { force: true });
   }
   return sync;
+}
+
+function readDirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function readTextSafe(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 async function writeAtomically(file: string, content: string, access: TreeAccess): Promise<void> {
