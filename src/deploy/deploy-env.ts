@@ -19,7 +19,7 @@ import { syncEnvModules, type EnvModulesContext, type ModulesConfig } from './en
 import type { EnvOutcome, PrefixOutcome } from './outcome.js';
 import { applyPrune, formatBytes, planPrune, type PruneCandidate } from './prune.js';
 import { mayRemoveLabel, type EnvSelection, type SelectedPrefix } from './selection.js';
-import { ensureDir, fixTree, WORLD_READABLE, wantedMode, type TreeAccess } from './permissions.js';
+import { ensureDir, fixTree, isRestricted, WORLD_READABLE, wantedMode, type TreeAccess } from './permissions.js';
 import { DEFAULT_TEST_TIMEOUT, runSmokeTests, SmokeTestError, type TestRecord } from './smoke-tests.js';
 import { applyLinks, planLinks, readLabelLinks, readPointedTo, type LinkChange } from './symlinks.js';
 
@@ -194,7 +194,7 @@ async function installOne(selected: SelectedPrefix, dir: string, prefix: string,
     await markIncomplete(staging, 'post-link scripts and smoke tests have not finished');
     // The walk over every file adds read bits (and the group): not needed when the installer says
     // it made everything readable by anyone already and no group is wanted.
-    if (!(readableByAnyone && access.worldReadable && access.gid === undefined)) await fixTree(staging, access);
+    if (!readableByAnyone || isRestricted(access)) await fixTree(staging, access);
     else logger.debug(`deploy: ${staging} made readable by anyone by the installer; no walk over its files`);
     await fs.chmod(staging, wantedMode(0o755, true, access));
     if (access.gid !== undefined) await fs.chown(staging, process.getuid?.() ?? -1, access.gid);

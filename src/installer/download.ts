@@ -47,7 +47,14 @@ export interface DownloadOptions {
  * ended, or undefined when it cannot (the download then hashes its file).
  */
 export interface HashingTap extends Writable {
-  hashed(): Promise<{ sha256: string; md5?: string; size: number } | undefined>;
+  hashed(): Promise<TapHash | undefined>;
+}
+
+/** What a HashingTap hashed: sha256 (md5 when asked), and how many bytes. */
+export interface TapHash {
+  sha256: string;
+  md5?: string;
+  size: number;
 }
 
 function isHashingTap(tap: Writable | undefined): tap is HashingTap {

@@ -16,6 +16,7 @@ import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { ConfigurationError } from '../util/errors.js';
 import { threadEntry } from '../util/threads.js';
+import type { HashingTap, TapHash } from './download.js';
 import type { Digests } from './tar-writer.js';
 import { EXTRACT_WORKER_FLAG, type FromExtractWorker, type ToExtractWorker } from './extract-worker.js';
 
@@ -63,34 +64,22 @@ export function extractThreads(env: NodeJS.ProcessEnv = process.env): number {
   return Math.min(n, 64);
 }
 
-/** What the thread's hashing of an archive's bytes gave: sha256 (md5 when asked), and the size hashed. */
-export interface ThreadHash {
-  sha256: string;
-  md5?: string;
-  size: number;
-}
-
 export interface ThreadExtraction {
   /**
-   * Where the download writes the archive's bytes; end() once every byte is written (the thread
-   * then gives `hashed`). What is extracted counts only once the caller matched the archive against
-   * the lock.
+   * Where the download writes the archive's bytes; end() once every byte is written. Its `hashed()`
+   * is the hash of those bytes, taken in the thread, or undefined when the thread could not give it
+   * (it stopped, or dropped the archive on a refusal): the download then hashes the file itself.
+   * What is extracted counts only once the caller matched the archive against the lock.
    */
-  tap: Writable;
+  tap: HashingTap;
   /** The digests of the files extracted; rejects when the thread could not extract the archive. */
   result: Promise<Digests>;
-  /**
-   * The hash of every byte written to the tap before its end, taken in the thread; undefined when
-   * the thread could not give it (it stopped, or dropped the archive on a refusal): the caller then
-   * hashes the archive itself.
-   */
-  hashed: Promise<ThreadHash | undefined>;
 }
 
 interface Job {
   settle: (err: Error | undefined, digests?: Digests) => void;
   /** Given the thread's hash, or undefined once it can no longer come. */
-  onHashed: (hash: ThreadHash | undefined) => void;
+  onHashed: (hash: TapHash | undefined) => void;
   /** Bytes sent and not yet taken. */
   inFlight: number;
   /** The write waiting for the thread to catch up. */
@@ -208,7 +197,7 @@ export class ExtractPool {
     const result = new Promise<Digests>((resolve, reject) => (settle = (err, digests) => (err ? reject(err) : resolve(digests as Digests))));
     result.catch(() => undefined); // the caller awaits it; an early failure must not go unhandled meanwhile
     let onHashed!: Job['onHashed'];
-    const hashed = new Promise<ThreadHash | undefined>((resolve) => (onHashed = resolve));
+    const hashed = new Promise<TapHash | undefined>((resolve) => (onHashed = resolve));
     const job: Job = { settle, onHashed, inFlight: 0 };
     thread.jobs.set(id, job);
     thread.worker.ref();
@@ -245,7 +234,7 @@ export class ExtractPool {
         callback(err);
       },
     });
-    return { tap, result, hashed };
+    return { tap: Object.assign(tap, { hashed: () => hashed }), result };
   }
 }
 

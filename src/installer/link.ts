@@ -106,16 +106,15 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
     // The common case, a new hard link of a file into a directory already made, in as few steps as
     // it takes (thousands of them are most of a warm install); anything else, or any failure, takes
     // the general path below, which says why.
-    const base = joinInside(units[i].dir, '.') + path.sep;
+    const base = joinInside(units[i].dir, '.') + path.sep; // the package's directory, resolved once
     for (let k = 0; k < plans[i].length; k++) {
       const planned = plans[i][k];
+      if (isCostly(planned)) continue;
       const p = planned.source;
-      if (p !== undefined && p.pathType === 'hardlink' && !p.noLink && !state.crossDevice && planned.script === undefined && !p.prefixPlaceholder) {
-        if (isPlainRel(p.path) && owners.get(planned.target) === i && dir.tryLinkNew(planned.target, base + p.path)) {
-          linked[i][k] = { path: basePath(planned.target, p), copied: false };
-          continue;
-        }
-      } else if (isCostly(planned)) continue;
+      if (p?.pathType === 'hardlink' && !p.noLink && !state.crossDevice && isPlainRel(p.path) && owners.get(planned.target) === i && dir.tryLinkNew(planned.target, base + p.path)) {
+        linked[i][k] = { path: basePath(planned.target, p), copied: false };
+        continue;
+      }
       const result = guarded(units[i], planned, () => linkCheap(dir, units[i], planned, owned(i, planned), state));
       if (result) linked[i][k] = result;
       else copies.push({ i, k });

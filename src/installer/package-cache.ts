@@ -201,9 +201,7 @@ export class PackageCache {
     if (pool) {
       // In a thread of the pool, which makes the scratch directory first, and hashes the archive's
       // bytes as they come (the download verifies that hash: see download.ts HashingTap).
-      const job = pool.extract(scratch, pkg.dist, { ...limits, md5: md5Wanted({ sha256: pkg.sha256, md5: pkg.md5 }) });
-      tap = Object.assign(job.tap, { hashed: () => job.hashed });
-      work = job.result;
+      ({ tap, result: work } = pool.extract(scratch, pkg.dist, { ...limits, md5: md5Wanted({ sha256: pkg.sha256, md5: pkg.md5 }) }));
     } else {
       const through = new PassThrough({ highWaterMark: 1 << 20 });
       tap = through;

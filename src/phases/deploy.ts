@@ -258,7 +258,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       runPostLink: report.runPostLink,
       platform: plan.platform,
       notices: report.notices,
-      readableByAnyone: report.readableByAnyone === true && !isRestricted(access) && !(await cacheWasRestricted(pkgCache)),
+      readableByAnyone: report.readableByAnyone === true && !(await cacheWasRestricted(pkgCache)),
       installedBytes: report.sizeBytes,
     };
   };
