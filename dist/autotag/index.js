@@ -32710,21 +32710,29 @@ class GitCommandManager {
     /**
      * Many objects of any type from the `cat-file --batch` kept open (cat-file-batch.ts); undefined for
      * each that is missing. Should that process fail, one `cat-file --batch` of their own reads them.
+     * A name with a line break (a path from repository data) names nothing: it is never sent, where it
+     * would read as two names and shift every answer after it.
      */
     async readObjects(names) {
-        if (names.length === 0)
-            return new Map();
+        const sent = names.filter((n) => !/[\n\r\0]/.test(n));
+        const found = new Map(names.map((n) => [n, undefined]));
+        if (sent.length === 0)
+            return found;
         if (!this.batch || this.batch.failed) {
             this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
             this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
         }
+        let read;
         try {
-            return await this.batch.read(names);
+            read = await this.batch.read(sent);
         }
         catch {
             this.closeBatch();
-            return this.readObjectsOnce(names);
+            read = await this.readObjectsOnce(sent);
         }
+        for (const [n, o] of read)
+            found.set(n, o);
+        return found;
     }
     /** Ends the `cat-file --batch` kept open, if any (before anything changes the repository, and when done). */
     closeBatch() {

@@ -272,19 +272,26 @@ export class GitCommandManager {
   /**
    * Many objects of any type from the `cat-file --batch` kept open (cat-file-batch.ts); undefined for
    * each that is missing. Should that process fail, one `cat-file --batch` of their own reads them.
+   * A name with a line break (a path from repository data) names nothing: it is never sent, where it
+   * would read as two names and shift every answer after it.
    */
   async readObjects(names: string[]): Promise<Map<string, GitObject | undefined>> {
-    if (names.length === 0) return new Map();
+    const sent = names.filter((n) => !/[\n\r\0]/.test(n));
+    const found = new Map<string, GitObject | undefined>(names.map((n) => [n, undefined]));
+    if (sent.length === 0) return found;
     if (!this.batch || this.batch.failed) {
       this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
       this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
     }
+    let read: Map<string, GitObject | undefined>;
     try {
-      return await this.batch.read(names);
+      read = await this.batch.read(sent);
     } catch {
       this.closeBatch();
-      return this.readObjectsOnce(names);
+      read = await this.readObjectsOnce(sent);
     }
+    for (const [n, o] of read) found.set(n, o);
+    return found;
   }
 
   /** Ends the `cat-file --batch` kept open, if any (before anything changes the repository, and when done). */

@@ -71,6 +71,10 @@ test('many reads through one process: blobs (binary and empty included), trees, 
     expect(again[0].get('main:env.spec')?.toString()).toBe('name: a\n');
     expect(again[1].get('main:d/e.txt')?.toString()).toBe('e\n');
     expect(logger.lines('debug').filter((l) => l.startsWith('git cat-file')).length).toBe(1);
+    // A name with a line break (a path from repository data) names nothing, and shifts no other answer.
+    const hostile = await mgr.readBlobs(['main:env.spec\nmain:d/e.txt', 'main:d/e.txt', 'main:x\r', 'main:env.spec']);
+    expect([...hostile.values()].map((b) => b?.toString())).toEqual([undefined, 'e\n', undefined, 'name: a\n']);
+    expect(logger.lines('debug').filter((l) => l.startsWith('git cat-file')).length).toBe(1);
 
     // A new commit fetched: the fetch ends the reader, the next read sees the new ref.
     await commit(work, { 'env.spec': 'name: b\n' }, 'two');
