@@ -140,12 +140,7 @@ export class ConfinedDir {
    * asynchronously), which is then renamed over `rel` in one synchronous step with the check of its parent.
    */
   async writeNew(rel: string, fill: (tmpAbs: string) => Promise<void>): Promise<void> {
-    this.abs(rel);
-    if (!this.tmpMade) {
-      fs.mkdirSync(this.tmp, { recursive: true, mode: 0o700 });
-      this.tmpMade = true;
-    }
-    const tmp = path.join(this.tmp, String(this.seq++));
+    const tmp = this.tmpPath();
     try {
       await fill(tmp);
       this.createSync(rel, (abs) => fs.renameSync(tmp, abs));
@@ -153,6 +148,27 @@ export class ConfinedDir {
       fs.rmSync(tmp, { force: true });
       throw err;
     }
+  }
+
+  /** writeNew, with a `fill` that writes synchronously. */
+  writeNewSync(rel: string, fill: (tmpAbs: string) => void): void {
+    const tmp = this.tmpPath();
+    try {
+      fill(tmp);
+      this.createSync(rel, (abs) => fs.renameSync(tmp, abs));
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** A new path in the root's temporary directory (made on first use). */
+  private tmpPath(): string {
+    if (!this.tmpMade) {
+      fs.mkdirSync(this.tmp, { recursive: true, mode: 0o700 });
+      this.tmpMade = true;
+    }
+    return path.join(this.tmp, String(this.seq++));
   }
 
   /** Removes the temporary directory (call once every write is done). */

@@ -1,0 +1,69 @@
+/**
+ * Files whose content the installer writes itself (a placeholder replaced, a noarch entry point) get
+ * exactly the package's mode (setuid and setgid dropped), whatever the umask: the link stage sets a
+ * mode again only when the umask took some of it, so both cases are checked.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BuiltinInstaller } from '../../src/installer/builtin-installer.js';
+import { MemoryLogger } from '../../src/util/logger.js';
+import { lockedPackage } from '../conformance/fixture-env.js';
+import { buildChannel, cString, type BuiltChannel } from '../fixtures/channel/index.js';
+
+let work: string;
+let channel: BuiltChannel;
+beforeAll(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-rewrite-modes-'));
+  channel = await buildChannel(path.join(work, 'channel'), [
+    {
+      name: 'modes',
+      version: '1.0',
+      files: {
+        'bin/modes-config': { content: '#!/bin/sh\necho @PREFIX@\n', mode: 0o755, prefix: 'text' },
+        'bin/modes-readonly': { content: '#!/bin/sh\necho @PREFIX@\n', mode: 0o555, prefix: 'text' },
+        'bin/modes-setuid': { content: '#!/bin/sh\necho @PREFIX@\n', mode: 0o4755, prefix: 'text' },
+        'lib/libmodes.so': { content: Buffer.concat([Buffer.from('\x7fELF'), cString('@PREFIX@/lib'), Buffer.from('tail')]), mode: 0o644, prefix: 'binary' },
+        'share/modes/private.txt': { content: 'prefix=@PREFIX@\n', mode: 0o600, prefix: 'text' },
+      },
+    },
+  ]);
+});
+afterAll(async () => {
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+let count = 0;
+async function installUnder(umask: number): Promise<string> {
+  const prefix = path.join(work, `env-${++count}`);
+  const staging = `${prefix}.staging`;
+  const previous = process.umask(umask);
+  try {
+    await new BuiltinInstaller().install({
+      packages: channel.packages.map((p) => lockedPackage(p, pathToFileURL(channel.dir).href)),
+      prefix,
+      stagingDir: staging,
+      pkgCache: path.join(work, 'pkgs'),
+      logger: new MemoryLogger(),
+    });
+  } finally {
+    process.umask(previous);
+  }
+  await fs.rename(staging, prefix);
+  return prefix;
+}
+
+const modeOf = async (prefix: string, rel: string): Promise<number> => (await fs.stat(path.join(prefix, rel))).mode & 0o7777;
+
+test.each(['077', '022', '000'])('umask %s: rewritten files keep the package mode, without setuid', async (umask) => {
+  const prefix = await installUnder(parseInt(umask, 8));
+  expect(await modeOf(prefix, 'bin/modes-config')).toBe(0o755);
+  expect(await modeOf(prefix, 'bin/modes-readonly')).toBe(0o555);
+  expect(await modeOf(prefix, 'bin/modes-setuid')).toBe(0o755);
+  expect(await modeOf(prefix, 'lib/libmodes.so')).toBe(0o644);
+  expect(await modeOf(prefix, 'share/modes/private.txt')).toBe(0o600);
+  expect(await fs.readFile(path.join(prefix, 'bin/modes-config'), 'utf8')).toBe(`#!/bin/sh\necho ${prefix}\n`);
+  const lib = await fs.readFile(path.join(prefix, 'lib/libmodes.so'));
+  expect(lib.includes(Buffer.from(`${prefix}/lib\0`))).toBe(true);
+});
