@@ -12,7 +12,7 @@ import { mapLimit } from './concurrency.js';
 import { historyEntry, requestedSpecFor, writeCondaMeta, type MetaInput } from './conda-meta.js';
 import { DownloadProgress, downloadVerified } from './download.js';
 import { linkPackages, type LinkUnit, type LinkedPackage, type LinkedPath } from './link.js';
-import { compilePyc, pythonShortVersion, sitePackagesOf } from './noarch-python.js';
+import { startCompiler, pythonShortVersion, sitePackagesOf, type Compiler } from './noarch-python.js';
 import { packageCodeEnv } from './package-env.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
@@ -65,22 +65,37 @@ export class BuiltinInstaller implements InstallerEngine {
     const { pythonVersion, sitePackages } = findPython(units);
     await fs.mkdir(request.stagingDir, { recursive: true });
     const notices: string[] = [];
-    const linked = await linkPackages(units, {
-      stagingDir: request.stagingDir,
-      prefix: request.prefix,
-      pythonVersion,
-      sitePackages,
-      logger,
-      concurrency: 8,
-      onClobber: (message) => notices.push(message),
-    });
+    // The python that byte-compiles the noarch packages starts once the python package is linked,
+    // while the packages after it are: its start overlaps their linking.
+    let compiler: Compiler | undefined;
+    const compiles = !request.foreignPlatform && units.some((u) => u.info.noarchPython);
+    let linked: LinkedPackage[];
+    try {
+      linked = await linkPackages(units, {
+        stagingDir: request.stagingDir,
+        prefix: request.prefix,
+        pythonVersion,
+        sitePackages,
+        logger,
+        concurrency: 8,
+        onClobber: (message) => notices.push(message),
+        onPackageLinked: (i) => {
+          if (!compiles || compiler || units[i].info.index.name !== 'python') return;
+          compiler = startCompiler(request.stagingDir, packageCodeEnv(this.options.env));
+          logger.debug(`python started to byte-compile the noarch packages (pid ${compiler.pid ?? 'none'}) while the rest is linked`);
+        },
+      });
+    } catch (err) {
+      compiler?.stop();
+      throw err;
+    }
     timer('link');
     if (request.foreignPlatform) {
       // Nothing of another platform's prefix can run here: no python to byte-compile with, and
       // post-link scripts written for that machine.
       logger.info(`Built for ${request.foreignPlatform}: post-link scripts not run, noarch python modules not byte-compiled`);
     }
-    const pycs = request.foreignPlatform ? new Map<number, LinkedPath[]>() : await this.compileNoarch(linked, request, sitePackages);
+    const pycs = compiles ? await this.compileNoarch(linked, request, sitePackages, compiler) : new Map<number, LinkedPath[]>();
     timer('byte-compile');
     const scripts = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
     // Messages join `notices` (the report's array): deferred scripts add theirs before deploy reads it.
@@ -174,7 +189,7 @@ export class BuiltinInstaller implements InstallerEngine {
   }
 
   /** Byte-compiles the noarch python packages' modules; the .pyc files join their package's record. */
-  private async compileNoarch(linked: LinkedPackage[], request: InstallRequest, sitePackages: string | undefined): Promise<Map<number, LinkedPath[]>> {
+  private async compileNoarch(linked: LinkedPackage[], request: InstallRequest, sitePackages: string | undefined, started?: Compiler): Promise<Map<number, LinkedPath[]>> {
     const owner = new Map<string, number>();
     linked.forEach((l, i) => {
       if (!l.unit.info.noarchPython) return;
@@ -184,7 +199,15 @@ export class BuiltinInstaller implements InstallerEngine {
         }
       }
     });
-    const result = await compilePyc(request.stagingDir, [...owner.keys()], packageCodeEnv(this.options.env));
+    const sources = [...owner.keys()];
+    if (sources.length === 0) {
+      started?.stop();
+      return new Map();
+    }
+    const start = (): Compiler => startCompiler(request.stagingDir, packageCodeEnv(this.options.env));
+    let result = await (started ?? start()).compile(sources);
+    // Started early, the interpreter may have lacked something linked after it: once more, now that all is.
+    if (result.skipped && started) result = await start().compile(sources);
     if (result.skipped) request.logger.warning(`noarch python modules were not byte-compiled: ${result.skipped}`);
     const byPackage = new Map<number, LinkedPath[]>();
     for (const { source, pyc } of result.compiled) {

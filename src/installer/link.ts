@@ -60,6 +60,8 @@ export interface LinkOptions {
   logger: Logger;
   /** Told each clobbered path, as the warning the log gets (the job summary lists them too). */
   onClobber?: (message: string) => void;
+  /** Told each package whose every path is in place, as soon as it is (before the later packages are linked). */
+  onPackageLinked?: (index: number) => void;
   concurrency?: number;
 }
 
@@ -111,6 +113,7 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
     // it takes (thousands of them are most of a warm install); anything else, or any failure, takes
     // the general path below, which says why.
     const base = joinInside(units[i].dir, '.') + path.sep; // the package's directory, resolved once
+    const copiesBefore = copies.length;
     for (let k = 0; k < plans[i].length; k++) {
       if (++sinceYield >= 256) {
         sinceYield = 0;
@@ -130,6 +133,8 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
       if (result) linked[i][k] = result;
       else copies.push({ i, k });
     }
+    // Complete unless some of its files wait to be copied.
+    if (copies.length === copiesBefore) options.onPackageLinked?.(i);
   }
   await mapLimit(copies, options.concurrency ?? 8, async ({ i, k }) => {
     const planned = plans[i][k];

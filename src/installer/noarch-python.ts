@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PackageError } from '../util/errors.js';
 import { packageCodeEnv } from './package-env.js';
@@ -109,6 +109,9 @@ export interface CompileResult {
 /**
  * One python run: prints the interpreter's cache tag, then byte-compiles each path read from stdin
  * with compileall (what conda's `python -Wi -m compileall -q -l -i -` does, in one process start).
+ * `-S`: no site-packages (compiling needs only the standard library); the interpreter may start while
+ * other packages are still being linked (startCompiler), and a package's `.pth` file must not run
+ * half-linked, nor at all for this.
  */
 const COMPILE_SCRIPT = [
   'import compileall, sys',
@@ -119,43 +122,70 @@ const COMPILE_SCRIPT = [
   '        compileall.compile_file(path, quiet=1)',
 ].join('\n');
 
-/**
- * Byte-compiles `sources` (relative to `root`) with the environment's own python, run from the prefix
- * so the paths recorded in the .pyc files are relative, as conda's are.
- */
-export async function compilePyc(root: string, sources: string[], env: NodeJS.ProcessEnv = packageCodeEnv()): Promise<CompileResult> {
-  if (sources.length === 0) return { compiled: [] };
-  const python = path.join(root, 'bin', 'python');
-  let tag: string;
-  try {
-    tag = (await run(python, ['-Wi', '-c', COMPILE_SCRIPT], root, env, sources.join('\n') + '\n')).split('\n')[0].trim();
-  } catch (err) {
-    return { compiled: [], skipped: `the environment's python does not run (${(err as Error).message.split('\n')[0]})` };
-  }
-  // A module that does not compile (python-2-only syntax, say) simply has no .pyc, as with conda.
-  const compiled: CompileResult['compiled'] = [];
-  for (const source of sources) {
-    const pyc = pycPath(source, tag);
-    if (
-      await fs.stat(path.join(root, pyc)).then(
-        () => true,
-        () => false,
-      )
-    )
-      compiled.push({ source, pyc });
-  }
-  return { compiled };
+/** The environment's python, started to byte-compile what it is given later. */
+export interface Compiler {
+  /** The interpreter's process id, when it started. */
+  readonly pid?: number;
+  /** Byte-compiles `sources` (relative to the prefix); once only. */
+  compile(sources: string[]): Promise<CompileResult>;
+  /** Stops the interpreter when nothing is to be compiled after all (a failed install). */
+  stop(): void;
 }
 
-/** Package code: `env` is a clean one (package-env.ts), never gitenv's own. */
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { cwd, env, maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
-      if (err) {
-        const code = (err as { code?: unknown }).code;
-        reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: exit code ${String(code)}\n${stderr}`));
-      } else resolve(stdout);
+/**
+ * Starts the environment's python (`<root>/bin/python`, run from `root` so the paths recorded in the
+ * .pyc files are relative, as conda's are) before the sources are known: its start (tens of
+ * milliseconds) then overlaps the linking of the packages after it. The python package and what it
+ * depends on must be linked already.
+ */
+export function startCompiler(root: string, env: NodeJS.ProcessEnv = packageCodeEnv()): Compiler {
+  const python = path.join(root, 'bin', 'python');
+  const args = ['-Wi', '-S', '-c', COMPILE_SCRIPT];
+  let stdout = '';
+  let stderr = '';
+  let child: ChildProcess | undefined;
+  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+  try {
+    child = spawn(python, args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 600_000 });
+    const c = child;
+    c.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    c.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-16_384)));
+    // A python that stops reading (it failed to start) must not fail the install with EPIPE.
+    c.stdin?.on('error', () => undefined);
+    exited = new Promise((resolve) => {
+      c.once('error', (error) => resolve({ code: null, signal: null, error }));
+      c.once('close', (code, signal) => resolve({ code, signal }));
     });
-    child.stdin?.end(input ?? '');
-  });
+  } catch (error) {
+    exited = Promise.resolve({ code: null, signal: null, error: error as Error });
+  }
+  let used = false;
+  return {
+    pid: child?.pid,
+    async compile(sources: string[]): Promise<CompileResult> {
+      if (used) throw new Error('a compiler compiles once');
+      used = true;
+      child?.stdin?.end(sources.length > 0 ? sources.join('\n') + '\n' : '');
+      const done = await exited;
+      if (done.error || done.code !== 0) {
+        const why = done.error ? done.error.message : `exit code ${String(done.code ?? done.signal)}`;
+        return {
+          compiled: [],
+          skipped: `the environment's python does not run (${path.basename(python)} ${args.slice(0, 2).join(' ')}: ${why}${stderr ? `; ${stderr.trim().split('\n').pop()}` : ''})`,
+        };
+      }
+      const tag = stdout.split('\n')[0].trim();
+      // A module that does not compile (python-2-only syntax, say) simply has no .pyc, as with conda.
+      const compiled: CompileResult['compiled'] = [];
+      for (const source of sources) {
+        const pyc = pycPath(source, tag);
+        if (existsSync(path.join(root, pyc))) compiled.push({ source, pyc });
+      }
+      return { compiled };
+    },
+    stop(): void {
+      used = true;
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }
