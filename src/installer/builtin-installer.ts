@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
 import type { FetchLike } from '../net/fetch-like.js';
@@ -16,7 +15,7 @@ import { startCompiler, pythonShortVersion, sitePackagesOf, type Compiler } from
 import { packageCodeEnv } from './package-env.js';
 import { PackageCache, type CacheEntry } from './package-cache.js';
 import { readPackageInfo } from './package-info.js';
-import { postLinkScript, runPostLinkScripts } from './post-link.js';
+import { runPostLinkScripts } from './post-link.js';
 
 export interface BuiltinInstallerOptions {
   retry?: RetryPolicy;
@@ -59,7 +58,8 @@ export class BuiltinInstaller implements InstallerEngine {
     const units: LinkUnit[] = await mapLimit(packages, 8, async (pkg, i) => ({
       dist: pkg.dist,
       dir: entries[i].dir,
-      info: await readPackageInfo(entries[i].dir, pkg.dist),
+      // Kept in the cache entry's marker, else (an entry of an earlier gitenv) read from its files.
+      info: entries[i].info ?? (await readPackageInfo(entries[i].dir, pkg.dist)),
     }));
     timer('package metadata');
     const { pythonVersion, sitePackages } = findPython(units);
@@ -100,17 +100,9 @@ export class BuiltinInstaller implements InstallerEngine {
     const scripts = linked.map(({ unit: { info } }) => ({ name: info.index.name, version: info.index.version, buildNumber: info.index.build_number ?? 0 }));
     // Messages join `notices` (the report's array): deferred scripts add theirs before deploy reads it.
     const postLink = async (where: string): Promise<number> => {
-      const present = await Promise.all(
-        scripts.map((p) =>
-          fs.stat(path.join(where, postLinkScript(p.name))).then(
-            (st) => st.isFile(),
-            () => false,
-          ),
-        ),
-      );
-      const messages = await runPostLinkScripts(where, scripts, logger, this.options.env);
+      const { messages, ran } = await runPostLinkScripts(where, scripts, logger, this.options.env);
       if (messages) notices.push(`post-link messages:\n${messages}`);
-      return present.filter(Boolean).length;
+      return ran;
     };
     // Another platform's scripts are never run here; deferred ones run at the final path (deploy).
     if (!request.foreignPlatform && !request.deferPostLink) {

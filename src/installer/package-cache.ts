@@ -14,7 +14,7 @@ import { digestFile, matches, md5Wanted, type Digest, type Expected } from './do
 import { extractCondaStream, extractPackage, type Digests } from './extract.js';
 import { hasNativeZstd } from './zstd.js';
 import { sharedExtractPool, type ExtractPool } from './extract-pool.js';
-import { readPackageInfo, type IndexJson, type PackagePath } from './package-info.js';
+import { readPackageInfo, storedPackageInfo, type IndexJson, type PackageInfo, type PackagePath } from './package-info.js';
 import { joinInside } from './path-safety.js';
 
 /** Written last into an extracted directory: until it is there, the directory does not count. */
@@ -36,6 +36,8 @@ export interface CacheEntry {
    * over its files to set their modes.
    */
   readable: boolean;
+  /** What the package says about itself (package-info.ts), when the entry's marker keeps it. */
+  info?: PackageInfo;
 }
 
 export interface PackageCacheOptions {
@@ -73,6 +75,11 @@ interface Marker extends Digest {
    * of earlier gitenv versions: they count as not readable.
    */
   readable?: boolean;
+  /**
+   * The package's info (index.json, paths.json, link.json as package-info.ts reads them): an install
+   * from the cache reads this one file instead of those three. Unset in entries of earlier gitenv versions.
+   */
+  info?: unknown;
 }
 
 /** The current extraction layout (see Marker.layout). */
@@ -150,7 +157,7 @@ export class PackageCache {
     const dir = joinInside(this.root, pkg.dist);
     const marker = await readMarker(dir);
     if (!marker || marker.layout !== LAYOUT || !matches(marker, { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size })) return undefined;
-    return { dir, archive: joinInside(this.root, pkg.fn), digest: marker, downloadedBytes: 0, hit: true, readable: marker.readable === true };
+    return hitEntry(dir, joinInside(this.root, pkg.fn), marker, pkg.dist);
   }
 
   private async fill(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
@@ -158,7 +165,7 @@ export class PackageCache {
     const archive = joinInside(this.root, pkg.fn);
     const expect: Expected = { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
     const marker = await readMarker(dir);
-    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return { dir, archive, digest: marker, downloadedBytes: 0, hit: true, readable: marker.readable === true };
+    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return hitEntry(dir, archive, marker, pkg.dist);
     if (marker && marker.layout !== LAYOUT) this.options.logger.info(`${pkg.dist}: the package cache entry was made by an earlier gitenv; extracting again`);
     else if (marker) this.options.logger.warning(`${pkg.dist}: the package cache holds another build of it; extracting again`);
 
@@ -176,13 +183,13 @@ export class PackageCache {
       // The archive is whole and matched the lock: what was extracted from its bytes as they came may count.
       const scratch = await streamed?.extracted();
       if (scratch) {
-        const readable = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
-        return { dir, archive, digest, downloadedBytes, hit: false, readable };
+        const { readable, info } = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
+        return { dir, archive, digest, downloadedBytes, hit: false, readable, info };
       }
     }
     const got = digest;
-    const readable = await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
-    return { dir, archive, digest, downloadedBytes, hit: false, readable };
+    const { readable, info } = await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
+    return { dir, archive, digest, downloadedBytes, hit: false, readable, info };
   }
 
   /**
@@ -257,7 +264,7 @@ export class PackageCache {
   }
 
   /** Extracts into a scratch directory, checks it, writes its records and marker, renames it into place; whether it is readable. */
-  private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<boolean> {
+  private async extractInto(dir: string, archive: string, pkg: LockedPackage, digest: Digest): Promise<Completed> {
     const scratch = this.scratchPath(pkg);
     await fs.mkdir(scratch, { mode: 0o755 });
     let digests: Digests;
@@ -272,9 +279,10 @@ export class PackageCache {
 
   /**
    * An extracted scratch directory checked against its paths.json, given its records and, last, its
-   * completion marker, and renamed into place; removed on any failure. Whether it is readable by anyone.
+   * completion marker, and renamed into place; removed on any failure. Whether it is readable by
+   * anyone, and the package's info.
    */
-  private async completeScratch(scratch: string, dir: string, pkg: LockedPackage, digest: Digest, digests: Digests): Promise<boolean> {
+  private async completeScratch(scratch: string, dir: string, pkg: LockedPackage, digest: Digest, digests: Digests): Promise<Completed> {
     try {
       const info = await readPackageInfo(scratch, pkg.dist);
       await verifyExtracted(scratch, info.paths, digests, pkg.dist);
@@ -282,10 +290,10 @@ export class PackageCache {
       // New files (what the package may have put at these paths is removed, never written into).
       await writeNewFile(path.join(scratch, 'info', 'repodata_record.json'), JSON.stringify(record, null, 2) + '\n');
       const readable = readableByAnyone(digests);
-      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrls(pkg.url), layout: LAYOUT, readable };
+      const marker: Marker = { ...digest, fn: pkg.fn, url: redactUrls(pkg.url), layout: LAYOUT, readable, info };
       await writeNewFile(path.join(scratch, COMPLETE_MARKER), JSON.stringify(marker) + '\n');
       await renameReplacing(scratch, dir, '.trash-');
-      return readable;
+      return { readable, info };
     } catch (err) {
       await fs.rm(scratch, { recursive: true, force: true });
       throw err;
@@ -340,6 +348,18 @@ async function writeNewFile(file: string, data: string): Promise<void> {
 
 function defaultExtractions(): number {
   return Math.max(2, os.availableParallelism());
+}
+
+/** What completing an entry gives. */
+interface Completed {
+  readable: boolean;
+  info: PackageInfo;
+}
+
+/** A complete entry found in the cache. */
+function hitEntry(dir: string, archive: string, marker: Marker, dist: string): CacheEntry {
+  const { fn: _fn, url: _url, layout: _layout, readable, info, ...digest } = marker;
+  return { dir, archive, digest, downloadedBytes: 0, hit: true, readable: readable === true, info: storedPackageInfo(info, dist) };
 }
 
 async function readMarker(dir: string): Promise<Marker | undefined> {

@@ -46,17 +46,19 @@ export interface PackageInfo {
 
 /** Reads what the linker needs from an extracted package directory. */
 export async function readPackageInfo(dir: string, pkg: string): Promise<PackageInfo> {
-  const index = await readJson<IndexJson>(path.join(dir, 'info', 'index.json'), pkg);
+  // The three files at once: on a network file system each read is a round trip or more.
+  // Their failures are then told in the order they were read one after the other.
+  const [indexRead, linkRead, pathsRead] = await Promise.allSettled([
+    readJson<IndexJson>(path.join(dir, 'info', 'index.json'), pkg),
+    readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(path.join(dir, 'info', 'link.json'), pkg),
+    readPathsJson(dir, pkg),
+  ]);
+  const index = settled(indexRead);
   if (!index) throw new PackageError(pkg, 'info/index.json is missing');
   checkIndexNames(index, pkg);
-  const link = await readJson<{ noarch?: { type?: string; entry_points?: string[] } }>(path.join(dir, 'info', 'link.json'), pkg);
-  const paths = (await readPathsJson(dir, pkg)) ?? (await readLegacyPaths(dir, pkg));
-  for (const p of paths) {
-    if (isPlainRel(p.path)) continue;
-    const reason = unsafePathReason(p.path) ?? unsafePathReason(normalizeRel(p.path));
-    if (reason) throw new PackageError(pkg, `refused: its file list names ${reason}`);
-    p.path = normalizeRel(p.path);
-  }
+  const link = settled(linkRead);
+  const paths = settled(pathsRead) ?? (await readLegacyPaths(dir, pkg));
+  checkPaths(paths, pkg);
   const noarch = index.noarch === true ? 'python' : index.noarch;
   return {
     index,
@@ -64,6 +66,58 @@ export async function readPackageInfo(dir: string, pkg: string): Promise<Package
     noarchPython: noarch === 'python' || link?.noarch?.type === 'python',
     entryPoints: link?.noarch?.entry_points ?? [],
   };
+}
+
+/** Refuses a path leading out of the prefix; normalizes the others (`a//b/./c` is `a/b/c`). */
+function checkPaths(paths: PackagePath[], pkg: string): void {
+  for (const p of paths) {
+    if (isPlainRel(p.path)) continue;
+    const reason = unsafePathReason(p.path) ?? unsafePathReason(normalizeRel(p.path));
+    if (reason) throw new PackageError(pkg, `refused: its file list names ${reason}`);
+    p.path = normalizeRel(p.path);
+  }
+}
+
+const PATH_TYPES = new Set<unknown>(['hardlink', 'softlink', 'directory']);
+
+/**
+ * A PackageInfo kept in the package cache's completion marker (package-cache.ts), which saves reading
+ * three files per package on every install from the cache; checked as one read from the package's
+ * files is. Undefined when it is not one (an entry of an earlier gitenv, a marker edited by hand):
+ * the caller then reads the files.
+ */
+export function storedPackageInfo(stored: unknown, pkg: string): PackageInfo | undefined {
+  if (typeof stored !== 'object' || stored === null) return undefined;
+  const { index, paths, noarchPython, entryPoints } = stored as Partial<Record<keyof PackageInfo, unknown>>;
+  if (typeof index !== 'object' || index === null || !Array.isArray(paths) || typeof noarchPython !== 'boolean') return undefined;
+  if (!Array.isArray(entryPoints) || !entryPoints.every((e) => typeof e === 'string')) return undefined;
+  const wellFormed = (p: unknown): p is PackagePath => {
+    const q = p as Partial<Record<keyof PackagePath, unknown>> | null;
+    return (
+      typeof q === 'object' &&
+      q !== null &&
+      typeof q.path === 'string' &&
+      PATH_TYPES.has(q.pathType) &&
+      (q.sha256 === undefined || typeof q.sha256 === 'string') &&
+      (q.size === undefined || typeof q.size === 'number') &&
+      (q.prefixPlaceholder === undefined || typeof q.prefixPlaceholder === 'string') &&
+      (q.fileMode === undefined || q.fileMode === 'text' || q.fileMode === 'binary') &&
+      (q.noLink === undefined || typeof q.noLink === 'boolean')
+    );
+  };
+  if (!paths.every(wellFormed)) return undefined;
+  try {
+    checkIndexNames(index as IndexJson, pkg);
+    checkPaths(paths, pkg);
+  } catch {
+    return undefined;
+  }
+  return { index: index as IndexJson, paths, noarchPython, entryPoints };
+}
+
+function settled<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
 }
 
 /**

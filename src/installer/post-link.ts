@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PackageError, tailLines } from '../util/errors.js';
@@ -30,19 +31,9 @@ export const MESSAGES_FILE = '.messages.txt';
  */
 export async function runPostLink(prefix: string, pkg: PostLinkPackage, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const script = path.join(prefix, postLinkScript(pkg.name));
-  if (
-    !(await fs.stat(script).then(
-      (s) => s.isFile(),
-      () => false,
-    ))
-  )
-    return false;
-  const shell = (await fs.stat('/bin/bash').then(
-    () => true,
-    () => false,
-  ))
-    ? '/bin/bash'
-    : '/bin/sh';
+  // One synchronous stat per package (most have no script): an awaited one each cost more than the stat.
+  if (!statSync(script, { throwIfNoEntry: false })?.isFile()) return false;
+  const shell = statSync('/bin/bash', { throwIfNoEntry: false }) ? '/bin/bash' : '/bin/sh';
   const vars = {
     ...activatedEnv(prefix, env),
     PREFIX: prefix,
@@ -68,15 +59,21 @@ export async function runPostLink(prefix: string, pkg: PostLinkPackage, env: Nod
 
 /**
  * Every package's post-link script in `prefix`, in the order given (dependencies first), then what they
- * left in `.messages.txt`: logged, removed from the prefix, and returned (for the job summary), as
+ * left in `.messages.txt`: logged, removed from the prefix, and returned (for the job summary) with how many scripts ran, as
  * conda and rattler show it. The first failing script fails its package.
  */
-export async function runPostLinkScripts(prefix: string, packages: readonly PostLinkPackage[], logger: Pick<Logger, 'info'>, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  for (const pkg of packages) await runPostLink(prefix, pkg, env);
+export async function runPostLinkScripts(
+  prefix: string,
+  packages: readonly PostLinkPackage[],
+  logger: Pick<Logger, 'info'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ messages?: string; ran: number }> {
+  let ran = 0;
+  for (const pkg of packages) if (await runPostLink(prefix, pkg, env)) ran++;
   const messages = await takeMessages(prefix);
   // Each line behind "> ": package text must not start a line the runner reads as a workflow command (`::`).
   if (messages) logger.info(`Messages from the packages' post-link scripts:\n${messages.replace(/^/gm, '> ')}`);
-  return messages;
+  return { messages, ran };
 }
 
 /** `etc/conda/activate.d/*.sh` of the prefix, in the order conda sources them (sorted by name). */

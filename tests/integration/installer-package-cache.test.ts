@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { LockedPackage } from '../../src/conda/types.js';
 import { digestFile, type Digest, type Expected } from '../../src/installer/download.js';
 import { COMPLETE_MARKER, PackageCache } from '../../src/installer/package-cache.js';
+import { readPackageInfo, storedPackageInfo } from '../../src/installer/package-info.js';
 import { PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { buildPackage, type BuiltPackage, type PackageSpec } from '../fixtures/channel/index.js';
@@ -180,4 +181,65 @@ test('sweep removes what killed runs left behind, once old, and nothing else', a
   for (const name of leftovers) await fs.utimes(path.join(cacheDir, name), old, old);
   await c.sweep();
   expect((await fs.readdir(cacheDir)).sort()).toEqual([young, built.dist, built.fn].sort());
+});
+
+describe("the package's info kept in the marker", () => {
+  const withPrefix: PackageSpec = {
+    name: 'tool',
+    version: '2.1',
+    build: 'h9_1',
+    files: { 'bin/tool': { content: '#!/bin/sh\necho @PREFIX@\n', mode: 0o755, prefix: 'text' }, 'share/a': 'a\n' },
+    softlinks: { 'bin/tool-link': 'tool' },
+  };
+
+  test('given on a fill and on a hit, as read from the files; a hit reads none of them', async () => {
+    const built = await buildPackage(withPrefix, path.join(work, 'ch'));
+    const filled = await cache(built).ensure(locked(built), 'unused');
+    const fromFiles = await readPackageInfo(filled.dir, built.dist);
+    expect(filled.info).toEqual(fromFiles);
+    // The files the info came from are gone: a hit still has it, from the marker alone.
+    for (const f of ['index.json', 'paths.json']) await fs.rm(path.join(filled.dir, 'info', f));
+    const hit = await cache(built).ensure(locked(built), 'unused');
+    expect(hit.hit).toBe(true);
+    expect(hit.info).toEqual(fromFiles);
+    expect(hit.info?.paths.find((p) => p.path === 'bin/tool')).toMatchObject({ pathType: 'hardlink', prefixPlaceholder: expect.any(String), fileMode: 'text' });
+  });
+
+  test('a marker without it (an earlier gitenv), or with one edited to lead out of the prefix, gives none: the files are read', async () => {
+    const built = await buildPackage(withPrefix, path.join(work, 'ch'));
+    const filled = await cache(built).ensure(locked(built), 'unused');
+    const markerFile = path.join(filled.dir, COMPLETE_MARKER);
+    const marker = JSON.parse(await fs.readFile(markerFile, 'utf8')) as Record<string, unknown> & { info: { paths: { path: string }[] } };
+    const edits: [string, (m: typeof marker) => void][] = [
+      ['no info', (m) => delete (m as Partial<typeof marker>).info],
+      ['a path out', (m) => (m.info.paths[0].path = '../../etc/passwd')],
+      ['an absolute path', (m) => (m.info.paths[0].path = '/etc/passwd')],
+      ['another name', (m) => ((m.info as unknown as { index: { name: string } }).index.name = 'other')],
+      ['not a list', (m) => ((m.info as unknown as { paths: unknown }).paths = 'bin/tool')],
+      ['a wrong type', (m) => ((m.info.paths[0] as unknown as { pathType: string }).pathType = 'device')],
+    ];
+    for (const [what, edit] of edits) {
+      const copy = structuredClone(marker);
+      edit(copy);
+      await fs.writeFile(markerFile, JSON.stringify(copy));
+      const hit = await cache(built).ensure(locked(built), 'unused');
+      expect({ what, hit: hit.hit, info: hit.info }).toEqual({ what, hit: true, info: undefined });
+    }
+  });
+});
+
+test('storedPackageInfo takes a well-formed info and nothing else', () => {
+  const info = {
+    index: { name: 'tool', version: '2.1', build: 'h9_1', build_number: 1 },
+    paths: [{ path: 'bin//tool', pathType: 'hardlink', sha256: 'ab', size: 3 }],
+    noarchPython: false,
+    entryPoints: [],
+  };
+  expect(storedPackageInfo(structuredClone(info), 'tool-2.1-h9_1')?.paths[0].path).toBe('bin/tool');
+  expect(storedPackageInfo(structuredClone(info), 'tool-2.2-h9_1')).toBeUndefined();
+  expect(storedPackageInfo({ ...structuredClone(info), paths: [{ path: 'a\0b', pathType: 'hardlink' }] }, 'tool-2.1-h9_1')).toBeUndefined();
+  expect(storedPackageInfo({ ...structuredClone(info), paths: [{ path: 'a', pathType: 'hardlink', size: '3' }] }, 'tool-2.1-h9_1')).toBeUndefined();
+  expect(storedPackageInfo({ ...structuredClone(info), entryPoints: [1] }, 'tool-2.1-h9_1')).toBeUndefined();
+  expect(storedPackageInfo(null, 'tool-2.1-h9_1')).toBeUndefined();
+  expect(storedPackageInfo('x', 'tool-2.1-h9_1')).toBeUndefined();
 });
