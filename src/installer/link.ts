@@ -157,6 +157,7 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
  * the cache and every prefix sharing it.
  */
 function withoutCondaMeta(unit: LinkUnit, plan: Planned[], logger: Logger): Planned[] {
+  if (!plan.some((p) => p.target === 'conda-meta' || p.target.startsWith('conda-meta/'))) return plan;
   const kept = plan.filter((p) => p.target !== 'conda-meta' && !p.target.startsWith('conda-meta/'));
   if (kept.length !== plan.length) {
     const dropped = plan.filter((p) => !kept.includes(p)).map((p) => p.target);

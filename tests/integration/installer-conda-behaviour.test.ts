@@ -258,6 +258,23 @@ describe('clobbering', () => {
     });
     if (rattler) expect(await fs.readFile(path.join(rattler, 'share', 'keep'), 'utf8')).toBe('kept\n');
   });
+
+  test('a directory, then a file at its path, then a directory again: each later package wins in turn', async () => {
+    const specs: PackageSpec[] = [
+      { name: 'dfd-first', version: '1', files: { 'share/q/r': 'q/r of first\n', 'share/q/t': 'q/t of first\n' } },
+      { name: 'dfd-second', version: '1', depends: ['dfd-first'], files: { 'share/q': 'q is a file in second\n' } },
+      { name: 'dfd-third', version: '1', depends: ['dfd-second'], files: { 'share/q/s': 'q/s of third\n' } },
+    ];
+    const ch = await buildChannel(path.join(work, 'dir-file-dir'), specs);
+    const { prefix, logger } = await install(ch.packages.map((p) => lockedPackage(p, ch.url)));
+    expect(await fs.readFile(path.join(prefix, 'share', 'q', 's'), 'utf8')).toBe('q/s of third\n');
+    expect(await exists(path.join(prefix, 'share', 'q', 'r'))).toBe(false);
+    expect(logger.lines('warning')).toEqual([
+      'share/q/r of dfd-first-1-0 is under share/q, a file in dfd-second-1-0; dfd-second-1-0 (later in dependency order) wins',
+      'share/q/t of dfd-first-1-0 is under share/q, a file in dfd-second-1-0; dfd-second-1-0 (later in dependency order) wins',
+      'share/q is a file in dfd-second-1-0 and a directory in dfd-third-1-0; dfd-third-1-0 (later in dependency order) wins',
+    ]);
+  });
 });
 
 describe('CEP-17 python_site_packages_path', () => {
