@@ -1,5 +1,6 @@
 import type { LockedPackage, PackageRecord, VirtualPackage } from '../conda/types.js';
 import type { FetchLike } from '../net/fetch-like.js';
+import type { StreamFetch } from '../net/stream-fetch.js';
 import type { Logger } from '../util/logger.js';
 
 /** The engines that resolve and deploy can use. */
@@ -49,6 +50,11 @@ export interface InstallRequest {
   concurrency?: number;
   /** HTTP access with channel credentials applied (default: the global fetch). */
   fetch?: FetchLike;
+  /**
+   * Package downloads over http(s) without fetch's WHATWG streams, with the same credentials as
+   * `fetch` (FetchWrapper.stream). Default: net/stream-fetch.ts's when no `fetch` is given, else `fetch`.
+   */
+  streamFetch?: StreamFetch;
   /**
    * Hosts (`host[:port]`) that may get the channel credentials: those of env.spec's channels and the
    * mirror. Undefined: every channel of the packages (callers that trust their package list).

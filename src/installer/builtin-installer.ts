@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { mirroredUrl } from '../conda/mirror.js';
 import type { LockedPackage } from '../conda/types.js';
 import type { FetchLike } from '../net/fetch-like.js';
+import { streamFetch } from '../net/stream-fetch.js';
 import type { InstallReport, InstallRequest, InstallerEngine } from '../engines/types.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { PackageError } from '../util/errors.js';
@@ -139,6 +140,8 @@ export class BuiltinInstaller implements InstallerEngine {
   /** Every package downloaded, verified and extracted into the cache (bounded concurrency). */
   private async fillCache(request: InstallRequest): Promise<CacheEntry[]> {
     const fetch: FetchLike = request.fetch ?? globalThis.fetch;
+    // A caller's own fetch (a test's, say) is the one used, unless it gives its streaming twin too.
+    const stream = request.streamFetch ?? (request.fetch ? undefined : streamFetch);
     const progress = new DownloadProgress(request.logger, request.packages.length, this.options.progressEveryMs);
     const cache = new PackageCache(request.pkgCache, {
       logger: request.logger,
@@ -150,6 +153,7 @@ export class BuiltinInstaller implements InstallerEngine {
         try {
           return await downloadVerified(url, dest, expect, pkg, {
             fetch,
+            stream,
             logger: request.logger,
             retry: this.options.retry,
             idleTimeoutMs: this.options.idleTimeoutMs,

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FetchLike } from '../net/fetch-like.js';
+import type { StreamFetch } from '../net/stream-fetch.js';
 import { DEFAULT_RETRY, RetryableError, asRetryable, isRetryableStatus, parseRetryAfter, withRetries, type RetryPolicy } from '../net/retry.js';
 import { HttpError, PackageError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -25,6 +26,11 @@ export interface Digest {
 
 export interface DownloadOptions {
   fetch: FetchLike;
+  /**
+   * GET for http(s) URLs without fetch's WHATWG streams (net/stream-fetch.ts): taken over `fetch`
+   * when given.
+   */
+  stream?: StreamFetch;
   logger: Logger;
   retry?: RetryPolicy;
   /** Abort (and retry) a response that sends nothing for this long. Default 60 s. */
@@ -102,28 +108,28 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
     timer = setTimeout(() => controller.abort(new RetryableError(`no data for ${idleMs / 1000} s`)), idleMs);
   };
   arm();
+  const onBytes = (n: number): void => {
+    arm();
+    options.onBytes?.(n);
+  };
   try {
     const plain = splitCredentials(url);
     const headers = plain.authorization ? { Authorization: plain.authorization } : undefined;
+    if (options.stream && /^https?:/i.test(plain.url)) {
+      const res = await options.stream(plain.url, { signal: controller.signal, headers });
+      if (res.status < 200 || res.status > 299) {
+        res.discard();
+        throw statusError(url, res.status, res.statusText, res.header('retry-after') ?? null);
+      }
+      return await writeVerified(res.body, dest, expect, pkg, onBytes, options.tap);
+    }
     const res = await options.fetch(plain.url, { signal: controller.signal, headers });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
-      const message = `HTTP ${res.status} ${res.statusText}`.trim();
-      if (isRetryableStatus(res.status)) throw new RetryableError(message, parseRetryAfter(res.headers.get('retry-after')), res.status);
-      throw new HttpError(redactUrls(url), res.status, message);
+      throw statusError(url, res.status, res.statusText, res.headers.get('retry-after'));
     }
     if (!res.body) throw new RetryableError('empty response body');
-    return await writeVerified(
-      webBody(res.body, controller.signal),
-      dest,
-      expect,
-      pkg,
-      (n) => {
-        arm();
-        options.onBytes?.(n);
-      },
-      options.tap,
-    );
+    return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, onBytes, options.tap);
   } catch (err) {
     // An abort carries our RetryableError as its reason; surface that rather than a bare AbortError.
     if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason;
@@ -131,6 +137,13 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** An answer other than 2xx: retryable (5xx, 408, 429, with the server's Retry-After) or not. */
+function statusError(url: string, status: number, statusText: string, retryAfter: string | null): Error {
+  const message = `HTTP ${status} ${statusText}`.trim();
+  if (isRetryableStatus(status)) return new RetryableError(message, parseRetryAfter(retryAfter), status);
+  return new HttpError(redactUrls(url), status, message);
 }
 
 async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): AsyncGenerator<Buffer> {

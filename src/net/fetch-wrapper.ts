@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { proxyFor } from './site-network.js';
 import { fileURLToPath } from 'node:url';
 import type { FetchLike } from './fetch-like.js';
+import { streamFetch, type StreamFetch, type StreamResponse } from './stream-fetch.js';
 import type { Logger } from '../util/logger.js';
 import { errorMessage } from '../util/errors.js';
 import { fileResponse, withUrl } from './local-files.js';
@@ -40,6 +41,8 @@ export interface FetchWrapperOptions {
   progressEveryMs?: number;
   /** The fetch underneath (default: the global fetch at construction time). */
   baseFetch?: FetchLike;
+  /** The package downloads' GET underneath `stream` (default: net/stream-fetch.ts's). */
+  baseStream?: StreamFetch;
 }
 
 export interface FetchStats {
@@ -193,6 +196,27 @@ export class FetchWrapper {
 
   /** The wrapped fetch, bound: hand it to whatever wants a fetch. */
   readonly fetch: FetchLike = (input, init) => this.dispatch(input, init);
+
+  /**
+   * A package download (net/stream-fetch.ts) with what `fetch` adds to one: the channel credentials
+   * for the channel hosts, the request and byte counts, a failure noted for the report. No retries:
+   * the installer's downloader retries, bodies cut short included.
+   */
+  readonly stream: StreamFetch = async (url, init) => {
+    const headers: Record<string, string> = { ...init.headers };
+    const given = Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');
+    if (this.auth && this.hosts.has(new URL(url).host) && !given) headers.authorization = this.auth;
+    this.stats.requests++;
+    let res: StreamResponse;
+    try {
+      res = await (this.options.baseStream ?? streamFetch)(url, { ...init, headers });
+    } catch (err) {
+      this.failures.push({ url, message: networkMessage(err, proxyNote(url)) });
+      throw asRetryable(err, proxyNote(url));
+    }
+    if (res.status >= 400) this.failures.push({ url, status: res.status, message: `HTTP ${res.status}` });
+    return { ...res, body: counting(res.body, this.stats) };
+  };
 
   /**
    * Runs `fn` with the global fetch replaced by this wrapper: the WASM solver looks the global up
@@ -503,6 +527,14 @@ function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
 const megabytes = (n: number): string => (n >= 100_000 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 /** What a network error's message adds when the request went through a proxy: the proxy, and where it came from. */
+/** A body whose bytes are counted as they are read. */
+async function* counting(body: AsyncIterable<Buffer>, stats: FetchStats): AsyncGenerator<Buffer> {
+  for await (const chunk of body) {
+    stats.bytesFetched += chunk.length;
+    yield chunk;
+  }
+}
+
 function proxyNote(url: string): string {
   const proxy = proxyFor(url);
   return proxy ? ` (through the proxy ${proxy}, from the proxy variables or condarc proxy_servers: is it running and reachable?)` : '';

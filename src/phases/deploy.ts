@@ -240,6 +240,7 @@ function installFn(settings: DeploySettings, services: Services, repo: TagFileRe
       mirror: settings.mirror,
       concurrency: settings.concurrency,
       fetch: wrapper.fetch,
+      streamFetch: wrapper.stream,
       trustedHosts: [...trustedHosts],
       logger,
       deferPostLink: true,
