@@ -1,10 +1,9 @@
 /**
  * Package downloads through undici's `request` (net/stream-fetch.ts), the path every http(s) download
- * of a deploy takes, against the loopback channel server and its fault hooks: the same guarantees as
- * the fetch path (installer-download.test.ts): what should be retried is, corrupt data is refused
- * before it is renamed into place, failures name package and URL, credentials are shown nowhere;
- * and what `request` leaves to its caller: redirects (credentials dropped across origins), a
- * compressed body, FetchWrapper's channel credentials and byte counts.
+ * of a deploy takes: what `request` leaves to its caller and fetch does itself (redirects, credentials
+ * dropped across origins, a compressed body), FetchWrapper's channel credentials and byte counts, the
+ * site's proxy. The guarantees both paths share (retries, refusals, errors naming package and URL)
+ * are tested through each in installer-download.test.ts.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -93,67 +92,6 @@ async function expectWhole(): Promise<void> {
   expect(data.equals(archive)).toBe(true);
   expect(await fs.readdir(path.dirname(dest))).toEqual([pkg.fn]); // no partial file left behind
 }
-
-test('a clean download is verified and returns both hashes', async () => {
-  expect(await download()).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
-  await expectWhole();
-  expect(packageRequests()[0].headers.authorization).toBe(AUTH);
-});
-
-test.each([
-  ['500s', { type: 'status', status: 500 } as const, 2],
-  ['a 503', { type: 'status', status: 503 } as const, 1],
-  ['a connection reset mid-body', { type: 'reset', afterBytes: 50_000 } as const, 1],
-  ['a body cut short (length promised)', { type: 'truncate', bytes: 40_000 } as const, 1],
-  ['a short body with an honest length', { type: 'truncate', bytes: 40_000, honestLength: true } as const, 1],
-])('%s are retried, then the download completes', async (_what, fault, times) => {
-  server.setFault({ match: pkg.fn, times, fault });
-  await download();
-  await expectWhole();
-  expect(packageRequests()).toHaveLength(times + 1);
-  expect(logger.lines('warning').filter((l) => l.includes('retry'))).toHaveLength(times);
-});
-
-test('429 with Retry-After waits as long as the server asks', async () => {
-  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'status', status: 429, headers: { 'Retry-After': '1' } } });
-  await download();
-  await expectWhole();
-  expect(logger.lines('warning')).toEqual([expect.stringMatching(/HTTP 429.*retry 1 in 1\.0 s/)]);
-});
-
-test('a server that stalls past the idle timeout is abandoned and asked again', async () => {
-  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'stall', afterBytes: 1000, ms: 5000 } });
-  await download(url(), 300);
-  await expectWhole();
-  expect(logger.lines('warning')[0]).toContain('no data for 0.3 s');
-});
-
-test('wrong bytes are refused at once, and nothing is left at the destination', async () => {
-  server.setFault({ match: pkg.fn, fault: { type: 'corrupt' } });
-  const err = await download().catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(PackageError);
-  expect((err as Error).message).toContain(`${pkg.dist}: sha256`);
-  expect((err as Error).message).toContain(`(downloaded from ${url()})`);
-  expect(packageRequests()).toHaveLength(1);
-  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
-});
-
-test('after the retry budget the failure names the package, the URL and the status', async () => {
-  server.setFault({ match: pkg.fn, fault: { type: 'status', status: 502 } });
-  const err = (await download().catch((e: unknown) => e)) as Error;
-  expect(err).toBeInstanceOf(PackageError);
-  expect(err.message).toContain(`download of ${url()} failed: HTTP 502 Bad Gateway`);
-  expect(packageRequests()).toHaveLength(RETRY.attempts);
-  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
-});
-
-test('a 404 is not retried; a token in the URL path is masked in the error', async () => {
-  const err = (await download(`${server.url}/t/tk-SECRET-42/ch/${pkg.subdir}/missing-1.0-0.conda`).catch((e: unknown) => e)) as Error;
-  expect(err.message).toContain('HTTP 404');
-  expect(err.message).toContain('/t/***/ch/');
-  expect(err.message).not.toContain('tk-SECRET-42');
-  expect(server.requests).toHaveLength(1);
-});
 
 test('a 401 (no credentials) is not retried', async () => {
   const err = (await download(url(), 10_000, streamFetch).catch((e: unknown) => e)) as Error;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DownloadProgress, digestFile, downloadVerified, type DownloadOptions } from '../../src/installer/download.js';
+import { streamFetch } from '../../src/net/stream-fetch.js';
 import { PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { buildChannel, serveChannel, type BuiltPackage, type ChannelServer } from '../fixtures/channel/index.js';
@@ -34,7 +35,8 @@ afterAll(async () => {
 });
 
 /** The fetch deploy injects: credentials in a header, never in the URL. */
-const authFetch: DownloadOptions['fetch'] = (input, init) => fetch(input, { ...init, headers: { Authorization: `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}` } });
+const AUTH = `Basic ${Buffer.from('alice:s3cret-pw').toString('base64')}`;
+const authFetch: DownloadOptions['fetch'] = (input, init) => fetch(input, { ...init, headers: { Authorization: AUTH } });
 
 let dest: string;
 beforeEach(async () => {
@@ -56,72 +58,89 @@ async function expectWhole(): Promise<void> {
   expect(await fs.readdir(path.dirname(dest))).toEqual([pkg.fn]); // no partial file left behind
 }
 
-test('a clean download is verified and returns both hashes', async () => {
-  const digest = await download();
-  expect(digest).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
-  await expectWhole();
-});
+/**
+ * What the downloader guarantees, through both ways it fetches: the injected fetch (a caller's own,
+ * tests') and undici's `request` (net/stream-fetch.ts: every http(s) download of a deploy; its own
+ * cases, redirects and encodings, are in installer-download-stream.test.ts).
+ */
+const TRANSPORTS: [string, Pick<DownloadOptions, 'fetch' | 'stream'>][] = [
+  ['fetch', { fetch: authFetch }],
+  [
+    "undici's request",
+    { fetch: () => Promise.reject(new Error('fetch was used instead of the stream')), stream: (u, init) => streamFetch(u, { ...init, headers: { ...init.headers, Authorization: AUTH } }) },
+  ],
+];
 
-test.each([
-  ['500s', { type: 'status', status: 500 } as const, 2],
-  ['a 503', { type: 'status', status: 503 } as const, 1],
-  ['a 408', { type: 'status', status: 408 } as const, 1],
-  ['a connection reset mid-body', { type: 'reset', afterBytes: 50_000 } as const, 1],
-  ['a body cut short (length promised)', { type: 'truncate', bytes: 40_000 } as const, 1],
-  ['a short body with an honest length', { type: 'truncate', bytes: 40_000, honestLength: true } as const, 1],
-])('%s are retried, then the download completes', async (_what, fault, times) => {
-  server.setFault({ match: pkg.fn, times, fault });
-  await download();
-  await expectWhole();
-  expect(packageRequests()).toHaveLength(times + 1);
-  expect(logger.lines('warning').filter((l) => l.includes('retry'))).toHaveLength(times);
-});
+describe.each(TRANSPORTS)('through %s', (_name, transport) => {
+  const download = (u = url(), idleTimeoutMs = 10_000) => downloadVerified(u, dest, expected(), pkg.dist, { ...transport, logger, retry: RETRY, idleTimeoutMs });
 
-test('429 with Retry-After waits as long as the server asks', async () => {
-  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'status', status: 429, headers: { 'Retry-After': '1' } } });
-  await download();
-  await expectWhole();
-  const warnings = logger.lines('warning');
-  expect(warnings).toHaveLength(1);
-  expect(warnings[0]).toContain('HTTP 429');
-  expect(warnings[0]).toContain('retry 1 in 1.0 s');
-});
+  test('a clean download is verified and returns both hashes', async () => {
+    const digest = await download();
+    expect(digest).toEqual({ sha256: pkg.sha256, md5: pkg.md5, size: pkg.size });
+    await expectWhole();
+  });
 
-test('a server that stalls past the idle timeout is abandoned and asked again', async () => {
-  server.setFault({ match: pkg.fn, times: 1, fault: { type: 'stall', afterBytes: 1000, ms: 5000 } });
-  await download(url(), 300);
-  await expectWhole();
-  expect(logger.lines('warning')[0]).toContain('no data for 0.3 s');
-});
+  test.each([
+    ['500s', { type: 'status', status: 500 } as const, 2],
+    ['a 503', { type: 'status', status: 503 } as const, 1],
+    ['a 408', { type: 'status', status: 408 } as const, 1],
+    ['a connection reset mid-body', { type: 'reset', afterBytes: 50_000 } as const, 1],
+    ['a body cut short (length promised)', { type: 'truncate', bytes: 40_000 } as const, 1],
+    ['a short body with an honest length', { type: 'truncate', bytes: 40_000, honestLength: true } as const, 1],
+  ])('%s are retried, then the download completes', async (_what, fault, times) => {
+    server.setFault({ match: pkg.fn, times, fault });
+    await download();
+    await expectWhole();
+    expect(packageRequests()).toHaveLength(times + 1);
+    expect(logger.lines('warning').filter((l) => l.includes('retry'))).toHaveLength(times);
+  });
 
-test('wrong bytes (a hash mismatch) are refused at once, and nothing is left at the destination', async () => {
-  server.setFault({ match: pkg.fn, fault: { type: 'corrupt' } });
-  const err = await download().catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(PackageError);
-  expect((err as Error).message).toContain(`${pkg.dist}: sha256`);
-  expect((err as Error).message).toContain(`(downloaded from ${url()})`);
-  expect(packageRequests()).toHaveLength(1);
-  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
-});
+  test('429 with Retry-After waits as long as the server asks', async () => {
+    server.setFault({ match: pkg.fn, times: 1, fault: { type: 'status', status: 429, headers: { 'Retry-After': '1' } } });
+    await download();
+    await expectWhole();
+    const warnings = logger.lines('warning');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('HTTP 429');
+    expect(warnings[0]).toContain('retry 1 in 1.0 s');
+  });
 
-test('after the retry budget the failure names the package and the URL', async () => {
-  server.setFault({ match: pkg.fn, fault: { type: 'status', status: 502 } });
-  const err = (await download().catch((e: unknown) => e)) as Error;
-  expect(err).toBeInstanceOf(PackageError);
-  expect(err.message).toContain(pkg.dist);
-  expect(err.message).toContain(url());
-  expect(err.message).toContain('HTTP 502');
-  expect(packageRequests()).toHaveLength(RETRY.attempts);
-  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
-});
+  test('a server that stalls past the idle timeout is abandoned and asked again', async () => {
+    server.setFault({ match: pkg.fn, times: 1, fault: { type: 'stall', afterBytes: 1000, ms: 5000 } });
+    await download(url(), 300);
+    await expectWhole();
+    expect(logger.lines('warning')[0]).toContain('no data for 0.3 s');
+  });
 
-test('a 404 is not retried; a token in the URL path is masked in the error', async () => {
-  const tokenUrl = `${server.url}/t/tk-SECRET-42/ch/${pkg.subdir}/missing-1.0-0.conda`;
-  const err = (await download(tokenUrl).catch((e: unknown) => e)) as Error;
-  expect(err.message).toContain('HTTP 404');
-  expect(err.message).toContain('/t/***/ch/');
-  expect(err.message).not.toContain('tk-SECRET-42');
-  expect(server.requests).toHaveLength(1);
+  test('wrong bytes (a hash mismatch) are refused at once, and nothing is left at the destination', async () => {
+    server.setFault({ match: pkg.fn, fault: { type: 'corrupt' } });
+    const err = await download().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect((err as Error).message).toContain(`${pkg.dist}: sha256`);
+    expect((err as Error).message).toContain(`(downloaded from ${url()})`);
+    expect(packageRequests()).toHaveLength(1);
+    expect(await fs.readdir(path.dirname(dest))).toEqual([]);
+  });
+
+  test('after the retry budget the failure names the package and the URL', async () => {
+    server.setFault({ match: pkg.fn, fault: { type: 'status', status: 502 } });
+    const err = (await download().catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(PackageError);
+    expect(err.message).toContain(pkg.dist);
+    expect(err.message).toContain(url());
+    expect(err.message).toContain('HTTP 502');
+    expect(packageRequests()).toHaveLength(RETRY.attempts);
+    expect(await fs.readdir(path.dirname(dest))).toEqual([]);
+  });
+
+  test('a 404 is not retried; a token in the URL path is masked in the error', async () => {
+    const tokenUrl = `${server.url}/t/tk-SECRET-42/ch/${pkg.subdir}/missing-1.0-0.conda`;
+    const err = (await download(tokenUrl).catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain('HTTP 404');
+    expect(err.message).toContain('/t/***/ch/');
+    expect(err.message).not.toContain('tk-SECRET-42');
+    expect(server.requests).toHaveLength(1);
+  });
 });
 
 test('credentials from the injected fetch reach the server and appear in no log line or error', async () => {
