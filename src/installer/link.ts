@@ -238,16 +238,22 @@ function makeDirectories(dir: ConfinedDir, plans: Planned[][]): void {
   const links = new Set(plans.flatMap((plan) => plan.filter((p) => p.source?.pathType === 'softlink').map((p) => p.target)));
   for (const plan of plans) {
     for (const p of plan) {
-      const parent = p.source?.pathType === 'directory' ? p.target : path.posix.dirname(p.target);
-      for (let d = parent; d !== '.' && d !== '' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d);
+      const parent = p.source?.pathType === 'directory' ? p.target : parentOf(p.target);
+      for (let d = parent; d !== '.' && d !== '' && !dirs.has(d); d = parentOf(d)) dirs.add(d);
     }
   }
   const underLink = (d: string): boolean => {
-    for (let a = d; a !== '.' && a !== ''; a = path.posix.dirname(a)) if (links.has(a)) return true;
+    for (let a = d; a !== '.' && a !== ''; a = parentOf(a)) if (links.has(a)) return true;
     return false;
   };
   const wanted = links.size > 0 ? [...dirs].filter((d) => !underLink(d)) : [...dirs];
   for (const d of wanted.sort((a, b) => depth(a) - depth(b))) dir.ensureDir(d);
+}
+
+/** The directory of a plan's target (a normalized relative path): `.` at the top. */
+function parentOf(target: string): string {
+  const slash = target.lastIndexOf('/');
+  return slash < 0 ? '.' : target.slice(0, slash);
 }
 
 function depth(p: string): number {
@@ -266,6 +272,8 @@ function depth(p: string): number {
  * Directory entries of paths.json own nothing.
  */
 function resolveClobbers(units: LinkUnit[], plans: Planned[][], options: Pick<LinkOptions, 'logger' | 'onClobber'>): Map<string, number> {
+  const apart = ownersApart(plans);
+  if (apart) return apart;
   const owners = new Map<string, number>();
   // How many owned paths each directory holds: a later file at a directory's path is rare, and only
   // then are the paths below looked for.
@@ -318,6 +326,30 @@ function resolveClobbers(units: LinkUnit[], plans: Planned[][], options: Pick<Li
       own(p.target, i, 1, dirs);
     }
   });
+  return owners;
+}
+
+/**
+ * Which package owns each path when no two paths meet (most environments): one look at each path.
+ * Undefined when some do (a path in two packages, or in one package twice; a file or a soft link
+ * where some path needs a directory), which resolveClobbers then works out path by path.
+ */
+function ownersApart(plans: Planned[][]): Map<string, number> | undefined {
+  const owners = new Map<string, number>();
+  const dirs = new Set<string>();
+  const parents = new Set<string>();
+  for (let i = 0; i < plans.length; i++) {
+    for (const p of plans[i]) {
+      if (p.source?.pathType === 'directory') continue;
+      if (owners.has(p.target)) return undefined;
+      owners.set(p.target, i);
+      const parent = parentOf(p.target);
+      if (parents.has(parent)) continue;
+      parents.add(parent);
+      for (let d = parent; d !== '.' && d !== ''; d = parentOf(d)) dirs.add(d);
+    }
+  }
+  for (const d of dirs) if (owners.has(d)) return undefined;
   return owners;
 }
 

@@ -259,6 +259,18 @@ describe('clobbering', () => {
     if (rattler) expect(await fs.readFile(path.join(rattler, 'share', 'keep'), 'utf8')).toBe('kept\n');
   });
 
+  test("a directory reached through an earlier package's soft link (lib64 -> lib) is no conflict", async () => {
+    const specs: PackageSpec[] = [
+      { name: 'sl-base', version: '1', files: { 'lib/libbase.so': 'base\n' }, softlinks: { lib64: 'lib' } },
+      { name: 'sl-user', version: '1', depends: ['sl-base'], files: { 'lib64/libuser.so': 'user\n' } },
+    ];
+    const ch = await buildChannel(path.join(work, 'softlink-dir'), specs);
+    const { prefix, logger } = await install(ch.packages.map((p) => lockedPackage(p, ch.url)));
+    expect(await fs.readlink(path.join(prefix, 'lib64'))).toBe('lib');
+    expect(await fs.readFile(path.join(prefix, 'lib', 'libuser.so'), 'utf8')).toBe('user\n');
+    expect(logger.lines('warning')).toEqual([]);
+  });
+
   test('a directory, then a file at its path, then a directory again: each later package wins in turn', async () => {
     const specs: PackageSpec[] = [
       { name: 'dfd-first', version: '1', files: { 'share/q/r': 'q/r of first\n', 'share/q/t': 'q/t of first\n' } },
