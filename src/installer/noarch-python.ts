@@ -148,7 +148,8 @@ export function startCompiler(root: string, env: NodeJS.ProcessEnv = packageCode
   try {
     child = spawn(python, args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 600_000 });
     const c = child;
-    c.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    // Its first line is the cache tag; what compileall says of modules that do not compile is not kept.
+    c.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout = stdout.length < 4096 ? stdout + d : stdout));
     c.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-16_384)));
     // A python that stops reading (it failed to start) must not fail the install with EPIPE.
     c.stdin?.on('error', () => undefined);
