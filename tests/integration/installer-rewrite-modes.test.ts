@@ -3,6 +3,7 @@
  * exactly the package's mode (setuid and setgid dropped), whatever the umask: the link stage sets a
  * mode again only when the umask took some of it, so both cases are checked.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { BuiltinInstaller } from '../../src/installer/builtin-installer.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { lockedPackage } from '../conformance/fixture-env.js';
-import { buildChannel, cString, type BuiltChannel } from '../fixtures/channel/index.js';
+import { buildChannel, cString, LONG_PLACEHOLDER, type BuiltChannel, type PackageSpec } from '../fixtures/channel/index.js';
 
 let work: string;
 let channel: BuiltChannel;
@@ -66,4 +67,44 @@ test.each(['077', '022', '000'])('umask %s: rewritten files keep the package mod
   expect(await fs.readFile(path.join(prefix, 'bin/modes-config'), 'utf8')).toBe(`#!/bin/sh\necho ${prefix}\n`);
   const lib = await fs.readFile(path.join(prefix, 'lib/libmodes.so'));
   expect(lib.includes(Buffer.from(`${prefix}/lib\0`))).toBe(true);
+});
+
+/**
+ * Files to rewrite are read into one buffer the install reuses (link.ts readForRewrite), up to 16 MiB;
+ * larger ones get their own. Files of growing and shrinking sizes, one over the limit: each comes out
+ * exactly as conda's binary replacement makes it, nothing of an earlier, larger file left in it, and
+ * its sha256_in_prefix is the hash of what is in the prefix.
+ */
+test('rewritten files of every size, one after another: exact bytes and hashes', async () => {
+  const sizes = [3 << 20, 100, (3 << 20) / 2, (16 << 20) + 5, 4096, 10];
+  const blob = (n: number, seed: number): Buffer => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = ((i * 31 + seed) % 250) + 1; // no NUL: the C string ends where the test puts one
+    return b;
+  };
+  const files: NonNullable<PackageSpec['files']> = {};
+  sizes.forEach((n, k) => {
+    files[`lib/libsize${k}.so`] = { content: Buffer.concat([blob(n, k), cString('@PREFIX@/lib'), blob(7, k)]), prefix: 'binary' };
+  });
+  const sized = await buildChannel(path.join(work, 'sized-channel'), [{ name: 'sizes', version: '1.0', files }]);
+  const prefix = path.join(work, 'env-sizes');
+  const staging = `${prefix}.staging`;
+  await new BuiltinInstaller().install({
+    packages: sized.packages.map((p) => lockedPackage(p, pathToFileURL(sized.dir).href)),
+    prefix,
+    stagingDir: staging,
+    pkgCache: path.join(work, 'pkgs'),
+    logger: new MemoryLogger(),
+  });
+  const record = JSON.parse(await fs.readFile(path.join(staging, 'conda-meta', 'sizes-1.0-0.json'), 'utf8')) as {
+    paths_data: { paths: { _path: string; sha256_in_prefix?: string; size_in_bytes?: number }[] };
+  };
+  for (const [k, n] of sizes.entries()) {
+    const rel = `lib/libsize${k}.so`;
+    const written = await fs.readFile(path.join(staging, rel));
+    const expected = Buffer.concat([blob(n, k), Buffer.from(`${prefix}/lib`), Buffer.alloc(LONG_PLACEHOLDER.length - prefix.length), cString(''), blob(7, k)]);
+    expect({ rel, equal: written.equals(expected) }).toEqual({ rel, equal: true });
+    const entry = record.paths_data.paths.find((e) => e._path === rel);
+    expect(entry).toMatchObject({ sha256_in_prefix: createHash('sha256').update(expected).digest('hex'), size_in_bytes: expected.length });
+  }
 });
