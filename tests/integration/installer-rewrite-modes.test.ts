@@ -36,20 +36,21 @@ afterAll(async () => {
 });
 
 let count = 0;
-async function installUnder(umask: number): Promise<string> {
+/** Installs `from`'s packages under `umask` (the process's when not given); the prefix, renamed into place. */
+async function install(from: BuiltChannel, umask?: number): Promise<string> {
   const prefix = path.join(work, `env-${++count}`);
   const staging = `${prefix}.staging`;
-  const previous = process.umask(umask);
+  const previous = umask === undefined ? undefined : process.umask(umask);
   try {
     await new BuiltinInstaller().install({
-      packages: channel.packages.map((p) => lockedPackage(p, pathToFileURL(channel.dir).href)),
+      packages: from.packages.map((p) => lockedPackage(p, pathToFileURL(from.dir).href)),
       prefix,
       stagingDir: staging,
       pkgCache: path.join(work, 'pkgs'),
       logger: new MemoryLogger(),
     });
   } finally {
-    process.umask(previous);
+    if (previous !== undefined) process.umask(previous);
   }
   await fs.rename(staging, prefix);
   return prefix;
@@ -58,7 +59,7 @@ async function installUnder(umask: number): Promise<string> {
 const modeOf = async (prefix: string, rel: string): Promise<number> => (await fs.stat(path.join(prefix, rel))).mode & 0o7777;
 
 test.each(['077', '022', '000'])('umask %s: rewritten files keep the package mode, without setuid', async (umask) => {
-  const prefix = await installUnder(parseInt(umask, 8));
+  const prefix = await install(channel, parseInt(umask, 8));
   expect(await modeOf(prefix, 'bin/modes-config')).toBe(0o755);
   expect(await modeOf(prefix, 'bin/modes-readonly')).toBe(0o555);
   expect(await modeOf(prefix, 'bin/modes-setuid')).toBe(0o755);
@@ -87,21 +88,13 @@ test('rewritten files of every size, one after another: exact bytes and hashes',
     files[`lib/libsize${k}.so`] = { content: Buffer.concat([blob(n, k), cString('@PREFIX@/lib'), blob(7, k)]), prefix: 'binary' };
   });
   const sized = await buildChannel(path.join(work, 'sized-channel'), [{ name: 'sizes', version: '1.0', files }]);
-  const prefix = path.join(work, 'env-sizes');
-  const staging = `${prefix}.staging`;
-  await new BuiltinInstaller().install({
-    packages: sized.packages.map((p) => lockedPackage(p, pathToFileURL(sized.dir).href)),
-    prefix,
-    stagingDir: staging,
-    pkgCache: path.join(work, 'pkgs'),
-    logger: new MemoryLogger(),
-  });
-  const record = JSON.parse(await fs.readFile(path.join(staging, 'conda-meta', 'sizes-1.0-0.json'), 'utf8')) as {
+  const prefix = await install(sized);
+  const record = JSON.parse(await fs.readFile(path.join(prefix, 'conda-meta', 'sizes-1.0-0.json'), 'utf8')) as {
     paths_data: { paths: { _path: string; sha256_in_prefix?: string; size_in_bytes?: number }[] };
   };
   for (const [k, n] of sizes.entries()) {
     const rel = `lib/libsize${k}.so`;
-    const written = await fs.readFile(path.join(staging, rel));
+    const written = await fs.readFile(path.join(prefix, rel));
     const expected = Buffer.concat([blob(n, k), Buffer.from(`${prefix}/lib`), Buffer.alloc(LONG_PLACEHOLDER.length - prefix.length), cString(''), blob(7, k)]);
     expect({ rel, equal: written.equals(expected) }).toEqual({ rel, equal: true });
     const entry = record.paths_data.paths.find((e) => e._path === rel);
