@@ -140,6 +140,7 @@ export class ConfinedDir {
    * asynchronously), which is then renamed over `rel` in one synchronous step with the check of its parent.
    */
   async writeNew(rel: string, fill: (tmpAbs: string) => Promise<void>): Promise<void> {
+    this.abs(rel); // a path refused is refused before anything is written
     const tmp = this.tmpPath();
     try {
       await fill(tmp);
@@ -152,6 +153,7 @@ export class ConfinedDir {
 
   /** writeNew, with a `fill` that writes synchronously. */
   writeNewSync(rel: string, fill: (tmpAbs: string) => void): void {
+    this.abs(rel);
     const tmp = this.tmpPath();
     try {
       fill(tmp);

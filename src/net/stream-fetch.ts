@@ -7,7 +7,7 @@
  * decodes a compressed body as fetch would.
  */
 import { STATUS_CODES } from 'node:http';
-import type { Readable, Transform } from 'node:stream';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { request } from 'undici';
 
@@ -52,19 +52,16 @@ function decoded(body: Readable, encoding: string | undefined): Readable {
     .split(',')
     .map((c) => c.trim().toLowerCase())
     .filter((c) => c !== '' && c !== 'identity');
-  let out = body;
+  if (codings.length === 0) return body;
   // Applied last first, as fetch does.
-  for (const coding of codings.reverse()) {
-    const decoder = decoderFor(coding);
-    if (!decoder) {
-      body.on('error', () => undefined).destroy();
-      throw new Error(`the server sent the download with Content-Encoding ${encoding}, which gitenv cannot decode`);
-    }
-    // A decoder's failure (corrupt data) or its source's (the connection) ends what is read.
-    out.on('error', (err) => decoder.destroy(err));
-    out = out.pipe(decoder);
+  const decoders = codings.reverse().map(decoderFor);
+  if (decoders.some((d) => d === undefined)) {
+    body.on('error', () => undefined).destroy();
+    throw new Error(`the server sent the download with Content-Encoding ${encoding}, which gitenv cannot decode`);
   }
-  return out;
+  // pipeline: a failure anywhere (corrupt data, the connection) reaches the reader, and a reader that
+  // stops early lets the connection go.
+  return pipeline([body, ...(decoders as Transform[])], () => undefined) as unknown as Readable;
 }
 
 function decoderFor(coding: string): Transform | undefined {

@@ -17,8 +17,8 @@ import { BuiltinInstaller } from '../../src/installer/builtin-installer.js';
 import { PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { lockedPackage, systemPython } from '../conformance/fixture-env.js';
-import { hasPyRattler, rattlerInstall, run } from '../conformance/prefix-snapshot.js';
-import { buildChannel, type BuiltChannel, type PackageSpec } from '../fixtures/channel/index.js';
+import { hasPyRattler, rattlerInstall, run, snapshotPrefix } from '../conformance/prefix-snapshot.js';
+import { buildChannel, serveChannel, type BuiltChannel, type PackageSpec } from '../fixtures/channel/index.js';
 
 const CONDA_PACKAGES = path.resolve('tests', 'fixtures', 'conda-test-packages');
 
@@ -113,6 +113,56 @@ describe('post-link scripts (conda test packages)', () => {
     expect(await exists(path.join(prefix, 'etc', 'conda', 'activate.d', 'test.sh'))).toBe(true);
     const rattler = await withRattler(pkgs);
     if (rattler) expect(await exists(path.join(rattler, '.messages.txt'))).toBe(false);
+  });
+});
+
+describe("conda's packages over HTTP (undici's request, as a deploy fetches)", () => {
+  test('every one installs from a loopback server into a prefix like the one from the files, conda-meta included', async () => {
+    const fns = [...LINK_ORDER, 'post_link_run_in_env_package-1.0-0.conda', 'clobber-a-1.0-0.conda', 'clobber-b-1.0-0.conda'];
+    const server = await serveChannel(CONDA_PACKAGES);
+    try {
+      const fromFiles = condaPackages(fns);
+      const overHttp = fromFiles.map((p) => ({ ...p, channel: server.url, url: `${server.url}/noarch/${p.fn}` }));
+      const installed: Record<string, string> = {};
+      for (const [name, pkgs] of [
+        ['files', fromFiles],
+        ['http', overHttp],
+      ] as const) {
+        const prefix = path.join(work, 'envs', `over-${name}`);
+        const logger = new MemoryLogger();
+        // A cache of its own: every package downloaded (or read) and extracted again.
+        await new BuiltinInstaller().install({ packages: pkgs, prefix, stagingDir: `${prefix}.staging`, pkgCache: path.join(work, `pkgs-${name}`), logger });
+        await fs.rename(`${prefix}.staging`, prefix);
+        expect(
+          logger
+            .lines('debug')
+            .join('\n')
+            .match(/: extracted while downloading/g),
+        ).toHaveLength(fns.length);
+        installed[name] = prefix;
+      }
+      expect(server.requests.filter((r) => r.path.endsWith('.conda'))).toHaveLength(fns.length);
+      // Where each prefix's files came from differs (URL, channel, cache directory); nothing else does.
+      const facts = async (prefix: string) => {
+        const out: Record<string, unknown> = {};
+        for (const [rel, f] of await snapshotPrefix(prefix)) {
+          let content: unknown = f.content?.toString('utf8');
+          if (rel.startsWith('conda-meta/') && rel.endsWith('.json')) {
+            const { url: _url, channel: _channel, link: _link, extracted_package_dir: _dir, package_tarball_full_path: _tarball, ...rest } = JSON.parse(content as string) as Record<string, unknown>;
+            content = rest;
+          }
+          if (rel === 'conda-meta/history') content = (content as string).replace(/^(==>.*|\+.*::)/gm, '');
+          out[rel] = { type: f.type, mode: f.mode, target: f.target, content };
+        }
+        return out;
+      };
+      const fromHttp = await facts(installed.http);
+      // Seven conda-meta records, the link-order scripts' file, the clobbered path, the activation script.
+      expect(Object.keys(fromHttp)).toEqual(expect.arrayContaining(['bin/file', 'bin/clobber-test-file', 'etc/conda/activate.d/test.sh', 'conda-meta/clobber-b-1.0-0.json', 'conda-meta/history']));
+      expect(fromHttp).toEqual(await facts(installed.files));
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -51,6 +51,10 @@ beforeAll(async () => {
     } else if (route === '/gzip') {
       const body = zlib.gzipSync(archive);
       res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Length': body.length }).end(body);
+    } else if (route === '/gzip-corrupt') {
+      const body = zlib.gzipSync(archive);
+      body.fill(7, 20, 60); // inside the deflate stream: the decoder fails partway
+      res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Length': body.length }).end(body);
     } else if (route === '/compress') {
       res.writeHead(200, { 'Content-Encoding': 'compress' }).end(archive);
     } else {
@@ -123,6 +127,13 @@ test('a redirect on the same origin is followed; a gzip body is decoded before i
   await expectWhole();
   expect(otherRequests.map((h) => h.authorization)).toEqual([AUTH, AUTH]);
   expect(otherRequests[0]['accept-encoding']).toBeUndefined();
+});
+
+test('a compressed body that does not decode fails the download, and nothing is left at the destination', async () => {
+  const err = (await download(`${otherUrl}/gzip-corrupt`).catch((e: unknown) => e)) as Error;
+  expect(err).toBeInstanceOf(PackageError);
+  expect(err.message).toContain(`download of ${otherUrl}/gzip-corrupt failed`);
+  expect(await fs.readdir(path.dirname(dest))).toEqual([]);
 });
 
 test('an encoding nobody can decode is a clear error, not a hash mismatch', async () => {
