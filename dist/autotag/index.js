@@ -32514,6 +32514,7 @@ class CatFileBatch {
 
 
 
+
 const AUTH_FAILURE = /Authentication failed|could not read (Username|Password)|terminal prompts disabled|returned error: (401|403)|HTTP Basic: Access denied|Permission denied \(publickey/i;
 const NETWORK_FAILURE = /Could not resolve host|Failed to connect|Connection (timed out|refused|reset)|Operation timed out|early EOF|remote end hung up unexpectedly|RPC failed|unexpected disconnect|returned error: 5\d\d|Empty reply from server|transfer closed|gnutls_handshake|SSL_ERROR|TLS connection was non-properly terminated/i;
 const MAX_STDERR = 64 * 1024;
@@ -32578,7 +32579,7 @@ class GitCommandManager {
         // that sees the change.
         if (!READ_ONLY.has(args[0]))
             this.closeBatch();
-        const full = ['--git-dir', this.gitDir, ...args];
+        const full = opts.outside ? args : ['--git-dir', this.gitDir, ...args];
         for (let attempt = 1;; attempt++) {
             this.options.logger.debug(`git ${args.map(secrets_redactUrls).join(' ')}`);
             const result = await runGit(this.gitPath, full, this.env, opts.input);
@@ -32595,6 +32596,7 @@ class GitCommandManager {
             const delay = retryDelay(this.retry, attempt);
             this.options.logger.info(`git ${args[0]} failed (${errors_tailLines(secrets_redactUrls(result.stderr), 1)}); retrying in ${Math.round(delay)} ms`);
             await sleep(delay);
+            await opts.beforeRetry?.();
         }
     }
     /** stdout of a command that must succeed, as trimmed text. */
@@ -32605,6 +32607,23 @@ class GitCommandManager {
         // No template: sample hooks are copied for nothing, and a user's template could bring hooks
         // that would run in this temporary repository.
         await this.exec(['init', '--bare', '--quiet', '--template=']);
+    }
+    /**
+     * Makes `gitDir` a bare clone of `remote`: its branches and tags, with their objects. One git
+     * where `init` and `fetch` took two, and the refs written as one packed-refs file, not a file each
+     * (a repository with years of daily tags has thousands). A local path goes through git's transport
+     * (`--no-local`), as a fetch does: nothing of the origin's object store is hard-linked or copied
+     * as is. No template: sample hooks are copied for nothing, and a user's template could bring hooks
+     * that would run in this temporary repository.
+     */
+    async cloneBare(remote) {
+        const args = ['clone', '--bare', '--quiet', '--no-local', '--template=', remote, this.gitDir];
+        await this.exec(args, {
+            network: true,
+            outside: true,
+            what: `git clone from ${secrets_redactUrls(remote)} failed`,
+            beforeRetry: () => external_node_fs_namespaceObject.promises.rm(this.gitDir, { recursive: true, force: true }),
+        });
     }
     /** Fetches `refspecs` from `remote` (a URL or a local path). */
     async fetch(remote, refspecs, prune = true) {
@@ -32718,13 +32737,10 @@ class GitCommandManager {
         const found = new Map(names.map((n) => [n, undefined]));
         if (sent.length === 0)
             return found;
-        if (!this.batch || this.batch.failed) {
-            this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
-            this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
-        }
+        const batch = this.openBatch();
         let read;
         try {
-            read = await this.batch.read(sent);
+            read = await batch.read(sent);
         }
         catch {
             this.closeBatch();
@@ -32733,6 +32749,17 @@ class GitCommandManager {
         for (const [n, o] of read)
             found.set(n, o);
         return found;
+    }
+    /**
+     * The `cat-file --batch` kept open, started now if there is none: a caller about to read after
+     * another command starts it first, so that its start overlaps that command.
+     */
+    openBatch() {
+        if (!this.batch || this.batch.failed) {
+            this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
+            this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
+        }
+        return this.batch;
     }
     /** Ends the `cat-file --batch` kept open, if any (before anything changes the repository, and when done). */
     closeBatch() {
@@ -32878,661 +32905,6 @@ class PushRejectedError extends GitenvError {
         this.rejected = rejected;
         this.stale = rejected.every(isStaleRejection);
     }
-}
-
-;// CONCATENATED MODULE: ./src/util/process.ts
-/**
- * Whether a process of this host is alive: signal 0 probes it without touching it; EPERM means it
- * exists under another user. The one rule for "is the run that left this behind still running".
- */
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    }
-    catch (err) {
-        return err.code === 'EPERM';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/repo/temp-sweep.ts
-/**
- * The temporary clones of the environments repository (`<workDir>/gitenv-repo-*`) that killed runs
- * left behind. Each clone holds a small owner file (host, pid); a clone is swept when it is older
- * than an hour and its owner is gone: a process of this host that no longer runs, or (no owner file,
- * or another host's) after a day. A live run's clone is never touched, however long the run.
- */
-
-
-
-
-const CLONE_PREFIX = 'gitenv-repo-';
-const OWNER_FILE = 'gitenv-owner.json';
-const HOUR = 3_600_000;
-/** Records this process as the owner of the clone directory `dir`. */
-async function writeCloneOwner(dir) {
-    const owner = { host: external_node_os_namespaceObject.hostname(), pid: process.pid };
-    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, OWNER_FILE), JSON.stringify(owner) + '\n');
-}
-/** Removes the old clones of dead runs from `base` (the work directory clones are made in). */
-async function sweepOldClones(base, logger, olderThanMs = HOUR) {
-    const names = await external_node_fs_namespaceObject.promises.readdir(base).catch(() => []);
-    const removed = [];
-    const now = Date.now();
-    for (const name of names) {
-        if (!name.startsWith(CLONE_PREFIX))
-            continue;
-        const dir = external_node_path_namespaceObject.join(base, name);
-        const st = await external_node_fs_namespaceObject.promises.lstat(dir).catch(() => undefined);
-        if (!st?.isDirectory() || st.uid !== process.getuid?.() || now - st.mtimeMs < olderThanMs)
-            continue;
-        const owner = await readOwner(dir);
-        const gone = owner && owner.host === external_node_os_namespaceObject.hostname() ? !isAlive(owner.pid) : now - st.mtimeMs >= 24 * HOUR;
-        if (!gone)
-            continue;
-        await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
-        removed.push(dir);
-        logger?.info(`Removed ${dir}, a temporary clone left by an interrupted run`);
-    }
-    return removed;
-}
-async function readOwner(dir) {
-    try {
-        const o = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, OWNER_FILE), 'utf8'));
-        return typeof o.host === 'string' && Number.isInteger(o.pid) ? o : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/repo/names.ts
-/**
- * The naming rules of an environments repository: which branch names are environments (a branch
- * with env.spec at its root, not `manifest/*` nor gitenv's own work branches) and which label
- * names are allowed.
- */
-/** The file whose presence at a branch's root makes the branch an environment. */
-const ENV_SPEC_FILE = 'env.spec';
-/** Branches under this prefix hold resolved manifests, never environments. */
-const MANIFEST_PREFIX = 'manifest/';
-/** Branches under this prefix are gitenv's own work branches (resolve's pull requests), never environments. */
-const WORK_PREFIX = 'gitenv/';
-/** The label that is computed from the tags and never stored in `labels/`. */
-const LATEST_LABEL = 'latest';
-const ENV_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
-/** A name ending like a tag's deployed name would make `env-<env>-<date>` ambiguous. */
-const TAG_SUFFIX = /-\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
-const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
-/**
- * The longest environment name: every ref and path gitenv makes from it must fit the 255 bytes a
- * path component may hold, the longest being the lock file git writes for a tag,
- * `env-<env>-YYYY_MM_DD-NNNN.lock` (a name that does not fit fails the one push of all tags).
- */
-const MAX_ENV_NAME = 200;
-/** The longest label name a new label may have (its symlink's temporary name must fit too). */
-const MAX_LABEL_NAME = 100;
-/** Why `name` cannot be an environment's name, or undefined when it can. */
-function envNameProblem(name) {
-    if (name === '')
-        return 'the name is empty';
-    if (name.includes('/'))
-        return 'an environment name cannot contain "/"';
-    if (name.length > MAX_ENV_NAME)
-        return `an environment name is at most ${MAX_ENV_NAME} characters long (this one has ${name.length})`;
-    if (!ENV_NAME.test(name)) {
-        return 'an environment name is made of letters, digits, "_", "." and "-" and cannot start with "-"';
-    }
-    if (TAG_SUFFIX.test(name)) {
-        return 'an environment name cannot end like a tag suffix (-YYYY_MM_DD or -YYYY_MM_DD-N)';
-    }
-    return undefined;
-}
-function isEnvName(name) {
-    return envNameProblem(name) === undefined;
-}
-/** Why `name` cannot be a stored label, or undefined when it can. */
-function names_labelNameProblem(name) {
-    if (!LABEL_NAME.test(name))
-        return 'a label name is made of letters, digits, "_", "." and "-"';
-    if (name === '.' || name === '..')
-        return `"${name}" is not a label name`;
-    if (name === LATEST_LABEL)
-        return '"latest" is computed from the tags and cannot be set';
-    return undefined;
-}
-/**
- * What a new label must also avoid: labels are symlinks beside the deployed prefixes, so no hidden
- * names and none shaped like a prefix's. (Label files already in a repository that break this are
- * refused by deploy, per environment, rather than dropped when the repository is read.)
- */
-function newLabelNameProblem(name) {
-    const problem = names_labelNameProblem(name);
-    if (problem)
-        return problem;
-    if (name.length > MAX_LABEL_NAME)
-        return `a label name is at most ${MAX_LABEL_NAME} characters long (this one has ${name.length})`;
-    if (name.startsWith('.'))
-        return `"${name}" starts with ".": label names are never hidden`;
-    if (/^\d{4}_\d{2}_\d{2}(?:-\d+)?$/.test(name))
-        return `"${name}" is shaped like a deployed name (YYYY_MM_DD[-N]), which its symlink would stand beside`;
-    return undefined;
-}
-/** The path of a label's file on the environment branch. */
-function labelPath(label) {
-    return `labels/${label}.txt`;
-}
-/** The manifest branch of an environment. */
-function manifestBranch(env) {
-    return MANIFEST_PREFIX + env;
-}
-/** The branch resolve's pull-request mode proposes an environment's next manifest on. */
-function updateBranch(env) {
-    return `${WORK_PREFIX}update/${env}`;
-}
-
-;// CONCATENATED MODULE: ./src/repo/tags.ts
-/**
- * The tag grammar: `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right (an environment name may
- * itself hold `-` and digits).
- * The part after the environment is the **deployed name** (the prefix directory's name).
- */
-const TAG = /^env-(.+)-(\d{4}_\d{2}_\d{2}(?:-\d+)?)$/;
-const DEPLOYED = /^(\d{4}_\d{2}_\d{2})(?:-(\d+))?$/;
-/** Parses a tag name, or returns undefined when it is not a gitenv tag. */
-function tags_parseTag(tag) {
-    const m = TAG.exec(tag);
-    if (!m)
-        return undefined;
-    const d = DEPLOYED.exec(m[2]);
-    return { env: m[1], deployedName: m[2], date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) };
-}
-/** `YYYY_MM_DD` of a moment, in UTC. */
-function tagDate(when) {
-    const pad = (n, w = 2) => String(n).padStart(w, '0');
-    return `${pad(when.getUTCFullYear(), 4)}_${pad(when.getUTCMonth() + 1)}_${pad(when.getUTCDate())}`;
-}
-function tagName(env, date, serial = 0) {
-    return serial === 0 ? `env-${env}-${date}` : `env-${env}-${date}-${serial}`;
-}
-/** The first free tag name for `env` on the UTC day of `when`: the plain name, then `-1`, `-2`, ... */
-function nextTagName(env, when, exists) {
-    const date = tagDate(when);
-    for (let serial = 0;; serial++) {
-        const name = tagName(env, date, serial);
-        if (!exists(name))
-            return name;
-    }
-}
-/**
- * Orders deployed names (or whole tags of one environment): by date, then by the numeric
- * serial (so `-10` comes after `-9`), then as plain strings for anything else.
- */
-function compareTagNames(a, b) {
-    const pa = tags_parseTag(a) ?? deployedOnly(a);
-    const pb = tags_parseTag(b) ?? deployedOnly(b);
-    if (pa && pb && pa.env === pb.env) {
-        if (pa.date !== pb.date)
-            return pa.date < pb.date ? -1 : 1;
-        if (pa.serial !== pb.serial)
-            return pa.serial - pb.serial;
-    }
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-function deployedOnly(name) {
-    const d = DEPLOYED.exec(name);
-    return d ? { env: '', deployedName: name, date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) } : undefined;
-}
-/**
- * The one `latest` rule: the tag whose commit is newest by committer date, ties going to the greater
- * tag name (`compareTagNames`); a tag whose date is unknown counts as the oldest.
- */
-function tags_latestOf(tags, name, date) {
-    let best;
-    for (const t of tags) {
-        if (best === undefined) {
-            best = t;
-            continue;
-        }
-        const a = date(t)?.getTime() ?? 0;
-        const b = date(best)?.getTime() ?? 0;
-        if (a > b || (a === b && compareTagNames(name(t), name(best)) > 0))
-            best = t;
-    }
-    return best;
-}
-
-;// CONCATENATED MODULE: ./src/repo/env-repository.ts
-/**
- * The environments repository, read with ONE fetch of every branch and tag into a temporary bare
- * repository (never a checkout) and written with plumbing commits and pushes.
- *
- * Public API (the phases code against this):
- *
- *   const repo = await EnvRepository.open({ repository, token, workDir, logger, env });
- *   try {
- *     repo.displayName                           // the remote for messages, credentials removed
- *     const snap = await repo.snapshot();        // envs (with labels), manifests, tags; warns per skipped branch
- *     snap.envs: EnvBranch[]                     // {name, branch, commit, labels: {label: tag}}
- *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
- *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
- *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
- *     tagsOf(snap, env) / latestTag(snap, env)   // `latest`: newest commit date, ties to the greater name
- *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
- *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
- *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
- *                                                // -> {commit, changed}; nothing is checked out
- *     await repo.makeTag(name, commit, message)  // annotated tag object (not under a ref yet)
- *     await repo.push([{src: sha, dst: 'refs/heads/b'}, ...])   // several refs, atomically
- *     await repo.updateBranch(branch, async (head) => ({files, message}) | undefined, {dryRun})
- *                                                // commit on the head, push; when the remote moved,
- *                                                // fetch, redo the change on the new head, push again
- *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
- *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
- *     await repo.refresh([branches])             // fetch again (all, or just these branches)
- *     await repo.resolveRef(rev)                 // the commit, or undefined
- *     await repo.fetchRef(remoteRef, localRef)   // one ref the remote may lack (refs/pull/7/head)
- *     await repo.sameTreeAndParents(a, b)        // commits that differ at most in message and dates
- *   (the GitCommandManager stays private: every git command is a named method of it)
- *   } finally {
- *     await repo.close();                        // removes the temporary repository
- *   }
- *
- * Errors: ConfigurationError (bad repository, branch checked out in a non-bare remote),
- * CommandError (git failed; the message says what, with stderr's tail), PushRejectedError (refused
- * for another reason than a race, or the race went on past the retries).
- */
-
-
-
-
-
-
-
-
-
-
-/** The repository a phase names in its settings (repository, token, workDir), with its services. */
-function openForPhase(settings, services) {
-    return EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger: services.logger, env: services.env });
-}
-const DEFAULT_PUSH_ATTEMPTS = 5;
-class EnvRepository {
-    git;
-    remote;
-    tempDir;
-    logger;
-    /** Warnings already given: a snapshot taken again after a race does not repeat them. */
-    warned = new Set();
-    constructor(git, 
-    /** What git fetches from and pushes to (credentials removed). */
-    remote, tempDir, logger) {
-        this.git = git;
-        this.remote = remote;
-        this.tempDir = tempDir;
-        this.logger = logger;
-    }
-    /** The repository as shown in messages (credentials removed). */
-    get displayName() {
-        return secrets_redactUrls(this.remote);
-    }
-    /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
-    static async open(options) {
-        const { url, token } = remoteOf(options.repository);
-        const base = options.workDir ?? external_node_os_default().tmpdir();
-        await external_node_fs_namespaceObject.promises.mkdir(base, { recursive: true });
-        await sweepOldClones(base, options.logger);
-        const tempDir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_default().join(base, CLONE_PREFIX));
-        try {
-            await writeCloneOwner(tempDir);
-            const git = await GitCommandManager.create(external_node_path_default().join(tempDir, 'repo.git'), {
-                logger: options.logger,
-                token: options.token ?? token,
-                tokenUrl: url,
-                env: options.env,
-                retry: options.retry,
-            });
-            await git.init();
-            const repo = new EnvRepository(git, url, tempDir, options.logger);
-            await repo.refresh();
-            return repo;
-        }
-        catch (err) {
-            await external_node_fs_namespaceObject.promises.rm(tempDir, { recursive: true, force: true });
-            throw err;
-        }
-    }
-    /** Fetches again: every branch and tag, or only the given branches. */
-    async refresh(branches) {
-        const refspecs = branches ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`) : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
-        await this.git.fetch(this.remote, refspecs, !branches);
-    }
-    /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
-    async fetchRef(remoteRef, localRef) {
-        if (!(await this.git.fetchIfPresent(this.remote, remoteRef, localRef)))
-            return undefined;
-        return this.git.resolveRef(localRef);
-    }
-    /** Deletes branches on the remote (and here); missing ones are no error. */
-    async deleteBranches(branches) {
-        if (branches.length === 0)
-            return;
-        const result = await this.git.push(this.remote, branches.map((b) => `:refs/heads/${b}`), false);
-        if (result.exitCode !== 0 && !/remote ref does not exist/.test(result.stderr)) {
-            throw new errors_CommandError('git', ['push', this.displayName, ...branches.map((b) => `:refs/heads/${b}`)], result.exitCode, errors_tailLines(result.stderr), `git push to ${this.displayName} failed`);
-        }
-        for (const b of branches)
-            await this.git.deleteRef(`refs/heads/${b}`);
-    }
-    async close() {
-        this.git.closeBatch();
-        await external_node_fs_namespaceObject.promises.rm(this.tempDir, { recursive: true, force: true });
-    }
-    /** Everything the phases need to know about the repository, from the fetched refs. */
-    async snapshot() {
-        const refs = await this.listRefs();
-        const branches = new Map(refs.filter((r) => r.ref.startsWith('refs/heads/')).map((r) => [r.ref.slice(11), r.commit]));
-        const tagRefs = refs.filter((r) => r.ref.startsWith('refs/tags/'));
-        const tags = [];
-        for (const r of tagRefs) {
-            const parsed = tags_parseTag(r.ref.slice(10));
-            if (!parsed || !r.commit)
-                continue;
-            tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
-        }
-        tags.sort((a, b) => compareTagNames(a.name, b.name));
-        const envs = await this.envBranches(branches);
-        const manifests = [];
-        for (const r of refs) {
-            if (!r.ref.startsWith('refs/heads/' + MANIFEST_PREFIX))
-                continue;
-            const env = r.ref.slice(11 + MANIFEST_PREFIX.length);
-            const problem = envNameProblem(env);
-            if (problem) {
-                this.warnOnce(`Skipping branch ${r.ref.slice(11)}: ${problem}`);
-                continue;
-            }
-            manifests.push({ env, branch: r.ref.slice(11), commit: r.commit, committerDate: r.date });
-        }
-        manifests.sort((a, b) => (a.env < b.env ? -1 : 1));
-        return { envs, manifests, tags, tagNames: new Set(tagRefs.map((r) => r.ref.slice(10))), branches };
-    }
-    /** A file at a revision (sha, branch or ref), or undefined when it does not exist there. */
-    async readFile(rev, file) {
-        return (await this.readFiles([{ rev, path: file }]))[0];
-    }
-    /** Many files with one git process; undefined for each that does not exist. */
-    async readFiles(requests) {
-        const names = requests.map((r) => `${r.rev}:${r.path}`);
-        const blobs = await this.git.readBlobs(names);
-        return names.map((n) => blobs.get(n));
-    }
-    /** The names of the files at the root of `rev`'s tree (empty when `rev` does not exist). */
-    async listFiles(rev) {
-        const commit = await this.git.resolveRef(rev);
-        if (!commit)
-            return [];
-        return (await this.git.lsTree(commit)).filter((e) => e.type === 'blob').map((e) => e.name);
-    }
-    /**
-     * A commit of `parent`'s tree with `files` applied (nothing checked out). `changed` is false, and
-     * `commit` the parent, when the tree came out the same.
-     */
-    async writeCommit(parent, files, message) {
-        const baseTree = parent ? await this.git.treeOf(parent) : undefined;
-        const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
-        const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
-        if (parent && tree === baseTree)
-            return { commit: parent, changed: false };
-        return { commit: await this.git.commitTree(tree, parent ? [parent] : [], message), changed: true };
-    }
-    /** An annotated tag object (not under any ref until pushed). */
-    async makeTag(name, commit, message) {
-        return this.git.mktag(name, commit, message);
-    }
-    /**
-     * Pushes several refs at once (atomically when more than one), then records them locally.
-     * Throws PushRejectedError when refused (`stale` when someone pushed first).
-     */
-    async push(updates) {
-        if (updates.length === 0)
-            return;
-        const refspecs = updates.map((u) => `${u.force ? '+' : ''}${u.src}:${u.dst}`);
-        const result = await this.git.push(this.remote, refspecs, updates.length > 1);
-        const refs = parsePushPorcelain(result.stdout.toString('utf8'));
-        const rejected = refs.filter((r) => r.flag === '!');
-        if (rejected.some((r) => /checked out/.test(r.reason ?? '')) || /refusing to update checked out branch/.test(result.stderr)) {
-            const branch = (rejected.find((r) => /checked out/.test(r.reason ?? '')) ?? rejected[0])?.dst.replace(/^refs\/heads\//, '');
-            throw new errors_ConfigurationError(`Cannot push to ${this.displayName}: branch ${branch ?? '(unknown)'} is checked out there, and git refuses ` +
-                'to push to the checked-out branch of a non-bare repository. Put that repository into "detached head" ' +
-                `mode (for example, run "git checkout --detach" in ${this.displayName}) or use a bare repository, then run gitenv again.`);
-        }
-        if (rejected.length > 0)
-            throw new PushRejectedError(this.displayName, rejected);
-        if (result.exitCode !== 0) {
-            throw new errors_CommandError('git', ['push', this.displayName, ...refspecs], result.exitCode, errors_tailLines(result.stderr), `git push to ${this.displayName} failed`);
-        }
-        for (const u of updates)
-            await this.git.updateRef(u.dst, u.src);
-    }
-    /**
-     * Runs `attempt` (which plans from the fetched refs and pushes) until it succeeds; when a push is
-     * refused because the remote moved, fetches everything again and lets it redo its work. Bounded.
-     */
-    async retryWhenStale(attempt, attempts = DEFAULT_PUSH_ATTEMPTS, only) {
-        for (let n = 1;; n++) {
-            try {
-                return await attempt(n);
-            }
-            catch (err) {
-                if (!(err instanceof PushRejectedError) || !err.stale || n >= attempts)
-                    throw err;
-                this.logger.info(`${this.displayName} changed while we worked (${err.rejected.map((r) => r.dst).join(', ')}); fetching and trying again`);
-                await this.refresh(only);
-            }
-        }
-    }
-    /**
-     * Commits `change(head)` on `branch` and pushes it; after a race, redoes the change on the new
-     * head. `change` returns undefined when there is nothing to do. The branch may not exist yet
-     * (head undefined): the commit then has no parent.
-     */
-    async updateBranch(branch, change, options = {}) {
-        const ref = `refs/heads/${branch}`;
-        return this.retryWhenStale(async (attempt) => {
-            const head = await this.git.resolveRef(ref);
-            const planned = await change(head, attempt);
-            if (!planned)
-                return { pushed: false, attempts: attempt };
-            const { commit, changed } = await this.writeCommit(head, planned.files, planned.message);
-            if (!changed)
-                return { pushed: false, attempts: attempt };
-            if (options.dryRun)
-                return { commit, pushed: false, attempts: attempt };
-            await this.push([{ src: commit, dst: ref }]);
-            return { commit, pushed: true, attempts: attempt };
-        }, options.attempts, [branch]);
-    }
-    /** The commit a ref or revision names, or undefined when there is none here. */
-    async resolveRef(rev) {
-        return this.git.resolveRef(rev);
-    }
-    /** Whether two commits have the same tree and the same parents (they differ at most in message and dates). */
-    async sameTreeAndParents(a, b) {
-        const [x, y] = await Promise.all([a, b].map((c) => this.git.treeAndParents(c)));
-        return x === y;
-    }
-    /** A commit's author as `Name <email>`. */
-    async authorOf(commit) {
-        return this.git.author(commit);
-    }
-    /** Whether `ancestor` is `descendant` or one of its ancestors. */
-    async isAncestor(ancestor, descendant) {
-        return this.git.isAncestor(ancestor, descendant);
-    }
-    warnOnce(message) {
-        if (this.warned.has(message))
-            return;
-        this.warned.add(message);
-        this.logger.warning(message);
-    }
-    async listRefs() {
-        const fields = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'];
-        return (await this.git.forEachRef(fields, ['refs/heads', 'refs/tags'])).map(([ref, type, sha, peeled, date, peeledDate]) => {
-            const annotated = type === 'tag';
-            const raw = annotated ? peeledDate : date;
-            return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
-        });
-    }
-    /**
-     * Branches with env.spec at their root, named by the rules, with their labels. Two git processes
-     * whatever the number of branches: one reads every branch's env.spec and labels tree, one every
-     * label file.
-     */
-    async envBranches(branches) {
-        const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX)).sort();
-        const at = (branch, file) => `${branches.get(branch)}:${file}`;
-        const objects = await this.git.readObjects(candidates.flatMap((b) => [at(b, ENV_SPEC_FILE), at(b, 'labels')]));
-        // Decide first, warn after the label files are read: warnings keep branch order.
-        const decided = candidates.map((branch) => {
-            if (objects.get(at(branch, ENV_SPEC_FILE))?.type !== 'blob')
-                return { branch, skip: `Branch ${branch} has no ${ENV_SPEC_FILE}: not an environment` };
-            const problem = envNameProblem(branch);
-            if (problem)
-                return { branch, warn: `Skipping branch ${branch}: ${problem}` };
-            const labels = objects.get(at(branch, 'labels'));
-            const entries = labels?.type === 'tree' ? parseTree(labels.data, labels.sha.length) : [];
-            return { branch, labelFiles: entries.filter((e) => e.type === 'blob' && e.name.endsWith('.txt')) };
-        });
-        const blobs = await this.git.readBlobs([...new Set(decided.flatMap((d) => d.labelFiles?.map((e) => e.sha) ?? []))]);
-        const envs = [];
-        for (const d of decided) {
-            if (d.skip)
-                this.logger.debug(d.skip);
-            else if (d.warn)
-                this.warnOnce(d.warn);
-            else
-                envs.push({ name: d.branch, branch: d.branch, commit: branches.get(d.branch), labels: this.parseLabels(d.branch, d.labelFiles ?? [], blobs) });
-        }
-        return envs;
-    }
-    /** `labels/<label>.txt` → label: tag, skipping (with a warning) names the rules refuse. */
-    parseLabels(branch, files, blobs) {
-        const labels = {};
-        for (const e of files) {
-            const label = e.name.slice(0, -4);
-            const problem = names_labelNameProblem(label);
-            if (problem) {
-                this.warnOnce(`Skipping labels/${e.name} on branch ${branch}: ${problem}`);
-                continue;
-            }
-            labels[label] = (blobs.get(e.sha) ?? Buffer.alloc(0)).toString('utf8').trim();
-        }
-        return labels;
-    }
-    /** Applies `changes` to the tree `base` (undefined: empty); undefined when the result is empty. */
-    async buildTree(base, changes) {
-        const entries = new Map((await this.git.lsTree(base)).map((e) => [e.name, e]));
-        const nested = new Map();
-        for (const [file, content] of changes) {
-            const slash = file.indexOf('/');
-            if (slash >= 0) {
-                const dir = file.slice(0, slash);
-                if (!nested.has(dir))
-                    nested.set(dir, new Map());
-                nested.get(dir)?.set(file.slice(slash + 1), content);
-            }
-            else if (content === null) {
-                entries.delete(file);
-            }
-            else {
-                const mode = entries.get(file)?.mode === '100755' ? '100755' : '100644';
-                entries.set(file, { mode, type: 'blob', sha: await this.git.hashObject(content), name: file });
-            }
-        }
-        for (const [dir, sub] of nested) {
-            const existing = entries.get(dir);
-            const tree = await this.buildTree(existing?.type === 'tree' ? existing.sha : undefined, sub);
-            if (tree)
-                entries.set(dir, { mode: '040000', type: 'tree', sha: tree, name: dir });
-            else
-                entries.delete(dir);
-        }
-        if (entries.size === 0)
-            return undefined;
-        return this.git.mktree([...entries.values()]);
-    }
-}
-/** The environment's tags, oldest name first. */
-function tagsOf(snapshot, env) {
-    return snapshot.tags.filter((t) => t.env === env);
-}
-/** `latest` of one environment (the rule is `latestOf`'s). */
-function latestTag(snapshot, env) {
-    return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
-}
-/** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
-function remoteOf(repository) {
-    const trimmed = repository.trim();
-    if (trimmed === '')
-        throw new errors_ConfigurationError('The repository is empty: give a git URL or a local path');
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
-        // A user who pasted credentials into the URL still gets header auth: the password (or a lone user) is the token.
-        const { url, user, password } = secrets_splitCredentials(trimmed);
-        return { url, token: password || user || undefined };
-    }
-    if (/^[^/\s]+@[^/\s:]+:/.test(trimmed))
-        return { url: trimmed }; // scp-like ssh: git@host:org/repo
-    return { url: external_node_path_default().resolve(trimmed) };
-}
-
-;// CONCATENATED MODULE: ./src/summary/markdown.ts
-/**
- * Markdown for job summaries (GITHUB_STEP_SUMMARY): small helpers every phase can share.
- */
-/** Escapes a value for a table cell: pipes, new lines, and HTML the summary would render. */
-function cell(value) {
-    if (value === undefined || value === null || value === '')
-        return '';
-    return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-/** Inline code; backticks inside are handled by a longer fence. */
-function code(value) {
-    if (value === '')
-        return '';
-    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${value}${pad}${fence}`;
-}
-/**
- * A GitHub-flavoured markdown table. Cells are escaped unless they are marked raw with `raw()`
- * (e.g. output of `code()`).
- */
-function table(headers, rows) {
-    const render = (v) => (v instanceof Raw ? v.text : cell(v));
-    const lines = [`| ${headers.map(cell).join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`)];
-    return lines.join('\n') + '\n';
-}
-/** Markdown that a table must not escape. */
-class Raw {
-    text;
-    constructor(text) {
-        this.text = text;
-    }
-}
-function raw(text) {
-    return new Raw(text);
-}
-/** A heading and a body, as one summary section. */
-function section(title, body) {
-    return `### ${title}\n\n${body.endsWith('\n') ? body : body + '\n'}`;
-}
-/** A fenced code block (text shown as it is); a fence longer than any run of backticks inside. */
-function codeBlock(text) {
-    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    return `${fence}text\n${text.replace(/\n$/, '')}\n${fence}\n`;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
@@ -36287,9 +35659,14 @@ minimatch.unescape = unescape_unescape;
 
 /** True when `name` matches any of the globs (`*` alone matches everything, `/` included). */
 function matchesAny(name, globs) {
-    if (globs.length === 0)
-        return true;
-    return globs.some((g) => g === '*' || minimatch(name, g, { dot: true }));
+    return globMatcher(globs)(name);
+}
+/** matchesAny's test for `globs`, each compiled once (for many names). */
+function globMatcher(globs) {
+    if (globs.length === 0 || globs.includes('*'))
+        return () => true;
+    const matchers = globs.map((g) => new Minimatch(g, { dot: true }));
+    return (name) => matchers.some((m) => m.match(name));
 }
 /** Splits an action input or CLI value holding globs separated by new lines, commas or spaces. */
 function splitList(value) {
@@ -36299,6 +35676,667 @@ function splitList(value) {
         .split(/[\s,]+/)
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
+}
+
+;// CONCATENATED MODULE: ./src/util/process.ts
+/**
+ * Whether a process of this host is alive: signal 0 probes it without touching it; EPERM means it
+ * exists under another user. The one rule for "is the run that left this behind still running".
+ */
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    }
+    catch (err) {
+        return err.code === 'EPERM';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/repo/temp-sweep.ts
+/**
+ * The temporary clones of the environments repository (`<workDir>/gitenv-repo-*`) that killed runs
+ * left behind. Each clone holds a small owner file (host, pid); a clone is swept when it is older
+ * than an hour and its owner is gone: a process of this host that no longer runs, or (no owner file,
+ * or another host's) after a day. A live run's clone is never touched, however long the run.
+ */
+
+
+
+
+const CLONE_PREFIX = 'gitenv-repo-';
+const OWNER_FILE = 'gitenv-owner.json';
+const HOUR = 3_600_000;
+/** Records this process as the owner of the clone directory `dir`. */
+async function writeCloneOwner(dir) {
+    const owner = { host: external_node_os_namespaceObject.hostname(), pid: process.pid };
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, OWNER_FILE), JSON.stringify(owner) + '\n');
+}
+/** Removes the old clones of dead runs from `base` (the work directory clones are made in). */
+async function sweepOldClones(base, logger, olderThanMs = HOUR) {
+    const names = await external_node_fs_namespaceObject.promises.readdir(base).catch(() => []);
+    const removed = [];
+    const now = Date.now();
+    for (const name of names) {
+        if (!name.startsWith(CLONE_PREFIX))
+            continue;
+        const dir = external_node_path_namespaceObject.join(base, name);
+        const st = await external_node_fs_namespaceObject.promises.lstat(dir).catch(() => undefined);
+        if (!st?.isDirectory() || st.uid !== process.getuid?.() || now - st.mtimeMs < olderThanMs)
+            continue;
+        const owner = await readOwner(dir);
+        const gone = owner && owner.host === external_node_os_namespaceObject.hostname() ? !isAlive(owner.pid) : now - st.mtimeMs >= 24 * HOUR;
+        if (!gone)
+            continue;
+        await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        removed.push(dir);
+        logger?.info(`Removed ${dir}, a temporary clone left by an interrupted run`);
+    }
+    return removed;
+}
+async function readOwner(dir) {
+    try {
+        const o = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, OWNER_FILE), 'utf8'));
+        return typeof o.host === 'string' && Number.isInteger(o.pid) ? o : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/repo/names.ts
+/**
+ * The naming rules of an environments repository: which branch names are environments (a branch
+ * with env.spec at its root, not `manifest/*` nor gitenv's own work branches) and which label
+ * names are allowed.
+ */
+/** The file whose presence at a branch's root makes the branch an environment. */
+const ENV_SPEC_FILE = 'env.spec';
+/** Branches under this prefix hold resolved manifests, never environments. */
+const MANIFEST_PREFIX = 'manifest/';
+/** Branches under this prefix are gitenv's own work branches (resolve's pull requests), never environments. */
+const WORK_PREFIX = 'gitenv/';
+/** The label that is computed from the tags and never stored in `labels/`. */
+const LATEST_LABEL = 'latest';
+const ENV_NAME = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/;
+/** A name ending like a tag's deployed name would make `env-<env>-<date>` ambiguous. */
+const TAG_SUFFIX = /-\d{4}_\d{2}_\d{2}(?:-\d+)?$/;
+const LABEL_NAME = /^[A-Za-z0-9_.-]+$/;
+/**
+ * The longest environment name: every ref and path gitenv makes from it must fit the 255 bytes a
+ * path component may hold, the longest being the lock file git writes for a tag,
+ * `env-<env>-YYYY_MM_DD-NNNN.lock` (a name that does not fit fails the one push of all tags).
+ */
+const MAX_ENV_NAME = 200;
+/** The longest label name a new label may have (its symlink's temporary name must fit too). */
+const MAX_LABEL_NAME = 100;
+/** Why `name` cannot be an environment's name, or undefined when it can. */
+function envNameProblem(name) {
+    if (name === '')
+        return 'the name is empty';
+    if (name.includes('/'))
+        return 'an environment name cannot contain "/"';
+    if (name.length > MAX_ENV_NAME)
+        return `an environment name is at most ${MAX_ENV_NAME} characters long (this one has ${name.length})`;
+    if (!ENV_NAME.test(name)) {
+        return 'an environment name is made of letters, digits, "_", "." and "-" and cannot start with "-"';
+    }
+    if (TAG_SUFFIX.test(name)) {
+        return 'an environment name cannot end like a tag suffix (-YYYY_MM_DD or -YYYY_MM_DD-N)';
+    }
+    return undefined;
+}
+function isEnvName(name) {
+    return envNameProblem(name) === undefined;
+}
+/** Why `name` cannot be a stored label, or undefined when it can. */
+function names_labelNameProblem(name) {
+    if (!LABEL_NAME.test(name))
+        return 'a label name is made of letters, digits, "_", "." and "-"';
+    if (name === '.' || name === '..')
+        return `"${name}" is not a label name`;
+    if (name === LATEST_LABEL)
+        return '"latest" is computed from the tags and cannot be set';
+    return undefined;
+}
+/**
+ * What a new label must also avoid: labels are symlinks beside the deployed prefixes, so no hidden
+ * names and none shaped like a prefix's. (Label files already in a repository that break this are
+ * refused by deploy, per environment, rather than dropped when the repository is read.)
+ */
+function newLabelNameProblem(name) {
+    const problem = names_labelNameProblem(name);
+    if (problem)
+        return problem;
+    if (name.length > MAX_LABEL_NAME)
+        return `a label name is at most ${MAX_LABEL_NAME} characters long (this one has ${name.length})`;
+    if (name.startsWith('.'))
+        return `"${name}" starts with ".": label names are never hidden`;
+    if (/^\d{4}_\d{2}_\d{2}(?:-\d+)?$/.test(name))
+        return `"${name}" is shaped like a deployed name (YYYY_MM_DD[-N]), which its symlink would stand beside`;
+    return undefined;
+}
+/** The path of a label's file on the environment branch. */
+function labelPath(label) {
+    return `labels/${label}.txt`;
+}
+/** The manifest branch of an environment. */
+function manifestBranch(env) {
+    return MANIFEST_PREFIX + env;
+}
+/** The branch resolve's pull-request mode proposes an environment's next manifest on. */
+function updateBranch(env) {
+    return `${WORK_PREFIX}update/${env}`;
+}
+
+;// CONCATENATED MODULE: ./src/repo/tags.ts
+/**
+ * The tag grammar: `env-<env>-<YYYY_MM_DD>[-N]`, parsed from the right (an environment name may
+ * itself hold `-` and digits).
+ * The part after the environment is the **deployed name** (the prefix directory's name).
+ */
+const TAG = /^env-(.+)-(\d{4}_\d{2}_\d{2}(?:-\d+)?)$/;
+const DEPLOYED = /^(\d{4}_\d{2}_\d{2})(?:-(\d+))?$/;
+/** Parses a tag name, or returns undefined when it is not a gitenv tag. */
+function tags_parseTag(tag) {
+    const m = TAG.exec(tag);
+    if (!m)
+        return undefined;
+    const d = DEPLOYED.exec(m[2]);
+    return { env: m[1], deployedName: m[2], date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) };
+}
+/** `YYYY_MM_DD` of a moment, in UTC. */
+function tagDate(when) {
+    const pad = (n, w = 2) => String(n).padStart(w, '0');
+    return `${pad(when.getUTCFullYear(), 4)}_${pad(when.getUTCMonth() + 1)}_${pad(when.getUTCDate())}`;
+}
+function tagName(env, date, serial = 0) {
+    return serial === 0 ? `env-${env}-${date}` : `env-${env}-${date}-${serial}`;
+}
+/** The first free tag name for `env` on the UTC day of `when`: the plain name, then `-1`, `-2`, ... */
+function nextTagName(env, when, exists) {
+    const date = tagDate(when);
+    for (let serial = 0;; serial++) {
+        const name = tagName(env, date, serial);
+        if (!exists(name))
+            return name;
+    }
+}
+/**
+ * Orders deployed names (or whole tags of one environment): by date, then by the numeric
+ * serial (so `-10` comes after `-9`), then as plain strings for anything else.
+ */
+function compareTagNames(a, b) {
+    const pa = tags_parseTag(a) ?? deployedOnly(a);
+    const pb = tags_parseTag(b) ?? deployedOnly(b);
+    if (pa && pb && pa.env === pb.env) {
+        if (pa.date !== pb.date)
+            return pa.date < pb.date ? -1 : 1;
+        if (pa.serial !== pb.serial)
+            return pa.serial - pb.serial;
+    }
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function deployedOnly(name) {
+    const d = DEPLOYED.exec(name);
+    return d ? { env: '', deployedName: name, date: d[1], serial: d[2] === undefined ? 0 : Number(d[2]) } : undefined;
+}
+/**
+ * The one `latest` rule: the tag whose commit is newest by committer date, ties going to the greater
+ * tag name (`compareTagNames`); a tag whose date is unknown counts as the oldest.
+ */
+function tags_latestOf(tags, name, date) {
+    let best;
+    for (const t of tags) {
+        if (best === undefined) {
+            best = t;
+            continue;
+        }
+        const a = date(t)?.getTime() ?? 0;
+        const b = date(best)?.getTime() ?? 0;
+        if (a > b || (a === b && compareTagNames(name(t), name(best)) > 0))
+            best = t;
+    }
+    return best;
+}
+
+;// CONCATENATED MODULE: ./src/repo/env-repository.ts
+/**
+ * The environments repository, read with ONE fetch of every branch and tag into a temporary bare
+ * repository (never a checkout) and written with plumbing commits and pushes.
+ *
+ * Public API (the phases code against this):
+ *
+ *   const repo = await EnvRepository.open({ repository, token, workDir, logger, env });
+ *   try {
+ *     repo.displayName                           // the remote for messages, credentials removed
+ *     const snap = await repo.snapshot();        // envs (with labels), manifests, tags; warns per skipped branch
+ *     snap.envs: EnvBranch[]                     // {name, branch, commit, labels: {label: tag}}
+ *     snap.manifests: ManifestHead[]             // {env, branch, commit, committerDate}
+ *     snap.tags: TagRef[]                        // gitenv tags {name, env, deployedName, commit, committerDate, annotated}
+ *     snap.tagNames: Set<string>                 // every tag name, gitenv's or not
+ *     tagsOf(snap, env) / latestTag(snap, env)   // `latest`: newest commit date, ties to the greater name
+ *     await repo.readFile(rev, 'env.spec')       // Buffer | undefined (rev: sha, branch name or refs/...)
+ *     await repo.readFiles([{rev, path}, ...])   // one git process for many files
+ *     await repo.writeCommit(parent, {'labels/next.txt': 'env-x-2020_01_01\n', 'gone.txt': null}, msg)
+ *                                                // -> {commit, changed}; nothing is checked out
+ *     await repo.makeTag(name, commit, message)  // annotated tag object (not under a ref yet)
+ *     await repo.push([{src: sha, dst: 'refs/heads/b'}, ...])   // several refs, atomically
+ *     await repo.updateBranch(branch, async (head) => ({files, message}) | undefined, {dryRun})
+ *                                                // commit on the head, push; when the remote moved,
+ *                                                // fetch, redo the change on the new head, push again
+ *     await repo.retryWhenStale(async (attempt) => {...})   // same loop for any push (autotag)
+ *     await repo.isAncestor(a, b)                // merge-base --is-ancestor
+ *     await repo.refresh([branches])             // fetch again (all, or just these branches)
+ *     await repo.resolveRef(rev)                 // the commit, or undefined
+ *     await repo.fetchRef(remoteRef, localRef)   // one ref the remote may lack (refs/pull/7/head)
+ *     await repo.sameTreeAndParents(a, b)        // commits that differ at most in message and dates
+ *   (the GitCommandManager stays private: every git command is a named method of it)
+ *   } finally {
+ *     await repo.close();                        // removes the temporary repository
+ *   }
+ *
+ * Errors: ConfigurationError (bad repository, branch checked out in a non-bare remote),
+ * CommandError (git failed; the message says what, with stderr's tail), PushRejectedError (refused
+ * for another reason than a race, or the race went on past the retries).
+ */
+
+
+
+
+
+
+
+
+
+
+
+/** The repository a phase names in its settings (repository, token, workDir), with its services. */
+function openForPhase(settings, services) {
+    return EnvRepository.open({ repository: settings.repository, token: settings.token, workDir: settings.workDir, logger: services.logger, env: services.env });
+}
+const DEFAULT_PUSH_ATTEMPTS = 5;
+class EnvRepository {
+    git;
+    remote;
+    tempDir;
+    logger;
+    /** Warnings already given: a snapshot taken again after a race does not repeat them. */
+    warned = new Set();
+    constructor(git, 
+    /** What git fetches from and pushes to (credentials removed). */
+    remote, tempDir, logger) {
+        this.git = git;
+        this.remote = remote;
+        this.tempDir = tempDir;
+        this.logger = logger;
+    }
+    /** The repository as shown in messages (credentials removed). */
+    get displayName() {
+        return secrets_redactUrls(this.remote);
+    }
+    /** Creates a temporary bare repository and fetches every branch and tag of `repository` into it. */
+    static async open(options) {
+        const { url, token } = remoteOf(options.repository);
+        const base = options.workDir ?? external_node_os_default().tmpdir();
+        await external_node_fs_namespaceObject.promises.mkdir(base, { recursive: true });
+        await sweepOldClones(base, options.logger);
+        const tempDir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_default().join(base, CLONE_PREFIX));
+        try {
+            await writeCloneOwner(tempDir);
+            const git = await GitCommandManager.create(external_node_path_default().join(tempDir, 'repo.git'), {
+                logger: options.logger,
+                token: options.token ?? token,
+                tokenUrl: url,
+                env: options.env,
+                retry: options.retry,
+            });
+            await git.cloneBare(url);
+            return new EnvRepository(git, url, tempDir, options.logger);
+        }
+        catch (err) {
+            await external_node_fs_namespaceObject.promises.rm(tempDir, { recursive: true, force: true });
+            throw err;
+        }
+    }
+    /** Fetches again: every branch and tag, or only the given branches. */
+    async refresh(branches) {
+        const refspecs = branches ? branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`) : ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+        await this.git.fetch(this.remote, refspecs, !branches);
+    }
+    /** Fetches one remote ref (e.g. `refs/pull/7/head`) into `localRef`: its commit, or undefined when the remote has no such ref. */
+    async fetchRef(remoteRef, localRef) {
+        if (!(await this.git.fetchIfPresent(this.remote, remoteRef, localRef)))
+            return undefined;
+        return this.git.resolveRef(localRef);
+    }
+    /** Deletes branches on the remote (and here); missing ones are no error. */
+    async deleteBranches(branches) {
+        if (branches.length === 0)
+            return;
+        const result = await this.git.push(this.remote, branches.map((b) => `:refs/heads/${b}`), false);
+        if (result.exitCode !== 0 && !/remote ref does not exist/.test(result.stderr)) {
+            throw new errors_CommandError('git', ['push', this.displayName, ...branches.map((b) => `:refs/heads/${b}`)], result.exitCode, errors_tailLines(result.stderr), `git push to ${this.displayName} failed`);
+        }
+        for (const b of branches)
+            await this.git.deleteRef(`refs/heads/${b}`);
+    }
+    async close() {
+        this.git.closeBatch();
+        await external_node_fs_namespaceObject.promises.rm(this.tempDir, { recursive: true, force: true });
+    }
+    /**
+     * Everything the phases need to know about the repository, from the fetched refs. `envs` (globs,
+     * as the phases' input): only the environment branches they select are read (their env.spec and
+     * labels); an empty list reads every one.
+     */
+    async snapshot(envs = []) {
+        // The branches' files are read next: the reader starts while the refs are listed.
+        this.git.openBatch();
+        const refs = await this.listRefs();
+        const branches = new Map(refs.filter((r) => r.ref.startsWith('refs/heads/')).map((r) => [r.ref.slice(11), r.commit]));
+        const tagRefs = refs.filter((r) => r.ref.startsWith('refs/tags/'));
+        const tags = [];
+        for (const r of tagRefs) {
+            const parsed = tags_parseTag(r.ref.slice(10));
+            if (!parsed || !r.commit)
+                continue;
+            tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
+        }
+        tags.sort((a, b) => compareTagNames(a.name, b.name));
+        const envBranches = await this.envBranches(branches, envs);
+        const manifests = [];
+        for (const r of refs) {
+            if (!r.ref.startsWith('refs/heads/' + MANIFEST_PREFIX))
+                continue;
+            const env = r.ref.slice(11 + MANIFEST_PREFIX.length);
+            const problem = envNameProblem(env);
+            if (problem) {
+                this.warnOnce(`Skipping branch ${r.ref.slice(11)}: ${problem}`);
+                continue;
+            }
+            manifests.push({ env, branch: r.ref.slice(11), commit: r.commit, committerDate: r.date });
+        }
+        manifests.sort((a, b) => (a.env < b.env ? -1 : 1));
+        return { envs: envBranches, manifests, tags, tagNames: new Set(tagRefs.map((r) => r.ref.slice(10))), branches };
+    }
+    /** A file at a revision (sha, branch or ref), or undefined when it does not exist there. */
+    async readFile(rev, file) {
+        return (await this.readFiles([{ rev, path: file }]))[0];
+    }
+    /** Many files with one git process; undefined for each that does not exist. */
+    async readFiles(requests) {
+        const names = requests.map((r) => `${r.rev}:${r.path}`);
+        const blobs = await this.git.readBlobs(names);
+        return names.map((n) => blobs.get(n));
+    }
+    /** The names of the files at the root of `rev`'s tree (empty when `rev` does not exist). */
+    async listFiles(rev) {
+        const commit = await this.git.resolveRef(rev);
+        if (!commit)
+            return [];
+        return (await this.git.lsTree(commit)).filter((e) => e.type === 'blob').map((e) => e.name);
+    }
+    /**
+     * A commit of `parent`'s tree with `files` applied (nothing checked out). `changed` is false, and
+     * `commit` the parent, when the tree came out the same.
+     */
+    async writeCommit(parent, files, message) {
+        const baseTree = parent ? await this.git.treeOf(parent) : undefined;
+        const changes = new Map(Object.entries(files).map(([p, c]) => [p.replace(/^\/+/, ''), c]));
+        const tree = (await this.buildTree(baseTree, changes)) ?? (await this.git.mktree([]));
+        if (parent && tree === baseTree)
+            return { commit: parent, changed: false };
+        return { commit: await this.git.commitTree(tree, parent ? [parent] : [], message), changed: true };
+    }
+    /** An annotated tag object (not under any ref until pushed). */
+    async makeTag(name, commit, message) {
+        return this.git.mktag(name, commit, message);
+    }
+    /**
+     * Pushes several refs at once (atomically when more than one), then records them locally.
+     * Throws PushRejectedError when refused (`stale` when someone pushed first).
+     */
+    async push(updates) {
+        if (updates.length === 0)
+            return;
+        const refspecs = updates.map((u) => `${u.force ? '+' : ''}${u.src}:${u.dst}`);
+        const result = await this.git.push(this.remote, refspecs, updates.length > 1);
+        const refs = parsePushPorcelain(result.stdout.toString('utf8'));
+        const rejected = refs.filter((r) => r.flag === '!');
+        if (rejected.some((r) => /checked out/.test(r.reason ?? '')) || /refusing to update checked out branch/.test(result.stderr)) {
+            const branch = (rejected.find((r) => /checked out/.test(r.reason ?? '')) ?? rejected[0])?.dst.replace(/^refs\/heads\//, '');
+            throw new errors_ConfigurationError(`Cannot push to ${this.displayName}: branch ${branch ?? '(unknown)'} is checked out there, and git refuses ` +
+                'to push to the checked-out branch of a non-bare repository. Put that repository into "detached head" ' +
+                `mode (for example, run "git checkout --detach" in ${this.displayName}) or use a bare repository, then run gitenv again.`);
+        }
+        if (rejected.length > 0)
+            throw new PushRejectedError(this.displayName, rejected);
+        if (result.exitCode !== 0) {
+            throw new errors_CommandError('git', ['push', this.displayName, ...refspecs], result.exitCode, errors_tailLines(result.stderr), `git push to ${this.displayName} failed`);
+        }
+        for (const u of updates)
+            await this.git.updateRef(u.dst, u.src);
+    }
+    /**
+     * Runs `attempt` (which plans from the fetched refs and pushes) until it succeeds; when a push is
+     * refused because the remote moved, fetches everything again and lets it redo its work. Bounded.
+     */
+    async retryWhenStale(attempt, attempts = DEFAULT_PUSH_ATTEMPTS, only) {
+        for (let n = 1;; n++) {
+            try {
+                return await attempt(n);
+            }
+            catch (err) {
+                if (!(err instanceof PushRejectedError) || !err.stale || n >= attempts)
+                    throw err;
+                this.logger.info(`${this.displayName} changed while we worked (${err.rejected.map((r) => r.dst).join(', ')}); fetching and trying again`);
+                await this.refresh(only);
+            }
+        }
+    }
+    /**
+     * Commits `change(head)` on `branch` and pushes it; after a race, redoes the change on the new
+     * head. `change` returns undefined when there is nothing to do. The branch may not exist yet
+     * (head undefined): the commit then has no parent.
+     */
+    async updateBranch(branch, change, options = {}) {
+        const ref = `refs/heads/${branch}`;
+        return this.retryWhenStale(async (attempt) => {
+            const head = await this.git.resolveRef(ref);
+            const planned = await change(head, attempt);
+            if (!planned)
+                return { pushed: false, attempts: attempt };
+            const { commit, changed } = await this.writeCommit(head, planned.files, planned.message);
+            if (!changed)
+                return { pushed: false, attempts: attempt };
+            if (options.dryRun)
+                return { commit, pushed: false, attempts: attempt };
+            await this.push([{ src: commit, dst: ref }]);
+            return { commit, pushed: true, attempts: attempt };
+        }, options.attempts, [branch]);
+    }
+    /** The commit a ref or revision names, or undefined when there is none here. */
+    async resolveRef(rev) {
+        return this.git.resolveRef(rev);
+    }
+    /** Whether two commits have the same tree and the same parents (they differ at most in message and dates). */
+    async sameTreeAndParents(a, b) {
+        const [x, y] = await Promise.all([a, b].map((c) => this.git.treeAndParents(c)));
+        return x === y;
+    }
+    /** A commit's author as `Name <email>`. */
+    async authorOf(commit) {
+        return this.git.author(commit);
+    }
+    /** Whether `ancestor` is `descendant` or one of its ancestors. */
+    async isAncestor(ancestor, descendant) {
+        return this.git.isAncestor(ancestor, descendant);
+    }
+    warnOnce(message) {
+        if (this.warned.has(message))
+            return;
+        this.warned.add(message);
+        this.logger.warning(message);
+    }
+    async listRefs() {
+        const fields = ['%(refname)', '%(objecttype)', '%(objectname)', '%(*objectname)', '%(committerdate:raw)', '%(*committerdate:raw)'];
+        return (await this.git.forEachRef(fields, ['refs/heads', 'refs/tags'])).map(([ref, type, sha, peeled, date, peeledDate]) => {
+            const annotated = type === 'tag';
+            const raw = annotated ? peeledDate : date;
+            return { ref, commit: annotated ? peeled : type === 'commit' ? sha : '', date: new Date(Number(raw.split(' ')[0]) * 1000), annotated };
+        });
+    }
+    /**
+     * Branches with env.spec at their root, named by the rules, with their labels: of those `globs`
+     * select, every branch when empty. Two reads of the kept-open `cat-file --batch` whatever the
+     * number of branches: one of every branch's env.spec and labels tree, one of every label file.
+     */
+    async envBranches(branches, globs) {
+        const selected = globMatcher(globs);
+        const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX) && selected(b)).sort();
+        const at = (branch, file) => `${branches.get(branch)}:${file}`;
+        const objects = await this.git.readObjects(candidates.flatMap((b) => [at(b, ENV_SPEC_FILE), at(b, 'labels')]));
+        // Decide first, warn after the label files are read: warnings keep branch order.
+        const decided = candidates.map((branch) => {
+            if (objects.get(at(branch, ENV_SPEC_FILE))?.type !== 'blob')
+                return { branch, skip: `Branch ${branch} has no ${ENV_SPEC_FILE}: not an environment` };
+            const problem = envNameProblem(branch);
+            if (problem)
+                return { branch, warn: `Skipping branch ${branch}: ${problem}` };
+            const labels = objects.get(at(branch, 'labels'));
+            const entries = labels?.type === 'tree' ? parseTree(labels.data, labels.sha.length) : [];
+            return { branch, labelFiles: entries.filter((e) => e.type === 'blob' && e.name.endsWith('.txt')) };
+        });
+        const blobs = await this.git.readBlobs([...new Set(decided.flatMap((d) => d.labelFiles?.map((e) => e.sha) ?? []))]);
+        const envs = [];
+        for (const d of decided) {
+            if (d.skip)
+                this.logger.debug(d.skip);
+            else if (d.warn)
+                this.warnOnce(d.warn);
+            else
+                envs.push({ name: d.branch, branch: d.branch, commit: branches.get(d.branch), labels: this.parseLabels(d.branch, d.labelFiles ?? [], blobs) });
+        }
+        return envs;
+    }
+    /** `labels/<label>.txt` → label: tag, skipping (with a warning) names the rules refuse. */
+    parseLabels(branch, files, blobs) {
+        const labels = {};
+        for (const e of files) {
+            const label = e.name.slice(0, -4);
+            const problem = names_labelNameProblem(label);
+            if (problem) {
+                this.warnOnce(`Skipping labels/${e.name} on branch ${branch}: ${problem}`);
+                continue;
+            }
+            labels[label] = (blobs.get(e.sha) ?? Buffer.alloc(0)).toString('utf8').trim();
+        }
+        return labels;
+    }
+    /** Applies `changes` to the tree `base` (undefined: empty); undefined when the result is empty. */
+    async buildTree(base, changes) {
+        const entries = new Map((await this.git.lsTree(base)).map((e) => [e.name, e]));
+        const nested = new Map();
+        for (const [file, content] of changes) {
+            const slash = file.indexOf('/');
+            if (slash >= 0) {
+                const dir = file.slice(0, slash);
+                if (!nested.has(dir))
+                    nested.set(dir, new Map());
+                nested.get(dir)?.set(file.slice(slash + 1), content);
+            }
+            else if (content === null) {
+                entries.delete(file);
+            }
+            else {
+                const mode = entries.get(file)?.mode === '100755' ? '100755' : '100644';
+                entries.set(file, { mode, type: 'blob', sha: await this.git.hashObject(content), name: file });
+            }
+        }
+        for (const [dir, sub] of nested) {
+            const existing = entries.get(dir);
+            const tree = await this.buildTree(existing?.type === 'tree' ? existing.sha : undefined, sub);
+            if (tree)
+                entries.set(dir, { mode: '040000', type: 'tree', sha: tree, name: dir });
+            else
+                entries.delete(dir);
+        }
+        if (entries.size === 0)
+            return undefined;
+        return this.git.mktree([...entries.values()]);
+    }
+}
+/** The environment's tags, oldest name first. */
+function tagsOf(snapshot, env) {
+    return snapshot.tags.filter((t) => t.env === env);
+}
+/** `latest` of one environment (the rule is `latestOf`'s). */
+function latestTag(snapshot, env) {
+    return latestOf(tagsOf(snapshot, env), (t) => t.name, (t) => t.committerDate);
+}
+/** A URL stays a URL (credentials moved out); anything else is a local path, made absolute. */
+function remoteOf(repository) {
+    const trimmed = repository.trim();
+    if (trimmed === '')
+        throw new errors_ConfigurationError('The repository is empty: give a git URL or a local path');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+        // A user who pasted credentials into the URL still gets header auth: the password (or a lone user) is the token.
+        const { url, user, password } = secrets_splitCredentials(trimmed);
+        return { url, token: password || user || undefined };
+    }
+    if (/^[^/\s]+@[^/\s:]+:/.test(trimmed))
+        return { url: trimmed }; // scp-like ssh: git@host:org/repo
+    return { url: external_node_path_default().resolve(trimmed) };
+}
+
+;// CONCATENATED MODULE: ./src/summary/markdown.ts
+/**
+ * Markdown for job summaries (GITHUB_STEP_SUMMARY): small helpers every phase can share.
+ */
+/** Escapes a value for a table cell: pipes, new lines, and HTML the summary would render. */
+function cell(value) {
+    if (value === undefined || value === null || value === '')
+        return '';
+    return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Inline code; backticks inside are handled by a longer fence. */
+function code(value) {
+    if (value === '')
+        return '';
+    const longest = Math.max(0, ...[...value.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = value.startsWith('`') || value.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${value}${pad}${fence}`;
+}
+/**
+ * A GitHub-flavoured markdown table. Cells are escaped unless they are marked raw with `raw()`
+ * (e.g. output of `code()`).
+ */
+function table(headers, rows) {
+    const render = (v) => (v instanceof Raw ? v.text : cell(v));
+    const lines = [`| ${headers.map(cell).join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${headers.map((_, i) => render(row[i])).join(' | ')} |`)];
+    return lines.join('\n') + '\n';
+}
+/** Markdown that a table must not escape. */
+class Raw {
+    text;
+    constructor(text) {
+        this.text = text;
+    }
+}
+function raw(text) {
+    return new Raw(text);
+}
+/** A heading and a body, as one summary section. */
+function section(title, body) {
+    return `### ${title}\n\n${body.endsWith('\n') ? body : body + '\n'}`;
+}
+/** A fenced code block (text shown as it is); a fence longer than any run of backticks inside. */
+function codeBlock(text) {
+    const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    return `${fence}text\n${text.replace(/\n$/, '')}\n${fence}\n`;
 }
 
 ;// CONCATENATED MODULE: ./src/phases/autotag.ts

@@ -40719,13 +40719,13 @@ const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false,
 
 
 
-const esm_minimatch = (p, pattern, options = {}) => {
+const minimatch = (p, pattern, options = {}) => {
     assertValidPattern(pattern);
     // shortcut: comments match nothing.
     if (!options.nocomment && pattern.charAt(0) === '#') {
         return false;
     }
-    return new Minimatch(pattern, options).match(p);
+    return new esm_Minimatch(pattern, options).match(p);
 };
 // Optimized checking for the most common glob patterns.
 const starDotExtRE = /^\*+([^+@!?*[(]*)$/;
@@ -40791,9 +40791,9 @@ const esm_path = {
 };
 /* c8 ignore stop */
 const sep = defaultPlatform === 'win32' ? esm_path.win32.sep : esm_path.posix.sep;
-esm_minimatch.sep = sep;
+minimatch.sep = sep;
 const GLOBSTAR = Symbol('globstar **');
-esm_minimatch.GLOBSTAR = GLOBSTAR;
+minimatch.GLOBSTAR = GLOBSTAR;
 // any single thing other than /
 // don't need to escape / when using new RegExp()
 const esm_qmark = '[^/]';
@@ -40806,14 +40806,14 @@ const twoStarDot = '(?:(?!(?:\\/|^)(?:\\.{1,2})($|\\/)).)*?';
 // not a ^ or / followed by a dot,
 // followed by anything, any number of times.
 const twoStarNoDot = '(?:(?!(?:\\/|^)\\.).)*?';
-const filter = (pattern, options = {}) => (p) => esm_minimatch(p, pattern, options);
-esm_minimatch.filter = filter;
+const filter = (pattern, options = {}) => (p) => minimatch(p, pattern, options);
+minimatch.filter = filter;
 const ext = (a, b = {}) => Object.assign({}, a, b);
 const defaults = (def) => {
     if (!def || typeof def !== 'object' || !Object.keys(def).length) {
-        return esm_minimatch;
+        return minimatch;
     }
-    const orig = esm_minimatch;
+    const orig = minimatch;
     const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
     return Object.assign(m, {
         Minimatch: class Minimatch extends orig.Minimatch {
@@ -40845,7 +40845,7 @@ const defaults = (def) => {
         GLOBSTAR: GLOBSTAR,
     });
 };
-esm_minimatch.defaults = defaults;
+minimatch.defaults = defaults;
 // Brace expansion:
 // a{b,c}d -> abd acd
 // a{b,}c -> abc ac
@@ -40866,7 +40866,7 @@ const braceExpand = (pattern, options = {}) => {
     }
     return expand(pattern, { max: options.braceExpandMax });
 };
-esm_minimatch.braceExpand = braceExpand;
+minimatch.braceExpand = braceExpand;
 // parse a component of the expanded set.
 // At this point, no pattern may contain "/" in it
 // so we're going to return a 2d array, where each entry is the full
@@ -40878,21 +40878,21 @@ esm_minimatch.braceExpand = braceExpand;
 // when it is the *only* thing in a path portion.  Otherwise, any series
 // of * is equivalent to a single *.  Globstar behavior is enabled by
 // default, and can be disabled by setting options.noglobstar.
-const makeRe = (pattern, options = {}) => new Minimatch(pattern, options).makeRe();
-esm_minimatch.makeRe = makeRe;
+const makeRe = (pattern, options = {}) => new esm_Minimatch(pattern, options).makeRe();
+minimatch.makeRe = makeRe;
 const match = (list, pattern, options = {}) => {
-    const mm = new Minimatch(pattern, options);
+    const mm = new esm_Minimatch(pattern, options);
     list = list.filter(f => mm.match(f));
     if (mm.options.nonull && !list.length) {
         list.push(pattern);
     }
     return list;
 };
-esm_minimatch.match = match;
+minimatch.match = match;
 // replace stuff like \* with *
 const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
 const esm_regExpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, '\\$&');
-class Minimatch {
+class esm_Minimatch {
     options;
     set;
     pattern;
@@ -41815,7 +41815,7 @@ class Minimatch {
         return this.negate;
     }
     static defaults(def) {
-        return esm_minimatch.defaults(def).Minimatch;
+        return minimatch.defaults(def).Minimatch;
     }
 }
 /* c8 ignore start */
@@ -41823,18 +41823,23 @@ class Minimatch {
 
 
 /* c8 ignore stop */
-esm_minimatch.AST = AST;
-esm_minimatch.Minimatch = Minimatch;
-esm_minimatch.escape = escape_escape;
-esm_minimatch.unescape = unescape_unescape;
+minimatch.AST = AST;
+minimatch.Minimatch = esm_Minimatch;
+minimatch.escape = escape_escape;
+minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
 ;// CONCATENATED MODULE: ./src/util/glob.ts
 
 /** True when `name` matches any of the globs (`*` alone matches everything, `/` included). */
 function matchesAny(name, globs) {
-    if (globs.length === 0)
-        return true;
-    return globs.some((g) => g === '*' || minimatch(name, g, { dot: true }));
+    return globMatcher(globs)(name);
+}
+/** matchesAny's test for `globs`, each compiled once (for many names). */
+function globMatcher(globs) {
+    if (globs.length === 0 || globs.includes('*'))
+        return () => true;
+    const matchers = globs.map((g) => new Minimatch(g, { dot: true }));
+    return (name) => matchers.some((m) => m.match(name));
 }
 /** Splits an action input or CLI value holding globs separated by new lines, commas or spaces. */
 function splitList(value) {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as io from '@actions/io';
 import { DEFAULT_RETRY, retryDelay, sleep, type RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
@@ -35,6 +36,10 @@ export interface ExecOptions {
   okCodes?: number[];
   /** Summary line for the error, instead of `git <args> failed`. */
   what?: string;
+  /** Run without `--git-dir` (a clone, which makes the repository). */
+  outside?: boolean;
+  /** Before a network retry (a clone: what the failed attempt left is removed). */
+  beforeRetry?: () => Promise<void>;
 }
 
 export interface GitResult {
@@ -125,7 +130,7 @@ export class GitCommandManager {
     // A command that may change objects or refs ends the kept-open reader: the next read starts one
     // that sees the change.
     if (!READ_ONLY.has(args[0])) this.closeBatch();
-    const full = ['--git-dir', this.gitDir, ...args];
+    const full = opts.outside ? args : ['--git-dir', this.gitDir, ...args];
     for (let attempt = 1; ; attempt++) {
       this.options.logger.debug(`git ${args.map(redactUrls).join(' ')}`);
       const result = await runGit(this.gitPath, full, this.env, opts.input);
@@ -140,6 +145,7 @@ export class GitCommandManager {
       const delay = retryDelay(this.retry, attempt);
       this.options.logger.info(`git ${args[0]} failed (${tailLines(redactUrls(result.stderr), 1)}); retrying in ${Math.round(delay)} ms`);
       await sleep(delay);
+      await opts.beforeRetry?.();
     }
   }
 
@@ -152,6 +158,24 @@ export class GitCommandManager {
     // No template: sample hooks are copied for nothing, and a user's template could bring hooks
     // that would run in this temporary repository.
     await this.exec(['init', '--bare', '--quiet', '--template=']);
+  }
+
+  /**
+   * Makes `gitDir` a bare clone of `remote`: its branches and tags, with their objects. One git
+   * where `init` and `fetch` took two, and the refs written as one packed-refs file, not a file each
+   * (a repository with years of daily tags has thousands). A local path goes through git's transport
+   * (`--no-local`), as a fetch does: nothing of the origin's object store is hard-linked or copied
+   * as is. No template: sample hooks are copied for nothing, and a user's template could bring hooks
+   * that would run in this temporary repository.
+   */
+  async cloneBare(remote: string): Promise<void> {
+    const args = ['clone', '--bare', '--quiet', '--no-local', '--template=', remote, this.gitDir];
+    await this.exec(args, {
+      network: true,
+      outside: true,
+      what: `git clone from ${redactUrls(remote)} failed`,
+      beforeRetry: () => fs.rm(this.gitDir, { recursive: true, force: true }),
+    });
   }
 
   /** Fetches `refspecs` from `remote` (a URL or a local path). */
@@ -279,19 +303,28 @@ export class GitCommandManager {
     const sent = names.filter((n) => !/[\n\r\0]/.test(n));
     const found = new Map<string, GitObject | undefined>(names.map((n) => [n, undefined]));
     if (sent.length === 0) return found;
-    if (!this.batch || this.batch.failed) {
-      this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
-      this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
-    }
+    const batch = this.openBatch();
     let read: Map<string, GitObject | undefined>;
     try {
-      read = await this.batch.read(sent);
+      read = await batch.read(sent);
     } catch {
       this.closeBatch();
       read = await this.readObjectsOnce(sent);
     }
     for (const [n, o] of read) found.set(n, o);
     return found;
+  }
+
+  /**
+   * The `cat-file --batch` kept open, started now if there is none: a caller about to read after
+   * another command starts it first, so that its start overlaps that command.
+   */
+  openBatch(): CatFileBatch {
+    if (!this.batch || this.batch.failed) {
+      this.options.logger.debug('git cat-file --batch (kept open for the reads that follow)');
+      this.batch = new CatFileBatch(this.gitPath, this.gitDir, this.env);
+    }
+    return this.batch;
   }
 
   /** Ends the `cat-file --batch` kept open, if any (before anything changes the repository, and when done). */

@@ -15,7 +15,7 @@ import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { DEFAULT_RETRY } from '../net/retry.js';
 import { latestTag, tagsOf, type RepositorySnapshot, openForPhase } from '../repo/env-repository.js';
 import { ConfigurationError, errorMessage } from '../util/errors.js';
-import { matchesAny } from '../util/glob.js';
+import { globMatcher } from '../util/glob.js';
 import { VERSION } from '../version.js';
 import type { FailedEnv, PhaseResult } from './result.js';
 import type { DeploySettings, Services } from './settings.js';
@@ -53,7 +53,7 @@ export async function deploy(given: DeploySettings, services: Services): Promise
   if (settings.skipTests) logger.warning('skip-tests: smoke tests (env.spec tests:) are not run; labels move to untested prefixes');
   const repo = await openForPhase(settings, services);
   try {
-    const snapshot = await repo.snapshot();
+    const snapshot = await repo.snapshot(settings.envs);
     const envBranches = new Map(snapshot.envs.map((e) => [e.name, e.commit]));
     // What this run creates is readable as `access` says from the start (installer, micromamba, scripts).
     return await withUmask(access, async () => {
@@ -163,8 +163,9 @@ async function deployEnvSafely(selection: EnvSelection, options: EnvDeployOption
 /** Environment branches that have a manifest branch, selected by the `envs` globs. */
 function envStates(snapshot: RepositorySnapshot, envs: readonly string[]): EnvState[] {
   const manifests = new Set(snapshot.manifests.map((m) => m.env));
+  const selected = globMatcher(envs);
   return snapshot.envs
-    .filter((e) => manifests.has(e.name) && matchesAny(e.name, envs))
+    .filter((e) => manifests.has(e.name) && selected(e.name))
     .map((e) => ({
       env: e.name,
       labels: new Map(Object.entries(e.labels)),

@@ -44,6 +44,7 @@ import { GitCommandManager, parseTree, type TreeEntry } from '../git/git-command
 import { parsePushPorcelain, PushRejectedError } from '../git/push.js';
 import type { RetryPolicy } from '../net/retry.js';
 import { CommandError, ConfigurationError, tailLines } from '../util/errors.js';
+import { globMatcher } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
 import { redactUrls, splitCredentials } from '../util/secrets.js';
 import { CLONE_PREFIX, sweepOldClones, writeCloneOwner } from './temp-sweep.js';
@@ -166,10 +167,8 @@ export class EnvRepository {
         env: options.env,
         retry: options.retry,
       });
-      await git.init();
-      const repo = new EnvRepository(git, url, tempDir, options.logger);
-      await repo.refresh();
-      return repo;
+      await git.cloneBare(url);
+      return new EnvRepository(git, url, tempDir, options.logger);
     } catch (err) {
       await fs.rm(tempDir, { recursive: true, force: true });
       throw err;
@@ -207,8 +206,14 @@ export class EnvRepository {
     await fs.rm(this.tempDir, { recursive: true, force: true });
   }
 
-  /** Everything the phases need to know about the repository, from the fetched refs. */
-  async snapshot(): Promise<RepositorySnapshot> {
+  /**
+   * Everything the phases need to know about the repository, from the fetched refs. `envs` (globs,
+   * as the phases' input): only the environment branches they select are read (their env.spec and
+   * labels); an empty list reads every one.
+   */
+  async snapshot(envs: readonly string[] = []): Promise<RepositorySnapshot> {
+    // The branches' files are read next: the reader starts while the refs are listed.
+    this.git.openBatch();
     const refs = await this.listRefs();
     const branches = new Map(refs.filter((r) => r.ref.startsWith('refs/heads/')).map((r) => [r.ref.slice(11), r.commit]));
     const tagRefs = refs.filter((r) => r.ref.startsWith('refs/tags/'));
@@ -219,7 +224,7 @@ export class EnvRepository {
       tags.push({ name: r.ref.slice(10), env: parsed.env, deployedName: parsed.deployedName, commit: r.commit, committerDate: r.date, annotated: r.annotated });
     }
     tags.sort((a, b) => compareTagNames(a.name, b.name));
-    const envs = await this.envBranches(branches);
+    const envBranches = await this.envBranches(branches, envs);
     const manifests: ManifestHead[] = [];
     for (const r of refs) {
       if (!r.ref.startsWith('refs/heads/' + MANIFEST_PREFIX)) continue;
@@ -232,7 +237,7 @@ export class EnvRepository {
       manifests.push({ env, branch: r.ref.slice(11), commit: r.commit, committerDate: r.date });
     }
     manifests.sort((a, b) => (a.env < b.env ? -1 : 1));
-    return { envs, manifests, tags, tagNames: new Set(tagRefs.map((r) => r.ref.slice(10))), branches };
+    return { envs: envBranches, manifests, tags, tagNames: new Set(tagRefs.map((r) => r.ref.slice(10))), branches };
   }
 
   /** A file at a revision (sha, branch or ref), or undefined when it does not exist there. */
@@ -376,12 +381,13 @@ export class EnvRepository {
   }
 
   /**
-   * Branches with env.spec at their root, named by the rules, with their labels. Two git processes
-   * whatever the number of branches: one reads every branch's env.spec and labels tree, one every
-   * label file.
+   * Branches with env.spec at their root, named by the rules, with their labels: of those `globs`
+   * select, every branch when empty. Two reads of the kept-open `cat-file --batch` whatever the
+   * number of branches: one of every branch's env.spec and labels tree, one of every label file.
    */
-  private async envBranches(branches: Map<string, string>): Promise<EnvBranch[]> {
-    const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX)).sort();
+  private async envBranches(branches: Map<string, string>, globs: readonly string[]): Promise<EnvBranch[]> {
+    const selected = globMatcher(globs);
+    const candidates = [...branches.keys()].filter((b) => !b.startsWith(MANIFEST_PREFIX) && !b.startsWith(WORK_PREFIX) && selected(b)).sort();
     const at = (branch: string, file: string) => `${branches.get(branch) as string}:${file}`;
     const objects = await this.git.readObjects(candidates.flatMap((b) => [at(b, ENV_SPEC_FILE), at(b, 'labels')]));
     // Decide first, warn after the label files are read: warnings keep branch order.

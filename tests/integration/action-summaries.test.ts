@@ -33,7 +33,7 @@ test('a phase that fails as a whole writes its reason under the usual heading', 
   const missing = await runAction('dist/deploy/index.js', { repository: `file://${fx.root}/nothing.git`, target: path.join(fx.root, 't') }, path.join(fx.root, 'r2'));
   expect(missing.code).toBe(1);
   // git's reason, all of it, wrapped in the one line of markdown.
-  expect(missing.summary).toMatch(/^### gitenv deploy\n\n\*\*failed\*\*: git fetch .*<br>.*does not appear to be a git repository/s);
+  expect(missing.summary).toMatch(/^### gitenv deploy\n\n\*\*failed\*\*: git clone .*<br>.*does not appear to be a git repository/s);
 });
 
 test('log-level: debug shows debug lines in the log; a mistyped level is refused', async () => {

@@ -176,7 +176,7 @@ test('a push to the checked-out branch of a non-bare repository ends with the de
 
 test('a repository that does not exist is a clear error and leaves no temporary directory', async () => {
   const before = await fs.readdir(fx.root);
-  await expect(EnvRepository.open({ repository: path.join(fx.root, 'nope'), logger, workDir: fx.root })).rejects.toThrow(/git fetch from .*nope failed/);
+  await expect(EnvRepository.open({ repository: path.join(fx.root, 'nope'), logger, workDir: fx.root })).rejects.toThrow(/git clone from .*nope failed/);
   expect(await fs.readdir(fx.root)).toEqual(before);
   expect(logger.text()).not.toContain('retrying'); // not a network failure: no retry
 });
@@ -227,6 +227,36 @@ test('a snapshot costs the same few git processes whatever the number of environ
   expect(many.snap.envs[3].labels).toEqual({ current: 'env-env0-2020_01_01', l3: 'env-env3-2020_01_03' });
   expect(many.snap.envs[9].labels).toEqual({});
   expect(logger.lines('debug')).toContain('Branch nested has no env.spec: not an environment');
+});
+
+test('a snapshot for some environments reads only their branches; manifests and tags are all listed', async () => {
+  await fx.commit('ocean', { 'env.spec': SAMPLE_SPEC, 'labels/current.txt': 'env-ocean-2020_01_01\n' });
+  await fx.commit('ocean-next', { 'env.spec': SAMPLE_SPEC });
+  await fx.commit('land', { 'env.spec': SAMPLE_SPEC, 'labels/bad name.txt': 'x' });
+  await fx.commit('bad-2015_11_12', { 'env.spec': SAMPLE_SPEC });
+  await fx.commit('manifest/land', { 'env.manifest': 'a\n' });
+  await fx.tag('env-land-2020_01_01', 'manifest/land');
+  const repo = await open();
+  try {
+    const reads = () => logger.lines('debug').filter((l) => l.startsWith('git ')).length;
+    const before = reads();
+    const some = await repo.snapshot(['ocean*']);
+    expect(reads() - before).toBe(2); // for-each-ref, and the reader started once
+    expect(some.envs.map((e) => [e.name, e.labels])).toEqual([
+      ['ocean', { current: 'env-ocean-2020_01_01' }],
+      ['ocean-next', {}],
+    ]);
+    expect(some.manifests.map((m) => m.env)).toEqual(['land']);
+    expect(some.tags.map((t) => t.name)).toEqual(['env-land-2020_01_01']);
+    // The branches not selected were not read: nothing was said about their names or labels.
+    expect(logger.lines('warning')).toEqual([]);
+    expect((await repo.snapshot(['land'])).envs.map((e) => [e.name, e.labels])).toEqual([['land', {}]]);
+    expect(logger.lines('warning')).toEqual([expect.stringContaining('Skipping labels/bad name.txt on branch land')]);
+    expect((await repo.snapshot()).envs.map((e) => e.name)).toEqual(['land', 'ocean', 'ocean-next']);
+    expect(logger.lines('warning')).toEqual([expect.stringContaining('bad name.txt'), expect.stringContaining('Skipping branch bad-2015_11_12')]);
+  } finally {
+    await repo.close();
+  }
 });
 
 test('commits as the configured identity, or as gitenv when user.name or user.email is missing', async () => {

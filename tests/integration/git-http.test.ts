@@ -1,5 +1,7 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { autotag } from '../../src/phases/autotag.js';
+import { EnvRepository } from '../../src/repo/env-repository.js';
 import { label } from '../../src/phases/label.js';
 import { errorMessage } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
@@ -89,11 +91,11 @@ test('credentials pasted into the URL are moved into the header and redacted fro
   } catch (err) {
     message = errorMessage(err);
   }
-  expect(message).toContain('git fetch from http://127.0.0.1');
+  expect(message).toContain('git clone from http://127.0.0.1');
   expectNoToken(message + logger.text());
 });
 
-test('a flaky server: fetch and push are retried and succeed', async () => {
+test('a flaky server: clone and push are retried and succeed', async () => {
   const logger = new MemoryLogger();
   server.failNext('git-upload-pack', 1, 503);
   server.failNext('git-receive-pack', 1, 502);
@@ -101,7 +103,7 @@ test('a flaky server: fetch and push are retried and succeed', async () => {
   expect(tagged.tags).toEqual(['env-default-2015_11_12']);
   expect(await fx.tags()).toEqual(['env-default-2015_11_12']);
   const retries = logger.lines('info').filter((l) => l.includes('retrying'));
-  expect(retries).toEqual([expect.stringMatching(/^git fetch failed .*503.*; retrying/), expect.stringMatching(/^git push failed .*; retrying/)]);
+  expect(retries).toEqual([expect.stringMatching(/^git clone failed .*503.*; retrying/), expect.stringMatching(/^git push failed .*; retrying/)]);
   expectNoToken(logger.text());
 });
 
@@ -109,8 +111,26 @@ test('network failures are retried (default policy: 4 attempts), then reported',
   const logger = new MemoryLogger();
   await server.close();
   const attempt = autotag({ repository: url, token: TOKEN, envs: [], dryRun: true, workDir: fx.root }, { logger, env });
-  await expect(attempt).rejects.toThrow(/git fetch from http:\/\/127\.0\.0\.1:\d+\/.* failed/);
+  await expect(attempt).rejects.toThrow(/git clone from http:\/\/127\.0\.0\.1:\d+\/.* failed/);
   expect(logger.lines('info').filter((l) => l.includes('retrying')).length).toBe(3);
   expectNoToken(logger.text());
   server = await GitHttpServer.start(fx.root, TOKEN); // for afterEach
+});
+
+test('the clone a phase works in holds no credentials, whether given as a token or in the URL', async () => {
+  const logger = new MemoryLogger();
+  const workDir = path.join(fx.root, 'work');
+  const withCreds = url.replace('http://', `http://x-access-token:${TOKEN}@`);
+  for (const given of [{ repository: withCreds }, { repository: url, token: TOKEN }]) {
+    const repo = await EnvRepository.open({ ...given, workDir, logger, env });
+    try {
+      expect((await repo.snapshot()).envs.map((e) => e.name)).toEqual(['default']);
+      const files = (await fs.readdir(workDir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile());
+      expect(files.map((d) => d.name)).toEqual(expect.arrayContaining(['config', 'packed-refs']));
+      for (const d of files) expectNoToken(await fs.readFile(path.join(d.parentPath, d.name), 'latin1'));
+    } finally {
+      await repo.close();
+    }
+  }
+  expectNoToken(logger.text());
 });
