@@ -159,7 +159,11 @@ export function isLeftover(name: string): boolean {
 
 /** Lists the leftovers in an environment directory (none when it does not exist). */
 export function findLeftovers(dir: string): Promise<string[]> {
-  return Promise.resolve(listDir(dir).filter(isLeftover).map((n) => path.join(dir, n)));
+  return Promise.resolve(
+    listDir(dir)
+      .filter(isLeftover)
+      .map((n) => path.join(dir, n)),
+  );
 }
 
 /**
