@@ -19,6 +19,13 @@ import { sha256Hex } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import type { SelectedPrefix } from './selection.js';
 
+/**
+ * A deploy reads env.spec for its channels, requested specs and tests, of a tag resolved (and its
+ * specs checked) once: versions are left unchecked, so the deploy action never loads the solver's
+ * WebAssembly (match-spec.ts VersionCheck).
+ */
+const UNCHECKED = 'unchecked';
+
 /** What deploy needs of the repository to read a tag's files (EnvRepository has it). */
 export interface TagFileReader {
   readFiles(requests: { rev: string; path: string }[]): Promise<(Buffer | undefined)[]>;
@@ -99,7 +106,7 @@ export async function trustedChannels(repo: TagFileReader, envCommit: string, en
   const [text] = await repo.readFiles([{ rev: envCommit, path: ENV_SPEC_FILE }]);
   if (!text) return [];
   try {
-    return expandChannels(parseEnvSpec(text, { env }).channels, { channelAlias: channelAlias ?? DEFAULT_CHANNEL_ALIAS });
+    return expandChannels(parseEnvSpec(text, { env }, UNCHECKED).channels, { channelAlias: channelAlias ?? DEFAULT_CHANNEL_ALIAS });
   } catch (err) {
     logger.warning(`${env}: the env.spec of its branch cannot be read (${errorMessage(err)}): no channel gets credentials`);
     return [];
@@ -109,7 +116,7 @@ export async function trustedChannels(repo: TagFileReader, envCommit: string, en
 function readSpec(text: Buffer | undefined, selected: SelectedPrefix, logger: Logger): { channels: string[]; specs: string[]; tests: string[] } | undefined {
   if (!text) return undefined;
   try {
-    return parseEnvSpec(text, { env: selected.env });
+    return parseEnvSpec(text, { env: selected.env }, UNCHECKED);
   } catch (err) {
     // The tag was resolved once; an env.spec later rules reject only loses the requested specs.
     logger.debug(`env.spec of ${selected.tag} not used: ${errorMessage(err)}`);

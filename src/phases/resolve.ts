@@ -30,6 +30,7 @@ import { resolveSummary } from '../manifest/summary.js';
 import type { FetchLike } from '../net/fetch-like.js';
 import { FetchWrapper } from '../net/fetch-wrapper.js';
 import { ENV_SPEC_FILE, parseEnvSpec } from '../repo/env-spec.js';
+import { checkVersionSpec } from '../repo/version-check.js';
 import { EnvRepository, type EnvBranch, type FileChanges, type RefUpdate, openForPhase } from '../repo/env-repository.js';
 import { manifestBranch } from '../repo/names.js';
 import { expandChannels } from '../solver/channels.js';
@@ -338,7 +339,7 @@ async function solveEnv(branch: EnvBranch, ctx: EnvContext): Promise<Solved> {
   const name = branch.name;
   try {
     const specText = (await ctx.repo.readFile(branch.commit, ENV_SPEC_FILE)) ?? Buffer.alloc(0);
-    const spec = parseEnvSpec(specText, { env: name });
+    const spec = parseEnvSpec(specText, { env: name }, checkVersionSpec);
     const channels = expandChannels(spec.channels, {
       channelAlias: settings.channelAlias,
       customChannels: settings.customChannels,

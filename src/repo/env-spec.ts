@@ -1,7 +1,7 @@
 import yaml from 'js-yaml';
 import { isKnownPlatform, KNOWN_PLATFORMS } from '../conda/platforms.js';
 import { ConfigurationError } from '../util/errors.js';
-import { parseMatchSpec, type MatchSpec } from './match-spec.js';
+import { parseMatchSpec, type MatchSpec, type VersionCheck } from './match-spec.js';
 import { ENV_SPEC_FILE } from './names.js';
 
 /**
@@ -43,8 +43,11 @@ export const MAX_TEST_LENGTH = 4096;
 const CHANNEL_NAME = /^(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9_.-]+)*$/;
 const CHANNEL_URL = /^(?:https?|file):\/\/./;
 
-/** Parses and validates an env.spec; throws ConfigurationError on any problem. */
-export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): EnvSpec {
+/**
+ * Parses and validates an env.spec; throws ConfigurationError on any problem. `versions` checks the
+ * specs' versions (match-spec.ts VersionCheck), or `'unchecked'` leaves them to the solver.
+ */
+export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource, versions: VersionCheck | 'unchecked'): EnvSpec {
   const problem = problemReporter(source);
   const size = typeof content === 'string' ? Buffer.byteLength(content) : content.length;
   if (size > MAX_ENV_SPEC_BYTES) problem(`is ${size} bytes, more than the ${MAX_ENV_SPEC_BYTES} an env.spec may have`);
@@ -74,7 +77,7 @@ export function parseEnvSpec(content: string | Buffer, source: EnvSpecSource): E
   channels.forEach((channel, i) => checkChannel(channel, () => lines.item('channels', i), problem));
   const matchSpecs = specs.map((spec, i) => {
     try {
-      return parseMatchSpec(spec);
+      return parseMatchSpec(spec, versions);
     } catch (err) {
       return problem(`"${spec}" is not a valid match spec: ${(err as Error).message}`, lines.item(specKey, i));
     }

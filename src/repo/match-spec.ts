@@ -1,5 +1,3 @@
-import { VersionSpec } from '@conda-org/rattler';
-
 /**
  * A conda match spec as written in env.spec, taken apart far enough to reject what no solver can
  * read (the resolve phase hands the original string to the solver).
@@ -17,8 +15,19 @@ const NAME = /^[A-Za-z0-9_*][A-Za-z0-9_.*-]*$/;
 const BUILD = /^[A-Za-z0-9_.*+!-]+$/;
 const BRACKET_PAIR = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("[^"]*"|'[^']*'|[^,]*?)\s*(?:,|$)/y;
 
-/** Parses a match spec; throws an Error whose message says what is wrong with it. */
-export function parseMatchSpec(text: string): MatchSpec {
+/**
+ * What checks a version spec (throws an Error saying what is wrong): version-check.ts, rattler's
+ * parser. Passed in rather than imported, so that what only reads env.spec (a deploy's channels,
+ * requested specs and tests, of a tag resolved once) does not load the solver's WebAssembly: 3 MB
+ * compiled and instantiated at every start of the deploy action, for nothing it uses.
+ */
+export type VersionCheck = (version: string) => void;
+
+/**
+ * Parses a match spec; throws an Error whose message says what is wrong with it. Its version (if
+ * any) is checked by `versions`, or, `'unchecked'`, only taken apart.
+ */
+export function parseMatchSpec(text: string, versions: VersionCheck | 'unchecked'): MatchSpec {
   let rest = text.trim();
   if (rest === '') throw new Error('the match spec is empty');
   const spec: Partial<MatchSpec> = {};
@@ -36,7 +45,7 @@ export function parseMatchSpec(text: string): MatchSpec {
   }
   Object.assign(spec, splitNameVersionBuild(rest));
   const version = spec.version ?? spec.brackets?.version;
-  if (version !== undefined) checkVersion(version);
+  if (version !== undefined && versions !== 'unchecked') versions(version);
   if (spec.build !== undefined && !BUILD.test(spec.build)) throw new Error(`"${spec.build}" is not a build string`);
   return spec as MatchSpec;
 }
@@ -63,20 +72,6 @@ function splitNameVersionBuild(text: string): { name: string; version?: string; 
   }
   if (tokens.length > 3) throw new Error('too many parts: expected "name version [build]"');
   return { name, version: tokens[1], build: tokens[2] };
-}
-
-function checkVersion(version: string): void {
-  let parsed: VersionSpec | undefined;
-  try {
-    parsed = new VersionSpec(version, 'lenient');
-  } catch (err) {
-    const why = String(err instanceof Error ? err.message : err)
-      .split('\n')[0]
-      .replace(/^\d+: /, '');
-    throw new Error(`"${version}" is not a version spec${why ? ` (${why})` : ''}`);
-  } finally {
-    parsed?.free();
-  }
 }
 
 function parseBrackets(body: string): Record<string, string> {

@@ -13,6 +13,7 @@ import { autotag } from '../../src/phases/autotag.js';
 import { label } from '../../src/phases/label.js';
 import { EnvRepository, latestTag } from '../../src/repo/env-repository.js';
 import { parseEnvSpec } from '../../src/repo/env-spec.js';
+import { checkVersionSpec } from '../../src/repo/version-check.js';
 import { ConfigurationError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { git, GitFixture } from '../fixtures/git-repo.js';
@@ -87,7 +88,7 @@ test('is read correctly: environments, manifests, tags, labels, latest, env.spec
     expect(latestTag(snap, 'default')?.name).toBe('env-default-2015_11_12-1');
     expect(latestTag(snap, 'legacy')?.name).toBe('env-legacy-2015_11_12');
     expect(logger.lines('warning')).toEqual([]);
-    const spec = (env: string) => repo.readFile(env, 'env.spec').then((b) => parseEnvSpec(b as Buffer, { env }));
+    const spec = (env: string) => repo.readFile(env, 'env.spec').then((b) => parseEnvSpec(b as Buffer, { env }, checkVersionSpec));
     expect(await spec('default')).toMatchObject({ channels: ['defaults'], specs: ['python', 'numpy'] });
     expect(await spec('legacy')).toMatchObject({ channels: ['defaults'], specs: ['python 2.*', 'numpy'] });
     expect(await repo.readFile('manifest/default', 'env.lock')).toBeUndefined();

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseEnvSpec } from '../../src/repo/env-spec.js';
 import { specName } from '../../src/conda/types.js';
 import { parseMatchSpec } from '../../src/repo/match-spec.js';
+import { checkVersionSpec } from '../../src/repo/version-check.js';
 import { ConfigurationError } from '../../src/util/errors.js';
 
 const src = { env: 'default' };
 
 function errorOf(text: string | Buffer): ConfigurationError {
   try {
-    parseEnvSpec(text, src);
+    parseEnvSpec(text, src, checkVersionSpec);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigurationError);
     return err as ConfigurationError;
@@ -16,24 +20,24 @@ function errorOf(text: string | Buffer): ConfigurationError {
 }
 
 test('reads channels and env in order, trimmed', () => {
-  const spec = parseEnvSpec('channels:\n  - conda-forge\n  - defaults\nenv:\n  - python 3.12.*\n  - "numpy >=2"\n', src);
+  const spec = parseEnvSpec('channels:\n  - conda-forge\n  - defaults\nenv:\n  - python 3.12.*\n  - "numpy >=2"\n', src, checkVersionSpec);
   expect(spec.channels).toEqual(['conda-forge', 'defaults']);
   expect(spec.specs).toEqual(['python 3.12.*', 'numpy >=2']);
   expect(spec.matchSpecs.map((m) => m.name)).toEqual(['python', 'numpy']);
 });
 
 test('accepts dependencies: as a synonym for env:, and a Buffer', () => {
-  const spec = parseEnvSpec(Buffer.from('channels: [conda-forge]\ndependencies: [python=3.12, scipy]\n'), src);
+  const spec = parseEnvSpec(Buffer.from('channels: [conda-forge]\ndependencies: [python=3.12, scipy]\n'), src, checkVersionSpec);
   expect(spec.specs).toEqual(['python=3.12', 'scipy']);
 });
 
 test('accepts channel URLs and channel labels', () => {
-  const spec = parseEnvSpec('channels:\n- https://example.org/chan\n- file:///srv/my channel\n- conda-forge/label/dev\nenv: [x]\n', src);
+  const spec = parseEnvSpec('channels:\n- https://example.org/chan\n- file:///srv/my channel\n- conda-forge/label/dev\nenv: [x]\n', src, checkVersionSpec);
   expect(spec.channels).toHaveLength(3);
 });
 
 test('accepts absolute local directories as channels, not relative ones', () => {
-  expect(parseEnvSpec('channels: [/srv/conda/site-channel, ~/channels/dev]\nenv: [x]\n', src).channels).toEqual(['/srv/conda/site-channel', '~/channels/dev']);
+  expect(parseEnvSpec('channels: [/srv/conda/site-channel, ~/channels/dev]\nenv: [x]\n', src, checkVersionSpec).channels).toEqual(['/srv/conda/site-channel', '~/channels/dev']);
   expect(errorOf('channels: [./chan]\nenv: [x]\n').message).toContain('nor an absolute directory');
 });
 
@@ -133,14 +137,34 @@ describe('parseMatchSpec', () => {
     ['conda-forge::scipy', { name: 'scipy', channel: 'conda-forge' }],
     ["numpy[version='>=2,<3', build=py*]", { name: 'numpy', brackets: { version: '>=2,<3', build: 'py*' } }],
   ])('%s', (text, expected) => {
-    expect(parseMatchSpec(text)).toEqual(expected);
+    expect(parseMatchSpec(text, checkVersionSpec)).toEqual(expected);
     // The quick name rule the lock, the pruner and conda-meta use agrees with the full parser.
     expect(specName(text)).toBe(expected.name.toLowerCase());
   });
 
   test.each([[''], ['numpy >>2'], ['num$py'], ['a 1 b c'], ['numpy=1=2=3'], ['numpy[version>2]'], ['numpy 1..2']])('refuses %j', (text) => {
-    expect(() => parseMatchSpec(text)).toThrow();
+    expect(() => parseMatchSpec(text, checkVersionSpec)).toThrow();
   });
+});
+
+test("'unchecked' leaves versions to the solver; everything else of the env.spec is checked as before", () => {
+  const text = 'channels: [conda-forge]\nenv:\n  - numpy >>2\n  - python 3.12.*\ntests: [python -V]\n';
+  expect(() => parseEnvSpec(text, src, checkVersionSpec)).toThrow(/"numpy >>2" is not a valid match spec: ">>2" is not a version spec/);
+  const spec = parseEnvSpec(text, src, 'unchecked');
+  expect(spec.specs).toEqual(['numpy >>2', 'python 3.12.*']);
+  expect(spec.matchSpecs.map((m) => m.version)).toEqual(['>>2', '3.12.*']);
+  expect(spec.tests).toEqual(['python -V']);
+  // Names, builds, channels and the file's shape are still refused.
+  expect(() => parseEnvSpec('channels: [conda-forge]\nenv: [num$py]\n', src, 'unchecked')).toThrow(/not a valid match spec/);
+  expect(() => parseEnvSpec('channels: [../x]\nenv: [numpy]\n', src, 'unchecked')).toThrow();
+  expect(() => parseEnvSpec('channels: [c]\nenv: [numpy]\nextra: 1\n', src, 'unchecked')).toThrow(/unknown key "extra"/);
+});
+
+test('the deploy, label and autotag actions do not carry the solver: only resolve (and the CLI) load its WebAssembly', () => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const bundle = (name: string) => readFileSync(path.join(here, '..', '..', 'dist', name, 'index.js'), 'utf8');
+  for (const name of ['deploy', 'label', 'autotag']) expect(bundle(name)).not.toContain('@conda-org/rattler');
+  expect(bundle('resolve')).toContain('initSync({ module: mod() })');
 });
 
 test('refuses a file that is not UTF-8, naming the line', () => {
@@ -154,9 +178,9 @@ describe('tests: (smoke tests a deploy runs before a label moves)', () => {
   const base = 'channels: [conda-forge]\nenv: [python]\n';
 
   test('a list of shell commands, in order; none when absent', () => {
-    expect(parseEnvSpec(`${base}tests:\n  - python -c "import numpy"\n  - gdalinfo --version\n`, src).tests).toEqual(['python -c "import numpy"', 'gdalinfo --version']);
-    expect(parseEnvSpec(base, src).tests).toEqual([]);
-    expect(parseEnvSpec(`${base}tests:\n`, src).tests).toEqual([]);
+    expect(parseEnvSpec(`${base}tests:\n  - python -c "import numpy"\n  - gdalinfo --version\n`, src, checkVersionSpec).tests).toEqual(['python -c "import numpy"', 'gdalinfo --version']);
+    expect(parseEnvSpec(base, src, checkVersionSpec).tests).toEqual([]);
+    expect(parseEnvSpec(`${base}tests:\n`, src, checkVersionSpec).tests).toEqual([]);
   });
 
   test('wrong types and empty commands name the file, the line and the environment', () => {
@@ -171,11 +195,11 @@ describe('tests: (smoke tests a deploy runs before a label moves)', () => {
 
 describe('platforms:', () => {
   test('absent: undefined (the resolve platform input decides)', () => {
-    expect(parseEnvSpec('channels: [c]\nenv: [x]\n', src).platforms).toBeUndefined();
+    expect(parseEnvSpec('channels: [c]\nenv: [x]\n', src, checkVersionSpec).platforms).toBeUndefined();
   });
 
   test('a list of conda subdirs, in order', () => {
-    const spec = parseEnvSpec('channels: [c]\nplatforms:\n  - linux-64\n  - osx-arm64\n  - linux-aarch64\nenv: [x]\n', src);
+    const spec = parseEnvSpec('channels: [c]\nplatforms:\n  - linux-64\n  - osx-arm64\n  - linux-aarch64\nenv: [x]\n', src, checkVersionSpec);
     expect(spec.platforms).toEqual(['linux-64', 'osx-arm64', 'linux-aarch64']);
   });
 
