@@ -11,17 +11,26 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** `bench/<entry>` bundled by ncc into `dir`; the bundle's path. */
+/**
+ * `bench/<entry>` bundled by ncc into `dir`; the bundle's path. Beside it (`dir/../extract-worker/`)
+ * the small bundle the installer's extraction threads load, as `dist/extract-worker/` is beside each
+ * action's bundle: without it they would load the whole child bundle (extract-pool.ts workerEntry).
+ */
 export async function bundleChild(entry: string, dir: string): Promise<string> {
-  const ncc = path.join(here, '..', 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
-  await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [ncc, 'build', path.join(here, entry), '-o', dir, '-q'], { maxBuffer: 16 << 20 }, (err, _out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(),
-    ),
-  );
+  await ncc(path.join(here, entry), dir);
+  await ncc(path.join(here, '..', 'src', 'entries', 'extract-worker.ts'), path.join(dir, '..', 'extract-worker'));
   const bundle = (await fs.readdir(dir)).find((n) => /^index\.m?js$/.test(n));
   if (!bundle) throw new Error(`ncc left no index.js in ${dir}`);
   return path.join(dir, bundle);
+}
+
+function ncc(entry: string, out: string): Promise<void> {
+  const cli = path.join(here, '..', 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+  return new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [cli, 'build', entry, '-o', out, '-q'], { maxBuffer: 16 << 20 }, (err, _out, errOut) =>
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(),
+    ),
+  );
 }
 
 /** Runs `bundle` with `request` (as a JSON file's path) in a process of its own; the last line of its output, parsed. */

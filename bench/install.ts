@@ -106,7 +106,7 @@ async function locations(): Promise<string[]> {
 async function main(): Promise<void> {
   const build = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-child-'));
   try {
-    const bundle = await bundleChild('install-child.ts', build);
+    const bundle = await bundleChild('install-child.ts', path.join(build, 'child'));
     for (const base of await locations()) {
       console.log(`\n--- installs under ${base}`);
       await benchIn(base, bundle);
