@@ -27,9 +27,7 @@ export async function bundleChild(entry: string, dir: string): Promise<string> {
 function ncc(entry: string, out: string): Promise<void> {
   const cli = path.join(here, '..', 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
   return new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [cli, 'build', entry, '-o', out, '-q'], { maxBuffer: 16 << 20 }, (err, _out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(),
-    ),
+    execFile(process.execPath, [cli, 'build', entry, '-o', out, '-q'], { maxBuffer: 16 << 20 }, (err, _out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve())),
   );
 }
 
