@@ -6,6 +6,7 @@
 import type { PackageRecord } from '../../src/conda/types.js';
 import { packagesOfTag, trustedChannels, type TagFileReader } from '../../src/deploy/packages.js';
 import type { SelectedPrefix } from '../../src/deploy/selection.js';
+import { historyEntry } from '../../src/installer/conda-meta.js';
 import { formatLock } from '../../src/manifest/lock.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 
@@ -48,4 +49,21 @@ test('an env.spec that is not one (a bad channel, broken YAML) gives no credenti
     expect(tag.specs).toEqual([]);
     expect(tag.packages).toHaveLength(2);
   }
+});
+
+test('a hostile version, left unchecked, stays data: shell characters kept as text, a line break refused', async () => {
+  const read = (version: string) =>
+    packagesOfTag(reader({ 'c1:env.spec': `channels: [${CH}]\nenv:\n  - ${JSON.stringify(`numpy ${version}`)}\n`, 'c1:env.lock': lock }), selected, {
+      fetch: () => Promise.reject(new Error('no network')),
+      logger: new MemoryLogger(),
+      platform: 'linux-64',
+    });
+  const shell = '>=1$(touch${IFS}/tmp/x)`id`;|&"\'';
+  const tag = await read(shell);
+  expect(tag.specs).toEqual([`numpy ${shell}`]);
+  // It reaches the prefix only as JSON: conda-meta's records and one line of its history.
+  const history = historyEntry(tag.packages, tag.specs, new Date(0), 'gitenv deploy');
+  expect(history.split('\n').filter((l) => l.startsWith('# update specs:'))).toEqual([`# update specs: ${JSON.stringify([`numpy ${shell}`])}`]);
+  // White space splits a spec: a line break cannot stay inside a version to forge a history line.
+  expect((await read('>=1\n# cmd: forged')).specs).toEqual([]);
 });
