@@ -96,14 +96,15 @@ export class ConfinedDir {
    * A new hard link at `rel` to `source`, in one synchronous step with the check of its parent, when
    * that takes nothing more than the common case needs: `rel` already normalised, its parent known to
    * resolve inside the root, nothing at `rel`. False (nothing done) otherwise, or when the link fails
-   * for any reason: the caller then takes the general path (createSync), which says why.
+   * for any reason: the caller then takes the general path (createSync), which says why. `via` is
+   * the root as the caller's working directory reaches it (anchored-paths.ts), when not `root` itself.
    */
-  tryLinkNew(rel: string, source: string): boolean {
+  tryLinkNew(rel: string, source: string, via: string = this.root): boolean {
     if (!isPlain(rel)) return false;
     const slash = rel.lastIndexOf('/');
     if (slash >= 0 && !this.inside.has(rel.slice(0, slash))) return false;
     try {
-      fs.linkSync(source, this.root + path.sep + rel);
+      fs.linkSync(source, via === '' ? rel : via + path.sep + rel);
       return true;
     } catch {
       return false;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { AnchoredPaths } from '../util/anchored-paths.js';
 import { PackageError, errorMessage } from '../util/errors.js';
 import { sha256Hex } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
@@ -117,33 +118,47 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
   // those go to the thread pool after all.
   const copies: { i: number; k: number }[] = [];
   let sinceYield = 0;
-  for (let i = 0; i < units.length; i++) {
-    // The common case, a new hard link of a file into a directory already made, in as few steps as
-    // it takes (thousands of them are most of a warm install); anything else, or any failure, takes
-    // the general path below, which says why.
-    const base = joinInside(units[i].dir, '.') + path.sep; // the package's directory, resolved once
-    const copiesBefore = copies.length;
-    for (let k = 0; k < plans[i].length; k++) {
-      if (++sinceYield >= 256) {
-        sinceYield = 0;
-        await new Promise((resolve) => setImmediate(resolve));
+  // The hard links of the common case below are made with paths from the deepest directory the
+  // staging prefix and the cache share (anchored-paths.ts): the kernel walks fewer components.
+  const anchored = AnchoredPaths.around([dir.root, ...units.map((u) => u.dir)]);
+  const rootShort = anchored?.short(dir.root);
+  try {
+    for (let i = 0; i < units.length; i++) {
+      // The common case, a new hard link of a file into a directory already made, in as few steps as
+      // it takes (thousands of them are most of a warm install); anything else, or any failure, takes
+      // the general path below, which says why.
+      const base = joinInside(units[i].dir, '.') + path.sep; // the package's directory, resolved once
+      const baseShort = anchored ? anchored.short(base) + path.sep : base;
+      const copiesBefore = copies.length;
+      for (let k = 0; k < plans[i].length; k++) {
+        if (++sinceYield >= 256) {
+          sinceYield = 0;
+          anchored?.leave();
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const planned = plans[i][k];
+        if (isCostly(planned)) {
+          linked[i][k] = guarded(units[i], planned, () => linkCostly(dir, units[i], planned, owned(i, planned), options));
+          continue;
+        }
+        const p = planned.source;
+        if (p?.pathType === 'hardlink' && !p.noLink && !state.crossDevice && isPlainRel(p.path) && owners.get(planned.target) === i) {
+          const made = anchored?.enter() ? dir.tryLinkNew(planned.target, baseShort + p.path, rootShort) : dir.tryLinkNew(planned.target, base + p.path);
+          if (made) {
+            linked[i][k] = { path: basePath(planned.target, p), copied: false };
+            continue;
+          }
+        }
+        const result = guarded(units[i], planned, () => linkCheap(dir, units[i], planned, owned(i, planned), state));
+        if (result) linked[i][k] = result;
+        else copies.push({ i, k });
       }
-      const planned = plans[i][k];
-      if (isCostly(planned)) {
-        linked[i][k] = guarded(units[i], planned, () => linkCostly(dir, units[i], planned, owned(i, planned), options));
-        continue;
-      }
-      const p = planned.source;
-      if (p?.pathType === 'hardlink' && !p.noLink && !state.crossDevice && isPlainRel(p.path) && owners.get(planned.target) === i && dir.tryLinkNew(planned.target, base + p.path)) {
-        linked[i][k] = { path: basePath(planned.target, p), copied: false };
-        continue;
-      }
-      const result = guarded(units[i], planned, () => linkCheap(dir, units[i], planned, owned(i, planned), state));
-      if (result) linked[i][k] = result;
-      else copies.push({ i, k });
+      // Complete unless some of its files wait to be copied.
+      anchored?.leave();
+      if (copies.length === copiesBefore) options.onPackageLinked?.(i);
     }
-    // Complete unless some of its files wait to be copied.
-    if (copies.length === copiesBefore) options.onPackageLinked?.(i);
+  } finally {
+    anchored?.leave();
   }
   await mapLimit(copies, options.concurrency ?? 8, async ({ i, k }) => {
     const planned = plans[i][k];

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LockedPackage } from '../../src/conda/types.js';
 import { BuiltinInstaller } from '../../src/installer/builtin-installer.js';
+import { linkPackages } from '../../src/installer/link.js';
+import { readPackageInfo } from '../../src/installer/package-info.js';
 import { PackageError } from '../../src/util/errors.js';
 import { MemoryLogger } from '../../src/util/logger.js';
 import { buildFixtureEnv, lockedPackage, type FixtureEnv } from '../conformance/fixture-env.js';
@@ -26,6 +28,7 @@ let packages: LockedPackage[];
 let logger: MemoryLogger;
 let prefix: string;
 let cache: string;
+const cwdBefore = process.cwd();
 
 const CREDS = { user: 'carol', password: 'pa55-w0rd-xyz' };
 const authFetch = (input: string | URL | Request, init?: RequestInit) =>
@@ -123,6 +126,34 @@ test('files are hard links into the cache; prefix-replaced and no_link files are
   expect(await inode(at('bin/foo-config'))).not.toBe(await inode(path.join(cached, 'bin/foo-config')));
   // The cache keeps its placeholder: replacement never wrote through a hard link.
   expect(await fs.readFile(path.join(cached, 'bin/foo-config'), 'utf8')).toContain(LONG_PLACEHOLDER);
+});
+
+test('the working directory is back where it was after an install (the links are made from the deepest directory prefix and cache share)', async () => {
+  // beforeAll installed; the files are the cache's (the test above) and nothing else moved.
+  expect(process.cwd()).toBe(cwdBefore);
+  // A failure in the middle of a package's links (after 300 hard links, a placeholder longer than
+  // the prefix allows) leaves it there too.
+  const files: NonNullable<PackageSpec['files']> = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`share/many/f${i}.txt`, `${i}\n`]));
+  files['zz/libold2.so'] = { content: cString('@PREFIX@/x'), prefix: 'binary' };
+  const ch = await buildChannel(path.join(work, 'srv', 'cwd-fail'), [{ name: 'manyfiles', version: '1', placeholder: SHORT_PLACEHOLDER, files }]);
+  const deep = path.join(work, 'envs', 'another-prefix-much-longer-than-thirty-two-bytes');
+  await expect(install(deep, { pkgs: ch.packages.map((p) => lockedPackage(p, ch.url)) })).rejects.toThrow('longer than the placeholder');
+  expect(process.cwd()).toBe(cwdBefore);
+});
+
+test('a package is announced as linked (what starts the byte-compiling python) from the working directory the process had', async () => {
+  const units = await Promise.all(
+    packages
+      .filter((p) => !['greet', 'postie'].some((n) => p.dist.startsWith(n)))
+      .map(async (p) => ({ dist: p.dist, dir: path.join(cache, p.dist), info: await readPackageInfo(path.join(cache, p.dist), p.dist) })),
+  );
+  const seen: string[] = [];
+  const staging = path.join(work, 'envs', '.announce.staging');
+  await linkPackages(units, { stagingDir: staging, prefix: path.join(work, 'envs', 'announce'), pythonVersion: '3.11', logger: new MemoryLogger(), onPackageLinked: () => seen.push(process.cwd()) });
+  expect(seen.length).toBeGreaterThanOrEqual(units.length - 1); // not one whose no_link files are still to copy
+  expect(new Set(seen)).toEqual(new Set([cwdBefore]));
+  expect(process.cwd()).toBe(cwdBefore);
+  expect((await fs.stat(path.join(staging, 'share/foo/data.txt'))).ino).toBe((await fs.stat(path.join(cache, 'libfoo-1.2.3-h1234_0', 'share/foo/data.txt'))).ino);
 });
 
 test('two packages writing one path: the later wins, with a warning naming both', async () => {
