@@ -107,16 +107,17 @@ async function main(): Promise<void> {
   const build = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-child-'));
   try {
     const bundle = await bundleChild('install-child.ts', path.join(build, 'child'));
+    const floor = await bundleChild('install-floor.ts', path.join(build, 'floor'));
     for (const base of await locations()) {
       console.log(`\n--- installs under ${base}`);
-      await benchIn(base, bundle);
+      await benchIn(base, bundle, floor);
     }
   } finally {
     await fs.rm(build, { recursive: true, force: true });
   }
 }
 
-async function benchIn(base: string, bundle: string): Promise<void> {
+async function benchIn(base: string, bundle: string, floorBundle: string): Promise<void> {
   const count = arg('packages', 50);
   const mb = arg('mb', 200);
   const runs = arg('runs', 1);
@@ -144,7 +145,7 @@ async function benchIn(base: string, bundle: string): Promise<void> {
       // The server hashes each file for its ETag the first time it serves it: pay that (and the
       // page cache's first read) before measuring, or the first installer measured pays it alone.
       for (const p of packages) await (await fetch(p.url)).arrayBuffer();
-      const rows: { name: string; cold: Measure; warm: Measure }[] = [];
+      const rows: { name: string; cold: Measure; warm?: Measure }[] = [];
       // Each round's caches and prefixes stay until the end: removing thousands of files just before
       // an installer runs slows its file creation on ext4 (see locations()), and the rounds alternate
       // which installer goes first, so that neither always follows the other's writes.
@@ -162,7 +163,13 @@ async function benchIn(base: string, bundle: string): Promise<void> {
           const warm = await rattlerInstall(forRattler, path.join(work, `r-warm-${r}`), rCache, work, false);
           rows.push({ name: 'py-rattler', cold, warm });
         };
-        for (const round of r % 2 === 0 ? [gitenvRound, rattlerRound] : [rattlerRound, gitenvRound]) await round();
+        // The runtime's floor (install-floor.ts): the same bytes through Node with nothing but the work
+        // no installer can skip. Cold only.
+        const floorRound = async () => {
+          const { result } = await runChild<Measure>(floorBundle, { packages, prefix: path.join(work, `f-cold-${r}`), cache: path.join(work, `f-cache-${r}`) }, work, `floor-${r}`);
+          rows.push({ name: 'node floor', cold: result });
+        };
+        for (const round of r % 2 === 0 ? [gitenvRound, rattlerRound, floorRound] : [floorRound, rattlerRound, gitenvRound]) await round();
       }
       report(rows, totalMb);
     } finally {
@@ -173,14 +180,14 @@ async function benchIn(base: string, bundle: string): Promise<void> {
   }
 }
 
-function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb: number): void {
-  const best = (name: string, key: 'cold' | 'warm', of: 'seconds' | 'cpuSeconds' = 'seconds') => Math.min(...rows.filter((r) => r.name === name).map((r) => r[key][of]));
-  const peak = (name: string) => Math.max(...rows.filter((r) => r.name === name).flatMap((r) => [r.cold.maxRssKb, r.warm.maxRssKb]));
+function report(rows: { name: string; cold: Measure; warm?: Measure }[], totalMb: number): void {
+  const best = (name: string, key: 'cold' | 'warm', of: 'seconds' | 'cpuSeconds' = 'seconds') => Math.min(...rows.filter((r) => r.name === name && r[key]).map((r) => (r[key] as Measure)[of]));
+  const peak = (name: string) => Math.max(...rows.filter((r) => r.name === name).flatMap((r) => [r.cold.maxRssKb, r.warm?.maxRssKb ?? 0]));
   console.log('\ninstaller    cold (s)   warm (s)   cold CPU (s)   warm CPU (s)   peak RSS (MB)');
-  for (const name of ['gitenv', 'py-rattler']) {
+  for (const name of ['gitenv', 'py-rattler', 'node floor']) {
     if (!rows.some((r) => r.name === name)) continue;
     const cells = [best(name, 'cold'), best(name, 'warm'), best(name, 'cold', 'cpuSeconds'), best(name, 'warm', 'cpuSeconds')];
-    console.log(`${name.padEnd(12)} ${cells.map((c, i) => c.toFixed(2).padStart(i < 2 ? 8 : 12)).join('   ')}   ${(peak(name) / 1024).toFixed(0).padStart(13)}`);
+    console.log(`${name.padEnd(12)} ${cells.map((c, i) => (Number.isFinite(c) ? c.toFixed(2) : '-').padStart(i < 2 ? 8 : 12)).join('   ')}   ${(peak(name) / 1024).toFixed(0).padStart(13)}`);
   }
   console.log(`gitenv cold throughput: ${(totalMb / best('gitenv', 'cold')).toFixed(0)} MB/s of archives`);
   if (rows.some((r) => r.name === 'py-rattler')) {
@@ -188,7 +195,11 @@ function report(rows: { name: string; cold: Measure; warm: Measure }[], totalMb:
     console.log(`ratio gitenv / py-rattler, wall: cold ${ratio('cold')}x (goal <= 1.1), warm ${ratio('warm')}x (goal <= 1.0)`);
     console.log(`ratio gitenv / py-rattler, CPU:  cold ${ratio('cold', 'cpuSeconds')}x, warm ${ratio('warm', 'cpuSeconds')}x`);
     console.log(`peak memory gitenv / py-rattler: ${(peak('gitenv') / peak('py-rattler')).toFixed(2)}x (goal <= 1)`);
+    const floorRatio = (of: 'seconds' | 'cpuSeconds') => (best('node floor', 'cold', of) / best('py-rattler', 'cold', of)).toFixed(2);
+    console.log(`the runtime's floor (install-floor.ts: no checks, no streaming) / py-rattler, cold: wall ${floorRatio('seconds')}x, CPU ${floorRatio('cpuSeconds')}x`);
   }
+  const over = (of: 'seconds' | 'cpuSeconds') => (best('gitenv', 'cold', of) / best('node floor', 'cold', of)).toFixed(2);
+  console.log(`gitenv / the runtime's floor, cold: wall ${over('seconds')}x, CPU ${over('cpuSeconds')}x`);
   console.log(
     `load average at the end: ${os
       .loadavg()
