@@ -114,7 +114,6 @@ export class BuiltinInstaller implements InstallerEngine {
       pkg,
       linked: linked[i],
       digest: entries[i].digest,
-      archive: entries[i].archive,
       extraPaths: pycs.get(i),
       requestedSpec: requestedSpecFor(linked[i].unit.info.index.name, request.requestedSpecs),
     }));
@@ -148,7 +147,7 @@ export class BuiltinInstaller implements InstallerEngine {
       downloads: request.concurrency ?? 4,
       lockStaleMs: this.options.lockStaleMs,
       maxExtractedBytes: this.options.maxExtractedBytes,
-      download: async (url, dest, expect, pkg, tap) => {
+      download: async (url, dest, expect, pkg, tap, tapOnly) => {
         progress.fetching(pkg);
         try {
           return await downloadVerified(url, dest, expect, pkg, {
@@ -159,6 +158,7 @@ export class BuiltinInstaller implements InstallerEngine {
             idleTimeoutMs: this.options.idleTimeoutMs,
             onBytes: progress.add,
             tap,
+            tapOnly,
           });
         } finally {
           progress.fetched();

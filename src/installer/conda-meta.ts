@@ -11,8 +11,6 @@ export interface MetaInput {
   pkg: LockedPackage;
   linked: LinkedPackage;
   digest: Digest;
-  /** `<cache>/<fn>`. */
-  archive: string;
   /** Extra paths created after linking (compiled .pyc files). */
   extraPaths?: LinkedPath[];
   requestedSpec?: string;
@@ -42,8 +40,8 @@ export function prefixRecord(input: MetaInput): Record<string, unknown> {
     files: paths.map((p) => p._path),
     paths_data: { paths_version: 1, paths },
     link: { source: linked.unit.dir, type: linked.linkType },
+    // No package_tarball_full_path: the cache keeps no archive (as rattler, which writes none either).
     extracted_package_dir: linked.unit.dir,
-    package_tarball_full_path: input.archive,
   };
   // conda reads requested_spec; newer conda and rattler read the list.
   if (input.requestedSpec) {

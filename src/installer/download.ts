@@ -45,7 +45,18 @@ export interface DownloadOptions {
    * hashes the bytes itself, and is ended once the body is whole, before it is verified.
    */
   tap?: Writable;
+  /**
+   * With a HashingTap: the first attempt writes no file, its bytes only go to the tap, whose hash
+   * verifies them (what extracts while downloading needs nothing else, as in rattler). When the tap
+   * cannot give that hash (its extraction stopped early), nothing verified the bytes and there is no
+   * file: the download fails with TapOnlyUnverified, and the caller fetches the archive again into a
+   * file. A retried download writes its file as usual.
+   */
+  tapOnly?: boolean;
 }
+
+/** A tap-only download whose tap could not hash the bytes: there is nothing to verify, nor a file. */
+export class TapOnlyUnverified extends Error {}
 
 /**
  * A tap that hashes what it is given (the extraction threads, extract-pool.ts): the download does
@@ -82,12 +93,13 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
       () => {
         // Only the first attempt feeds the tap: a retry's bytes start again from the first.
         if (attempt++ > 0) options.tap?.destroy(new Error('the download was retried'));
-        return fetchOnce(url, dest, expect, pkg, attempt === 1 ? options : { ...options, tap: undefined });
+        return fetchOnce(url, dest, expect, pkg, attempt === 1 ? options : { ...options, tap: undefined, tapOnly: false });
       },
       (err, n, delay) => options.logger.warning(`${pkg}: download of ${shown} failed (${redactUrls(errorMessage(err))}); retry ${n} in ${(delay / 1000).toFixed(1)} s`),
     );
   } catch (err) {
     options.tap?.destroy(err instanceof Error ? err : new Error(String(err)));
+    if (err instanceof TapOnlyUnverified) throw err;
     if (err instanceof PackageError) {
       // Wrong bytes: say which URL gave them.
       const reason = err.message.startsWith(`${pkg}: `) ? err.message.slice(pkg.length + 2) : err.message;
@@ -99,7 +111,8 @@ export async function downloadVerified(url: string, dest: string, expect: Expect
 
 async function fetchOnce(url: string, dest: string, expect: Expected, pkg: string, options: DownloadOptions): Promise<Digest> {
   const local = localPath(url);
-  if (local) return writeVerified(fs.createReadStream(local, { highWaterMark: 1 << 20 }), dest, expect, pkg, options.onBytes, options.tap);
+  const tapOnly = options.tapOnly === true && isHashingTap(options.tap);
+  if (local) return writeVerified(fs.createReadStream(local, { highWaterMark: 1 << 20 }), dest, expect, pkg, options.onBytes, options.tap, tapOnly);
   const idleMs = options.idleTimeoutMs ?? 60_000;
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -121,7 +134,7 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
         res.discard();
         throw statusError(url, res.status, res.statusText, res.header('retry-after') ?? null);
       }
-      return await writeVerified(res.body, dest, expect, pkg, onBytes, options.tap);
+      return await writeVerified(res.body, dest, expect, pkg, onBytes, options.tap, tapOnly);
     }
     const res = await options.fetch(plain.url, { signal: controller.signal, headers });
     if (!res.ok) {
@@ -129,7 +142,7 @@ async function fetchOnce(url: string, dest: string, expect: Expected, pkg: strin
       throw statusError(url, res.status, res.statusText, res.headers.get('retry-after'));
     }
     if (!res.body) throw new RetryableError('empty response body');
-    return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, onBytes, options.tap);
+    return await writeVerified(webBody(res.body, controller.signal), dest, expect, pkg, onBytes, options.tap, tapOnly);
   } catch (err) {
     // An abort carries our RetryableError as its reason; surface that rather than a bare AbortError.
     if (controller.signal.aborted && controller.signal.reason instanceof Error) throw controller.signal.reason;
@@ -171,10 +184,10 @@ async function* webBody(body: ReadableStream<Uint8Array>, signal: AbortSignal): 
 
 /**
  * Streams `source` into a temporary file beside `dest`, hashing as it goes (or letting a HashingTap
- * hash it); renames once verified.
+ * hash it); renames once verified. `tapOnly` (with a HashingTap): no file, the tap's hash or nothing.
  */
-async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: string, expect: Expected, pkg: string, onBytes?: (n: number) => void, tap?: Writable): Promise<Digest> {
-  const tmp = `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: string, expect: Expected, pkg: string, onBytes?: (n: number) => void, tap?: Writable, tapOnly = false): Promise<Digest> {
+  const tmp = tapOnly ? undefined : `${dest}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   const hashingTap = isHashingTap(tap) ? tap : undefined;
   const sha = hashingTap ? undefined : createHash('sha256');
   const md5 = !hashingTap && md5Wanted(expect) ? createHash('md5') : undefined;
@@ -201,19 +214,25 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
       if (!hashingTap.destroyed) hashingTap.end();
       const theirs = await hashingTap.hashed();
       const md5Ok = theirs?.md5 !== undefined || !md5Wanted(expect);
-      digest = theirs && theirs.size === size && md5Ok ? { sha256: theirs.sha256, md5: theirs.md5 ?? lockedMd5(expect), size } : await digestFile(tmp, expect);
+      if (theirs && theirs.size === size && md5Ok) digest = { sha256: theirs.sha256, md5: theirs.md5 ?? lockedMd5(expect), size };
+      else if (tmp) digest = await digestFile(tmp, expect);
+      else {
+        // A short body is still worth a retry (with a file); anything else has nothing to check.
+        if (expect.size !== undefined && size < expect.size) verifyDigest({ sha256: '', md5: '', size }, expect, pkg);
+        throw new TapOnlyUnverified(`${pkg}: its extraction stopped before the end, so nothing hashed the downloaded bytes`);
+      }
     } else {
       digest = { sha256: (sha as Hash).digest('hex'), md5: md5?.digest('hex') ?? lockedMd5(expect), size };
     }
     verifyDigest(digest, expect, pkg);
-    await fs.promises.rename(tmp, dest);
+    if (tmp) await fs.promises.rename(tmp, dest);
     // Whole and verified: only now does a tap's reader see the end of its stream (a HashingTap's
     // extraction counts only once its caller has this digest).
     if (tap && !hashingTap && !tap.destroyed) tap.end();
     return digest;
   } catch (err) {
     tap?.destroy(err instanceof Error ? err : new Error(String(err)));
-    await fs.promises.rm(tmp, { force: true });
+    if (tmp) await fs.promises.rm(tmp, { force: true });
     throw err;
   }
 }
@@ -221,19 +240,24 @@ async function writeVerified(source: Readable | AsyncIterable<Buffer>, dest: str
 /**
  * The archive's file. Chunks are written in batches (no round trip per network chunk), and each goes
  * on to `tap` only once it is on disk: the tap may then take its bytes over (extract-pool.ts hands
- * them to a thread without a copy), and a tap whose reader is behind holds the download back.
+ * them to a thread without a copy), and a tap whose reader is behind holds the download back. Without
+ * a file (a tap-only download), the chunks only go to the tap.
  */
 class ArchiveFile extends Writable {
   private fd: number | undefined;
 
   constructor(
-    private readonly file: string,
+    private readonly file: string | undefined,
     private readonly tap?: Writable,
   ) {
     super({ highWaterMark: 1 << 20 });
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
+    if (this.file === undefined) {
+      callback();
+      return;
+    }
     fs.open(this.file, 'w', 0o644, (err, fd) => {
       this.fd = fd;
       callback(err);
@@ -246,6 +270,10 @@ class ArchiveFile extends Writable {
 
   override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
+    if (this.fd === undefined) {
+      this.pass(buffers, 0, callback);
+      return;
+    }
     writevAll(this.fd as number, buffers, (err) => (err ? callback(err) : this.pass(buffers, 0, callback)));
   }
 

@@ -10,7 +10,7 @@ import { renameReplacing, sha256File } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { Slots } from './concurrency.js';
 import { redactUrls } from '../util/secrets.js';
-import { digestFile, matches, md5Wanted, type Digest, type Expected } from './download.js';
+import { TapOnlyUnverified, digestFile, matches, md5Wanted, type Digest, type Expected } from './download.js';
 import { extractCondaStream, extractPackage, type Digests } from './extract.js';
 import { hasNativeZstd } from './zstd.js';
 import { sharedExtractPool, type ExtractPool } from './extract-pool.js';
@@ -23,8 +23,6 @@ export const COMPLETE_MARKER = '.gitenv-complete.json';
 export interface CacheEntry {
   /** `<cache>/<dist>`: the extracted package. */
   dir: string;
-  /** `<cache>/<fn>`: the archive. */
-  archive: string;
   digest: Digest;
   /** Bytes downloaded to fill this entry (0 on a hit). */
   downloadedBytes: number;
@@ -42,8 +40,11 @@ export interface CacheEntry {
 
 export interface PackageCacheOptions {
   logger: Logger;
-  /** Fetches `url` into `dest`, verified against `expect` (download.ts's downloadVerified). */
-  download: (url: string, dest: string, expect: Expected, pkg: string, tap?: Writable) => Promise<Digest>;
+  /**
+   * Fetches `url` into `dest`, verified against `expect` (download.ts's downloadVerified); with
+   * `tapOnly`, into `tap` alone (see DownloadOptions.tapOnly).
+   */
+  download: (url: string, dest: string, expect: Expected, pkg: string, tap?: Writable, tapOnly?: boolean) => Promise<Digest>;
   /** Extract a `.conda` while it downloads (default true; false: from the downloaded file only). */
   streaming?: boolean;
   /** A lock whose holder stopped refreshing it for this long is taken over. Default 10 s. */
@@ -86,9 +87,12 @@ interface Marker extends Digest {
 const LAYOUT = 2;
 
 /**
- * A package cache laid out like conda's pkgs dirs: `<cache>/<fn>` (the archive) and `<cache>/<dist>/`
- * (the extracted package, with info/repodata_record.json). Every entry is filled under a lock of its
- * own, in a scratch directory renamed into place with its completion marker already inside.
+ * A package cache of extracted packages, as rattler's: `<cache>/<dist>/` (with
+ * info/repodata_record.json and the completion marker). A `.conda` is extracted from its download's
+ * bytes as they arrive and never written whole; any other archive (and a `.conda` whose bytes could
+ * not be extracted as they came) is downloaded to `<cache>/<fn>`, extracted from there, and removed.
+ * Every entry is filled under a lock of its own, in a scratch directory renamed into place with its
+ * completion marker already inside.
  */
 export class PackageCache {
   /**
@@ -114,17 +118,19 @@ export class PackageCache {
   }
 
   /**
-   * Removes what killed runs left behind: scratch extractions, partial downloads and trash older than
-   * `olderThanMs` (live ones are younger: an entry is filled in minutes, not hours).
+   * Removes what killed runs left behind: scratch extractions, partial downloads, trash and archives
+   * older than `olderThanMs` (live ones are younger: an entry is filled in minutes, not hours). An
+   * archive is only ever here between its download and its extraction (or kept by an earlier gitenv).
    */
   async sweep(olderThanMs = 3_600_000): Promise<void> {
     const names = await fs.readdir(this.root).catch(() => [] as string[]);
     const limit = Date.now() - olderThanMs;
     for (const name of names) {
-      if (!/^\.(extract|trash)-|\.partial-\d+-[0-9a-f]+$/.test(name)) continue;
+      const archive = /\.(conda|tar\.bz2)$/.test(name);
+      if (!archive && !/^\.(extract|trash)-|\.partial-\d+-[0-9a-f]+$/.test(name)) continue;
       const full = path.join(this.root, name);
       const st = await fs.lstat(full).catch(() => undefined);
-      if (st && st.mtimeMs < limit) await fs.rm(full, { recursive: true, force: true });
+      if (st && st.mtimeMs < limit && (!archive || st.isFile())) await fs.rm(full, { recursive: true, force: true });
     }
   }
 
@@ -157,7 +163,7 @@ export class PackageCache {
     const dir = joinInside(this.root, pkg.dist);
     const marker = await readMarker(dir);
     if (!marker || marker.layout !== LAYOUT || !matches(marker, { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size })) return undefined;
-    return hitEntry(dir, joinInside(this.root, pkg.fn), marker, pkg.dist);
+    return hitEntry(dir, marker, pkg.dist);
   }
 
   private async fill(pkg: LockedPackage, fetchUrl: string): Promise<CacheEntry> {
@@ -165,31 +171,52 @@ export class PackageCache {
     const archive = joinInside(this.root, pkg.fn);
     const expect: Expected = { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
     const marker = await readMarker(dir);
-    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return hitEntry(dir, archive, marker, pkg.dist);
+    if (marker && marker.layout === LAYOUT && matches(marker, expect)) return hitEntry(dir, marker, pkg.dist);
     if (marker && marker.layout !== LAYOUT) this.options.logger.info(`${pkg.dist}: the package cache entry was made by an earlier gitenv; extracting again`);
     else if (marker) this.options.logger.warning(`${pkg.dist}: the package cache holds another build of it; extracting again`);
 
+    // An archive already here (left by an earlier gitenv, which kept them, or by a run killed
+    // before extracting it) is used when it matches the lock.
     let digest = await this.cachedArchive(archive, expect, pkg.dist);
     let downloadedBytes = 0;
     if (!digest) {
       const streamed = this.options.streaming !== false && archive.endsWith('.conda') && hasNativeZstd() ? this.extractWhileDownloading(pkg) : undefined;
+      let unverified = false;
       try {
-        digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist, streamed?.tap));
+        digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist, streamed?.tap, streamed !== undefined));
+        downloadedBytes = digest.size;
       } catch (err) {
-        await streamed?.discard();
-        throw err;
+        // A tap-only download whose extraction stopped early: it says why below, and the bytes go again to a file.
+        unverified = err instanceof TapOnlyUnverified;
+        if (!unverified) {
+          await streamed?.discard();
+          throw err;
+        }
       }
-      downloadedBytes = digest.size;
       // The archive is whole and matched the lock: what was extracted from its bytes as they came may count.
       const scratch = await streamed?.extracted();
-      if (scratch) {
+      if (scratch && !digest) await fs.rm(scratch.path, { recursive: true, force: true }); // bytes nobody verified
+      if (digest && scratch) {
         const { readable, info } = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
-        return { dir, archive, digest, downloadedBytes, hit: false, readable, info };
+        await fs.rm(archive, { force: true }); // written by a retried download
+        return { dir, digest, downloadedBytes, hit: false, readable, info };
+      }
+      // Not extracted as it came (it could not be, or a refusal that the archive's extraction will
+      // name): the archive itself, in a file, unless a retried download already wrote one.
+      if (unverified || !digest || !(await isFile(archive))) {
+        this.options.logger.debug(`${pkg.dist}: its bytes were not kept while they were extracted; downloading the archive again`);
+        digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist));
+        downloadedBytes += digest.size;
       }
     }
     const got = digest;
-    const { readable, info } = await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
-    return { dir, archive, digest, downloadedBytes, hit: false, readable, info };
+    try {
+      const { readable, info } = await this.extractions.run(() => this.extractInto(dir, archive, pkg, got));
+      return { dir, digest, downloadedBytes, hit: false, readable, info };
+    } finally {
+      // Extracted (or refused): the cache keeps the extracted package, not the archive.
+      await fs.rm(archive, { force: true });
+    }
   }
 
   /**
@@ -341,6 +368,13 @@ function seenKey(pkg: LockedPackage): string {
   return `${pkg.dist}\0${pkg.sha256 ?? ''}\0${pkg.md5 ?? ''}\0${pkg.size ?? ''}`;
 }
 
+function isFile(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+}
+
 async function writeNewFile(file: string, data: string): Promise<void> {
   await fs.rm(file, { force: true });
   await fs.writeFile(file, data, { flag: 'wx', mode: 0o644 });
@@ -357,9 +391,9 @@ interface Completed {
 }
 
 /** A complete entry found in the cache. */
-function hitEntry(dir: string, archive: string, marker: Marker, dist: string): CacheEntry {
+function hitEntry(dir: string, marker: Marker, dist: string): CacheEntry {
   const { fn: _fn, url: _url, layout: _layout, readable, info, ...digest } = marker;
-  return { dir, archive, digest, downloadedBytes: 0, hit: true, readable: readable === true, info: storedPackageInfo(info, dist) };
+  return { dir, digest, downloadedBytes: 0, hit: true, readable: readable === true, info: storedPackageInfo(info, dist) };
 }
 
 async function readMarker(dir: string): Promise<Marker | undefined> {

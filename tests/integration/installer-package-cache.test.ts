@@ -48,10 +48,10 @@ function cache(built: BuiltPackage, delayMs = 0): PackageCache {
   });
 }
 
-test('fills <cache>/<fn> and <cache>/<dist>/ with repodata_record.json and the marker, no credentials', async () => {
+test('fills <cache>/<dist>/ with repodata_record.json and the marker, keeps no archive, no credentials', async () => {
   const built = await buildPackage(spec, path.join(work, 'ch'));
   const entry = await cache(built).ensure(locked(built), 'unused');
-  expect(entry).toMatchObject({ dir: path.join(cacheDir, built.dist), archive: path.join(cacheDir, built.fn), hit: false, downloadedBytes: built.size });
+  expect(entry).toMatchObject({ dir: path.join(cacheDir, built.dist), hit: false, downloadedBytes: built.size });
   expect(entry.digest.sha256).toBe(built.sha256);
   expect(await fs.readFile(path.join(entry.dir, 'bin/tool'), 'utf8')).toBe('run\n');
   const record = JSON.parse(await fs.readFile(path.join(entry.dir, 'info/repodata_record.json'), 'utf8'));
@@ -67,7 +67,10 @@ test('fills <cache>/<fn> and <cache>/<dist>/ with repodata_record.json and the m
   ).join('\n');
   expect(everything).not.toContain('hunter22');
   expect(everything).not.toContain('tok-9876');
-  expect((await fs.readdir(cacheDir)).sort()).toEqual([built.dist, built.fn].sort()); // no lock, scratch or partial left
+  // The archive was downloaded to <cache>/<fn> (this downloader writes files), extracted, removed:
+  // no archive, lock, scratch or partial left.
+  expect(downloads).toEqual([path.join(cacheDir, built.fn)]);
+  expect(await fs.readdir(cacheDir)).toEqual([built.dist]);
 });
 
 test('a complete entry is a hit: no download, no extraction', async () => {
@@ -92,15 +95,27 @@ test('a complete entry of this build is used without its lock, even while someon
   expect(downloads).toHaveLength(1);
 });
 
-test('an extracted directory without its marker does not count: extracted again from the cached archive', async () => {
+test('an extracted directory without its marker does not count: filled again', async () => {
   const built = await buildPackage(spec, path.join(work, 'ch'));
   await cache(built).ensure(locked(built), 'unused');
   await fs.rm(path.join(cacheDir, built.dist, COMPLETE_MARKER));
   await fs.rm(path.join(cacheDir, built.dist, 'share/a')); // half-extracted, as after a crash
   const entry = await cache(built).ensure(locked(built), 'unused');
   expect(entry.hit).toBe(false);
-  expect(downloads).toHaveLength(1); // the archive was verified and reused
+  expect(downloads).toHaveLength(2); // no archive kept: downloaded again
   expect(await fs.readFile(path.join(entry.dir, 'share/a'), 'utf8')).toBe('a\n');
+  expect(await fs.readdir(cacheDir)).toEqual([built.dist]);
+});
+
+test('an archive already in the cache (an earlier gitenv kept them; a run killed before extracting) is used when it matches, then removed', async () => {
+  const built = await buildPackage(spec, path.join(work, 'ch'));
+  await fs.mkdir(cacheDir, { recursive: true });
+  await fs.copyFile(built.path, path.join(cacheDir, built.fn));
+  const entry = await cache(built).ensure(locked(built), 'unused');
+  expect(downloads).toHaveLength(0);
+  expect(entry).toMatchObject({ hit: false, downloadedBytes: 0 });
+  expect(await fs.readFile(path.join(entry.dir, 'share/a'), 'utf8')).toBe('a\n');
+  expect(await fs.readdir(cacheDir)).toEqual([built.dist]);
 });
 
 test('a corrupt cached archive is downloaded again', async () => {
@@ -110,6 +125,7 @@ test('a corrupt cached archive is downloaded again', async () => {
   const entry = await cache(built).ensure(locked(built), 'unused');
   expect(downloads).toHaveLength(1);
   expect(entry.digest.sha256).toBe(built.sha256);
+  expect(await fs.readdir(cacheDir)).toEqual([built.dist]);
 });
 
 test('an entry extracted from another build of the same name (hash mismatch) is redone', async () => {
@@ -166,7 +182,7 @@ test('a package whose paths.json lies about a size or a hash is refused, and lea
 test('a hostile archive leaves neither an entry nor a scratch directory', async () => {
   const built = await buildPackage({ ...spec, name: 'evil', hostile: { rawEntries: [{ path: '../../escape', data: 'x' }] } }, path.join(work, 'ch'));
   await expect(cache(built).ensure(locked(built), 'unused')).rejects.toThrow(`${built.dist}: refused`);
-  expect((await fs.readdir(cacheDir)).sort()).toEqual([built.fn]);
+  expect(await fs.readdir(cacheDir)).toEqual([]); // not even the archive
 });
 
 test('sweep removes what killed runs left behind, once old, and nothing else', async () => {
@@ -175,12 +191,19 @@ test('sweep removes what killed runs left behind, once old, and nothing else', a
   await c.ensure(locked(built), 'unused');
   const leftovers = [`.extract-${built.dist}-123-abcd1234`, `.trash-${built.dist}-0badf00d`, `${built.fn}.partial-123-deadbeef`];
   for (const name of leftovers) await fs.mkdir(path.join(cacheDir, name));
+  // Archives: one an earlier gitenv kept (or a killed run left between download and extraction), old;
+  // one being extracted right now, young; and a directory with an archive's name, which is not one.
+  await fs.writeFile(path.join(cacheDir, 'kept-1.0-0.tar.bz2'), 'x');
+  leftovers.push('kept-1.0-0.tar.bz2');
+  await fs.mkdir(path.join(cacheDir, 'odd-1-0.conda'));
+  await fs.utimes(path.join(cacheDir, 'odd-1-0.conda'), new Date(0), new Date(0));
+  await fs.writeFile(path.join(cacheDir, 'now-1.0-0.conda'), 'x');
   const young = `.extract-${built.dist}-456-feedface`;
   await fs.mkdir(path.join(cacheDir, young));
   const old = new Date(Date.now() - 2 * 3_600_000);
   for (const name of leftovers) await fs.utimes(path.join(cacheDir, name), old, old);
   await c.sweep();
-  expect((await fs.readdir(cacheDir)).sort()).toEqual([young, built.dist, built.fn].sort());
+  expect((await fs.readdir(cacheDir)).sort()).toEqual([young, built.dist, 'now-1.0-0.conda', 'odd-1-0.conda'].sort());
 });
 
 describe("the package's info kept in the marker", () => {

@@ -8,10 +8,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { LockedPackage } from '../../src/conda/types.js';
-import { downloadVerified, type Expected } from '../../src/installer/download.js';
+import { TapOnlyUnverified, downloadVerified, type Expected } from '../../src/installer/download.js';
 import { extractCondaStream, extractPackage, NotStreamable } from '../../src/installer/extract.js';
 import { ExtractPool } from '../../src/installer/extract-pool.js';
 import { COMPLETE_MARKER, PackageCache } from '../../src/installer/package-cache.js';
@@ -59,12 +59,13 @@ function cache(dir: string, idleTimeoutMs = 30_000): PackageCache {
   return new PackageCache(dir, {
     logger,
     extractPool: pool,
-    download: (url: string, dest: string, expect: Expected, pkg: string, tap) =>
-      downloadVerified(url, dest, expect, pkg, { fetch, logger, tap, idleTimeoutMs, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
+    download: (url: string, dest: string, expect: Expected, pkg: string, tap, tapOnly) =>
+      downloadVerified(url, dest, expect, pkg, { fetch, logger, tap, tapOnly, idleTimeoutMs, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }),
   });
 }
 
 const cacheDir = () => fs.mkdtemp(path.join(work, 'pkgs-'));
+const requestsFor = (p: BuiltPackage) => server.requests.filter((r) => r.path.endsWith(`/${p.fn}`)).length;
 const debugLines = () => logger.lines('debug').join('\n');
 
 describe.each([
@@ -82,17 +83,18 @@ describe.each([
     expect(debugLines()).toContain(`${pkg.dist}: extracted while downloading`);
     expect(entry).toMatchObject({ hit: false, downloadedBytes: pkg.size });
     expect(entry.digest.sha256).toBe(pkg.sha256);
-    // The same files, modes and contents as extracting the downloaded archive.
+    // The same files, modes and contents as extracting the archive from a file.
     const fromFile = path.join(work, `from-file-${seq}`);
     await fs.mkdir(fromFile);
-    await extractPackage(path.join(dir, pkg.fn), fromFile, pkg.dist);
+    await extractPackage(pkg.path, fromFile, pkg.dist);
     for (const p of pkg.paths) {
       const [a, b] = await Promise.all([fs.lstat(path.join(entry.dir, p._path)), fs.lstat(path.join(fromFile, p._path))]);
       expect([p._path, a.mode, a.size]).toEqual([p._path, b.mode, b.size]);
       expect(await fs.readFile(path.join(entry.dir, p._path))).toEqual(await fs.readFile(path.join(fromFile, p._path)));
     }
     expect(JSON.parse(await fs.readFile(path.join(entry.dir, COMPLETE_MARKER), 'utf8'))).toMatchObject({ sha256: pkg.sha256 });
-    expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort()); // no scratch, partial or lock left
+    expect(await fs.readdir(dir)).toEqual([pkg.dist]); // no archive, scratch, partial or lock left
+    expect(requestsFor(pkg)).toBe(1);
   });
 
   test('a lock with md5 only: the bytes are verified by md5 (taken where they are hashed), and a wrong md5 is refused', async () => {
@@ -149,7 +151,7 @@ describe.each([
     // The first attempt's bytes were being extracted: thrown away, the verified retry's file extracted.
     expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.+\\); extracting the archive`));
     expect(await fs.readFile(path.join(entry.dir, 'share/tool/f3.txt'), 'utf8')).toBe('file 3\n'.repeat(50));
-    expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+    expect(await fs.readdir(dir)).toEqual([pkg.dist]);
   });
 
   test('a download stalled mid-body leaves the cache recognisably incomplete, then nothing once it fails', async () => {
@@ -168,7 +170,8 @@ describe.each([
     const scratch = names.find((n) => n.startsWith(`.extract-${pkg.dist}-`));
     expect(scratch).toBeDefined();
     expect(names).not.toContain(pkg.dist);
-    expect(names.some((n) => n.startsWith(`${pkg.fn}.partial-`))).toBe(true);
+    // In the threads, the bytes go to the extraction alone; in the main thread, to a file too.
+    expect(names.some((n) => n.startsWith(`${pkg.fn}.partial-`))).toBe(chosen === null);
     await expect(fs.access(path.join(dir, scratch as string, COMPLETE_MARKER))).rejects.toThrow();
     expect(await filling).toBeInstanceOf(PackageError);
     expect((await fs.readdir(dir)).filter((n) => !n.endsWith('.lock'))).toEqual([]);
@@ -181,14 +184,18 @@ describe.each([
     const entry = await cache(dir).ensure(locked(pkg), locked(pkg).url);
     expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(.*size follows its data\\); extracting the archive`));
     expect(await fs.readFile(path.join(entry.dir, 'bin/tool'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
-    expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+    expect(await fs.readdir(dir)).toEqual([pkg.dist]);
+    // The threads' download kept no file: the archive was fetched again to extract it (rare: conda's
+    // and rattler's writers put the sizes first).
+    expect(requestsFor(pkg)).toBe(chosen === null ? 1 : 2);
+    if (chosen !== null) expect(debugLines()).toContain(`${pkg.dist}: its bytes were not kept while they were extracted; downloading the archive again`);
   });
 
   test('a hostile archive is refused from the stream as from the file, and nothing of it stays', async () => {
     const pkg = await built({ hostile: { rawEntries: [{ path: '../../escaped.txt', data: 'out\n' }] } });
     const dir = await cacheDir();
     await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/refused: .*escaped\.txt/);
-    expect((await fs.readdir(dir)).filter((n) => n !== pkg.fn)).toEqual([]);
+    expect(await fs.readdir(dir)).toEqual([]); // not even the archive
     await expect(fs.access(path.join(dir, '..', 'escaped.txt'))).rejects.toThrow();
     await expect(fs.access(path.join(work, 'escaped.txt'))).rejects.toThrow();
   });
@@ -243,7 +250,35 @@ test('a package whose extraction thread stopped mid-download is extracted from t
   const entry = await filler.ensure(locked(pkg), locked(pkg).url);
   expect(debugLines()).toMatch(new RegExp(`${pkg.dist}: not extracted while downloading \\(the extraction threads were stopped\\); extracting the archive`));
   expect(await fs.readFile(path.join(entry.dir, 'share/tool/f3.txt'), 'utf8')).toBe('file 3\n'.repeat(50));
-  expect((await fs.readdir(dir)).sort()).toEqual([pkg.dist, pkg.fn].sort());
+  expect(await fs.readdir(dir)).toEqual([pkg.dist]);
+});
+
+test('a tap-only download writes no file: its bytes go to the extraction thread, whose hash verifies them; without that hash, TapOnlyUnverified', async () => {
+  const own = new ExtractPool(1);
+  try {
+    const pkg = await built();
+    const dir = await cacheDir();
+    const dest = path.join(dir, pkg.fn);
+    const expect_: Expected = { sha256: pkg.sha256, md5: pkg.md5, size: pkg.size };
+    const job = own.extract(path.join(dir, 'x'), pkg.dist, { archiveSize: pkg.size });
+    const digest = await downloadVerified(locked(pkg).url, dest, expect_, pkg.dist, { fetch, logger, tap: job.tap, tapOnly: true });
+    expect(digest).toMatchObject({ sha256: pkg.sha256, size: pkg.size });
+    expect((await job.result).get('bin/tool')).toMatchObject({ size: 20 });
+    expect(await fs.readdir(dir)).toEqual(['x']); // the extraction's directory; no archive, no partial file
+    // A tap that cannot say what it hashed (its extraction stopped early, its thread died): nothing
+    // verified the bytes, and there is no file to hash instead.
+    const lost = Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { hashed: async () => undefined });
+    lost.on('error', () => undefined); // destroyed with the failure, as the package cache's taps are
+    const err = await downloadVerified(locked(pkg).url, dest, expect_, pkg.dist, { fetch, logger, tap: lost, tapOnly: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TapOnlyUnverified);
+    expect(await fs.readdir(dir)).toEqual(['x']);
+    // Without tapOnly, the same tap: the file is written and hashed instead.
+    const lost2 = Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { hashed: async () => undefined });
+    expect(await downloadVerified(locked(pkg).url, dest, expect_, pkg.dist, { fetch, logger, tap: lost2 })).toMatchObject({ sha256: pkg.sha256 });
+    expect((await fs.readdir(dir)).sort()).toEqual([pkg.fn, 'x']);
+  } finally {
+    await own.close();
+  }
 });
 
 test('small files written in synchronous calls (extraction threads) are what asynchronous writes make, a path twice included', async () => {

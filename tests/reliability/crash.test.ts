@@ -44,13 +44,16 @@ interface Point {
 const k = (op: string, match: string, n: number, when: KillPoint['when'] = 'before'): KillPoint => ({ op, match, n, when });
 
 const POINTS: Point[] = [
-  { stage: 'download', what: 'before the first download writes a byte', kill: k('open', '.partial-', 1) },
-  { stage: 'download', what: 'with four downloads open', kill: k('open', '.partial-', 4, 'after') },
-  { stage: 'download', what: 'with all six downloads open', kill: k('open', '.partial-', 6, 'after') },
+  // A .conda's bytes go to its extraction as they arrive and are never written whole (five of the six
+  // downloads); the .tar.bz2 is downloaded to a file, extracted from it, and the file removed.
+  { stage: 'download', what: "before the first .conda download's bytes have anywhere to go", kill: k('mkdir', '/.extract-', 1) },
+  { stage: 'download', what: 'before the .tar.bz2 download writes a byte', kill: k('open', '.partial-', 1) },
+  { stage: 'download', what: 'with four .conda downloads under way', kill: k('mkdir', '/.extract-', 4, 'after') },
+  { stage: 'download', what: 'with every .conda download under way', kill: k('mkdir', '/.extract-', 5, 'after') },
   { stage: 'download', what: 'in the middle of a body (server stalls it half sent)', kill: 'stall-body' },
-  { stage: 'download', what: 'a verified archive not yet renamed into the cache', kill: k('rename', '.partial-', 1) },
-  { stage: 'download', what: 'just after the third archive is in place', kill: k('rename', '.partial-', 3, 'after'), naturalStale: true },
-  { stage: 'download', what: 'before the last archive is renamed', kill: k('rename', '.partial-', 6) },
+  { stage: 'download', what: 'the .tar.bz2 archive verified, not yet renamed into the cache', kill: k('rename', '.partial-', 1) },
+  { stage: 'download', what: 'just after the .tar.bz2 archive is in place', kill: k('rename', '.partial-', 1, 'after'), naturalStale: true },
+  { stage: 'download', what: 'the .tar.bz2 extracted and its entry in place, its archive not yet removed', kill: k('rm', 'extra-a-2.0-0.tar.bz2', 1) },
   { stage: 'extract', what: 'with an empty extraction scratch directory', kill: k('mkdir', '/.extract-', 1, 'after') },
   // extraction is counted in file-system operations of any kind (directories, files, modes, times),
   // so the points stay where they are whichever calls the extractor makes

@@ -38,7 +38,6 @@ const input: MetaInput = {
   pkg,
   linked,
   digest: { sha256: 'a'.repeat(64), md5: 'e'.repeat(32), size: 1234 },
-  archive: '/cache/foo-1.0-h1_0.conda',
   extraPaths: [{ _path: 'lib/a/__pycache__/m.cpython-312.pyc', path_type: 'pyc_file' }],
   requestedSpec: 'foo >=1',
 };
@@ -62,8 +61,9 @@ test('a record carries what conda list and micromamba list read', () => {
     requested_specs: ['foo >=1'],
     link: { source: '/cache/foo-1.0-h1_0', type: 1 },
     extracted_package_dir: '/cache/foo-1.0-h1_0',
-    package_tarball_full_path: '/cache/foo-1.0-h1_0.conda',
   });
+  // The cache keeps no archive: no path to one (rattler writes none either).
+  expect(r).not.toHaveProperty('package_tarball_full_path');
   // Directories are not files; the list is sorted and includes the compiled .pyc.
   expect(r.files).toEqual(['bin/foo', 'lib/a/__pycache__/m.cpython-312.pyc', 'lib/z.so']);
   expect(r.paths_data).toEqual({

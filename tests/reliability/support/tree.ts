@@ -160,7 +160,8 @@ export async function ageLocks(dir: string): Promise<void> {
 /** Sets the leftovers of killed runs in a package cache two hours back (past the installer's sweep age). */
 export async function ageLeftovers(cache: string): Promise<number> {
   const old = new Date(Date.now() - 2 * 3_600_000);
-  const leftovers = (await list(cache)).filter((n) => (n.startsWith('.') || n.includes('.partial-')) && !n.endsWith('.lock'));
+  // An archive too: the cache keeps none, so one there was left between its download and its extraction.
+  const leftovers = (await list(cache)).filter((n) => (n.startsWith('.') || n.includes('.partial-') || /\.(conda|tar\.bz2)$/.test(n)) && !n.endsWith('.lock'));
   for (const name of leftovers) await fs.utimes(path.join(cache, name), old, old).catch(() => undefined);
   return leftovers.length;
 }
