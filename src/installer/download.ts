@@ -270,7 +270,7 @@ class ArchiveFile extends Writable {
 
   override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
-    if (this.fd === undefined) {
+    if (this.file === undefined) {
       this.pass(buffers, 0, callback);
       return;
     }
