@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { specName, type LockedPackage } from '../conda/types.js';
 import { redactUrls } from '../util/secrets.js';
@@ -81,25 +81,27 @@ export function historyEntry(packages: LockedPackage[], specs: readonly string[]
  * staging prefix (the linker installs nothing a package ships there), each file a new one (whatever
  * stood at its path is removed first, never written into). Gives the bytes the records' paths_data
  * add up to: the prefix's size as deploy reports it (layout.ts condaMetaSize reads the same back).
+ * Written in synchronous calls: a few files each made in one step, where the thread pool's round
+ * trips (several per file) took longer than the writing.
  */
 export async function writeCondaMeta(stagingDir: string, inputs: MetaInput[], history: string): Promise<number> {
   const dir = path.join(stagingDir, 'conda-meta');
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  if (!(await fs.lstat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (!fs.lstatSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
   let bytes = 0;
-  await Promise.all(
-    inputs.map((input) => {
-      const record = prefixRecord(input);
-      for (const p of (record.paths_data as { paths: LinkedPath[] }).paths) bytes += p.size_in_bytes ?? 0;
-      return writeNewFile(path.join(dir, recordFileName(input.linked.unit.info.index)), JSON.stringify(record, null, 2) + '\n');
-    }),
-  );
-  await writeNewFile(path.join(dir, 'history'), history);
+  for (const input of inputs) {
+    const record = prefixRecord(input);
+    for (const p of (record.paths_data as { paths: LinkedPath[] }).paths) bytes += p.size_in_bytes ?? 0;
+    writeNewFile(path.join(dir, recordFileName(input.linked.unit.info.index)), JSON.stringify(record, null, 2) + '\n');
+    // The event loop gets its turn between records (a signal, a timer), as the links give it.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  writeNewFile(path.join(dir, 'history'), history);
   return bytes;
 }
 
 /** A new file at `file`: what stood there (a link into the package cache, say) is removed, not written into. */
-async function writeNewFile(file: string, data: string): Promise<void> {
-  await fs.rm(file, { force: true });
-  await fs.writeFile(file, data, { flag: 'wx', mode: 0o644 });
+function writeNewFile(file: string, data: string): void {
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, data, { flag: 'wx', mode: 0o644 });
 }
