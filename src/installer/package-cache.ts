@@ -181,29 +181,28 @@ export class PackageCache {
     let downloadedBytes = 0;
     if (!digest) {
       const streamed = this.options.streaming !== false && archive.endsWith('.conda') && hasNativeZstd() ? this.extractWhileDownloading(pkg) : undefined;
-      let unverified = false;
       try {
         digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist, streamed?.tap, streamed !== undefined));
         downloadedBytes = digest.size;
       } catch (err) {
-        // A tap-only download whose extraction stopped early: it says why below, and the bytes go again to a file.
-        unverified = err instanceof TapOnlyUnverified;
-        if (!unverified) {
+        // A tap-only download whose extraction stopped early (no digest): it says why below, and the
+        // bytes go again to a file.
+        if (!(err instanceof TapOnlyUnverified)) {
           await streamed?.discard();
           throw err;
         }
       }
       // The archive is whole and matched the lock: what was extracted from its bytes as they came may count.
       const scratch = await streamed?.extracted();
-      if (scratch && !digest) await fs.rm(scratch.path, { recursive: true, force: true }); // bytes nobody verified
-      if (digest && scratch) {
+      if (scratch && digest) {
         const { readable, info } = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
         await fs.rm(archive, { force: true }); // written by a retried download
         return { dir, digest, downloadedBytes, hit: false, readable, info };
       }
+      if (scratch) await fs.rm(scratch.path, { recursive: true, force: true }); // bytes nobody verified
       // Not extracted as it came (it could not be, or a refusal that the archive's extraction will
-      // name): the archive itself, in a file, unless a retried download already wrote one.
-      if (unverified || !digest || !(await isFile(archive))) {
+      // name): the archive itself, in a file, unless the download (a retried one, a .tar.bz2) wrote one.
+      if (!digest || !(await isFile(archive))) {
         this.options.logger.debug(`${pkg.dist}: its bytes were not kept while they were extracted; downloading the archive again`);
         digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist));
         downloadedBytes += digest.size;

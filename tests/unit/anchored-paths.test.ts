@@ -59,7 +59,7 @@ test('an anchor that cannot be entered: false, and the caller keeps its absolute
   expect(anchored.enter()).toBe(false); // never again once it failed
 });
 
-test('a working directory removed meanwhile: no anchor before, the anchor kept after (nothing relative means anything there)', () => {
+test('a working directory removed while the anchor is in use: the process stays at the anchor, and never enters again', () => {
   const doomed = path.join(work, 'doomed');
   fs.mkdirSync(doomed);
   fs.mkdirSync(path.join(work, 'p'));
@@ -67,12 +67,13 @@ test('a working directory removed meanwhile: no anchor before, the anchor kept a
   const anchored = AnchoredPaths.around([path.join(work, 'p', 'a'), path.join(work, 'p', 'b')]) as AnchoredPaths;
   expect(anchored.enter()).toBe(true);
   fs.rmdirSync(doomed);
-  anchored.leave();
+  anchored.leave(); // nowhere to come back to: nothing relative means anything there
   expect(process.cwd()).toBe(path.join(work, 'p'));
   expect(anchored.enter()).toBe(false);
-  process.chdir(home);
-  fs.rmdirSync(path.join(work, 'p'));
-  process.chdir(path.join(work));
+});
+
+test('a working directory already removed: no anchor (nowhere to come back to)', () => {
+  const doomed = path.join(work, 'doomed');
   fs.mkdirSync(doomed);
   process.chdir(doomed);
   fs.rmdirSync(doomed);
