@@ -142,6 +142,8 @@ describe("conda's packages over HTTP (undici's request, as a deploy fetches)", (
         installed[name] = prefix;
       }
       expect(server.requests.filter((r) => r.path.endsWith('.conda'))).toHaveLength(fns.length);
+      // conda's archives were never written whole: each cache holds the extracted packages alone.
+      for (const name of ['files', 'http']) expect((await fs.readdir(path.join(work, `pkgs-${name}`))).filter((n) => /\.(conda|tar\.bz2)$/.test(n))).toEqual([]);
       // Where each prefix's files came from differs (URL, channel, cache directory); nothing else does.
       const facts = async (prefix: string) => {
         const out: Record<string, unknown> = {};

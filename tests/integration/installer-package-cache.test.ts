@@ -198,12 +198,17 @@ test('sweep removes what killed runs left behind, once old, and nothing else', a
   await fs.mkdir(path.join(cacheDir, 'odd-1-0.conda'));
   await fs.utimes(path.join(cacheDir, 'odd-1-0.conda'), new Date(0), new Date(0));
   await fs.writeFile(path.join(cacheDir, 'now-1.0-0.conda'), 'x');
+  // A soft link with an archive's name, leading out: neither followed nor taken for an archive.
+  await fs.writeFile(path.join(work, 'outside.conda'), 'keep');
+  await fs.symlink(path.join(work, 'outside.conda'), path.join(cacheDir, 'link-1-0.conda'));
+  await fs.lutimes(path.join(cacheDir, 'link-1-0.conda'), new Date(0), new Date(0));
   const young = `.extract-${built.dist}-456-feedface`;
   await fs.mkdir(path.join(cacheDir, young));
   const old = new Date(Date.now() - 2 * 3_600_000);
   for (const name of leftovers) await fs.utimes(path.join(cacheDir, name), old, old);
   await c.sweep();
-  expect((await fs.readdir(cacheDir)).sort()).toEqual([young, built.dist, 'now-1.0-0.conda', 'odd-1-0.conda'].sort());
+  expect((await fs.readdir(cacheDir)).sort()).toEqual([young, built.dist, 'link-1-0.conda', 'now-1.0-0.conda', 'odd-1-0.conda'].sort());
+  expect(await fs.readFile(path.join(work, 'outside.conda'), 'utf8')).toBe('keep');
 });
 
 describe("the package's info kept in the marker", () => {
