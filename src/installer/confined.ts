@@ -97,12 +97,16 @@ export class ConfinedDir {
    * that takes nothing more than the common case needs: `rel` already normalised, its parent known to
    * resolve inside the root, nothing at `rel`. False (nothing done) otherwise, or when the link fails
    * for any reason: the caller then takes the general path (createSync), which says why. `via` is
-   * the root as the caller's working directory reaches it (anchored-paths.ts), when not `root` itself.
+   * the root as the caller's working directory reaches it (anchored-paths.ts), when not `root` itself;
+   * `parent`, the directory of `rel` (`.` at the top), when the caller has it already.
    */
-  tryLinkNew(rel: string, source: string, via: string = this.root): boolean {
+  tryLinkNew(rel: string, source: string, via: string = this.root, parent?: string): boolean {
     if (!isPlain(rel)) return false;
-    const slash = rel.lastIndexOf('/');
-    if (slash >= 0 && !this.inside.has(rel.slice(0, slash))) return false;
+    if (parent === undefined) {
+      const slash = rel.lastIndexOf('/');
+      parent = slash < 0 ? '.' : rel.slice(0, slash);
+    }
+    if (parent !== '.' && !this.inside.has(parent)) return false;
     try {
       fs.linkSync(source, via === '' ? rel : via + path.sep + rel);
       return true;

@@ -41,6 +41,11 @@ export interface LinkedPackage {
 /** A path a package puts into the prefix, before it is written. */
 interface Planned {
   target: string;
+  /**
+   * The directory of `target` (`.` at the top), worked out once: every pass over the plans looks it
+   * up in a set, and one string kept keeps its hash (a fresh slice is hashed again at each lookup).
+   */
+  parent: string;
   source?: PackagePath;
   /** An entry point's script (noarch python). */
   script?: string;
@@ -101,10 +106,7 @@ export async function linkPackages(units: LinkUnit[], options: LinkOptions): Pro
 async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][], owners: Map<string, number>, options: LinkContext): Promise<LinkedPackage[]> {
   // A paths.json directory entry is made unless a file took its place.
   const owned = (i: number, planned: Planned): boolean => (planned.source?.pathType === 'directory' ? !owners.has(planned.target) : owners.get(planned.target) === i);
-  makeDirectories(
-    dir,
-    plans.map((plan, i) => plan.filter((p) => owned(i, p))),
-  );
+  makeDirectories(dir, plans, owned);
   const state = { crossDevice: false };
   const linked: (LinkResult | undefined)[][] = plans.map((plan) => new Array<LinkResult | undefined>(plan.length));
   // Every path is made synchronously, in order: a hard link or a soft link is one system call of
@@ -143,7 +145,7 @@ async function linkInto(dir: ConfinedDir, units: LinkUnit[], plans: Planned[][],
         }
         const p = planned.source;
         if (p?.pathType === 'hardlink' && !p.noLink && !state.crossDevice && isPlainRel(p.path) && owners.get(planned.target) === i) {
-          const made = anchored?.enter() ? dir.tryLinkNew(planned.target, baseShort + p.path, rootShort) : dir.tryLinkNew(planned.target, base + p.path);
+          const made = anchored?.enter() ? dir.tryLinkNew(planned.target, baseShort + p.path, rootShort, planned.parent) : dir.tryLinkNew(planned.target, base + p.path, undefined, planned.parent);
           if (made) {
             linked[i][k] = { path: basePath(planned.target, p), copied: false };
             continue;
@@ -239,15 +241,18 @@ function asPackageError(unit: LinkUnit, planned: Planned, err: unknown): Package
 /** The paths a package puts into the prefix: noarch python remapped, entry points added. */
 export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' | 'pythonVersion' | 'sitePackages'>): Planned[] {
   const { info } = unit;
-  if (!info.noarchPython) return info.paths.map((p) => ({ target: p.path, source: p }));
+  if (!info.noarchPython) return info.paths.map((p) => ({ target: p.path, parent: parentOf(p.path), source: p }));
   if (!options.pythonVersion) {
     throw new PackageError(unit.dist, 'is a noarch: python package, but the environment has no python');
   }
   const py = options.pythonVersion;
-  const planned: Planned[] = info.paths.map((p) => ({ target: noarchTarget(p.path, py, options.sitePackages), source: p }));
+  const planned: Planned[] = info.paths.map((p) => {
+    const target = noarchTarget(p.path, py, options.sitePackages);
+    return { target, parent: parentOf(target), source: p };
+  });
   for (const spec of info.entryPoints) {
     const ep = parseEntryPoint(spec, unit.dist);
-    planned.push({ target: `bin/${ep.name}`, script: entryPointScript(ep, options.prefix, py) });
+    planned.push({ target: `bin/${ep.name}`, parent: 'bin', script: entryPointScript(ep, options.prefix, py) });
   }
   return planned;
 }
@@ -256,13 +261,16 @@ export function planPackage(unit: LinkUnit, options: Pick<LinkOptions, 'prefix' 
  * Every directory the packages need, made up front (shortest first, each checked as confined.ts
  * says): otherwise the first files of a directory all fail to link at once and all make it.
  */
-function makeDirectories(dir: ConfinedDir, plans: Planned[][]): void {
+function makeDirectories(dir: ConfinedDir, plans: Planned[][], owned: (i: number, planned: Planned) => boolean): void {
   const dirs = new Set<string>();
   // A path some package makes a soft link (lib64 -> lib) is left to that link, not made a directory.
-  const links = new Set(plans.flatMap((plan) => plan.filter((p) => p.source?.pathType === 'softlink').map((p) => p.target)));
-  for (const plan of plans) {
-    for (const p of plan) {
-      const parent = p.source?.pathType === 'directory' ? p.target : parentOf(p.target);
+  const links = new Set<string>();
+  for (let i = 0; i < plans.length; i++) {
+    for (const p of plans[i]) {
+      if (!owned(i, p)) continue;
+      const type = p.source?.pathType;
+      if (type === 'softlink') links.add(p.target);
+      const parent = type === 'directory' ? p.target : p.parent;
       for (let d = parent; d !== '.' && d !== '' && !dirs.has(d); d = parentOf(d)) dirs.add(d);
     }
   }
@@ -367,7 +375,7 @@ function ownersApart(plans: Planned[][]): Map<string, number> | undefined {
       if (p.source?.pathType === 'directory') continue;
       if (owners.has(p.target)) return undefined;
       owners.set(p.target, i);
-      const parent = parentOf(p.target);
+      const parent = p.parent;
       if (parents.has(parent)) continue;
       parents.add(parent);
       for (let d = parent; d !== '.' && d !== ''; d = parentOf(d)) dirs.add(d);
