@@ -3693,7 +3693,7 @@ async function finish(budget, dest, pkg) {
     }
     for (const rel of budget.symlinks) {
         if (!(await linkStaysInside(dest, rel))) {
-            throw new errors_PackageError(pkg, `refused: symlink ${rel} leads out of the package through other links; nothing of it is installed`);
+            throw new RefusedArchive(pkg, `refused: symlink ${rel} leads out of the package through other links; nothing of it is installed`);
         }
     }
     return budget.digests;
@@ -3703,6 +3703,20 @@ function newBudget(limit, syncWrites = false) {
 }
 /** The stream is not a `.conda` laid out so that it can be extracted as it arrives: extract the file instead. */
 class NotStreamable extends Error {
+}
+/**
+ * The archive's contents are refused (a path leading out, a device, a decompression bomb...): what
+ * it says is the same whether the archive was read as it arrived or from its file, so a refusal of
+ * bytes that matched the lock is final (see package-cache.ts).
+ */
+class RefusedArchive extends errors_PackageError {
+    reason;
+    constructor(pkg, 
+    /** The reason, without the package's name in front. */
+    reason) {
+        super(pkg, reason);
+        this.reason = reason;
+    }
 }
 /**
  * Extracts a `.conda` from its bytes as they arrive (a download), the zip read through its local
@@ -3966,11 +3980,11 @@ async function extractConda(archive, dest, pkg, budget) {
 function refuseDeclaredSize(head, budget, pkg, member) {
     const declared = zstdFrameContentSize(head);
     if (declared !== undefined && declared > budget.left) {
-        throw new errors_PackageError(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
+        throw new RefusedArchive(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
     }
     const window = zstdFrameWindow(head);
     if (window !== undefined && window > MAX_ZSTD_WINDOW) {
-        throw new errors_PackageError(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
+        throw new RefusedArchive(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
     }
 }
 /** The same check on a stream: its first chunk holds the frame header. */
@@ -3997,7 +4011,7 @@ async function untar(source, dest, pkg, budget, head) {
     }
     catch (err) {
         if (err instanceof Refusal)
-            throw new errors_PackageError(pkg, `refused: ${err.message}; nothing of it is installed`);
+            throw new RefusedArchive(pkg, `refused: ${err.message}; nothing of it is installed`);
         throw err;
     }
     finally {
@@ -4088,6 +4102,7 @@ class ChunkQueue {
     ended = false;
     error;
     closed = false;
+    abandoned = false;
     waiter;
     constructor(taken) {
         this.taken = taken;
@@ -4103,6 +4118,16 @@ class ChunkQueue {
     end() {
         this.ended = true;
         this.wake();
+    }
+    get isAbandoned() {
+        return this.abandoned;
+    }
+    /** The reader is gone (its extraction failed): what is here and what comes is only acknowledged. */
+    abandon() {
+        this.abandoned = true;
+        this.closed = true;
+        for (const c of this.chunks.splice(0))
+            this.taken(c.length);
     }
     fail(err) {
         this.error = err;
@@ -4158,7 +4183,14 @@ function serveExtractions() {
                     jobs.delete(id);
                     port.postMessage({ type: 'done', id, digests: [...digests] });
                 }, (err) => {
+                    queue.abandon();
+                    if (err instanceof RefusedArchive) {
+                        // Kept until its end (or abort): the rest of the bytes are hashed and acknowledged.
+                        port.postMessage({ type: 'failed', id, message: err.reason, refused: true });
+                        return;
+                    }
                     jobs.delete(id);
+                    hashes.delete(id);
                     port.postMessage({ type: 'failed', id, message: err instanceof Error ? err.message : String(err) });
                 });
                 return;
@@ -4179,13 +4211,21 @@ function serveExtractions() {
                 hashes.delete(msg.id);
                 if (hash)
                     port.postMessage({ type: 'hashed', id: msg.id, sha256: hash.sha256.digest('hex'), md5: hash.md5?.digest('hex'), size: hash.size });
-                jobs.get(msg.id)?.end();
+                const queue = jobs.get(msg.id);
+                // A refused extraction was only waiting for this end.
+                if (queue?.isAbandoned)
+                    jobs.delete(msg.id);
+                queue?.end();
                 return;
             }
-            case 'abort':
+            case 'abort': {
                 hashes.delete(msg.id);
-                jobs.get(msg.id)?.fail(new Error(msg.message));
+                const queue = jobs.get(msg.id);
+                if (queue?.isAbandoned)
+                    jobs.delete(msg.id);
+                queue?.fail(new Error(msg.message));
                 return;
+            }
         }
     });
 }

@@ -18,6 +18,7 @@ import { ConfigurationError } from '../util/errors.js';
 import { threadEntry } from '../util/threads.js';
 import type { HashingTap, TapHash } from './download.js';
 import type { Digests } from './tar-writer.js';
+import { RefusedArchive } from './extract.js';
 import { EXTRACT_WORKER_FLAG, type FromExtractWorker, type ToExtractWorker } from './extract-worker.js';
 
 /**
@@ -77,6 +78,8 @@ export interface ThreadExtraction {
 }
 
 interface Job {
+  /** The package, as errors name it. */
+  pkg: string;
   settle: (err: Error | undefined, digests?: Digests) => void;
   /** Given the thread's hash, or undefined once it can no longer come. */
   onHashed: (hash: TapHash | undefined) => void;
@@ -84,6 +87,10 @@ interface Job {
   inFlight: number;
   /** The write waiting for the thread to catch up. */
   resume?: () => void;
+  /** Its hash was given (or can no longer come). */
+  hashed?: boolean;
+  /** Its extraction was refused: it stays until its bytes are all hashed. */
+  refused?: boolean;
 }
 
 class Thread {
@@ -119,15 +126,30 @@ class Thread {
       return;
     }
     if (msg.type === 'hashed') {
+      job.hashed = true;
       job.onHashed({ sha256: msg.sha256, md5: msg.md5, size: msg.size });
+      if (job.refused) this.forget(msg.id);
+      return;
+    }
+    if (msg.type === 'failed' && msg.refused) {
+      // Final once the download has verified the bytes refused, which the thread goes on hashing.
+      job.refused = true;
+      this.resume(job);
+      job.settle(new RefusedArchive(job.pkg, msg.message));
+      if (job.hashed) this.forget(msg.id);
       return;
     }
     this.jobs.delete(msg.id);
     this.idle();
     this.resume(job);
-    job.onHashed(undefined); // not given by now (a refusal before the end): it will not be
+    job.onHashed(undefined); // not given by now (a failure before the end): it will not be
     if (msg.type === 'done') job.settle(undefined, new Map(msg.digests));
     else job.settle(new Error(msg.message));
+  }
+
+  private forget(id: number): void {
+    this.jobs.delete(id);
+    this.idle();
   }
 
   private resume(job: Job): void {
@@ -198,7 +220,7 @@ export class ExtractPool {
     result.catch(() => undefined); // the caller awaits it; an early failure must not go unhandled meanwhile
     let onHashed!: Job['onHashed'];
     const hashed = new Promise<TapHash | undefined>((resolve) => (onHashed = resolve));
-    const job: Job = { settle, onHashed, inFlight: 0 };
+    const job: Job = { pkg, settle, onHashed, inFlight: 0 };
     thread.jobs.set(id, job);
     thread.worker.ref();
     thread.post({ type: 'start', id, dest, pkg, maxBytes: options.maxBytes, archiveSize: options.archiveSize, md5: options.md5 });

@@ -10,7 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { extractCondaStream } from './extract.js';
+import { extractCondaStream, RefusedArchive } from './extract.js';
 
 /** The flag in `workerData` that turns a bundle loaded in a thread into an extraction thread. */
 export const EXTRACT_WORKER_FLAG = 'gitenvExtractWorker';
@@ -26,7 +26,12 @@ export type FromExtractWorker =
   /** Every byte sent before `end`, hashed as it arrived (the main thread verifies it against the lock). */
   | { type: 'hashed'; id: number; sha256: string; md5?: string; size: number }
   | { type: 'done'; id: number; digests: [string, { sha256: string; size: number; mode: number }][] }
-  | { type: 'failed'; id: number; message: string }
+  /**
+   * `refused`: the archive's contents were refused (`message` is the reason alone); the thread goes
+   * on hashing the rest of its bytes, acknowledges them, and says `hashed` at the end, for the
+   * download to verify what was refused.
+   */
+  | { type: 'failed'; id: number; message: string; refused?: boolean }
   | { type: 'crashed'; reason: string };
 
 /** True in a thread the extraction pool started (the entries check this before running anything). */
@@ -43,6 +48,7 @@ export class ChunkQueue implements AsyncIterable<Buffer> {
   private ended = false;
   private error: Error | undefined;
   private closed = false;
+  private abandoned = false;
   private waiter: (() => void) | undefined;
 
   constructor(private readonly taken: (bytes: number) => void) {}
@@ -57,6 +63,17 @@ export class ChunkQueue implements AsyncIterable<Buffer> {
   end(): void {
     this.ended = true;
     this.wake();
+  }
+
+  get isAbandoned(): boolean {
+    return this.abandoned;
+  }
+
+  /** The reader is gone (its extraction failed): what is here and what comes is only acknowledged. */
+  abandon(): void {
+    this.abandoned = true;
+    this.closed = true;
+    for (const c of this.chunks.splice(0)) this.taken(c.length);
   }
 
   fail(err: Error): void {
@@ -113,7 +130,14 @@ export function serveExtractions(): void {
               port.postMessage({ type: 'done', id, digests: [...digests] } satisfies FromExtractWorker);
             },
             (err: unknown) => {
+              queue.abandon();
+              if (err instanceof RefusedArchive) {
+                // Kept until its end (or abort): the rest of the bytes are hashed and acknowledged.
+                port.postMessage({ type: 'failed', id, message: err.reason, refused: true } satisfies FromExtractWorker);
+                return;
+              }
               jobs.delete(id);
+              hashes.delete(id);
               port.postMessage({ type: 'failed', id, message: err instanceof Error ? err.message : String(err) } satisfies FromExtractWorker);
             },
           );
@@ -134,13 +158,19 @@ export function serveExtractions(): void {
         const hash = hashes.get(msg.id);
         hashes.delete(msg.id);
         if (hash) port.postMessage({ type: 'hashed', id: msg.id, sha256: hash.sha256.digest('hex'), md5: hash.md5?.digest('hex'), size: hash.size } satisfies FromExtractWorker);
-        jobs.get(msg.id)?.end();
+        const queue = jobs.get(msg.id);
+        // A refused extraction was only waiting for this end.
+        if (queue?.isAbandoned) jobs.delete(msg.id);
+        queue?.end();
         return;
       }
-      case 'abort':
+      case 'abort': {
         hashes.delete(msg.id);
-        jobs.get(msg.id)?.fail(new Error(msg.message));
+        const queue = jobs.get(msg.id);
+        if (queue?.isAbandoned) jobs.delete(msg.id);
+        queue?.fail(new Error(msg.message));
         return;
+      }
     }
   });
 }

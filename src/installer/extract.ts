@@ -49,7 +49,7 @@ async function finish(budget: Budget, dest: string, pkg: string): Promise<Digest
   }
   for (const rel of budget.symlinks) {
     if (!(await linkStaysInside(dest, rel))) {
-      throw new PackageError(pkg, `refused: symlink ${rel} leads out of the package through other links; nothing of it is installed`);
+      throw new RefusedArchive(pkg, `refused: symlink ${rel} leads out of the package through other links; nothing of it is installed`);
     }
   }
   return budget.digests;
@@ -61,6 +61,21 @@ function newBudget(limit: number, syncWrites = false): Budget {
 
 /** The stream is not a `.conda` laid out so that it can be extracted as it arrives: extract the file instead. */
 export class NotStreamable extends Error {}
+
+/**
+ * The archive's contents are refused (a path leading out, a device, a decompression bomb...): what
+ * it says is the same whether the archive was read as it arrived or from its file, so a refusal of
+ * bytes that matched the lock is final (see package-cache.ts).
+ */
+export class RefusedArchive extends PackageError {
+  constructor(
+    pkg: string,
+    /** The reason, without the package's name in front. */
+    readonly reason: string,
+  ) {
+    super(pkg, reason);
+  }
+}
 
 /**
  * Extracts a `.conda` from its bytes as they arrive (a download), the zip read through its local
@@ -326,11 +341,11 @@ async function extractConda(archive: string, dest: string, pkg: string, budget: 
 function refuseDeclaredSize(head: Uint8Array, budget: Budget, pkg: string, member: string): void {
   const declared = zstdFrameContentSize(head);
   if (declared !== undefined && declared > budget.left) {
-    throw new PackageError(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
+    throw new RefusedArchive(pkg, `refused: ${member} declares ${declared} bytes of contents, beyond the size limit (a decompression bomb?); nothing of it is installed`);
   }
   const window = zstdFrameWindow(head);
   if (window !== undefined && window > MAX_ZSTD_WINDOW) {
-    throw new PackageError(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
+    throw new RefusedArchive(pkg, `refused: ${member} asks for a decoding window of ${window} bytes, more than zstd decoders accept (${MAX_ZSTD_WINDOW}); nothing of it is installed`);
   }
 }
 
@@ -355,7 +370,7 @@ async function untar(source: Readable, dest: string, pkg: string, budget: Budget
   try {
     await writeTar(source, dest, (entry) => entryRefusal(entry, budget), budget.digests, budget.stream);
   } catch (err) {
-    if (err instanceof Refusal) throw new PackageError(pkg, `refused: ${err.message}; nothing of it is installed`);
+    if (err instanceof Refusal) throw new RefusedArchive(pkg, `refused: ${err.message}; nothing of it is installed`);
     throw err;
   } finally {
     head?.destroy();

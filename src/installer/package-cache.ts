@@ -11,7 +11,7 @@ import type { Logger } from '../util/logger.js';
 import { Slots } from './concurrency.js';
 import { redactUrls } from '../util/secrets.js';
 import { TapOnlyUnverified, digestFile, matches, md5Wanted, type Digest, type Expected } from './download.js';
-import { extractCondaStream, extractPackage, type Digests } from './extract.js';
+import { extractCondaStream, extractPackage, RefusedArchive, type Digests } from './extract.js';
 import { hasNativeZstd } from './zstd.js';
 import { sharedExtractPool, type ExtractPool } from './extract-pool.js';
 import { readPackageInfo, storedPackageInfo, type IndexJson, type PackageInfo, type PackagePath } from './package-info.js';
@@ -192,16 +192,22 @@ export class PackageCache {
           throw err;
         }
       }
-      // The archive is whole and matched the lock: what was extracted from its bytes as they came may count.
-      const scratch = await streamed?.extracted();
+      // The archive is whole and matched the lock: what was extracted from its bytes as they came may
+      // count, and a refusal of its contents is final (extracting its file would say the same).
+      const extracted = await streamed?.extracted();
+      if (extracted?.refusal && digest) {
+        await fs.rm(archive, { force: true }); // written by a retried download, or in the main thread
+        throw extracted.refusal;
+      }
+      const scratch = extracted?.refusal ? undefined : extracted;
       if (scratch && digest) {
         const { readable, info } = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
         await fs.rm(archive, { force: true }); // written by a retried download
         return { dir, digest, downloadedBytes, hit: false, readable, info };
       }
       if (scratch) await fs.rm(scratch.path, { recursive: true, force: true }); // bytes nobody verified
-      // Not extracted as it came (it could not be, or a refusal that the archive's extraction will
-      // name): the archive itself, in a file, unless the download (a retried one, a .tar.bz2) wrote one.
+      // Not extracted as it came (it could not be, or its bytes were not the verified ones): the
+      // archive itself, in a file, unless the download (a retried one, a .tar.bz2) wrote one.
       if (!digest || !(await isFile(archive))) {
         this.options.logger.debug(`${pkg.dist}: its bytes were not kept while they were extracted; downloading the archive again`);
         digest = await this.downloads.run(() => this.options.download(fetchUrl, archive, expect, pkg.dist));
@@ -225,7 +231,11 @@ export class PackageCache {
    * download) the directory is removed and the caller extracts the downloaded file instead, which
    * says why with the usual error.
    */
-  private extractWhileDownloading(pkg: LockedPackage): { tap: Writable; extracted: () => Promise<{ path: string; digests: Digests } | undefined>; discard: () => Promise<void> } {
+  private extractWhileDownloading(pkg: LockedPackage): {
+    tap: Writable;
+    extracted: () => Promise<{ path: string; digests: Digests; refusal?: undefined } | { refusal: RefusedArchive } | undefined>;
+    discard: () => Promise<void>;
+  } {
     const scratch = this.scratchPath(pkg);
     const limits = { maxBytes: this.options.maxExtractedBytes, archiveSize: pkg.size };
     const pool = this.options.extractPool === undefined ? sharedExtractPool() : (this.options.extractPool ?? undefined);
@@ -257,15 +267,19 @@ export class PackageCache {
       tap,
       discard,
       extracted: async () => {
-        // A downloader that did not feed the tap to its end (one that knows nothing of it) gave nothing to extract.
-        if (!tap.writableEnded) tap.destroy(new Error('the download did not pass its bytes on'));
+        // The download ends the tap only once the bytes it gave are whole and verified (download.ts).
+        // A downloader that did not feed the tap to its end (one that knows nothing of it, a retry
+        // into a file) gave nothing to extract: what the tap saw is not the verified archive.
+        const verified = tap.writableEnded;
+        if (!verified) tap.destroy(new Error('the download did not pass its bytes on'));
         const result = await outcome;
         if ('digests' in result) {
           this.options.logger.debug(`${pkg.dist}: extracted while downloading`);
           return { path: scratch, digests: result.digests };
         }
-        this.options.logger.debug(`${pkg.dist}: not extracted while downloading (${errorMessage(result.err)}); extracting the archive`);
         await discard();
+        if (verified && result.err instanceof RefusedArchive) return { refusal: result.err };
+        this.options.logger.debug(`${pkg.dist}: not extracted while downloading (${errorMessage(result.err)}); extracting the archive`);
         return undefined;
       },
     };

@@ -12,7 +12,7 @@ import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { LockedPackage } from '../../src/conda/types.js';
 import { TapOnlyUnverified, downloadVerified, type Expected } from '../../src/installer/download.js';
-import { extractCondaStream, extractPackage, NotStreamable } from '../../src/installer/extract.js';
+import { extractCondaStream, extractPackage, NotStreamable, RefusedArchive } from '../../src/installer/extract.js';
 import { ExtractPool } from '../../src/installer/extract-pool.js';
 import { COMPLETE_MARKER, PackageCache } from '../../src/installer/package-cache.js';
 import { PackageError } from '../../src/util/errors.js';
@@ -194,9 +194,54 @@ describe.each([
   test('a hostile archive is refused from the stream as from the file, and nothing of it stays', async () => {
     const pkg = await built({ hostile: { rawEntries: [{ path: '../../escaped.txt', data: 'out\n' }] } });
     const dir = await cacheDir();
-    await expect(cache(dir).ensure(locked(pkg), locked(pkg).url)).rejects.toThrow(/refused: .*escaped\.txt/);
+    const err = await cache(dir)
+      .ensure(locked(pkg), locked(pkg).url)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedArchive);
+    expect((err as Error).message).toMatch(new RegExp(`^${pkg.dist}: refused: .*escaped\\.txt`));
     expect(await fs.readdir(dir)).toEqual([]); // not even the archive
     await expect(fs.access(path.join(dir, '..', 'escaped.txt'))).rejects.toThrow();
+    await expect(fs.access(path.join(work, 'escaped.txt'))).rejects.toThrow();
+    // The refusal of bytes that matched the lock is final: the archive is not fetched again to say it.
+    expect(requestsFor(pkg)).toBe(1);
+    expect(debugLines()).not.toContain(`${pkg.dist}: its bytes were not kept`);
+  });
+
+  test('a refusal found once every byte is in (a chain of soft links leading out) is final too, and the archive fetched once', async () => {
+    const pkg = await built({
+      hostile: {
+        rawEntries: [
+          { path: 'a/b', type: 'symlink', linkpath: '..' },
+          { path: 'c', type: 'symlink', linkpath: 'a/b/..' },
+        ],
+      },
+    });
+    const dir = await cacheDir();
+    const err = await cache(dir)
+      .ensure(locked(pkg), locked(pkg).url)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedArchive);
+    expect((err as Error).message).toMatch(/leads out of the package through other links/);
+    expect(await fs.readdir(dir)).toEqual([]);
+    expect(requestsFor(pkg)).toBe(1);
+  });
+
+  test('a refusal counts only for the bytes the lock names: a hostile archive served in place of the locked one fails its hash', async () => {
+    const benign = await built();
+    // Built under the same file name: the server now serves the hostile archive at the benign one's URL.
+    const hostile = await buildPackage(
+      { name: 'tool', version: '1.0', build: benign.record.build, files, hostile: { rawEntries: [{ path: '../../escaped.txt', data: 'out\n' }] } },
+      path.join(work, 'srv', 'ch', 'linux-64'),
+    );
+    expect(hostile.fn).toBe(benign.fn);
+    const dir = await cacheDir();
+    const err = await cache(dir)
+      .ensure(locked(benign), locked(benign).url)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PackageError);
+    expect(err).not.toBeInstanceOf(RefusedArchive);
+    expect((err as Error).message).toMatch(/differs from the expected|larger than the expected|bytes, not the expected/);
+    expect((await fs.readdir(dir)).filter((n) => !n.endsWith('.lock'))).toEqual([]);
     await expect(fs.access(path.join(work, 'escaped.txt'))).rejects.toThrow();
   });
 });
