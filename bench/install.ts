@@ -1,7 +1,8 @@
 /**
  * Installer benchmark: a ~50-package, ~200 MB fixture environment served over loopback HTTP, installed
  * cold (empty package cache) and warm (cache filled) by gitenv's builtin installer and by py-rattler in
- * the same run. Prints wall and CPU times, the gitenv/py-rattler ratios (goals: cold <= 1.1x, warm <= 1.0x) and the
+ * the same run, twice: from archives of raw zstd blocks (200 MB to download, nothing to decompress)
+ * and from archives compressed as conda-build's are (about 65 MB, zstd's work in every installer). Prints wall and CPU times, the gitenv/py-rattler ratios (goals: cold <= 1.1x, warm <= 1.0x) and the
  * peak memory of each installer process. Not part of the tests.
  *
  *   npx tsx bench/install.ts [--packages 50] [--mb 200] [--runs 1]
@@ -49,24 +50,39 @@ function arg(name: string, fallback: number): number {
  * and data linked as they are, about a tenth in files carrying the prefix (a library with an RPATH, a
  * config script, a pkg-config file), many small files (headers, docs, modules) and a soft link per library.
  */
-export function syntheticPackages(count: number, mb: number): PackageSpec[] {
+export function syntheticPackages(count: number, mb: number, zstdLevel?: number): PackageSpec[] {
   const perPackage = Math.floor((mb * 1e6) / count);
   const specs: PackageSpec[] = [];
+  // Compressed archives hold bytes that compress about as a conda-forge environment's do (about 3x):
+  // a tenth of each file random, the rest words; raw-block archives hold random bytes.
+  const bytes = zstdLevel === undefined ? randomOnly : compressibleBytes;
   for (let i = 0; i < count; i++) {
     const files: NonNullable<PackageSpec['files']> = {};
     const withPrefix = Math.floor(perPackage * 0.1);
     const lib = Math.floor(perPackage * 0.6);
     const small = Math.floor((perPackage - withPrefix - lib) / 80);
-    files[`lib/libbench${i}.so.1`] = { content: randomBytes(lib), mode: 0o755 };
-    files[`lib/libbench${i}_rpath.so.1`] = { content: Buffer.concat([randomBytes(withPrefix), Buffer.from('\0@PREFIX@/lib\0')]), mode: 0o755, prefix: 'binary' };
-    for (let f = 0; f < 60; f++) files[`share/bench${i}/data/file${f}.dat`] = randomBytes(small);
+    files[`lib/libbench${i}.so.1`] = { content: bytes(lib), mode: 0o755 };
+    files[`lib/libbench${i}_rpath.so.1`] = { content: Buffer.concat([bytes(withPrefix), Buffer.from('\0@PREFIX@/lib\0')]), mode: 0o755, prefix: 'binary' };
+    for (let f = 0; f < 60; f++) files[`share/bench${i}/data/file${f}.dat`] = bytes(small);
     for (let f = 0; f < 20; f++) files[`include/bench${i}/header${f}.h`] = `/* header ${f} of package ${i} */\n`.repeat(Math.max(1, Math.floor(small / 40)));
     files[`bin/bench${i}-config`] = { content: '#!/bin/sh\necho @PREFIX@\n', mode: 0o755, prefix: 'text' };
     files[`lib/pkgconfig/bench${i}.pc`] = { content: 'prefix=@PREFIX@\nlibdir=${prefix}/lib\n', prefix: 'text' };
-    specs.push({ name: `bench${i}`, version: '1.0', build: `h${i}_0`, files, softlinks: { [`lib/libbench${i}.so`]: `libbench${i}.so.1` } });
+    specs.push({ name: `bench${i}`, version: '1.0', build: `h${i}_0`, files, softlinks: { [`lib/libbench${i}.so`]: `libbench${i}.so.1` }, zstdLevel });
   }
   return specs;
 }
+
+const randomOnly = (n: number): Buffer => randomBytes(n);
+
+/** `n` bytes, a tenth random and the rest words drawn from a few thousand (about 3x with zstd). */
+function compressibleBytes(n: number): Buffer {
+  const vocabulary = (compressibleBytes.words ??= Array.from({ length: 4096 }, () => randomBytes(6).toString('base64')));
+  const random = Math.floor(n / 10);
+  const text: string[] = [];
+  for (let len = random; len < n; len += 9) text.push(vocabulary[(Math.random() * vocabulary.length) | 0]);
+  return Buffer.concat([randomBytes(random), Buffer.from(text.join(' '))]).subarray(0, n);
+}
+compressibleBytes.words = undefined as string[] | undefined;
 
 async function gitenvInstall(work: string, bundle: string, request: ChildRequest): Promise<Measure> {
   const { result, stderr } = await runChild<Measure>(bundle, request, work, path.basename(request.prefix), cpuProf(request.prefix));
@@ -109,15 +125,29 @@ async function main(): Promise<void> {
     const bundle = await bundleChild('install-child.ts', path.join(build, 'child'));
     const floor = await bundleChild('install-floor.ts', path.join(build, 'floor'));
     for (const base of await locations()) {
-      console.log(`\n--- installs under ${base}`);
-      await benchIn(base, bundle, floor);
+      for (const archives of ARCHIVES) {
+        console.log(`\n--- installs under ${base}; ${archives.label}`);
+        await benchIn(base, bundle, floor, archives.zstdLevel);
+      }
     }
   } finally {
     await fs.rm(build, { recursive: true, force: true });
   }
 }
 
-async function benchIn(base: string, bundle: string, floorBundle: string): Promise<void> {
+/**
+ * The archives installed: members of raw zstd blocks around random bytes (the fixture builder's
+ * default: nothing to decompress, every byte downloaded), and members really compressed around bytes
+ * that compress about as a conda-forge environment's do (zstd's work in the installers, a quarter of
+ * the bytes downloaded). conda-build compresses at level 19; building 200 MB at 19 takes a minute,
+ * at 9 a few seconds, and decoding costs about the same.
+ */
+const ARCHIVES: { label: string; zstdLevel?: number }[] = [
+  { label: 'archives of raw zstd blocks (random bytes)', zstdLevel: undefined },
+  { label: 'archives compressed by zstd at level 9 (bytes that compress about 3x)', zstdLevel: 9 },
+];
+
+async function benchIn(base: string, bundle: string, floorBundle: string, zstdLevel: number | undefined): Promise<void> {
   const count = arg('packages', 50);
   const mb = arg('mb', 200);
   const runs = arg('runs', 1);
@@ -128,13 +158,13 @@ async function benchIn(base: string, bundle: string, floorBundle: string): Promi
 
   const work = await fs.mkdtemp(path.join(base, 'gitenv-bench-install-'));
   try {
-    const specs = [pythonPackage(py), ...fixturePackages(py).filter((s) => s.name !== 'python'), ...syntheticPackages(count - 4, mb)];
+    const specs = [pythonPackage(py), ...fixturePackages(py).filter((s) => s.name !== 'python'), ...syntheticPackages(count - 4, mb, zstdLevel)];
     const t = Date.now();
     const channel = await buildChannel(path.join(work, 'srv', 'bench-channel'), specs);
     const totalMb = channel.packages.reduce((n, p) => n + p.size, 0) / 1e6;
     const files = channel.packages.reduce((n, p) => n + p.paths.length, 0);
     console.log(
-      `fixture: ${channel.packages.length} packages, ${files} files, ${totalMb.toFixed(0)} MB of archives ` +
+      `fixture: ${channel.packages.length} packages, ${files} files, ${totalMb.toFixed(0)} MB of archives (${mb} MB in the packages) ` +
         `(~10% of the bytes carry the prefix; built in ${((Date.now() - t) / 1000).toFixed(1)} s)`,
     );
     const server = await serveChannel(path.join(work, 'srv'), { lifetimeMs: 3_600_000 });

@@ -173,6 +173,19 @@ describe.each(['conda', 'tar.bz2'] as const)('buildPackage (.%s)', (format) => {
   });
 });
 
+test('zstdLevel: the .conda members are really compressed (by the zstd of Node), and the real tools read the same files as from raw blocks', async () => {
+  const spec = { ...richSpec('conda'), files: { ...richSpec('conda').files, 'share/rich/words.txt': 'the quick brown fox jumps over the lazy dog\n'.repeat(2000) } };
+  const raw = await buildPackage({ ...spec, build: 'hraw_0' }, path.join(tmp, 'zstd-raw'));
+  const packed = await buildPackage({ ...spec, build: 'hzstd_0', zstdLevel: 9 }, path.join(tmp, 'zstd-9'));
+  expect(packed.size).toBeLessThan(raw.size / 4);
+  expect(packed.paths).toEqual(raw.paths);
+  const [a, b] = [await extract(raw), await extract(packed)];
+  for (const p of raw.paths) {
+    if (p.path_type !== 'hardlink') continue;
+    expect([p._path, sha256(await readFile(path.join(b, p._path)))]).toEqual([p._path, sha256(await readFile(path.join(a, p._path)))]);
+  }
+});
+
 describe('noarch python packages', () => {
   test('carry info/link.json with their entry points and live in noarch', async () => {
     const pkg = await buildPackage(
