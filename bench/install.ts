@@ -121,24 +121,29 @@ async function locations(): Promise<string[]> {
 
 async function main(): Promise<void> {
   const build = await fs.mkdtemp(path.join(os.tmpdir(), 'gitenv-bench-child-'));
+  // Every pass's files stay until the end: removing thousands of files slows the file creation of
+  // whatever installs next on ext4 (see locations()).
+  const works: string[] = [];
   try {
     const bundle = await bundleChild('install-child.ts', path.join(build, 'child'));
     const floor = await bundleChild('install-floor.ts', path.join(build, 'floor'));
     for (const base of await locations()) {
       for (const archives of ARCHIVES) {
         console.log(`\n--- installs under ${base}; ${archives.label}`);
-        await benchIn(base, bundle, floor, archives.zstdLevel);
+        const work = await fs.mkdtemp(path.join(base, 'gitenv-bench-install-'));
+        works.push(work);
+        await benchIn(work, bundle, floor, archives.zstdLevel);
       }
     }
   } finally {
-    await fs.rm(build, { recursive: true, force: true });
+    for (const work of [build, ...works]) await fs.rm(work, { recursive: true, force: true });
   }
 }
 
 /**
  * The archives installed: members of raw zstd blocks around random bytes (the fixture builder's
  * default: nothing to decompress, every byte downloaded), and members really compressed around bytes
- * that compress about as a conda-forge environment's do (zstd's work in the installers, a quarter of
+ * that compress about as a conda-forge environment's do (zstd's work in the installers, a third of
  * the bytes downloaded). conda-build compresses at level 19; building 200 MB at 19 takes a minute,
  * at 9 a few seconds, and decoding costs about the same.
  */
@@ -147,7 +152,7 @@ const ARCHIVES: { label: string; zstdLevel?: number }[] = [
   { label: 'archives compressed by zstd at level 9 (bytes that compress about 3x)', zstdLevel: 9 },
 ];
 
-async function benchIn(base: string, bundle: string, floorBundle: string, zstdLevel: number | undefined): Promise<void> {
+async function benchIn(work: string, bundle: string, floorBundle: string, zstdLevel: number | undefined): Promise<void> {
   const count = arg('packages', 50);
   const mb = arg('mb', 200);
   const runs = arg('runs', 1);
@@ -156,57 +161,52 @@ async function benchIn(base: string, bundle: string, floorBundle: string, zstdLe
   const rattler = await hasPyRattler();
   if (!rattler) console.warn('!!! py-rattler is not installed (bash .ci/setup-extra): measuring gitenv alone');
 
-  const work = await fs.mkdtemp(path.join(base, 'gitenv-bench-install-'));
+  const specs = [pythonPackage(py), ...fixturePackages(py).filter((s) => s.name !== 'python'), ...syntheticPackages(count - 4, mb, zstdLevel)];
+  const t = Date.now();
+  const channel = await buildChannel(path.join(work, 'srv', 'bench-channel'), specs);
+  const totalMb = channel.packages.reduce((n, p) => n + p.size, 0) / 1e6;
+  const files = channel.packages.reduce((n, p) => n + p.paths.length, 0);
+  console.log(
+    `fixture: ${channel.packages.length} packages, ${files} files, ${totalMb.toFixed(0)} MB of archives (${mb} MB in the packages) ` +
+      `(~10% of the bytes carry the prefix; built in ${((Date.now() - t) / 1000).toFixed(1)} s)`,
+  );
+  const server = await serveChannel(path.join(work, 'srv'), { lifetimeMs: 3_600_000 });
   try {
-    const specs = [pythonPackage(py), ...fixturePackages(py).filter((s) => s.name !== 'python'), ...syntheticPackages(count - 4, mb, zstdLevel)];
-    const t = Date.now();
-    const channel = await buildChannel(path.join(work, 'srv', 'bench-channel'), specs);
-    const totalMb = channel.packages.reduce((n, p) => n + p.size, 0) / 1e6;
-    const files = channel.packages.reduce((n, p) => n + p.paths.length, 0);
-    console.log(
-      `fixture: ${channel.packages.length} packages, ${files} files, ${totalMb.toFixed(0)} MB of archives (${mb} MB in the packages) ` +
-        `(~10% of the bytes carry the prefix; built in ${((Date.now() - t) / 1000).toFixed(1)} s)`,
-    );
-    const server = await serveChannel(path.join(work, 'srv'), { lifetimeMs: 3_600_000 });
-    try {
-      const url = `${server.url}/bench-channel`;
-      const packages = channel.packages.map((p) => lockedPackage(p, url));
-      const forRattler = packages.map((p) => ({ ...p, dir: channel.dir }));
-      // The server hashes each file for its ETag the first time it serves it: pay that (and the
-      // page cache's first read) before measuring, or the first installer measured pays it alone.
-      for (const p of packages) await (await fetch(p.url)).arrayBuffer();
-      const rows: { name: string; cold: Measure; warm?: Measure }[] = [];
-      // Each round's caches and prefixes stay until the end: removing thousands of files just before
-      // an installer runs slows its file creation on ext4 (see locations()), and the rounds alternate
-      // which installer goes first, so that neither always follows the other's writes.
-      for (let r = 0; r < runs; r++) {
-        const gitenvRound = async () => {
-          const gCache = path.join(work, `g-cache-${r}`);
-          const cold = await gitenvInstall(work, bundle, { packages, prefix: path.join(work, `g-cold-${r}`), cache: gCache });
-          const warm = await gitenvInstall(work, bundle, { packages, prefix: path.join(work, `g-warm-${r}`), cache: gCache });
-          rows.push({ name: 'gitenv', cold, warm });
-        };
-        const rattlerRound = async () => {
-          if (!rattler) return;
-          const rCache = path.join(work, `r-cache-${r}`);
-          const cold = await rattlerInstall(forRattler, path.join(work, `r-cold-${r}`), rCache, work);
-          const warm = await rattlerInstall(forRattler, path.join(work, `r-warm-${r}`), rCache, work, false);
-          rows.push({ name: 'py-rattler', cold, warm });
-        };
-        // The runtime's floor (install-floor.ts): the same bytes through Node with nothing but the work
-        // no installer can skip. Cold only.
-        const floorRound = async () => {
-          const { result } = await runChild<Measure>(floorBundle, { packages, prefix: path.join(work, `f-cold-${r}`), cache: path.join(work, `f-cache-${r}`) }, work, `floor-${r}`);
-          rows.push({ name: 'node floor', cold: result });
-        };
-        for (const round of r % 2 === 0 ? [gitenvRound, rattlerRound, floorRound] : [floorRound, rattlerRound, gitenvRound]) await round();
-      }
-      report(rows, totalMb);
-    } finally {
-      await server.close();
+    const url = `${server.url}/bench-channel`;
+    const packages = channel.packages.map((p) => lockedPackage(p, url));
+    const forRattler = packages.map((p) => ({ ...p, dir: channel.dir }));
+    // The server hashes each file for its ETag the first time it serves it: pay that (and the
+    // page cache's first read) before measuring, or the first installer measured pays it alone.
+    for (const p of packages) await (await fetch(p.url)).arrayBuffer();
+    const rows: { name: string; cold: Measure; warm?: Measure }[] = [];
+    // Each round's caches and prefixes stay until the end: removing thousands of files just before
+    // an installer runs slows its file creation on ext4 (see locations()), and the rounds alternate
+    // which installer goes first, so that neither always follows the other's writes.
+    for (let r = 0; r < runs; r++) {
+      const gitenvRound = async () => {
+        const gCache = path.join(work, `g-cache-${r}`);
+        const cold = await gitenvInstall(work, bundle, { packages, prefix: path.join(work, `g-cold-${r}`), cache: gCache });
+        const warm = await gitenvInstall(work, bundle, { packages, prefix: path.join(work, `g-warm-${r}`), cache: gCache });
+        rows.push({ name: 'gitenv', cold, warm });
+      };
+      const rattlerRound = async () => {
+        if (!rattler) return;
+        const rCache = path.join(work, `r-cache-${r}`);
+        const cold = await rattlerInstall(forRattler, path.join(work, `r-cold-${r}`), rCache, work);
+        const warm = await rattlerInstall(forRattler, path.join(work, `r-warm-${r}`), rCache, work, false);
+        rows.push({ name: 'py-rattler', cold, warm });
+      };
+      // The runtime's floor (install-floor.ts): the same bytes through Node with nothing but the work
+      // no installer can skip. Cold only.
+      const floorRound = async () => {
+        const { result } = await runChild<Measure>(floorBundle, { packages, prefix: path.join(work, `f-cold-${r}`), cache: path.join(work, `f-cache-${r}`) }, work, `floor-${r}`);
+        rows.push({ name: 'node floor', cold: result });
+      };
+      for (const round of r % 2 === 0 ? [gitenvRound, rattlerRound, floorRound] : [floorRound, rattlerRound, gitenvRound]) await round();
     }
+    report(rows, totalMb);
   } finally {
-    await fs.rm(work, { recursive: true, force: true });
+    await server.close();
   }
 }
 
