@@ -194,12 +194,10 @@ export class PackageCache {
       }
       // The archive is whole and matched the lock: what was extracted from its bytes as they came may
       // count, and a refusal of its contents is final (extracting its file would say the same).
-      const extracted = await streamed?.extracted();
-      if (extracted?.refusal && digest) {
-        await fs.rm(archive, { force: true }); // written by a retried download, or in the main thread
-        throw extracted.refusal;
-      }
-      const scratch = extracted?.refusal ? undefined : extracted;
+      const scratch = await streamed?.extracted(digest !== undefined).catch(async (err: unknown) => {
+        await fs.rm(archive, { force: true }); // written by the download in the main thread
+        throw err;
+      });
       if (scratch && digest) {
         const { readable, info } = await this.completeScratch(scratch.path, dir, pkg, digest, scratch.digests);
         await fs.rm(archive, { force: true }); // written by a retried download
@@ -226,14 +224,15 @@ export class PackageCache {
 
   /**
    * Extracts a `.conda` from its download's bytes as they arrive, into a scratch directory of its
-   * own. `extracted()` (called once the download is verified) gives that directory when the
-   * extraction succeeded; when it did not (an archive the stream cannot settle, a refusal, a retried
-   * download) the directory is removed and the caller extracts the downloaded file instead, which
-   * says why with the usual error.
+   * own. `extracted(verified)` (called once the download is over; `verified`: its bytes matched the
+   * lock) gives that directory when the extraction succeeded. A refusal of the verified bytes is
+   * thrown as it is: final. Otherwise (an archive the stream cannot settle, bytes not verified, a
+   * retried download) the directory is removed and the caller extracts the downloaded file instead,
+   * which says why with the usual error.
    */
   private extractWhileDownloading(pkg: LockedPackage): {
     tap: Writable;
-    extracted: () => Promise<{ path: string; digests: Digests; refusal?: undefined } | { refusal: RefusedArchive } | undefined>;
+    extracted: (verified: boolean) => Promise<{ path: string; digests: Digests } | undefined>;
     discard: () => Promise<void>;
   } {
     const scratch = this.scratchPath(pkg);
@@ -266,19 +265,19 @@ export class PackageCache {
     return {
       tap,
       discard,
-      extracted: async () => {
-        // The download ends the tap only once the bytes it gave are whole and verified (download.ts).
+      extracted: async (verified: boolean) => {
         // A downloader that did not feed the tap to its end (one that knows nothing of it, a retry
         // into a file) gave nothing to extract: what the tap saw is not the verified archive.
-        const verified = tap.writableEnded;
-        if (!verified) tap.destroy(new Error('the download did not pass its bytes on'));
+        const whole = tap.writableEnded;
+        if (!whole) tap.destroy(new Error('the download did not pass its bytes on'));
         const result = await outcome;
         if ('digests' in result) {
           this.options.logger.debug(`${pkg.dist}: extracted while downloading`);
           return { path: scratch, digests: result.digests };
         }
         await discard();
-        if (verified && result.err instanceof RefusedArchive) return { refusal: result.err };
+        // The tap saw every byte of the download that was verified against the lock: its refusal is final.
+        if (verified && whole && result.err instanceof RefusedArchive) throw result.err;
         this.options.logger.debug(`${pkg.dist}: not extracted while downloading (${errorMessage(result.err)}); extracting the archive`);
         return undefined;
       },
